@@ -1,0 +1,37 @@
+# ztbkit — two commands on a fresh machine with Python 3.11+:
+#   make demo   set up .venv, build the demo artifacts, render every report into outputs/
+#   make test   set up .venv, then ruff, mypy and pytest
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.ztbkit-installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ztbkit needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)" >/dev/null
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/ztb demo --out-dir demo
+	$(BIN)/ztb nightly --artifacts-dir demo/artifacts --out-dir outputs --date 2025-10-31
+	@echo "reports are in outputs/2025-10-31/"
+
+lint: setup
+	$(BIN)/ruff check ztbkit tests benchmarks
+	$(BIN)/ruff format --check ztbkit tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_load.py
+
+clean:
+	rm -rf $(VENV) outputs demo benchmarks/data .mypy_cache .ruff_cache .pytest_cache

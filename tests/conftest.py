@@ -1,0 +1,55 @@
+"""Shared test helpers: the real bot fixtures and tiny artifact trees built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ZTB_SHARED_DIR", REPO.parent / "shared"))
+BOT_FIXTURES = SHARED / "fixtures" / "zaif-trade-bot"
+
+
+@pytest.fixture(scope="session")
+def bot_fixtures() -> Path:
+    """The real zaif-trade-bot files (../shared/fixtures). Missing is an error, not a skip."""
+    assert BOT_FIXTURES.is_dir(), f"real bot fixtures not found at {BOT_FIXTURES} (set ZTB_SHARED_DIR)"
+    return BOT_FIXTURES
+
+
+def write(path: Path, content: Any) -> Path:
+    """Write JSON (dict/list), text (str) or bytes to path, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+MakeTree = Callable[..., Path]
+
+
+@pytest.fixture
+def make_tree(tmp_path: Path) -> MakeTree:
+    """make_tree({"sid": {"summary.json": {...}, "reports/gates.json": "...raw..."}}, index=...) -> root"""
+
+    def build(sessions: dict[str, dict[str, Any]], index: Any = None, root: Path | None = None) -> Path:
+        base = root or tmp_path / "artifacts"
+        base.mkdir(parents=True, exist_ok=True)
+        for sid, files in sessions.items():
+            (base / sid).mkdir(parents=True, exist_ok=True)
+            for name, content in files.items():
+                write(base / sid / name, content)
+        if index is not None:
+            write(base / "index.json", index)
+        return base
+
+    return build

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from ztbkit import fsio
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "report.md"
+    fsio.atomic_write_text(target, "old\n")
+    fsio.atomic_write_text(target, "new ¥1,556\n")
+    assert target.read_text(encoding="utf-8") == "new ¥1,556\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.md"]
+
+
+def test_atomic_write_uses_umask_mode_not_private_temp_mode(tmp_path: Path) -> None:
+    target = fsio.atomic_write_text(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_failed_write_keeps_old_file_and_cleans_temp(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    fsio.atomic_write_json(target, {"ok": 1})
+    with pytest.raises(ValueError):
+        fsio.atomic_write_json(target, {"bad": float("nan")})  # NaN is not JSON
+    assert json.loads(target.read_text()) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
+    target = tmp_path / "trends.csv"
+    big_a, big_b = "a" * 200_000, "b" * 200_000
+    fsio.atomic_write_text(target, big_a)
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            seen.add(target.read_text()[:1] + str(len(target.read_text())))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for i in range(30):
+        fsio.atomic_write_text(target, big_a if i % 2 else big_b, durable=False)
+    stop.set()
+    t.join()
+    assert seen <= {"a200000", "b200000"}
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"global_step": 10, "rl', "truncated JSON"),
+        (b'{"a": 1} trailing', "invalid JSON"),
+        (b"", "file is empty"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_read_json_reports_bad_content(tmp_path: Path, content: bytes, reason: str) -> None:
+    p = tmp_path / "summary.json"
+    p.write_bytes(content)
+    result = fsio.read_json(p)
+    assert not result.ok and result.problem is not None
+    assert reason in result.problem.reason
+    assert result.problem.path == str(p)
+
+
+def test_read_json_accepts_bom_and_nan_literals(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    p.write_bytes(b'\xef\xbb\xbf{"v": NaN, "s": "\xe6\x97\xa5\xe6\x9c\xac"}')
+    result = fsio.read_json(p)
+    assert result.ok and result.value["s"] == "日本"
+    assert result.value["v"] != result.value["v"]  # NaN is parsed; callers validate
+
+
+def test_read_json_missing_folder_and_fifo_do_not_hang(tmp_path: Path) -> None:
+    assert fsio.read_json_if_exists(tmp_path / "absent.json") is None
+    assert "not found" in str(fsio.read_json(tmp_path / "absent.json").problem)
+    (tmp_path / "dir.json").mkdir()
+    assert "folder" in str(fsio.read_json(tmp_path / "dir.json").problem)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # open() on a FIFO with no writer would block forever
+    assert "not a regular file" in str(fsio.read_json(fifo).problem)
+
+
+def test_read_json_size_limit(tmp_path: Path) -> None:
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps({"pad": "x" * 5000}))
+    assert "over the" in str(fsio.read_json(p, max_bytes=1024).problem)
+    assert fsio.read_json(p).ok

@@ -1,0 +1,592 @@
+"""Load a zaif-trade-bot artifact tree into one normalised :class:`Session` per session.
+
+Policy (users depend on it):
+
+* Every folder directly under the artifacts root whose name does not start with ``.`` is a session,
+  with or without an index entry or a readable summary. An index entry with no folder is a session
+  with status ``missing`` and ``on_disk=False``.
+* Fields follow FORMATS.md's lookup order: the first present, non-null, *valid* value wins. A value
+  of the wrong type (a string where a number belongs, a list, NaN/Infinity, a bool) is treated as
+  missing — the next source is tried — and reported as an issue naming the file and key.
+* Nothing in one session stops another from loading: every problem (unreadable file, invalid JSON,
+  unknown shape, bad value) becomes a :class:`~ztbkit.fsio.Problem` in that session's ``issues``
+  (or the tree's, for index.json itself).
+* Naive timestamps are taken to be in Asia/Tokyo (the bot's home); all start times are returned
+  as aware datetimes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ztbkit import gates as gates_mod
+from ztbkit.clock import default_tz
+from ztbkit.errors import ArtifactsNotFoundError
+from ztbkit.fsio import JsonRead, Problem, read_json_if_exists
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+INDEX_FILE = "index.json"
+KILL_FILE = "ztb.stop"
+
+#: Where each field comes from, in lookup order: (file, dotted key).
+LOOKUP: dict[str, tuple[tuple[str, str], ...]] = {
+    "global_step": (
+        ("summary.json", "global_step"),
+        ("summary.json", "summary.global_step"),
+        ("index.json", "latest_step"),
+        ("metrics.json", "global_step"),
+    ),
+    "rl_sharpe": (
+        ("summary.json", "rl_sharpe"),
+        ("summary.json", "best_sharpe"),
+        ("summary.json", "summary.best_sharpe"),
+    ),
+    "dsr": (("summary.json", "dsr"), ("summary.json", "best_dsr"), ("summary.json", "summary.best_dsr")),
+    "p_value": (
+        ("summary.json", "p_value"),
+        ("summary.json", "best_bootstrap_p_value"),
+        ("summary.json", "summary.best_bootstrap_p_value"),
+    ),
+    "rss_peak_mb": (
+        ("summary.json", "rss_peak_mb"),
+        ("summary.json", "rss_peak"),
+        ("summary.json", "summary.rss_peak_mb"),
+    ),
+    "memory_peak_mb": (
+        ("summary.json", "vram_peak_mb"),
+        ("summary.json", "memory_peak"),
+        ("summary.json", "summary.vram_peak_mb"),
+    ),
+    "start_time": (
+        ("index.json", "start_time"),
+        ("index.json", "created_at"),
+        ("summary.json", "metadata.timestamp"),
+        ("summary.json", "timestamp"),
+        ("run_metadata.json", "start_time"),
+    ),
+    "eta": (
+        ("index.json", "eta"),
+        ("summary.json", "progress.completion_time"),
+        ("summary.json", "progress.eta"),
+    ),
+}
+
+_MISSING = object()
+
+
+@dataclass(slots=True)
+class Session:
+    """One training session, normalised from whatever shapes its files had."""
+
+    session_id: str
+    path: Path | None
+    on_disk: bool = True
+    in_index: bool = False
+    status: str = "unknown"
+    stopped: bool = False
+    is_best: bool = False
+    start_time: datetime | None = None
+    eta: str | None = None
+    global_step: int | None = None
+    rl_sharpe: float | None = None
+    dsr: float | None = None
+    p_value: float | None = None
+    rss_peak_mb: float | None = None
+    memory_peak_mb: float | None = None
+    duration_seconds: float | None = None
+    duration_source: str | None = None
+    gpu_count: int | None = None
+    steps_per_sec: float | None = None
+    gates: gates_mod.GateReport | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    run_metadata: dict[str, Any] = field(default_factory=dict)
+    run_metadata_shape: str | None = None
+    cost_estimate: dict[str, Any] | None = None
+    issues: list[Problem] = field(default_factory=list)
+
+    @property
+    def gate_verdict(self) -> str:
+        """``pass``, ``fail`` or ``none`` (no gates file or no gates in it)."""
+        return self.gates.verdict if self.gates is not None else "none"
+
+
+@dataclass(slots=True)
+class ArtifactTree:
+    """All sessions of one artifacts root, sorted by session id, plus tree-level problems."""
+
+    root: Path
+    sessions: list[Session]
+    issues: list[Problem] = field(default_factory=list)
+
+    def get(self, session_id: str) -> Session | None:
+        return next((s for s in self.sessions if s.session_id == session_id), None)
+
+    def all_issues(self) -> list[Problem]:
+        """Tree-level problems followed by every session's, in session order."""
+        out = list(self.issues)
+        for s in self.sessions:
+            out.extend(s.issues)
+        return out
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per session (see :data:`DATAFRAME_COLUMNS`); start times in Asia/Tokyo."""
+        return sessions_to_dataframe(self.sessions)
+
+
+DATAFRAME_COLUMNS = (
+    "session_id", "status", "on_disk", "in_index", "stopped", "is_best", "start_time", "eta",
+    "global_step", "rl_sharpe", "dsr", "p_value", "memory_peak_mb", "rss_peak_mb",
+    "duration_seconds", "gpu_count", "steps_per_sec", "gate_verdict", "gates_failed", "issue_count",
+)  # fmt: skip
+
+
+def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None) -> pd.DataFrame:
+    """Build the sessions DataFrame (nullable Int64 for counts, NaN for missing floats)."""
+    import pandas as pd
+
+    zone = tz or default_tz()
+    rows = list(sessions)
+    cols: dict[str, list[Any]] = {c: [] for c in DATAFRAME_COLUMNS}
+    for s in rows:
+        cols["session_id"].append(s.session_id)
+        cols["status"].append(s.status)
+        cols["on_disk"].append(s.on_disk)
+        cols["in_index"].append(s.in_index)
+        cols["stopped"].append(s.stopped)
+        cols["is_best"].append(s.is_best)
+        cols["start_time"].append(s.start_time.astimezone(zone) if s.start_time else None)
+        cols["eta"].append(s.eta)
+        cols["global_step"].append(s.global_step)
+        cols["rl_sharpe"].append(s.rl_sharpe)
+        cols["dsr"].append(s.dsr)
+        cols["p_value"].append(s.p_value)
+        cols["memory_peak_mb"].append(s.memory_peak_mb)
+        cols["rss_peak_mb"].append(s.rss_peak_mb)
+        cols["duration_seconds"].append(s.duration_seconds)
+        cols["gpu_count"].append(s.gpu_count)
+        cols["steps_per_sec"].append(s.steps_per_sec)
+        cols["gate_verdict"].append(s.gate_verdict)
+        cols["gates_failed"].append(",".join(g.name for g in s.gates.failures) if s.gates else "")
+        cols["issue_count"].append(len(s.issues))
+    df = pd.DataFrame(cols)
+    df["start_time"] = pd.to_datetime(df["start_time"], utc=True).dt.tz_convert(zone)
+    for c in ("global_step", "gpu_count"):
+        df[c] = df[c].astype("Int64")
+    for c in (
+        "rl_sharpe",
+        "dsr",
+        "p_value",
+        "memory_peak_mb",
+        "rss_peak_mb",
+        "duration_seconds",
+        "steps_per_sec",
+    ):
+        df[c] = df[c].astype("float64")
+    return df
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def check_number(value: Any, where: str, issues: list[Problem], file: str) -> float | int | None:
+    """A finite int/float (not bool), else None with an issue. None stays None silently."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        issues.append(Problem(file, f"{where}: expected a number, got {_describe(value)}"))
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        issues.append(Problem(file, f"{where}: {value} is not a finite number"))
+        return None
+    return value
+
+
+def check_count(value: Any, where: str, issues: list[Problem], file: str) -> int | None:
+    """A non-negative whole number (``1000.0`` is accepted as 1000), else None with an issue."""
+    num = check_number(value, where, issues, file)
+    if num is None:
+        return None
+    if isinstance(num, float):
+        if not num.is_integer():
+            issues.append(Problem(file, f"{where}: expected a whole number, got {num}"))
+            return None
+        num = int(num)
+    if num < 0:
+        issues.append(Problem(file, f"{where}: expected a non-negative number, got {num}"))
+        return None
+    return num
+
+
+def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
+    """ISO-8601 text (extended or basic, ``Z`` or offset or naive) or epoch seconds → aware datetime.
+
+    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None
+        try:
+            return datetime.fromtimestamp(value, tz or default_tz())
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz())
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _dig(mapping: Mapping[str, Any], dotted: str) -> Any:
+    cur: Any = mapping
+    for part in dotted.split("."):
+        if not isinstance(cur, dict):
+            return _MISSING
+        cur = cur.get(part, _MISSING)
+        if cur is _MISSING:
+            return _MISSING
+    return cur
+
+
+def _candidates(name: str, docs: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, str, Any]]:
+    for file, key in LOOKUP[name]:
+        doc = docs.get(file)
+        if doc:
+            value = _dig(doc, key)
+            if value is not _MISSING and value is not None:
+                yield file, key, value
+
+
+def _lookup_number(name: str, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> float | None:
+    for file, key, value in _candidates(name, docs):
+        num = check_number(value, key, issues, file)
+        if num is not None:
+            return num
+    return None
+
+
+def _lookup_count(name: str, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> int | None:
+    for file, key, value in _candidates(name, docs):
+        num = check_count(value, key, issues, file)
+        if num is not None:
+            return num
+    return None
+
+
+def _as_object(read: JsonRead | None, file: str, issues: list[Problem]) -> dict[str, Any]:
+    """The JSON object of an optional file; {} (with an issue) when unreadable or not an object."""
+    if read is None:
+        return {}
+    if read.problem is not None:
+        issues.append(read.problem)
+        return {}
+    if not isinstance(read.value, dict):
+        issues.append(Problem(file, f"expected a JSON object, got {type(read.value).__name__}"))
+        return {}
+    return read.value
+
+
+def classify_run_metadata(doc: Mapping[str, Any]) -> str:
+    """Which of the four run_metadata shapes ``doc`` is: cost, environment, backtest, stub or unknown."""
+    if isinstance(doc.get("payload"), dict):
+        return "backtest"
+    system = doc.get("system")
+    if doc.get("correlation_id") == "dummy" or (isinstance(system, dict) and system.get("os") == "dummy"):
+        return "stub"
+    if any(k in doc for k in ("system", "packages", "git", "run_config")):
+        return "environment"
+    if any(k in doc for k in ("duration_seconds", "gpu_count", "start_time", "correlation_id")):
+        return "cost"
+    return "unknown"
+
+
+def _derive_duration(s: Session, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> None:
+    """Duration in seconds: run_metadata, then summary hours, metrics, then steps / steps-per-second.
+
+    Zeros are skipped: the bot writes 0 as a placeholder before a run has measured anything.
+    """
+    rm, summ, met = (
+        docs.get("run_metadata.json", {}),
+        docs.get("summary.json", {}),
+        docs.get("metrics.json", {}),
+    )
+    raw_payload = rm.get("payload")
+    payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
+    sources: list[tuple[str, str, Any, float]] = [
+        ("run_metadata.json", "duration_seconds", rm.get("duration_seconds"), 1.0),
+        ("run_metadata.json", "payload.duration_seconds", payload.get("duration_seconds"), 1.0),
+        ("summary.json", "wall_clock_duration_hours", summ.get("wall_clock_duration_hours"), 3600.0),
+        (
+            "summary.json",
+            "summary.wall_clock_duration_hours",
+            _dig(summ, "summary.wall_clock_duration_hours"),
+            3600.0,
+        ),
+        ("metrics.json", "wall_clock_duration", met.get("wall_clock_duration"), 1.0),
+        ("metrics.json", "elapsed_time", met.get("elapsed_time"), 1.0),
+    ]
+    for file, key, value, scale in sources:
+        if value is _MISSING or value is None:
+            continue
+        num = check_number(value, key, issues, file)
+        if num is not None and num > 0:
+            s.duration_seconds, s.duration_source = float(num) * scale, f"{file}:{key}"
+            return
+    if s.global_step and s.steps_per_sec:
+        s.duration_seconds = s.global_step / s.steps_per_sec
+        s.duration_source = "global_step/steps_per_sec"
+
+
+def _derive_rates(s: Session, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> None:
+    summ, met = docs.get("summary.json", {}), docs.get("metrics.json", {})
+    sps = _dig(summ, "progress.steps_per_sec")
+    if sps is not _MISSING and sps is not None:
+        num = check_number(sps, "progress.steps_per_sec", issues, "summary.json")
+        if num is not None and num > 0:
+            s.steps_per_sec = float(num)
+    if s.steps_per_sec is None and met:
+        steps = check_number(met.get("steps"), "steps", issues, "metrics.json")
+        elapsed = check_number(met.get("elapsed_time"), "elapsed_time", issues, "metrics.json")
+        if steps and elapsed and elapsed > 0:
+            s.steps_per_sec = float(steps) / float(elapsed)
+    for attr, key in (("rss_peak_mb", "rss_peaks"), ("memory_peak_mb", "vram_peaks")):
+        if getattr(s, attr) is None and key in met:
+            peaks = met[key]
+            if not isinstance(peaks, list):
+                issues.append(
+                    Problem("metrics.json", f"{key}: expected a list of numbers, got {_describe(peaks)}")
+                )
+                continue
+            good = [
+                v
+                for i, v in enumerate(peaks)
+                if check_number(v, f"{key}[{i}]", issues, "metrics.json") is not None
+            ]
+            if good:
+                setattr(s, attr, float(max(good)))
+
+
+def _apply_run_metadata(s: Session, rm: dict[str, Any], issues: list[Problem]) -> None:
+    s.run_metadata = rm
+    s.run_metadata_shape = shape = classify_run_metadata(rm)
+    if shape == "unknown":
+        keys = ", ".join(sorted(map(str, rm))[:8]) or "none"
+        issues.append(Problem("run_metadata.json", f"unknown shape (keys: {keys}); its values are not used"))
+        return
+    if shape == "stub":
+        return
+    payload = rm.get("payload") if shape == "backtest" else None
+    for doc, prefix in ((rm, ""), (payload, "payload.")):
+        if isinstance(doc, dict) and "gpu_count" in doc and s.gpu_count is None:
+            s.gpu_count = check_count(doc["gpu_count"], prefix + "gpu_count", issues, "run_metadata.json")
+
+
+def _status(entry: Mapping[str, Any] | None, issues: list[Problem]) -> str:
+    if not entry or entry.get("status") is None:
+        return "unknown"
+    raw = entry["status"]
+    if not isinstance(raw, str) or not raw.strip():
+        issues.append(Problem(INDEX_FILE, f"status: expected text, got {_describe(raw)}"))
+        return "unknown"
+    return raw.strip().lower()
+
+
+def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], tz: tzinfo | None) -> None:
+    """Fill the normalised fields of ``s`` from its documents (index entry included)."""
+    s.global_step = _lookup_count("global_step", docs, issues)
+    for name in ("rl_sharpe", "dsr", "p_value", "rss_peak_mb", "memory_peak_mb"):
+        setattr(s, name, _lookup_number(name, docs, issues))
+    for file, key, value in _candidates("start_time", docs):
+        s.start_time = parse_timestamp(value, tz)
+        if s.start_time is not None:
+            break
+        issues.append(Problem(file, f"{key}: not a timestamp: {_describe(value)}"))
+    else:
+        if s.start_time is None:
+            s.start_time = _timestamp_from_id(s.session_id, tz)
+    for file, key, value in _candidates("eta", docs):
+        if isinstance(value, str) and value.strip():
+            s.eta = value.strip()
+            break
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            s.eta = f"{value:g}s"
+            break
+        issues.append(Problem(file, f"{key}: expected text or seconds, got {_describe(value)}"))
+    _derive_rates(s, docs, issues)
+    _derive_duration(s, docs, issues)
+    s.status = _status(docs.get(INDEX_FILE), issues)
+    if s.stopped and s.status in ("running", "unknown"):
+        s.status = "stopped"
+
+
+def _timestamp_from_id(session_id: str, tz: tzinfo | None) -> datetime | None:
+    """Correlation ids are usually UTC timestamps (``20250929T120000Z``): a last-resort start time."""
+    if len(session_id) >= 15 and session_id[:8].isdigit() and session_id[8] == "T":
+        return parse_timestamp(session_id, tz)
+    return None
+
+
+def _prefix_issues(issues: list[Problem], folder: str) -> list[Problem]:
+    """Issues are collected with bare file names; give them the path a user can open."""
+    return [
+        Problem(os.path.join(folder, p.path) if not os.path.isabs(p.path) else p.path, p.reason)
+        for p in issues
+    ]
+
+
+def load_session(
+    folder: str | os.PathLike[str], index_entry: Mapping[str, Any] | None = None, *, tz: tzinfo | None = None
+) -> Session:
+    """Load one session folder (its id is the folder name). Never raises for bad content."""
+    folder = os.fspath(folder)
+    s = Session(
+        session_id=os.path.basename(folder.rstrip("/\\")), path=Path(folder), in_index=index_entry is not None
+    )
+    issues: list[Problem] = []
+    docs: dict[str, dict[str, Any]] = {}
+    if index_entry is not None:
+        docs[INDEX_FILE] = dict(index_entry)
+        s.is_best = index_entry.get("is_best") is True
+    try:
+        names = {e.name: e for e in os.scandir(folder)}
+    except OSError as exc:
+        issues.append(Problem(folder, f"cannot list session folder: {exc.strerror or exc}"))
+        names = {}
+    for file in ("summary.json", "metrics.json", "run_metadata.json"):
+        if file in names:
+            docs[file] = _as_object(read_json_if_exists(os.path.join(folder, file)), file, issues)
+    s.summary = docs.get("summary.json", {})
+    s.metrics = docs.get("metrics.json", {})
+    if docs.get("run_metadata.json"):
+        _apply_run_metadata(s, docs["run_metadata.json"], issues)
+    s.stopped = KILL_FILE in names
+    if "reports" in names:
+        gates_file = os.path.join("reports", "gates.json")
+        read = read_json_if_exists(os.path.join(folder, gates_file))
+        if read is not None:
+            if read.problem is not None:
+                issues.append(Problem(gates_file, read.problem.reason))
+            else:
+                s.gates = gates_mod.parse_gates(read.value, gates_file, issues)
+        cost_file = os.path.join("reports", "cost_estimate.json")
+        cost = read_json_if_exists(os.path.join(folder, cost_file))
+        if cost is not None:
+            obj = _as_object(cost, cost_file, issues)
+            s.cost_estimate = obj or None
+    _finish(s, docs, issues, tz)
+    s.issues = _prefix_issues(issues, folder)
+    return s
+
+
+def _index_entries(root: str, issues: list[Problem]) -> dict[str, dict[str, Any]]:
+    """index.json in any of its three shapes → {session id: entry}, in index order."""
+    path = os.path.join(root, INDEX_FILE)
+    read = read_json_if_exists(path)
+    if read is None:
+        return {}
+    if read.problem is not None:
+        issues.append(read.problem)
+        return {}
+    doc = read.value
+    best: set[str] = set()
+    if isinstance(doc, dict) and isinstance(doc.get("sessions"), list):
+        raw_entries: list[Any] = doc["sessions"]
+        if isinstance(doc.get("best"), list):
+            best = {b for b in doc["best"] if isinstance(b, str)}
+    elif isinstance(doc, list):
+        raw_entries = doc
+    else:
+        what = (
+            f"object with keys {', '.join(sorted(map(str, doc))[:6])}"
+            if isinstance(doc, dict)
+            else type(doc).__name__
+        )
+        issues.append(
+            Problem(path, f"unknown index shape ({what}); expected a list or {{'sessions': [...]}}")
+        )
+        return {}
+    entries: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(raw_entries):
+        if not isinstance(entry, dict):
+            issues.append(Problem(path, f"sessions[{i}]: expected an object, got {_describe(entry)}"))
+            continue
+        sid = entry.get("correlation_id", entry.get("id"))
+        if isinstance(sid, int) and not isinstance(sid, bool):
+            sid = str(sid)
+        if not isinstance(sid, str) or not sid.strip():
+            issues.append(
+                Problem(path, f"sessions[{i}]: no usable 'correlation_id' or 'id' ({_describe(sid)})")
+            )
+            continue
+        if sid in entries:
+            issues.append(Problem(path, f"sessions[{i}]: duplicate entry for {sid!r}; the first one is used"))
+            continue
+        entries[sid] = entry if sid not in best else {**entry, "is_best": True}
+    return entries
+
+
+def load_artifacts(
+    root: str | os.PathLike[str],
+    *,
+    tz: tzinfo | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ArtifactTree:
+    """Load every session under ``root``; sessions sorted by id (plain string order).
+
+    Raises :class:`~ztbkit.errors.ArtifactsNotFoundError` when ``root`` is not a folder; every
+    other problem is recorded, not raised. ``progress(done, total)`` is called every 500 sessions.
+    """
+    root_s = os.fspath(root)
+    if not os.path.isdir(root_s):
+        what = "is not a folder" if os.path.exists(root_s) else "does not exist"
+        raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
+    tree_issues: list[Problem] = []
+    entries = _index_entries(root_s, tree_issues)
+    try:
+        folders = sorted(e.name for e in os.scandir(root_s) if not e.name.startswith(".") and e.is_dir())
+    except OSError as exc:
+        raise ArtifactsNotFoundError(
+            f"cannot list artifacts folder {root_s!r}: {exc.strerror or exc}"
+        ) from exc
+    sessions: list[Session] = []
+    total = len(folders)
+    for n, name in enumerate(folders, 1):
+        sessions.append(load_session(os.path.join(root_s, name), entries.get(name), tz=tz))
+        if progress is not None and (n % 500 == 0 or n == total):
+            progress(n, total)
+    on_disk = set(folders)
+    for sid, entry in entries.items():
+        if sid not in on_disk:
+            ghost = Session(
+                session_id=sid, path=None, on_disk=False, in_index=True, is_best=entry.get("is_best") is True
+            )
+            issues: list[Problem] = []
+            _finish(ghost, {INDEX_FILE: entry}, issues, tz)
+            ghost.status = "missing"
+            ghost.issues = [Problem(os.path.join(root_s, p.path), p.reason) for p in issues]
+            ghost.issues.append(
+                Problem(os.path.join(root_s, sid), "listed in index.json but the folder is missing")
+            )
+            sessions.append(ghost)
+    sessions.sort(key=lambda s: s.session_id)
+    return ArtifactTree(root=Path(root_s), sessions=sessions, issues=tree_issues)

@@ -1,0 +1,223 @@
+"""The ``ztb`` command. Each command is a thin call into the library.
+
+Exit codes: 0 success; 1 the job found a problem (a FAIL, an undelivered alert, a failed step);
+2 bad usage or bad input that stopped the command. Errors are one line naming the file or flag;
+user errors never print a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ztbkit import __version__
+from ztbkit.errors import ZtbError
+from ztbkit.fsio import Problem
+
+MAX_WARNINGS = 10
+
+
+class ZtbGroup(click.Group):
+    """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZtbError as exc:
+            click.echo(f"ztb: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"ztb: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warn_issues(issues: Sequence[Problem], verbose: bool = False) -> None:
+    """Print problems as warnings on stderr, the first few unless ``verbose``."""
+    shown = issues if verbose else issues[:MAX_WARNINGS]
+    for p in shown:
+        click.echo(f"warning: {p}", err=True)
+    if len(issues) > len(shown):
+        click.echo(f"warning: ... and {len(issues) - len(shown)} more (use -v to list all)", err=True)
+
+
+def progress_printer(label: str, min_total: int = 2000) -> Callable[[int, int], None]:
+    """A progress callback printing ``label: done/total`` to stderr for long jobs only."""
+
+    def show(done: int, total: int) -> None:
+        if total >= min_total:
+            click.echo(f"{label}: {done}/{total}", err=True)
+
+    return show
+
+
+ARTIFACTS_OPT = click.option(
+    "--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
+    help="Root of the bot's artifact tree (one folder per session).",
+)  # fmt: skip
+VERBOSE_OPT = click.option(
+    "-v", "--verbose", is_flag=True, help="List every warning, not just the first ten."
+)
+
+
+@click.group(cls=ZtbGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ztb")
+def cli() -> None:
+    """ztbkit: the operations side of zaif-trade-bot.
+
+    \b
+    Quick start:
+      ztb demo --out-dir demo                   build a realistic demo artifact tree
+      ztb nightly --artifacts-dir demo/artifacts --out-dir outputs
+      ztb trends --artifacts-dir artifacts      write artifacts/trends.csv
+
+    Exit codes: 0 ok, 1 the job found a problem, 2 bad usage or input.
+    """
+
+
+@cli.command()
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where to build demo/artifacts and demo/state (only a folder made by the demo is replaced).",
+)
+@click.option(
+    "--sessions", type=click.IntRange(min=1), default=36, show_default=True, help="How many sessions."
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Random seed; the same seed gives the same tree."
+)
+def demo(out_dir: Path, sessions: int, seed: int) -> None:
+    """Build a realistic demo artifact tree to try every report on.
+
+    \b
+    Examples:
+      ztb demo
+      ztb demo --out-dir /tmp/ztb-demo --sessions 200 --seed 1
+    """
+    from ztbkit.demo import build_demo
+
+    result = build_demo(out_dir, sessions=sessions, seed=seed, progress=progress_printer("building sessions"))
+    click.echo(f"demo artifacts: {result.artifacts_dir} ({result.sessions} sessions)")
+    click.echo(f"demo live state: {result.state_dir}")
+
+
+@cli.command()
+@ARTIFACTS_OPT
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV to write.  [default: <artifacts-dir>/trends.csv]",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when any artifact had a problem.")
+@VERBOSE_OPT
+def trends(artifacts_dir: Path, out: Path | None, strict: bool, verbose: bool) -> None:
+    """Write the trends CSV (one row per session).
+
+    Columns: session_id,global_step,rl_sharpe,dsr,p_value. One row per session folder,
+    sorted by id; missing or invalid values are empty cells. Files that cannot be read are
+    reported as warnings and the other sessions still count.
+
+    \b
+    Examples:
+      ztb trends
+      ztb trends --artifacts-dir /data/bot/artifacts --out reports/trends.csv
+    """
+    from ztbkit.artifacts import load_artifacts
+    from ztbkit.trends import default_csv_path, write_trends_csv
+
+    tree = load_artifacts(artifacts_dir, progress=progress_printer("loading sessions"))
+    target = out or default_csv_path(artifacts_dir)
+    table = write_trends_csv(tree.sessions, target)
+    issues = tree.all_issues()
+    warn_issues(issues, verbose)
+    click.echo(f"wrote {target} ({len(table.rows)} sessions, {len(issues)} warnings)")
+    if strict and issues:
+        sys.exit(1)
+
+
+@cli.command("trends-md")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path),
+    default=Path("artifacts/trends.csv"),
+    show_default=True,
+    help="Trends CSV to read (from `ztb trends`).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("reports/trends.md"),
+    show_default=True,
+    help="Markdown report to write.",
+)
+@VERBOSE_OPT
+def trends_md(csv_path: Path, out: Path, verbose: bool) -> None:
+    """Write the Markdown trend report from a trends CSV.
+
+    Per-metric tables with ▁▂▃▄▅▆▇█ sparklines, oldest session first.
+
+    \b
+    Examples:
+      ztb trends-md
+      ztb trends-md --csv outputs/trends.csv --out outputs/trends.md
+    """
+    from ztbkit.trends import write_trends_markdown
+
+    table = write_trends_markdown(csv_path, out)
+    warn_issues(table.issues, verbose)
+    click.echo(f"wrote {out} ({len(table.rows)} sessions)")
+
+
+@cli.command()
+@ARTIFACTS_OPT
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Reports go to <out-dir>/<YYYY-MM-DD>/.",
+)
+@click.option(
+    "--date",
+    "date_text",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Report date (folder name). Default: $ZTB_SCHEDULED_FOR's date, else today in Asia/Tokyo.",
+)
+@VERBOSE_OPT
+def nightly(artifacts_dir: Path, out_dir: Path, date_text: str | None, verbose: bool) -> None:
+    """Run every nightly report, in order; one line per output.
+
+    Steps run in order and a failed step does not stop the next; the exit code is 1 if any failed.
+
+    \b
+    Examples:
+      ztb nightly --artifacts-dir artifacts --out-dir outputs
+      ztb nightly --date 2025-10-31
+    """
+    from ztbkit.nightly import run_nightly
+
+    scheduled = os.environ.get("ZTB_SCHEDULED_FOR")
+    source = "--date" if date_text or not scheduled else "ZTB_SCHEDULED_FOR"
+    result = run_nightly(artifacts_dir, out_dir, date_text=date_text or scheduled, date_source=source)
+    warn_issues(result.issues, verbose)
+    for step in result.steps:
+        click.echo(step.line())
+    if not result.ok:
+        sys.exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point (``ztb``, ``python -m ztbkit``)."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="ztb")

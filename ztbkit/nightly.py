@@ -1,0 +1,96 @@
+"""The nightly job: every report a night needs, in order, into ``<out-dir>/<YYYY-MM-DD>/``.
+
+Steps run in order; a failed step is recorded with its reason and the next step still runs, so one
+broken report never costs the others. The date is the scheduled slot's date when the scheduler
+passes one (``ZTB_SCHEDULED_FOR``), so a catch-up run after a reboot files under the right day.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from ztbkit.artifacts import ArtifactTree, load_artifacts
+from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
+from ztbkit.errors import UsageError, ZtbError
+from ztbkit.fsio import Problem
+from ztbkit.trends import write_trends_csv, write_trends_markdown
+
+
+@dataclass(slots=True)
+class StepResult:
+    name: str
+    status: str  # ok | failed
+    output: Path | None = None
+    detail: str = ""
+
+    def line(self) -> str:
+        where = str(self.output) if self.output else "-"
+        return f"{self.status:<6} {self.name:<12} {where}" + (f"  ({self.detail})" if self.detail else "")
+
+
+@dataclass(slots=True)
+class NightlyResult:
+    day: date
+    out_dir: Path
+    steps: list[StepResult] = field(default_factory=list)
+    issues: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status == "ok" for s in self.steps)
+
+
+def report_date(text: str | None, *, clock: Clock = SYSTEM_CLOCK, source: str = "--date") -> date:
+    """``YYYY-MM-DD`` or an ISO datetime (its Asia/Tokyo date); None → today in Asia/Tokyo."""
+    if not text:
+        return clock.now().astimezone(default_tz()).date()
+    try:
+        if len(text.strip()) == 10:
+            return date.fromisoformat(text.strip())
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{source}: {text!r} is not a date (expected YYYY-MM-DD)") from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=default_tz())).astimezone(default_tz()).date()
+
+
+def _run_step(result: NightlyResult, name: str, fn: Callable[[], tuple[Path, str]]) -> None:
+    try:
+        out, detail = fn()
+        result.steps.append(StepResult(name, "ok", out, detail))
+    except (ZtbError, OSError) as exc:
+        result.steps.append(StepResult(name, "failed", None, str(exc)))
+
+
+def run_nightly(
+    artifacts_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    date_text: str | None = None,
+    date_source: str = "--date",
+    clock: Clock = SYSTEM_CLOCK,
+) -> NightlyResult:
+    """Load the artifacts once, then write each report. A missing artifacts folder raises (exit 2).
+
+    ``date_source`` names where ``date_text`` came from, for the error message when it is bad.
+    """
+    day = report_date(date_text, clock=clock, source=date_source)
+    tree: ArtifactTree = load_artifacts(artifacts_dir)
+    day_dir = Path(out_dir) / day.isoformat()
+    result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
+    csv_path, md_path = day_dir / "trends.csv", day_dir / "trends.md"
+
+    def trends_csv() -> tuple[Path, str]:
+        table = write_trends_csv(tree.sessions, csv_path)
+        return csv_path, f"{len(table.rows)} sessions"
+
+    def trends_md() -> tuple[Path, str]:
+        table = write_trends_markdown(csv_path, md_path, clock=clock)
+        return md_path, f"{len(table.rows)} sessions"
+
+    _run_step(result, "trends.csv", trends_csv)
+    _run_step(result, "trends.md", trends_md)
+    return result
