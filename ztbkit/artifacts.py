@@ -79,15 +79,14 @@ LOOKUP: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-_MISSING = object()
-
 
 @dataclass(slots=True)
 class Session:
     """One training session, normalised from whatever shapes its files had."""
 
     session_id: str
-    path: Path | None
+    #: The session folder as a string (None for an index entry whose folder is missing).
+    folder: str | None
     on_disk: bool = True
     in_index: bool = False
     status: str = "unknown"
@@ -112,6 +111,11 @@ class Session:
     run_metadata_shape: str | None = None
     cost_estimate: dict[str, Any] | None = None
     issues: list[Problem] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path | None:
+        """The session folder (None when the session exists only in index.json)."""
+        return Path(self.folder) if self.folder is not None else None
 
     @property
     def gate_verdict(self) -> str:
@@ -257,37 +261,59 @@ def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
 # --------------------------------------------------------------------------- loading
 
 
-def _dig(mapping: Mapping[str, Any], dotted: str) -> Any:
-    cur: Any = mapping
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return _MISSING
-        cur = cur.get(part, _MISSING)
-        if cur is _MISSING:
-            return _MISSING
-    return cur
+Scopes = dict[tuple[str, str], dict[str, Any]]
+_INF = math.inf
+
+#: LOOKUP split into (file, parent object, key, dotted label) once, so a lookup is two dict gets.
+_COMPILED: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    name: tuple((file, *(key.split(".", 1) if "." in key else ("", key)), key) for file, key in sources)
+    for name, sources in LOOKUP.items()
+}
 
 
-def _candidates(name: str, docs: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, str, Any]]:
-    for file, key in LOOKUP[name]:
+def _scopes(docs: Mapping[str, dict[str, Any]]) -> Scopes:
+    """Each document and each nested object a lookup names, keyed by (file, parent key)."""
+    scopes: Scopes = {(file, ""): doc for file, doc in docs.items() if doc}
+    for file, parent in (("summary.json", "summary"), ("summary.json", "metadata"), ("summary.json", "progress"),
+                         ("run_metadata.json", "payload")):  # fmt: skip
         doc = docs.get(file)
         if doc:
-            value = _dig(doc, key)
-            if value is not _MISSING and value is not None:
-                yield file, key, value
+            value = doc.get(parent)
+            if isinstance(value, dict):
+                scopes[(file, parent)] = value
+    return scopes
 
 
-def _lookup_number(name: str, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> float | None:
-    for file, key, value in _candidates(name, docs):
-        num = check_number(value, key, issues, file)
-        if num is not None:
-            return num
+def _candidates(name: str, scopes: Scopes) -> Iterable[tuple[str, str, Any]]:
+    """(file, dotted key, value) for each present, non-null source of ``name``, in lookup order."""
+    for file, parent, key, label in _COMPILED[name]:
+        scope = scopes.get((file, parent))
+        if scope is not None:
+            value = scope.get(key)
+            if value is not None:
+                yield file, label, value
+
+
+def _lookup_number(name: str, scopes: Scopes, issues: list[Problem]) -> float | None:
+    for file, parent, key, label in _COMPILED[name]:
+        scope = scopes.get((file, parent))
+        if scope is None:
+            continue
+        value = scope.get(key)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is int or (kind is float and -_INF < value < _INF):  # the common, valid case (NaN fails <)
+            return value  # type: ignore[no-any-return]
+        check_number(value, label, issues, file)  # reports why it is unusable; try the next source
     return None
 
 
-def _lookup_count(name: str, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> int | None:
-    for file, key, value in _candidates(name, docs):
-        num = check_count(value, key, issues, file)
+def _lookup_count(name: str, scopes: Scopes, issues: list[Problem]) -> int | None:
+    for file, label, value in _candidates(name, scopes):
+        if type(value) is int and value >= 0:
+            return value
+        num = check_count(value, label, issues, file)
         if num is not None:
             return num
     return None
@@ -320,70 +346,71 @@ def classify_run_metadata(doc: Mapping[str, Any]) -> str:
     return "unknown"
 
 
-def _derive_duration(s: Session, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> None:
-    """Duration in seconds: run_metadata, then summary hours, metrics, then steps / steps-per-second.
+#: Where a duration comes from, in order: (file, parent object, key, seconds per unit).
+DURATION_SOURCES = (
+    ("run_metadata.json", "", "duration_seconds", 1.0),
+    ("run_metadata.json", "payload", "duration_seconds", 1.0),
+    ("summary.json", "", "wall_clock_duration_hours", 3600.0),
+    ("summary.json", "summary", "wall_clock_duration_hours", 3600.0),
+    ("metrics.json", "", "wall_clock_duration", 1.0),
+    ("metrics.json", "", "elapsed_time", 1.0),
+)
+
+
+def _derive_duration(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
+    """Duration in seconds from :data:`DURATION_SOURCES`, else global_step / steps-per-second.
 
     Zeros are skipped: the bot writes 0 as a placeholder before a run has measured anything.
     """
-    rm, summ, met = (
-        docs.get("run_metadata.json", {}),
-        docs.get("summary.json", {}),
-        docs.get("metrics.json", {}),
-    )
-    raw_payload = rm.get("payload")
-    payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
-    sources: list[tuple[str, str, Any, float]] = [
-        ("run_metadata.json", "duration_seconds", rm.get("duration_seconds"), 1.0),
-        ("run_metadata.json", "payload.duration_seconds", payload.get("duration_seconds"), 1.0),
-        ("summary.json", "wall_clock_duration_hours", summ.get("wall_clock_duration_hours"), 3600.0),
-        (
-            "summary.json",
-            "summary.wall_clock_duration_hours",
-            _dig(summ, "summary.wall_clock_duration_hours"),
-            3600.0,
-        ),
-        ("metrics.json", "wall_clock_duration", met.get("wall_clock_duration"), 1.0),
-        ("metrics.json", "elapsed_time", met.get("elapsed_time"), 1.0),
-    ]
-    for file, key, value, scale in sources:
-        if value is _MISSING or value is None:
+    for file, parent, key, scale in DURATION_SOURCES:
+        scope = scopes.get((file, parent))
+        value = scope.get(key) if scope is not None else None
+        if value is None:
             continue
-        num = check_number(value, key, issues, file)
+        label = f"{parent}.{key}" if parent else key
+        num = check_number(value, label, issues, file)
         if num is not None and num > 0:
-            s.duration_seconds, s.duration_source = float(num) * scale, f"{file}:{key}"
+            s.duration_seconds, s.duration_source = float(num) * scale, f"{file}:{label}"
             return
     if s.global_step and s.steps_per_sec:
         s.duration_seconds = s.global_step / s.steps_per_sec
         s.duration_source = "global_step/steps_per_sec"
 
 
-def _derive_rates(s: Session, docs: Mapping[str, Mapping[str, Any]], issues: list[Problem]) -> None:
-    summ, met = docs.get("summary.json", {}), docs.get("metrics.json", {})
-    sps = _dig(summ, "progress.steps_per_sec")
-    if sps is not _MISSING and sps is not None:
-        num = check_number(sps, "progress.steps_per_sec", issues, "summary.json")
+def _derive_rates(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
+    progress = scopes.get(("summary.json", "progress"))
+    if progress is not None and progress.get("steps_per_sec") is not None:
+        num = check_number(progress["steps_per_sec"], "progress.steps_per_sec", issues, "summary.json")
         if num is not None and num > 0:
             s.steps_per_sec = float(num)
-    if s.steps_per_sec is None and met:
+    met = scopes.get(("metrics.json", ""))
+    if met is None:
+        return
+    if s.steps_per_sec is None and ("steps" in met or "elapsed_time" in met):
         steps = check_number(met.get("steps"), "steps", issues, "metrics.json")
         elapsed = check_number(met.get("elapsed_time"), "elapsed_time", issues, "metrics.json")
         if steps and elapsed and elapsed > 0:
             s.steps_per_sec = float(steps) / float(elapsed)
-    for attr, key in (("rss_peak_mb", "rss_peaks"), ("memory_peak_mb", "vram_peaks")):
-        if getattr(s, attr) is None and key in met:
-            peaks = met[key]
-            if not isinstance(peaks, list):
-                issues.append(
-                    Problem("metrics.json", f"{key}: expected a list of numbers, got {_describe(peaks)}")
-                )
-                continue
-            good = [
-                v
-                for i, v in enumerate(peaks)
-                if check_number(v, f"{key}[{i}]", issues, "metrics.json") is not None
-            ]
-            if good:
-                setattr(s, attr, float(max(good)))
+    if s.rss_peak_mb is None and "rss_peaks" in met:
+        s.rss_peak_mb = _peak(met["rss_peaks"], "rss_peaks", issues)
+    if s.memory_peak_mb is None and "vram_peaks" in met:
+        s.memory_peak_mb = _peak(met["vram_peaks"], "vram_peaks", issues)
+
+
+def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
+    """The largest valid number of a metrics.json peaks list; bad elements are reported and skipped."""
+    if not isinstance(values, list):
+        issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {_describe(values)}"))
+        return None
+    try:
+        if all(type(v) in (int, float) and -_INF < v < _INF for v in values):  # the common case
+            return float(max(values)) if values else None
+    except TypeError:
+        pass
+    good = [
+        v for i, v in enumerate(values) if check_number(v, f"{key}[{i}]", issues, "metrics.json") is not None
+    ]
+    return float(max(good)) if good else None
 
 
 def _apply_run_metadata(s: Session, rm: dict[str, Any], issues: list[Problem]) -> None:
@@ -413,10 +440,14 @@ def _status(entry: Mapping[str, Any] | None, issues: list[Problem]) -> str:
 
 def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], tz: tzinfo | None) -> None:
     """Fill the normalised fields of ``s`` from its documents (index entry included)."""
-    s.global_step = _lookup_count("global_step", docs, issues)
-    for name in ("rl_sharpe", "dsr", "p_value", "rss_peak_mb", "memory_peak_mb"):
-        setattr(s, name, _lookup_number(name, docs, issues))
-    for file, key, value in _candidates("start_time", docs):
+    scopes = _scopes(docs)
+    s.global_step = _lookup_count("global_step", scopes, issues)
+    s.rl_sharpe = _lookup_number("rl_sharpe", scopes, issues)
+    s.dsr = _lookup_number("dsr", scopes, issues)
+    s.p_value = _lookup_number("p_value", scopes, issues)
+    s.rss_peak_mb = _lookup_number("rss_peak_mb", scopes, issues)
+    s.memory_peak_mb = _lookup_number("memory_peak_mb", scopes, issues)
+    for file, key, value in _candidates("start_time", scopes):
         s.start_time = parse_timestamp(value, tz)
         if s.start_time is not None:
             break
@@ -424,7 +455,7 @@ def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], 
     else:
         if s.start_time is None:
             s.start_time = _timestamp_from_id(s.session_id, tz)
-    for file, key, value in _candidates("eta", docs):
+    for file, key, value in _candidates("eta", scopes):
         if isinstance(value, str) and value.strip():
             s.eta = value.strip()
             break
@@ -432,8 +463,8 @@ def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], 
             s.eta = f"{value:g}s"
             break
         issues.append(Problem(file, f"{key}: expected text or seconds, got {_describe(value)}"))
-    _derive_rates(s, docs, issues)
-    _derive_duration(s, docs, issues)
+    _derive_rates(s, scopes, issues)
+    _derive_duration(s, scopes, issues)
     s.status = _status(docs.get(INDEX_FILE), issues)
     if s.stopped and s.status in ("running", "unknown"):
         s.status = "stopped"
@@ -460,41 +491,40 @@ def load_session(
     """Load one session folder (its id is the folder name). Never raises for bad content."""
     folder = os.fspath(folder)
     s = Session(
-        session_id=os.path.basename(folder.rstrip("/\\")), path=Path(folder), in_index=index_entry is not None
+        session_id=os.path.basename(folder.rstrip("/\\")), folder=folder, in_index=index_entry is not None
     )
     issues: list[Problem] = []
     docs: dict[str, dict[str, Any]] = {}
     if index_entry is not None:
         docs[INDEX_FILE] = dict(index_entry)
         s.is_best = index_entry.get("is_best") is True
-    try:
-        names = {e.name: e for e in os.scandir(folder)}
-    except OSError as exc:
-        issues.append(Problem(folder, f"cannot list session folder: {exc.strerror or exc}"))
-        names = {}
+    # Files are opened directly (no listing): a missing file costs one failed open, and the
+    # non-blocking open in fsio means even a FIFO in the folder cannot hang the loop.
+    base = folder + os.sep
     for file in ("summary.json", "metrics.json", "run_metadata.json"):
-        if file in names:
-            docs[file] = _as_object(read_json_if_exists(os.path.join(folder, file)), file, issues)
+        read = read_json_if_exists(base + file)
+        if read is not None:
+            docs[file] = _as_object(read, file, issues)
     s.summary = docs.get("summary.json", {})
     s.metrics = docs.get("metrics.json", {})
     if docs.get("run_metadata.json"):
         _apply_run_metadata(s, docs["run_metadata.json"], issues)
-    s.stopped = KILL_FILE in names
-    if "reports" in names:
-        gates_file = os.path.join("reports", "gates.json")
-        read = read_json_if_exists(os.path.join(folder, gates_file))
-        if read is not None:
-            if read.problem is not None:
-                issues.append(Problem(gates_file, read.problem.reason))
-            else:
-                s.gates = gates_mod.parse_gates(read.value, gates_file, issues)
-        cost_file = os.path.join("reports", "cost_estimate.json")
-        cost = read_json_if_exists(os.path.join(folder, cost_file))
-        if cost is not None:
-            obj = _as_object(cost, cost_file, issues)
-            s.cost_estimate = obj or None
+    s.stopped = os.path.lexists(base + KILL_FILE)
+    gates_file = "reports" + os.sep + "gates.json"
+    read = read_json_if_exists(base + gates_file)
+    if read is not None:
+        if read.problem is not None:
+            issues.append(Problem(gates_file, read.problem.reason))
+        else:
+            s.gates = gates_mod.parse_gates(read.value, gates_file, issues)
+    cost_file = "reports" + os.sep + "cost_estimate.json"
+    cost = read_json_if_exists(base + cost_file)
+    if cost is not None:
+        obj = _as_object(cost, cost_file, issues)
+        s.cost_estimate = obj or None
     _finish(s, docs, issues, tz)
-    s.issues = _prefix_issues(issues, folder)
+    if issues:
+        s.issues = _prefix_issues(issues, folder)
     return s
 
 
@@ -560,6 +590,7 @@ def load_artifacts(
     if not os.path.isdir(root_s):
         what = "is not a folder" if os.path.exists(root_s) else "does not exist"
         raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
+    tz = tz or default_tz()  # resolved once, not per timestamp
     tree_issues: list[Problem] = []
     entries = _index_entries(root_s, tree_issues)
     try:
@@ -578,7 +609,11 @@ def load_artifacts(
     for sid, entry in entries.items():
         if sid not in on_disk:
             ghost = Session(
-                session_id=sid, path=None, on_disk=False, in_index=True, is_best=entry.get("is_best") is True
+                session_id=sid,
+                folder=None,
+                on_disk=False,
+                in_index=True,
+                is_best=entry.get("is_best") is True,
             )
             issues: list[Problem] = []
             _finish(ghost, {INDEX_FILE: entry}, issues, tz)

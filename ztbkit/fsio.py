@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 #: JSON files larger than this are reported as too large instead of parsed.
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
 
@@ -47,7 +49,7 @@ class Problem:
         return f"{self.path}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: constructed once per file read, and frozen __init__ is slow
 class JsonRead:
     """Result of :func:`read_json`: ``value`` when ``problem`` is None."""
 
@@ -83,8 +85,12 @@ def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
             return Problem(path, f"is {kind}, expected a file")
         if st.st_size > max_bytes:
             return Problem(path, f"file is {_size(st.st_size)}, over the {_size(max_bytes)} limit")
-        chunks = []
-        while chunk := os.read(fd, max(st.st_size + 1, 65536)):
+        # Ask for one byte more than the size: a short read is the end (one read call, no EOF probe).
+        data = os.read(fd, st.st_size + 1)
+        if len(data) <= st.st_size:
+            return data
+        chunks = [data]  # the file grew while we read it: take the rest
+        while (chunk := os.read(fd, 65536)) and sum(map(len, chunks)) <= max_bytes:
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:
@@ -119,10 +125,22 @@ def read_json_if_exists(
 
 
 def parse_json_bytes(data: bytes, path: str) -> JsonRead:
-    """Parse JSON bytes read from ``path`` (used in messages) into a :class:`JsonRead`."""
+    """Parse JSON bytes read from ``path`` (used in messages) into a :class:`JsonRead`.
+
+    Fast path: orjson. Anything it refuses — NaN/Infinity literals (Python's ``json.dumps`` writes
+    them, so the bot does), a byte-order mark, integers beyond 64 bits, deep nesting, bad input —
+    goes through the standard library, which decides and words the problem.
+    """
+    try:
+        return JsonRead(orjson.loads(data))
+    except orjson.JSONDecodeError:
+        return _parse_json_stdlib(data, path)
+
+
+def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
     if data.startswith(_BOM):
         data = data[3:]
-    if not data.strip():
+    if not data or data.isspace():
         return JsonRead(None, Problem(path, "file is empty"))
     try:
         text = data.decode("utf-8")

@@ -22,7 +22,7 @@ STATUSES = ("pass", "fail", "skip")
 _REASON_LINE = re.compile(r"^\s*(PASS|FAIL|SKIP)\s*:\s*([^\s-][^-]*?)\s*(?:-\s*(.*))?$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GateResult:
     name: str
     status: str
@@ -68,7 +68,7 @@ def _result(
     if status not in STATUSES:
         issues.append(Problem(file, f"{where}: status {raw_status!r} is not pass/fail/skip"))
         status = "unknown"
-    text = _text(reason)
+    text = reason if reason is None or type(reason) is str else str(reason)
     critical = gate_name in CRITICAL_GATES or (text is not None and "critical" in text.lower())
     return GateResult(gate_name, status, text, critical)
 

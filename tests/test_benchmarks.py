@@ -1,0 +1,18 @@
+"""The benchmark scripts must keep working: run them at a tiny size (figures are not asserted)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import bench_load
+
+
+def test_load_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    result = bench_load.run(sessions=25, repeat=1, data=tmp_path)
+    assert result["sessions"] == 25
+    assert result["json_files"] >= 25 * 3  # index + summary/metrics/run_metadata (+ gates) per session
+    assert result["baseline_s"] > 0 and result["ztbkit_s"] > 0 and result["ratio"] > 0
+    assert (tmp_path / "tree-25" / "artifacts" / "index.json").is_file()
