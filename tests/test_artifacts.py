@@ -351,3 +351,18 @@ def test_copied_real_fixture_beside_bad_sessions(bot_fixtures: Path, tmp_path: P
     tree = load_artifacts(root)
     assert [s.session_id for s in tree.sessions] == ["20250929T120000Z", "broken"]
     assert tree.sessions[0].status == "stopped" and tree.sessions[0].issues == []
+
+
+def test_issue_paths_with_a_relative_artifacts_dir(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_tree(
+        {"s": {"summary.json": "{", "reports/gates.json": "[", "metrics.json": {"rss_peaks": "x"}}}
+    )
+    monkeypatch.chdir(root.parent)
+    s = load_artifacts("artifacts").sessions[0]
+    assert sorted(p.path for p in s.issues) == [
+        os.path.join("artifacts", "s", "metrics.json"),
+        os.path.join("artifacts", "s", "reports", "gates.json"),
+        os.path.join("artifacts", "s", "summary.json"),
+    ]

@@ -324,7 +324,7 @@ def _as_object(read: JsonRead | None, file: str, issues: list[Problem]) -> dict[
     if read is None:
         return {}
     if read.problem is not None:
-        issues.append(read.problem)
+        issues.append(Problem(file, read.problem.reason))  # prefixed with the folder once, at the end
         return {}
     if not isinstance(read.value, dict):
         issues.append(Problem(file, f"expected a JSON object, got {type(read.value).__name__}"))
@@ -478,11 +478,8 @@ def _timestamp_from_id(session_id: str, tz: tzinfo | None) -> datetime | None:
 
 
 def _prefix_issues(issues: list[Problem], folder: str) -> list[Problem]:
-    """Issues are collected with bare file names; give them the path a user can open."""
-    return [
-        Problem(os.path.join(folder, p.path) if not os.path.isabs(p.path) else p.path, p.reason)
-        for p in issues
-    ]
+    """Issues are collected with names relative to the session folder; give them the path a user opens."""
+    return [Problem(os.path.join(folder, p.path), p.reason) for p in issues]
 
 
 def load_session(
