@@ -11,7 +11,7 @@ from conftest import MakeTree
 
 from ztbkit.cli import cli
 
-COMMANDS = ["demo", "trends", "trends-md", "nightly"]
+COMMANDS = ["demo", "trends", "trends-md", "nightly", "cost", "budget"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -96,8 +96,11 @@ def test_nightly_writes_dated_outputs(make_tree: MakeTree, tmp_path: Path) -> No
     assert (day / "trends.csv").is_file() and (day / "trends.md").read_text(encoding="utf-8").startswith(
         "# Trend Report"
     )
-    assert out.splitlines() == [f"ok     trends.csv   {day / 'trends.csv'}  (1 sessions)",
-                                f"ok     trends.md    {day / 'trends.md'}  (1 sessions)"]  # fmt: skip
+    assert out.splitlines() == [
+        f"ok     trends.csv   {day / 'trends.csv'}  (1 sessions)",
+        f"ok     trends.md    {day / 'trends.md'}  (1 sessions)",
+        f"ok     budget.md    {day / 'budget_daily.md'}  (1 day(s), 1 run(s), 1 not estimated, total ¥0)",
+    ]
 
 
 def test_nightly_uses_scheduled_slot_date(make_tree: MakeTree, tmp_path: Path) -> None:

@@ -91,6 +91,15 @@ def run_nightly(
         table = write_trends_markdown(csv_path, md_path, clock=clock)
         return md_path, f"{len(table.rows)} sessions"
 
+    def budget() -> tuple[Path, str]:
+        from ztbkit.budget import write_budget
+
+        out = day_dir / "budget_daily.md"
+        budget_result = write_budget(tree, out, estimate_missing=True, clock=clock)
+        result.issues.extend(Problem(sid, f"not estimated: {why}") for sid, why in budget_result.skipped)
+        return out, budget_result.line()
+
     _run_step(result, "trends.csv", trends_csv)
     _run_step(result, "trends.md", trends_md)
+    _run_step(result, "budget.md", budget)
     return result

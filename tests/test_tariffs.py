@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+from ztbkit.tariffs import TariffError, available_tariffs, load_tariff
+
+
+@pytest.mark.parametrize(
+    ("kwh", "expected"),
+    [
+        (0, 1246.96),  # the base fee alone
+        (119, 1246.96 + 119 * 29.70),
+        (120, 1246.96 + 120 * 29.70),  # 120 is billed in the lower tier
+        (121, 1246.96 + 120 * 29.70 + 1 * 35.69),
+        (299, 1246.96 + 120 * 29.70 + 179 * 35.69),
+        (300, 1246.96 + 120 * 29.70 + 180 * 35.69),  # so is 300
+        (301, 1246.96 + 120 * 29.70 + 180 * 35.69 + 1 * 39.50),
+        (0.3, 1255.87),
+    ],
+)
+def test_jp_tiered_bill_at_tier_edges(kwh: float, expected: float) -> None:
+    bill = load_tariff("jp_residential_tiered").bill(kwh)
+    assert bill.total_jpy == pytest.approx(expected, abs=1e-9)
+
+
+def test_bill_lines_show_each_tier_used() -> None:
+    bill = load_tariff("jp_residential_tiered").bill(301)
+    assert [(ln.label, ln.kwh) for ln in bill.lines] == [
+        ("0–120 kWh", 120),
+        ("120–300 kWh", 180),
+        ("300–∞ kWh", 1),
+    ]
+    assert bill.base_fee_jpy == 1246.96
+
+
+def test_shipped_tariffs_and_flat_rate() -> None:
+    assert available_tariffs() == ["jp_residential_tiered", "simple"]
+    simple = load_tariff("simple")
+    assert simple.flat_rate and simple.bill(2).total_jpy == 70.0  # default 35 JPY/kWh
+    assert simple.with_rate(20).bill(2).total_jpy == 40.0
+    with pytest.raises(TariffError, match="applies only to a flat tariff"):
+        load_tariff("jp_residential_tiered").with_rate(20)
+
+
+def test_a_new_contract_or_surcharge_is_a_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "jp_30a.toml", """
+name = "jp_30a_levy"
+effective_date = "2025-05-01"
+base_fee_jpy = 935.22
+[[tiers]]
+up_to_kwh = 120
+jpy_per_kwh = 29.80
+[[tiers]]
+jpy_per_kwh = 36.40
+[[surcharges]]
+name = "再エネ賦課金"
+jpy_per_kwh = 3.98
+""")  # fmt: skip
+    t = load_tariff(str(path))
+    assert t.bill(130).total_jpy == pytest.approx(935.22 + 120 * 29.80 + 10 * 36.40 + 130 * 3.98)
+    assert t.bill(130).lines[-1].label == "再エネ賦課金"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('name = "x"\neffective_date = "2025-01-01"', r"at least one \[\[tiers\]\]"),
+        ('name = "x"\neffective_date = "2025-01-01"\n[[tiers]]\nup_to_kwh = 10\njpy_per_kwh = 1', "open-ended"),
+        ('name = "x"\neffective_date = "2025-01-01"\n[[tiers]]\njpy_per_kwh = -1', "non-negative"),
+        ('name = "x"\n[[tiers]]\njpy_per_kwh = 1', "effective_date"),
+        ('name = "x"\neffective_date = "2025-01-01"\n[[tiers]]\nup_to_kwh = 10\njpy_per_kwh = 1\n'
+         '[[tiers]]\nup_to_kwh = 5\njpy_per_kwh = 1\n[[tiers]]\njpy_per_kwh = 1', "must be above 10"),
+        ("name = ", "invalid TOML"),
+    ],
+)  # fmt: skip
+def test_malformed_tariff_files_name_the_file(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path / "bad.toml", body)
+    with pytest.raises(TariffError, match=message) as err:
+        load_tariff(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_unknown_tariff_lists_the_known_ones() -> None:
+    with pytest.raises(
+        TariffError, match=r"--tariff: unknown tariff 'nope' \(known: jp_residential_tiered, simple"
+    ):
+        load_tariff("nope")

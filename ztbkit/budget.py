@@ -1,0 +1,289 @@
+"""Cost files in the artifact tree, and the daily budget rollup.
+
+* :func:`estimate_session` prices one session and writes ``<id>/reports/cost_estimate.json``
+  (atomically), so the dashboard and the budget find it.
+* :func:`budget_runs` reads every session's cost file in either shape — ztbkit's own
+  (``costs.total_jpy``) or the flat ``{"total_cost_jpy", "gpu_hours"}`` — and a session without one
+  is *not estimated*, never silently ¥0.
+* Days are the session's start time in Asia/Tokyo, newest day first; sessions with no start time
+  are grouped under "unknown date".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ztbkit.artifacts import ArtifactTree, Session, load_session
+from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
+from ztbkit.costs import (
+    CostEstimate,
+    CostUnavailableError,
+    Rates,
+    derive_inputs,
+    estimate_cost,
+    md_escape,
+    resolve_rates,
+    yen,
+)
+from ztbkit.errors import ArtifactsNotFoundError
+from ztbkit.fsio import atomic_write_json, atomic_write_text
+from ztbkit.tariffs import load_tariff
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COST_FILE = os.path.join("reports", "cost_estimate.json")
+
+
+def estimate_session(
+    artifacts_dir: str | os.PathLike[str],
+    correlation_id: str,
+    rates: Rates,
+    *,
+    hours: float | None = None,
+    kwh: float | None = None,
+    gpu_watts: float | None = None,
+    household_kwh: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
+    write: bool = True,
+) -> CostEstimate:
+    """Price one session and (unless ``write=False``) write its reports/cost_estimate.json.
+
+    Raises ArtifactsNotFoundError (exit 2) when the session folder is missing and
+    CostUnavailableError (exit 1) when it has neither run_metadata.json nor summary.json, or no
+    duration.
+    """
+    folder = Path(artifacts_dir) / correlation_id
+    if not folder.is_dir():
+        raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+    if not (folder / "run_metadata.json").is_file() and not (folder / "summary.json").is_file():
+        raise CostUnavailableError(
+            f"{folder / 'run_metadata.json'} and {folder / 'summary.json'} are both missing: nothing to price"
+        )
+    session = load_session(folder)
+    inputs = derive_inputs(session, hours=hours, kwh=kwh, gpu_watts=gpu_watts)
+    estimate = estimate_cost(
+        inputs, rates, load_tariff(rates.tariff), household_kwh=household_kwh, generated_at=clock.now()
+    )
+    if write:
+        atomic_write_json(folder / COST_FILE, estimate.to_dict())
+    return estimate
+
+
+@dataclass(slots=True)
+class BudgetRun:
+    session_id: str
+    day: date | None
+    status: str
+    cost_jpy: float | None  # None: not estimated
+    gpu_hours: float | None
+    global_step: int | None
+    problem: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.cost_jpy is not None
+
+    @property
+    def cost_per_million_steps(self) -> float | None:
+        if self.cost_jpy is None or not self.global_step:
+            return None
+        return self.cost_jpy / (self.global_step / 1_000_000)
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
+def read_cost(doc: Mapping[str, Any] | None) -> tuple[float | None, float | None, str | None]:
+    """(total yen, GPU-hours, problem) from a cost file in either shape."""
+    if not doc:
+        return None, None, None
+    costs = doc.get("costs")
+    if isinstance(costs, dict) and "total_jpy" in costs:
+        total = _finite(costs.get("total_jpy"))
+    elif "total_cost_jpy" in doc:
+        total = _finite(doc.get("total_cost_jpy"))
+    else:
+        return None, None, "cost_estimate.json has neither costs.total_jpy nor total_cost_jpy"
+    if total is None:
+        return None, None, "cost_estimate.json: the total is not a non-negative number"
+    return total, _finite(doc.get("gpu_hours")), None
+
+
+def budget_runs(sessions: Iterable[Session], tz: tzinfo | None = None) -> list[BudgetRun]:
+    """One BudgetRun per session folder (index-only sessions have no cost file to read)."""
+    zone = tz or default_tz()
+    runs = []
+    for s in sessions:
+        if not s.on_disk:
+            continue
+        total, gpu_hours, problem = read_cost(s.cost_estimate)
+        day = s.start_time.astimezone(zone).date() if s.start_time else None
+        runs.append(BudgetRun(s.session_id, day, s.status, total, gpu_hours, s.global_step, problem))
+    return runs
+
+
+@dataclass(slots=True)
+class BudgetDay:
+    day: date | None
+    runs: list[BudgetRun] = field(default_factory=list)
+
+    @property
+    def cost_jpy(self) -> float:
+        return sum(r.cost_jpy for r in self.runs if r.cost_jpy is not None)
+
+    @property
+    def gpu_hours(self) -> float:
+        return sum(r.gpu_hours for r in self.runs if r.gpu_hours is not None)
+
+    @property
+    def not_estimated(self) -> int:
+        return sum(not r.estimated for r in self.runs)
+
+
+def rollup(runs: Iterable[BudgetRun], only: date | None = None) -> list[BudgetDay]:
+    """Runs grouped by day, newest day first (unknown dates last); ``only`` keeps one day."""
+    days: dict[date | None, BudgetDay] = {}
+    for r in runs:
+        if only is not None and r.day != only:
+            continue
+        days.setdefault(r.day, BudgetDay(r.day)).runs.append(r)
+    ordered = sorted(
+        (d for d in days.values() if d.day is not None), key=lambda d: d.day or date.min, reverse=True
+    )
+    if None in days:
+        ordered.append(days[None])
+    for d in ordered:
+        d.runs.sort(key=lambda r: r.session_id)
+    return ordered
+
+
+def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: datetime | None = None) -> str:
+    """The daily budget report: per-day totals, per-run lines, and a grand total."""
+    when = f" (generated {now.astimezone(default_tz()):%Y-%m-%d %H:%M %Z})" if now else ""
+    scope = f" for {only.isoformat()}" if only else ""
+    lines = [f"# Daily Budget{scope}", "", f"Costs in yen by the session's start day, Asia/Tokyo{when}.", ""]
+    all_runs = [r for d in days for r in d.runs]
+    total = sum(d.cost_jpy for d in days)
+    hours = sum(d.gpu_hours for d in days)
+    missing = sum(d.not_estimated for d in days)
+    lines += ["| day | runs | GPU-hours | cost | not estimated |", "|---|---:|---:|---:|---:|"]
+    for d in days:
+        label = d.day.isoformat() if d.day else "unknown date"
+        lines.append(
+            f"| {label} | {len(d.runs)} | {d.gpu_hours:.2f} | {yen(d.cost_jpy)} | {d.not_estimated} |"
+        )
+    lines.append(f"| **Total** | **{len(all_runs)}** | **{hours:.2f}** | **{yen(total)}** | **{missing}** |")
+    if not days:
+        lines += ["", "No runs" + (f" started on {only.isoformat()}." if only else " found.")]
+    for d in days:
+        label = d.day.isoformat() if d.day else "unknown date"
+        lines += [
+            "",
+            f"## {label}",
+            "",
+            "| session | status | GPU-hours | cost | ¥ per 1M steps |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for r in d.runs:
+            if r.estimated:
+                gh = f"{r.gpu_hours:.2f}" if r.gpu_hours is not None else "—"
+                per = yen(r.cost_per_million_steps) if r.cost_per_million_steps is not None else "—"
+                lines.append(
+                    f"| {md_escape(r.session_id)} | {r.status} | {gh} | {yen(r.cost_jpy or 0)} | {per} |"
+                )
+            else:
+                why = f" ({md_escape(r.problem)})" if r.problem else ""
+                lines.append(f"| {md_escape(r.session_id)} | {r.status} | — | not estimated{why} | — |")
+    return "\n".join(lines) + "\n"
+
+
+def budget_dataframe(runs: Iterable[BudgetRun]) -> pd.DataFrame:
+    """Per-run budget rows for notebooks: day, cost, GPU-hours, cost per 1M steps, estimated."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "session_id": r.session_id,
+                "day": r.day,
+                "status": r.status,
+                "cost_jpy": r.cost_jpy,
+                "gpu_hours": r.gpu_hours,
+                "global_step": r.global_step,
+                "cost_per_1m_steps_jpy": r.cost_per_million_steps,
+                "estimated": r.estimated,
+            }
+            for r in runs
+        ],
+        columns=["session_id", "day", "status", "cost_jpy", "gpu_hours", "global_step", "cost_per_1m_steps_jpy",
+                 "estimated"],
+    )  # fmt: skip
+
+
+def estimate_missing_costs(
+    artifacts_dir: str | os.PathLike[str],
+    sessions: Iterable[Session],
+    rates: Rates,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> list[tuple[str, str]]:
+    """Estimate sessions with no cost file, or whose file ztbkit wrote while the run was still going.
+
+    Files from other tools (the flat shape) are left alone. Returns (session id, reason) for the
+    sessions that could not be priced.
+    """
+    skipped = []
+    for s in sessions:
+        if not s.on_disk:
+            continue
+        ours = bool(s.cost_estimate) and s.cost_estimate.get("generator") == "ztbkit"  # type: ignore[union-attr]
+        stale = ours and s.status == "running"
+        if s.cost_estimate and not stale:
+            continue
+        try:
+            est = estimate_session(artifacts_dir, s.session_id, rates, clock=clock)
+        except CostUnavailableError as exc:
+            skipped.append((s.session_id, str(exc)))
+            continue
+        s.cost_estimate = est.to_dict()
+    return skipped
+
+
+@dataclass(slots=True)
+class BudgetResult:
+    days: list[BudgetDay]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        runs = sum(len(d.runs) for d in self.days)
+        missing = sum(d.not_estimated for d in self.days)
+        total = sum(d.cost_jpy for d in self.days)
+        return f"{len(self.days)} day(s), {runs} run(s), {missing} not estimated, total {yen(total)}"
+
+
+def write_budget(
+    tree: ArtifactTree,
+    out: str | os.PathLike[str],
+    *,
+    only: date | None = None,
+    estimate_missing: bool = False,
+    rates: Rates | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> BudgetResult:
+    """Write the daily budget Markdown for ``tree`` (optionally pricing unpriced sessions first)."""
+    skipped: list[tuple[str, str]] = []
+    if estimate_missing:
+        skipped = estimate_missing_costs(tree.root, tree.sessions, rates or resolve_rates(), clock=clock)
+    days = rollup(budget_runs(tree.sessions), only)
+    atomic_write_text(out, budget_markdown(days, only=only, now=clock.now()))
+    return BudgetResult(days, skipped)
