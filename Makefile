@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/ztb demo --out-dir demo
 	$(BIN)/ztb nightly --artifacts-dir demo/artifacts --out-dir outputs --date 2025-10-31
-	@echo "reports are in outputs/2025-10-31/"
+	@echo "reports are in outputs/2025-10-31/ (open dashboard.html in a browser)"
 
 lint: setup
 	$(BIN)/ruff check ztbkit tests benchmarks
@@ -34,4 +34,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 
 clean:
-	rm -rf $(VENV) outputs demo benchmarks/data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) outputs demo benchmarks/data test-artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -89,7 +89,14 @@ def test_bad_flag_value_is_exit_2() -> None:
 def test_nightly_writes_dated_outputs(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree({"a": {"summary.json": {"global_step": 1}}})
     code, out, _ = run(
-        "nightly", "--artifacts-dir", str(root), "--out-dir", str(tmp_path / "o"), "--date", "2025-10-31"
+        "nightly",
+        "--skip-notebooks",
+        "--artifacts-dir",
+        str(root),
+        "--out-dir",
+        str(tmp_path / "o"),
+        "--date",
+        "2025-10-31",
     )
     assert code == 0
     day = tmp_path / "o" / "2025-10-31"
@@ -106,9 +113,13 @@ def test_nightly_writes_dated_outputs(make_tree: MakeTree, tmp_path: Path) -> No
 def test_nightly_uses_scheduled_slot_date(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree({"a": {}})
     env = {"ZTB_SCHEDULED_FOR": "2025-10-30T17:00:00+00:00"}  # 02:00 on the 31st in Tokyo
-    code, _, _ = run("nightly", "--artifacts-dir", str(root), "--out-dir", str(tmp_path / "o"), env=env)
+    code, _, _ = run(
+        "nightly", "--skip-notebooks", "--artifacts-dir", str(root), "--out-dir", str(tmp_path / "o"), env=env
+    )
     assert code == 0 and (tmp_path / "o" / "2025-10-31" / "trends.csv").is_file()
-    code, _, err = run("nightly", "--artifacts-dir", str(root), env={"ZTB_SCHEDULED_FOR": "soon"})
+    code, _, err = run(
+        "nightly", "--skip-notebooks", "--artifacts-dir", str(root), env={"ZTB_SCHEDULED_FOR": "soon"}
+    )
     assert code == 2 and "ZTB_SCHEDULED_FOR: 'soon' is not a date" in err
 
 
@@ -117,7 +128,14 @@ def test_nightly_failed_step_does_not_stop_the_next(make_tree: MakeTree, tmp_pat
     day = tmp_path / "o" / "2025-10-31"
     (day / "trends.md").mkdir(parents=True)  # something in the way of the Markdown report
     code, out, _ = run(
-        "nightly", "--artifacts-dir", str(root), "--out-dir", str(tmp_path / "o"), "--date", "2025-10-31"
+        "nightly",
+        "--skip-notebooks",
+        "--artifacts-dir",
+        str(root),
+        "--out-dir",
+        str(tmp_path / "o"),
+        "--date",
+        "2025-10-31",
     )
     assert code == 1
     lines = out.splitlines()

@@ -199,11 +199,13 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
                 gh = f"{r.gpu_hours:.2f}" if r.gpu_hours is not None else "—"
                 per = yen(r.cost_per_million_steps) if r.cost_per_million_steps is not None else "—"
                 lines.append(
-                    f"| {md_escape(r.session_id)} | {r.status} | {gh} | {yen(r.cost_jpy or 0)} | {per} |"
+                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | {gh} | {yen(r.cost_jpy or 0)} | {per} |"
                 )
             else:
                 why = f" ({md_escape(r.problem)})" if r.problem else ""
-                lines.append(f"| {md_escape(r.session_id)} | {r.status} | — | not estimated{why} | — |")
+                lines.append(
+                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | not estimated{why} | — |"
+                )
     return "\n".join(lines) + "\n"
 
 

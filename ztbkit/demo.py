@@ -95,7 +95,7 @@ def _summary(
     n: int,
 ) -> dict[str, Any]:
     """The four summary shapes the bot has written over time, in rotation."""
-    shape = n % 4
+    shape = 0 if running else n % 4  # a running session's rollup carries its progress (ETA)
     if shape == 2:
         return {"global_step": step, "rl_sharpe": sharpe, "dsr": dsr, "p_value": p}
     if shape == 3:
@@ -334,6 +334,8 @@ def build_demo(
             "size_mb": round(rng.uniform(5, 80), 1), "latest_step": step, "status": status, "is_best": False,
             "metrics": {"rl_sharpe": sharpe}, "paths": {"summary": f"{sid}/summary.json"},
         })  # fmt: skip
+        if running and "progress" in summary:
+            index_sessions[-1]["eta"] = summary["progress"]["eta"]
         if progress is not None and ((n + 1) % 500 == 0 or n + 1 == sessions):
             progress(n + 1, sessions)
     best = sorted(index_sessions, key=lambda e: e["metrics"]["rl_sharpe"], reverse=True)[:3]

@@ -71,6 +71,7 @@ def run_nightly(
     *,
     date_text: str | None = None,
     date_source: str = "--date",
+    notebooks: bool = True,
     clock: Clock = SYSTEM_CLOCK,
 ) -> NightlyResult:
     """Load the artifacts once, then write each report. A missing artifacts folder raises (exit 2).
@@ -102,4 +103,21 @@ def run_nightly(
     _run_step(result, "trends.csv", trends_csv)
     _run_step(result, "trends.md", trends_md)
     _run_step(result, "budget.md", budget)
+    if notebooks:
+        _run_notebooks(result, artifacts_dir, day_dir)
     return result
+
+
+def _run_notebooks(result: NightlyResult, artifacts_dir: str | os.PathLike[str], day_dir: Path) -> None:
+    """The report notebooks, in parallel; one step line each."""
+    from ztbkit.reports import NOTEBOOKS, render_reports
+
+    try:
+        reports = render_reports(NOTEBOOKS, artifacts_dir=artifacts_dir, out_dir=day_dir)
+    except ZtbError as exc:
+        result.steps.append(StepResult("notebooks", "failed", None, str(exc)))
+        return
+    for r in reports:
+        out = Path(r.outputs[0]) if r.outputs else None
+        detail = r.error or f"{r.seconds:.1f} s, + .md and .ipynb"
+        result.steps.append(StepResult(f"{r.name}.html", "ok" if r.status == "ok" else "failed", out, detail))

@@ -148,7 +148,7 @@ def _md_text(text: str) -> str:
     return " ".join(out.split()) or "(blank)"
 
 
-def _md_number(value: Number | None) -> str:
+def format_number(value: Number | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, int):
@@ -168,9 +168,9 @@ def trends_markdown(table: TrendTable, *, clock: Clock = SYSTEM_CLOCK, now: date
         if present:
             cells = [
                 str(len(present)),
-                _md_number(min(present)),
-                _md_number(max(present)),
-                _md_number(present[-1]),
+                format_number(min(present)),
+                format_number(max(present)),
+                format_number(present[-1]),
             ]
         else:
             cells = ["0", "—", "—", "—"]
@@ -186,7 +186,7 @@ def trends_markdown(table: TrendTable, *, clock: Clock = SYSTEM_CLOCK, now: date
             else f"No session has a {m} value."
         )
         lines += ["", f"| session_id | {m} |", "|---|---:|"]
-        lines += [f"| {_md_text(r.session_id)} | {_md_number(r.values.get(m))} |" for r in table.rows]
+        lines += [f"| {_md_text(r.session_id)} | {format_number(r.values.get(m))} |" for r in table.rows]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,100 @@
+"""The dashboard page in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO
+
+from ztbkit.demo import build_demo
+from ztbkit.reports import render_notebook
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+EVIL = "<script>alert(1)</script>"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("dash")
+    build_demo(root, sessions=24)
+    index = json.loads((root / "artifacts" / "index.json").read_text())
+    index["sessions"].append({"correlation_id": EVIL, "status": "running", "latest_step": 1})
+    (root / "artifacts" / "index.json").write_text(json.dumps(index))
+    result = render_notebook(
+        "dashboard", artifacts_dir=root / "artifacts", out_dir=root / "out", formats=("html",)
+    )
+    assert result.status == "ok", result.error
+    return (root / "out" / "dashboard.html").as_uri()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def column(page: Any, title: str) -> list[str]:
+    idx = page.eval_on_selector_all(
+        "table.ztb-sessions th", f"hs => hs.findIndex(h => h.textContent.startsWith({title!r}))"
+    )
+    return page.eval_on_selector_all(
+        "table.ztb-sessions tbody tr",
+        f"rs => rs.filter(r => r.style.display !== 'none').map(r => r.cells[{idx}].textContent)",
+    )
+
+
+def test_dashboard_in_chromium(browser: Any, page_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    external: list[str] = []
+    dialogs: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(page_url)
+    assert page.title() == "Zaif Trade Bot Dashboard"
+    assert page.inner_text("h1") == "Zaif Trade Bot Dashboard"
+
+    ids = column(page, "ID")
+    assert len(ids) == 24 + 2  # 24 demo folders + the pruned index entry, and the <script> session
+    assert EVIL in ids and dialogs == []  # shown as text, never run
+    assert page.inner_text(".ztb-count") == f"{len(ids)} of {len(ids)} sessions"
+
+    page.click("th:has-text('Sharpe')")
+    sharpe = column(page, "Sharpe")
+    values = [float(v) for v in sharpe if v]
+    assert values == sorted(values) and sharpe[-1] == "" and sharpe.index("") == len(values)  # blanks last
+    page.click("th:has-text('Sharpe')")
+    desc = [float(v) for v in column(page, "Sharpe") if v]
+    assert desc == sorted(desc, reverse=True) and len(desc) == len(values)
+    assert page.get_attribute("th:has-text('Sharpe')", "aria-sort") == "descending"
+
+    page.fill("input.ztb-filter", "running")
+    running = column(page, "Status")
+    assert running and set(running) == {"running"} and len(running) < len(ids)
+    assert page.inner_text(".ztb-count") == f"{len(running)} of {len(ids)} sessions"
+    page.fill("input.ztb-filter", "")
+    assert len(column(page, "ID")) == len(ids)
+
+    status_colour = page.eval_on_selector(".st-failed", "e => getComputedStyle(e).backgroundColor")
+    assert status_colour == "rgb(220, 38, 38)"
+    alts = page.eval_on_selector_all("img", "imgs => imgs.filter(i => i.naturalWidth > 0).map(i => i.alt)")
+    assert alts == ["Sharpe and DSR across sessions", "Step progress"]  # the plots load, with alt text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    assert errors == [] and external == []
+    page.close()

@@ -1,0 +1,247 @@
+"""Report notebooks through the real runner: papermill, a real Jupyter kernel, nbconvert."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from conftest import REPO, MakeTree
+
+from ztbkit.cli import cli
+from ztbkit.reports import NOTEBOOKS, find_notebook, render_notebook, render_reports
+
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def tiny_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tree") / "artifacts"
+    index = {"sessions": [
+        {"correlation_id": "20251001T000000Z", "status": "stopped", "created_at": "2025-10-01T09:00:00+09:00"},
+        {"correlation_id": "20251002T000000Z", "status": "running", "eta": "3h",
+         "created_at": "2025-10-02T09:00:00+09:00"},
+        {"correlation_id": EVIL, "status": "stopped", "created_at": "2025-10-02T10:00:00+09:00"},
+    ]}  # fmt: skip
+    files = {
+        "20251001T000000Z": {"summary.json": {"global_step": 1_234_567, "rl_sharpe": 1.4321, "dsr": 0.71,
+                                              "p_value": 0.031},
+                             "reports/gates.json": {"gates": [{"name": "memory_rss", "status": "fail",
+                                                               "error": "RSS 2.6GB"}]},
+                             "reports/cost_estimate.json": {"total_cost_jpy": 1555.87, "gpu_hours": 1.0, "power_kwh": 0.3}},
+        "20251002T000000Z": {"summary.json": {"global_step": 50_000, "rl_sharpe": 0.25, "dsr": 0.4, "p_value": 0.2}},
+        EVIL: {"summary.json": {"global_step": 7, "rl_sharpe": -0.5}},
+    }  # fmt: skip
+    for sid, docs in files.items():
+        for name, doc in docs.items():
+            (root / sid / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / sid / name).write_text(json.dumps(doc))
+    (root / "index.json").write_text(json.dumps(index))
+    return root
+
+
+@pytest.fixture(scope="module")
+def rendered(tiny_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("out")
+    results = render_reports(NOTEBOOKS, artifacts_dir=tiny_tree, out_dir=out)
+    assert [(r.name, r.status, r.error) for r in results] == [(n, "ok", "") for n in NOTEBOOKS]
+    return out
+
+
+def no_code_shown(text: str) -> None:
+    assert "from ztbkit" not in text and "show_" not in text and "artifacts_dir:" not in text
+    assert not re.search(r"In\s*\[\d*\]", text)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_report_writes_html_md_and_executed_notebook(rendered: Path, name: str) -> None:
+    html, md = (
+        (rendered / f"{name}.html").read_text(encoding="utf-8"),
+        (rendered / f"{name}.md").read_text(encoding="utf-8"),
+    )
+    nb = nbformat.read(rendered / f"{name}.ipynb", as_version=4)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    no_code_shown(html)
+    no_code_shown(md)
+    assert "cdnjs" not in html and "<script src=" not in html  # self-contained, works offline
+    assert not list(rendered.glob(f".{name}*"))  # no temp files left
+
+
+def test_dashboard_facts(rendered: Path) -> None:
+    html = (rendered / "dashboard.html").read_text(encoding="utf-8")
+    assert "<title>Zaif Trade Bot Dashboard</title>" in html and "Zaif Trade Bot Dashboard</h1>" in html
+    assert "20251001T000000Z" in html and "1,234,567" in html and "1.432" in html and "¥1,556" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and EVIL not in html
+    assert 'class="st st-running"' in html and 'class="g-fail"' in html
+    assert html.count("data:image/png;base64") >= 2  # Sharpe/DSR and step-progress plots, embedded
+    md = (rendered / "dashboard.md").read_text(encoding="utf-8")
+    assert "| 20251001T000000Z | 2025-10-01 09:00 | 1,234,567 |" in md and "&lt;script&gt;" in md
+    figures = sorted((rendered / "dashboard_files").glob("*.png"))
+    assert len(figures) == 2 and all(f"](dashboard_files/{f.name})" in md for f in figures)
+
+
+def test_trends_budget_cost_facts(rendered: Path) -> None:
+    trends = (rendered / "trends.md").read_text(encoding="utf-8")
+    assert trends.startswith("# Trend Report") and "## rl_sharpe" in trends and "latest 0.2500" in trends
+    budget = (rendered / "budget.md").read_text(encoding="utf-8")
+    assert "| 2025-10-01 | 1 | 1.00 | ¥1,556 | 0 |" in budget and "not estimated" in budget
+    cost = (rendered / "cost.md").read_text(encoding="utf-8")
+    assert "## Training electricity, 2025-10" in cost and "| 20251001T000000Z | ¥1,260 |" in cost
+    assert len(list((rendered / "cost_files").glob("*.png"))) == 2  # tier stack + cost per 1M steps
+
+
+def test_notebook_without_a_language_is_a_usage_error(tiny_tree: Path, tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    nbformat.write(nb, tmp_path / "bare.ipynb")
+    result = render_notebook(str(tmp_path / "bare.ipynb"), artifacts_dir=tiny_tree, out_dir=tmp_path / "o")
+    assert result.status == "usage" and result.exit_code == 2
+    assert result.error == "bare.ipynb: cannot run: No language found in notebook and no override provided."
+
+
+def test_failing_cell_keeps_its_notebook_and_names_the_cell(tiny_tree: Path, tmp_path: Path) -> None:
+    result = render_notebook(
+        "trends", artifacts_dir=tiny_tree, out_dir=tmp_path, parameters={"metrics": ["nope"]}
+    )
+    assert result.status == "cell-failed" and result.exit_code == 1
+    assert result.error.startswith("trends.ipynb: cell 3 (In [3]) raised ValueError: metrics: unknown nope")
+    nb = nbformat.read(tmp_path / "trends.ipynb", as_version=4)
+    assert any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    assert not (tmp_path / "trends.html").exists()
+
+
+def slow_notebook(tmp_path: Path, code: str) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(code)])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_cell_timeout_is_a_kernel_failure_with_the_notebook_kept(tiny_tree: Path, tmp_path: Path) -> None:
+    nb = slow_notebook(tmp_path, "import time\ntime.sleep(60)")
+    result = render_notebook(str(nb), artifacts_dir=tiny_tree, out_dir=tmp_path / "o", cell_timeout=2)
+    assert result.status == "timed-out" and result.exit_code == 3
+    assert (
+        result.error == "slow.ipynb: cell 2 ran past the 2 s cell timeout"
+    )  # cell 1 is the injected parameters
+    assert (tmp_path / "o" / "slow.ipynb").is_file()
+
+
+def test_dead_kernel_is_told_apart_from_a_failed_cell(tiny_tree: Path, tmp_path: Path) -> None:
+    nb = slow_notebook(tmp_path, "import os\nos._exit(9)")
+    result = render_notebook(str(nb), artifacts_dir=tiny_tree, out_dir=tmp_path / "o")
+    assert result.status == "kernel-died" and result.exit_code == 3
+    assert result.error.startswith("slow.ipynb: the kernel died in cell 2")
+
+
+def test_whole_run_limit_kills_the_process_tree_kernel_included(tiny_tree: Path, tmp_path: Path) -> None:
+    import psutil
+
+    pid_file = tmp_path / "kernel.pid"
+    nb = slow_notebook(
+        tmp_path, f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)"
+    )
+    t0 = time.monotonic()
+    [result] = render_reports([str(nb)], artifacts_dir=tiny_tree, out_dir=tmp_path / "o", run_timeout=10)
+    assert result.status == "timed-out" and result.exit_code == 3
+    assert result.error == "slow.ipynb: the whole run passed the 10 s limit"
+    assert time.monotonic() - t0 < 60
+    kernel_pid = int(pid_file.read_text())  # the kernel got as far as the sleeping cell
+    assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
+    assert (tmp_path / "o" / "slow.ipynb").is_file()  # as far as it got
+
+
+def test_report_cli_parallel_with_progress_lines(tiny_tree: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["report", "trends", "budget", "--artifacts-dir", str(tiny_tree), "--out-dir",
+                                 str(tmp_path), "--date", "2025-10-31", "-p", "day", "2025-10-02"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and {ln.split()[1] for ln in lines} == {"ok"}
+    assert lines[0].startswith("[1/2] ") and lines[1].startswith("[2/2] ")
+    day = tmp_path / "2025-10-31"
+    assert {p.name for p in day.iterdir()} >= {
+        "trends.html",
+        "trends.md",
+        "trends.ipynb",
+        "budget.html",
+        "budget.md",
+    }
+    assert "# Daily Budget for 2025-10-02" in (day / "budget.md").read_text(encoding="utf-8")
+
+
+def test_report_cli_errors(tiny_tree: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["report", "nope", "--artifacts-dir", str(tiny_tree)])
+    assert (
+        r.exit_code == 2 and "unknown report 'nope' (choose from dashboard, trends, budget, cost)" in r.stderr
+    )
+    r = CliRunner().invoke(cli, ["report", "trends", "--artifacts-dir", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+    r = CliRunner().invoke(cli, ["report", "trends", "--artifacts-dir", str(tiny_tree), "--out-dir", str(tmp_path),
+                                 "-p", "metrics", '["bogus"]'])  # fmt: skip
+    assert r.exit_code == 1 and "cell 3 (In [3]) raised ValueError" in r.stdout
+
+
+def test_dashboard_cli(tiny_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site" / "index.html"
+    r = CliRunner().invoke(cli, ["dashboard", "--artifacts-dir", str(tiny_tree), "--out", str(out)])
+    assert r.exit_code == 0 and r.stdout.startswith(f"ok     index.html   {out}")
+    assert out.is_file() and (out.parent / "index.ipynb").is_file() and not (out.parent / "index.md").exists()
+
+
+def test_nightly_renders_every_report(make_tree: MakeTree, tmp_path: Path) -> None:
+    root = make_tree({"s": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 1,
+                                                  "start_time": "2025-10-30T12:00:00"}}})  # fmt: skip
+    r = CliRunner().invoke(cli, ["nightly", "--artifacts-dir", str(root), "--out-dir", str(tmp_path), "--date",
+                                 "2025-10-31"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    names = [ln.split()[1] for ln in r.stdout.splitlines()]
+    assert names == [
+        "trends.csv",
+        "trends.md",
+        "budget.md",
+        "dashboard.html",
+        "trends.html",
+        "budget.html",
+        "cost.html",
+    ]
+    assert all(ln.startswith("ok ") for ln in r.stdout.splitlines())
+
+
+def test_notebooks_are_thin_and_stripped() -> None:
+    """House rule 5: a typed, commented parameters cell, then only calls into ztbkit; no outputs in git."""
+    for name in NOTEBOOKS:
+        path = find_notebook(name)
+        assert path.parent == REPO / "notebooks"
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{name}: outputs committed"
+        params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and code[0] is params[0], (
+            f"{name}: the first code cell must be tagged parameters"
+        )
+        tree = ast.parse(params[0].source)
+        assert tree.body and all(isinstance(n, ast.AnnAssign) for n in tree.body), (
+            f"{name}: parameters must be typed"
+        )
+        lines = [ln for ln in params[0].source.splitlines() if ln and not ln.startswith("#")]
+        assert all("  # " in ln for ln in lines), f"{name}: every parameter needs a comment"
+        assert "interactive" in params[0].source and "artifacts_dir" in params[0].source
+        for cell in code[1:]:
+            body = ast.parse(cell.source).body
+            assert len(body) <= 3, f"{name}: too much code in a cell"
+            for node in body:
+                assert not isinstance(
+                    node, ast.FunctionDef | ast.ClassDef | ast.For | ast.While | ast.With
+                ), name
+                if isinstance(node, ast.ImportFrom):
+                    assert (node.module or "").startswith("ztbkit"), f"{name}: imports only from ztbkit"
+                else:
+                    assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Call), (
+                        f"{name}: only calls"
+                    )

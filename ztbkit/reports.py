@@ -1,0 +1,328 @@
+"""Run report notebooks headless with papermill and export them with nbconvert.
+
+Policy:
+
+* A notebook runs in a real Jupyter kernel with a per-cell timeout (``cell_timeout``). Parallel runs
+  (:func:`render_reports`) each get their own process, and a whole-run limit (``run_timeout``) kills
+  that process group — kernel included — when exceeded.
+* Exports hide code cells and prompts (``exclude_input``): HTML (self-contained, no CDN) and
+  Markdown, whose figure files go to ``<name>_files/`` beside the ``.md``.
+* The executed ``.ipynb`` is always kept beside the outputs, failed runs included. It is written to
+  a temporary name and moved into place, so a reader never sees half a notebook.
+* Exit codes: 0 ok; 1 a cell raised (the message names notebook, cell and exception); 3 the kernel
+  died or a time limit was hit; 2 bad usage (unknown notebook, missing kernel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ztbkit.errors import UsageError
+from ztbkit.fsio import atomic_write_bytes, atomic_write_text
+
+NOTEBOOKS = ("dashboard", "trends", "budget", "cost")
+TITLES = {
+    "dashboard": "Zaif Trade Bot Dashboard",
+    "trends": "Trend Report",
+    "budget": "Daily Budget",
+    "cost": "Cost Report",
+}
+DEFAULT_CELL_TIMEOUT = 600
+DEFAULT_RUN_TIMEOUT = 1800
+EXIT_OK, EXIT_CELL_FAILED, EXIT_USAGE, EXIT_KERNEL = 0, 1, 2, 3
+_EXIT = {"ok": EXIT_OK, "cell-failed": EXIT_CELL_FAILED, "usage": EXIT_USAGE, "kernel-died": EXIT_KERNEL,
+         "timed-out": EXIT_KERNEL}  # fmt: skip
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(slots=True)
+class ReportResult:
+    name: str
+    status: str  # ok | cell-failed | kernel-died | timed-out | usage
+    ipynb: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return _EXIT.get(self.status, EXIT_KERNEL)
+
+    def line(self) -> str:
+        where = self.outputs[0] if self.outputs else (self.ipynb or "-")
+        tail = f"  ({self.error})" if self.error else ""
+        status = "ok" if self.status == "ok" else "failed"
+        return f"{status:<6} {self.name + '.html':<12} {where}  {self.seconds:.1f} s{tail}"
+
+
+def notebook_dirs() -> list[Path]:
+    """Where report notebooks are looked for, in order: $ZTB_NOTEBOOKS_DIR, the source checkout, the install."""
+    dirs = []
+    if os.environ.get("ZTB_NOTEBOOKS_DIR"):
+        dirs.append(Path(os.environ["ZTB_NOTEBOOKS_DIR"]))
+    dirs.append(Path(__file__).resolve().parents[1] / "notebooks")
+    dirs.append(Path(sys.prefix) / "share" / "ztbkit" / "notebooks")
+    return dirs
+
+
+def find_notebook(name: str) -> Path:
+    """The path of report notebook ``name`` (or of an .ipynb path given directly)."""
+    if name.endswith(".ipynb"):
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"notebook {path} not found")
+        return path
+    if name not in NOTEBOOKS:
+        raise UsageError(f"unknown report {name!r} (choose from {', '.join(NOTEBOOKS)})")
+    for d in notebook_dirs():
+        if (d / f"{name}.ipynb").is_file():
+            return d / f"{name}.ipynb"
+    raise UsageError(f"notebook {name}.ipynb not found in {', '.join(map(str, notebook_dirs()))}")
+
+
+def kernel_name() -> str:
+    """$ZTB_KERNEL, else the ``ztbkit`` kernel `make setup` installs, else ipykernel's own python3."""
+    if os.environ.get("ZTB_KERNEL"):
+        return os.environ["ZTB_KERNEL"]
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return "ztbkit" if "ztbkit" in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def parse_parameter(value: str) -> Any:
+    """``-p KEY VALUE``: JSON when it parses (numbers, true/false, null, lists), else the text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _failed_cell(nb_path: Path) -> str:
+    """The cell that was running when the run stopped: the last one papermill started.
+
+    (After a timeout papermill marks every cell complete, so the start times are what is left.)
+    """
+    try:
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "an unknown cell"
+    started = [
+        i
+        for i, c in enumerate(nb.get("cells", []))
+        if c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    return f"cell {started[-1]}" if started else "an unknown cell"
+
+
+def export(nb_path: Path, out_dir: Path, stem: str, title: str, formats: Sequence[str]) -> list[str]:
+    """Export an executed notebook to HTML and/or Markdown without code cells or prompts."""
+    import nbformat
+    from nbconvert import HTMLExporter, MarkdownExporter
+
+    nb = nbformat.read(nb_path, as_version=4)
+    # Reports show outputs only: no code, no prompts, and no Markdown cells (those are notes for
+    # JupyterLab users; the outputs carry their own headings).
+    common = {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True,
+              "exclude_markdown": True}  # fmt: skip
+    written = []
+    if "html" in formats:
+        exporter = HTMLExporter(template_name="ztb", extra_template_basedirs=[str(TEMPLATES)], **common)
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+        written.append(str(atomic_write_text(out_dir / f"{stem}.html", body)))
+    if "md" in formats:
+        from traitlets.config import Config
+
+        # Our outputs carry a Markdown form; prefer it to raw HTML in a .md file. The priority is read
+        # by nbconvert's data-type filter from config, so it must be set there, not on the exporter.
+        config = Config()
+        config.NbConvertBase.display_data_priority = [
+            "text/markdown",
+            "image/png",
+            "image/svg+xml",
+            "text/plain",
+        ]
+        md_exporter = MarkdownExporter(config=config, **common)
+        body, resources = md_exporter.from_notebook_node(nb, resources={"output_files_dir": f"{stem}_files"})
+        for rel, data in resources.get("outputs", {}).items():
+            atomic_write_bytes(out_dir / rel, data)
+        written.append(str(atomic_write_text(out_dir / f"{stem}.md", body)))
+    return written
+
+
+def render_notebook(
+    name: str,
+    *,
+    artifacts_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    stem: str | None = None,
+    formats: Sequence[str] = ("html", "md"),
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+    kernel: str | None = None,
+) -> ReportResult:
+    """Execute one report notebook in this process and export it. Never raises for a failed cell."""
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillException, PapermillExecutionError
+
+    t0 = time.monotonic()
+    src = find_notebook(name)
+    base = stem or src.stem
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    partial, final = out / f".{base}.partial.ipynb", out / f"{base}.ipynb"
+    result = ReportResult(base, "ok", ipynb=str(final))
+    params = {"artifacts_dir": os.fspath(artifacts_dir), **(parameters or {})}
+    try:
+        papermill.execute_notebook(
+            str(src), str(partial), parameters=params, kernel_name=kernel or kernel_name(), progress_bar=False,
+            execution_timeout=cell_timeout, start_timeout=120,
+        )  # fmt: skip
+    except PapermillExecutionError as exc:
+        result.status = "cell-failed"
+        result.error = (
+            f"{src.name}: cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {exc.evalue}"
+        )
+    except CellTimeoutError:
+        result.status = "timed-out"
+        result.error = f"{src.name}: {_failed_cell(partial)} ran past the {cell_timeout} s cell timeout"
+    except DeadKernelError as exc:
+        result.status = "kernel-died"
+        result.error = f"{src.name}: the kernel died in {_failed_cell(partial)}: {exc}"
+    except (
+        PapermillException,
+        ValueError,
+    ) as exc:  # a notebook papermill cannot run (no language, no tags...)
+        result.status = "usage"
+        result.error = f"{src.name}: cannot run: {exc}"
+    except NoSuchKernel as exc:
+        result.status = "usage"
+        result.error = (f"{src.name}: Jupyter kernel {exc.name!r} not found; run `make setup` or "
+                        "`python -m ipykernel install --sys-prefix --name ztbkit` (or set ZTB_KERNEL)")  # fmt: skip
+    finally:
+        if partial.exists():
+            os.replace(partial, final)
+    if result.status == "ok":
+        result.outputs = export(final, out, base, TITLES.get(src.stem, base), formats)
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _kill_tree(proc: subprocess.Popen[str]) -> None:
+    """Kill a child and everything below it, kernel included.
+
+    jupyter_client starts kernels in a session of their own, so killing the child's process group
+    alone would orphan the kernel; each descendant's group is killed too.
+    """
+    import psutil
+
+    try:
+        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in reversed(family):
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError, OSError):
+            if os.name == "posix":
+                os.killpg(os.getpgid(p.pid), signal.SIGKILL)
+            p.kill()
+    psutil.wait_procs(family, timeout=10)
+
+
+def render_reports(
+    names: Sequence[str],
+    *,
+    artifacts_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+    run_timeout: float = DEFAULT_RUN_TIMEOUT,
+    jobs: int | None = None,
+    on_done: Callable[[ReportResult], None] | None = None,
+) -> list[ReportResult]:
+    """Render several notebooks, each in its own process, ``jobs`` at a time (default: CPU count).
+
+    A run past ``run_timeout`` seconds has its whole process group killed and counts as timed-out;
+    its executed notebook, as far as it got, is still kept.
+    """
+    for n in names:
+        find_notebook(n)  # fail fast, before starting anything, on an unknown name
+    limit = max(1, jobs or min(len(names), os.cpu_count() or 1))
+    pending = list(names)
+    running: dict[str, tuple[subprocess.Popen[str], float]] = {}
+    results: dict[str, ReportResult] = {}
+    out = Path(out_dir)
+    while pending or running:
+        while pending and len(running) < limit:
+            name = pending.pop(0)
+            spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
+                    "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ztbkit.reports", json.dumps(spec)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=os.name == "posix",
+                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+            )  # fmt: skip
+            running[name] = (proc, time.monotonic())
+        for name, (proc, started) in list(running.items()):
+            elapsed = time.monotonic() - started
+            if proc.poll() is None and elapsed < run_timeout:
+                continue
+            if proc.poll() is None:
+                _kill_tree(proc)
+                proc.wait()
+                stem = Path(name).stem
+                partial = out / f".{stem}.partial.ipynb"
+                if partial.exists():
+                    os.replace(partial, out / f"{stem}.ipynb")
+                res = ReportResult(stem, "timed-out", str(out / f"{stem}.ipynb"), seconds=elapsed,
+                                   error=f"{stem}.ipynb: the whole run passed the {run_timeout:g} s limit")  # fmt: skip
+            else:
+                stdout, stderr = proc.communicate()
+                res = _child_result(name, stdout, stderr, proc.returncode, elapsed)
+            del running[name]
+            results[name] = res
+            if on_done is not None:
+                on_done(res)
+        if running:
+            time.sleep(0.05)  # polling children; no clock to fake here: real processes are running
+    return [results[n] for n in names]
+
+
+def _child_result(name: str, stdout: str, stderr: str, code: int, elapsed: float) -> ReportResult:
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    try:
+        return ReportResult(**json.loads(last))
+    except (ValueError, TypeError):
+        tail = " ".join(stderr.strip().splitlines()[-3:]) or f"exit code {code}"
+        status = "usage" if code == EXIT_USAGE else "kernel-died"
+        return ReportResult(Path(name).stem, status, seconds=elapsed, error=f"{name}: {tail}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Child-process entry: ``python -m ztbkit.reports '<json spec>'``; prints the result as JSON."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    spec = json.loads(args[0])
+    try:
+        result = render_notebook(
+            spec["name"], artifacts_dir=spec["artifacts_dir"], out_dir=spec["out_dir"],
+            parameters=spec.get("parameters"), cell_timeout=int(spec.get("cell_timeout", DEFAULT_CELL_TIMEOUT)),
+        )  # fmt: skip
+    except UsageError as exc:
+        result = ReportResult(Path(spec["name"]).stem, "usage", error=str(exc))
+    print(json.dumps(asdict(result)), flush=True)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
