@@ -3,7 +3,9 @@
 The table is self-contained HTML: every value from the artifacts is HTML-escaped (a session id
 ``<script>alert(1)</script>`` shows as text), status is shown by colour, and a few lines of inline
 JavaScript sort it by a click on a column header and filter it with a text box — no CDN, works
-offline and on 10,000 rows. The same rows render as a Markdown table for the ``.md`` report.
+offline. Large tables keep the first :data:`PAGE_ROWS` rows in the page and the rest in an inert
+``<template>``; sorting and filtering cover every row, and "Show all" shows them all. The same rows
+render as a Markdown table for the ``.md`` report.
 """
 
 from __future__ import annotations
@@ -88,36 +90,48 @@ _CSS = """
 .ztb-dash table.ztb-sessions tr.row-missing td{background:#fffbeb}
 """
 
-# Sorting and filtering: keys are read once, so a sort of 10,000 rows is one array sort and one
-# DOM re-append; the filter compares against lower-cased row text computed once.
+#: Rows in the DOM at once. The rest wait, parsed but inert, in a <template>: laying out 10,000
+#: table rows on every sort is what makes a big table slow, not the sort itself.
+PAGE_ROWS = 500
+
+# Sorting and filtering work on the whole array of rows; the table then shows the first PAGE_ROWS
+# matches (or all, after "Show all"). Keys are read once per sort; row text is lower-cased once.
 _JS = """
 (function(){
   var root=document.getElementById("%(id)s"); if(!root) return;
   var table=root.querySelector("table"), tbody=table.tBodies[0], heads=table.tHead.rows[0].cells;
-  var rows=Array.prototype.slice.call(tbody.rows), count=root.querySelector(".ztb-count");
+  var more=root.querySelector("template.ztb-more"), count=root.querySelector(".ztb-count");
+  var button=root.querySelector("button.ztb-all"), input=root.querySelector("input.ztb-filter");
+  var rows=Array.prototype.slice.call(tbody.rows);
+  if(more) rows=rows.concat(Array.prototype.slice.call(more.content.querySelectorAll("tr")));
   var text=rows.map(function(r){return r.textContent.toLowerCase();});
-  function show(n){count.textContent=n+" of "+rows.length+" sessions";}
+  var order=rows.map(function(r,i){return i;}), page=%(page)d, showAll=false;
+  function render(){
+    var q=input.value.trim().toLowerCase(), hits=[], frag=document.createDocumentFragment();
+    for(var k=0;k<order.length;k++){var i=order[k]; if(!q||text[i].indexOf(q)>=0) hits.push(i);}
+    var n=showAll?hits.length:Math.min(page,hits.length);
+    for(var j=0;j<n;j++) frag.appendChild(rows[hits[j]]);
+    tbody.textContent=""; tbody.appendChild(frag);
+    var label=q?hits.length+" of "+rows.length+" sessions match":rows.length+" sessions";
+    count.textContent=(n<hits.length?"showing "+n+" — ":"")+label;
+    button.hidden=n>=hits.length;
+  }
   Array.prototype.forEach.call(heads,function(th,col){
     th.addEventListener("click",function(){
       var asc=th.getAttribute("aria-sort")!=="ascending", num=th.classList.contains("num");
       Array.prototype.forEach.call(heads,function(h){h.removeAttribute("aria-sort");});
       th.setAttribute("aria-sort",asc?"ascending":"descending");
-      var keyed=rows.map(function(r,i){var c=r.cells[col], v=c.getAttribute("data-v");
-        if(v===null) v=c.textContent; if(num){v=(v===""?NaN:parseFloat(v));} return [v,i,r];});
-      keyed.sort(function(a,b){var x=a[0],y=b[0];
-        if(num){var xn=isNaN(x),yn=isNaN(y); if(xn||yn) return xn===yn?a[1]-b[1]:(xn?1:-1);}
-        var d=x<y?-1:(x>y?1:0); return (asc?d:-d)||a[1]-b[1];});
-      var frag=document.createDocumentFragment(); keyed.forEach(function(k){frag.appendChild(k[2]);});
-      tbody.appendChild(frag);
+      var keys=rows.map(function(r){var c=r.cells[col], v=c.getAttribute("data-v");
+        if(v===null) v=c.textContent; return num?(v===""?NaN:parseFloat(v)):v;});
+      order.sort(function(a,b){var x=keys[a],y=keys[b];
+        if(num){var xn=isNaN(x),yn=isNaN(y); if(xn||yn) return xn===yn?a-b:(xn?1:-1);}
+        var d=x<y?-1:(x>y?1:0); return (asc?d:-d)||a-b;});
+      render();
     });
   });
-  var input=root.querySelector("input.ztb-filter");
-  input.addEventListener("input",function(){
-    var q=input.value.trim().toLowerCase(), n=0;
-    rows.forEach(function(r,i){var hit=!q||text[i].indexOf(q)>=0; r.style.display=hit?"":"none"; if(hit) n++;});
-    show(n);
-  });
-  show(rows.length);
+  input.addEventListener("input",render);
+  button.addEventListener("click",function(){showAll=true; render();});
+  render();
 })();
 """
 
@@ -151,12 +165,15 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None) ->
         status = s.status if s.status in STATUS_CLASSES else "unknown"
         cells = "".join(_cell(c, c.value(s, zone)) for c in COLUMNS)
         body.append(f'<tr class="row-{status}">{cells}</tr>')
+    shown, rest = "".join(body[:PAGE_ROWS]), "".join(body[PAGE_ROWS:])
+    more = f'<template class="ztb-more"><table><tbody>{rest}</tbody></table></template>' if rest else ""
     return (
         f'<div class="ztb-dash" id="{uid}"><style>{_CSS}</style>'
         '<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="Filter sessions…" '
-        'aria-label="Filter sessions"><span class="ztb-count"></span></div>'
-        f'<table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        f"<script>{_JS % {'id': uid}}</script></div>"
+        'aria-label="Filter sessions"><span class="ztb-count"></span>'
+        '<button type="button" class="ztb-all" hidden>Show all</button></div>'
+        f'<table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{shown}</tbody></table>{more}'
+        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS}}</script></div>"
     )
 
 

@@ -243,18 +243,20 @@ def _tier_figure(bill_lines: Sequence[tuple[str, float]], base_fee: float, title
     return fig
 
 
-def _per_million_steps_figure(rows: Sequence[tuple[str, float]]) -> Figure:
+def _per_million_steps_figure(points: Sequence[tuple[Any, float]]) -> Figure:
+    """Cost per 1M steps by session start: a scatter, readable for 10 sessions or 10,000."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 3), layout="constrained")
     ax = fig.add_subplot()
-    if rows:
-        ax.bar(range(len(rows)), [v for _, v in rows], color="#15803d")
-        ax.set_xticks(range(len(rows)), [sid[:15] for sid, _ in rows], rotation=70, fontsize=6)
+    if points:
+        times: Any = [t for t, _ in points]
+        ax.scatter(times, [v for _, v in points], s=12, color="#15803d")
+        fig.autofmt_xdate()
     else:
         ax.text(0.5, 0.5, "no estimated runs with steps", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Cost per 1M steps (¥)")
-    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("Cost per 1M steps (¥), by session start")
+    ax.grid(alpha=0.3)
     return fig
 
 
@@ -282,15 +284,15 @@ def show_cost(artifacts_dir: str, *, tariff: str = "jp_residential_tiered", mont
         lines = [(ln.label, ln.jpy) for ln in bill.lines]
         title = f"{selected_month or 'no month'}: {kwh:.1f} kWh → {yen(bill.total_jpy)} ({tariff_obj.name})"
         runs = budget_runs(s for s, _ in estimates)
-        per_m = [
-            (r.session_id, r.cost_per_million_steps) for r in runs if r.cost_per_million_steps is not None
-        ]
+        per_m = [(r.session_id, v) for r in runs if (v := r.cost_per_million_steps) is not None]
+        starts = {s.session_id: s.start_time for s, _ in estimates}
+        points = [(starts[sid], v) for sid, v in per_m if starts.get(sid) is not None]
         md_rows = "".join(f"| {md_escape(sid)} | {yen(v)} |\n" for sid, v in per_m)
         _display(
             heading(f"Training electricity, {selected_month or '—'}", 2),
             _tier_figure(lines, bill.base_fee_jpy, title),
             heading("Cost per 1M steps", 2),
-            _per_million_steps_figure(per_m),
+            _per_million_steps_figure(points),
             Block(
                 _markdown_to_html_tables("| session | ¥ per 1M steps |\n|---|---:|\n" + md_rows),
                 "| session | ¥ per 1M steps |\n|---|---:|\n" + md_rows,
