@@ -53,3 +53,12 @@ def make_tree(tmp_path: Path) -> MakeTree:
         return base
 
     return build
+
+
+@pytest.fixture
+def hook_server() -> Any:
+    from fakehook import FakeHook
+
+    server = FakeHook()
+    yield server
+    server.close()

@@ -11,7 +11,19 @@ from conftest import MakeTree
 
 from ztbkit.cli import cli
 
-COMMANDS = ["demo", "trends", "trends-md", "nightly", "cost", "budget"]
+COMMANDS = [
+    "demo",
+    "trends",
+    "trends-md",
+    "nightly",
+    "cost",
+    "budget",
+    "dashboard",
+    "report",
+    "gates-alert",
+    "live-status",
+    "notify",
+]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

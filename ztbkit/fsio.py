@@ -157,10 +157,13 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
         return JsonRead(None, Problem(path, "JSON nested too deeply to read"))
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, durable: bool = True, mode: int | None = None
+) -> Path:
     """Write ``data`` to ``path`` atomically, creating parent folders. Returns the path.
 
     ``durable=False`` skips ``fsync`` (for bulk generators where a crash just means "generate again").
+    ``mode`` overrides the file mode (0o600 for files holding credentials).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +174,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
-        os.chmod(tmp, _NEW_FILE_MODE)
+        os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -180,9 +183,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
     return target
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> Path:
+def atomic_write_text(
+    path: str | os.PathLike[str], text: str, *, durable: bool = True, mode: int | None = None
+) -> Path:
     """Write UTF-8 text atomically; ``\\n`` stays ``\\n`` on every platform."""
-    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable, mode=mode)
 
 
 def atomic_write_json(
