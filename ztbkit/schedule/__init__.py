@@ -1,0 +1,1 @@
+"""Scheduling: schedule templates and the cronish runner (catch-up, state, locks)."""
