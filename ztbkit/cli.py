@@ -783,6 +783,124 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
     sys.exit(runner.run(once=once))
 
 
+@cli.command("tb-scrape")
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Folder holding TensorBoard runs (searched recursively).",
+)
+@click.option("--output", type=click.Path(path_type=Path), help="Write the JSON here instead of stdout.")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Incremental cache.  [default: <run-dir>/.ztb-tb-cache.json]",
+)
+@click.option("--no-cache", is_flag=True, help="Read every file whole and keep no cache.")
+@click.option("--tag", "tags", multiple=True, help="Only these tags (repeatable).")
+@VERBOSE_OPT
+def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: bool, tags: tuple[str, ...],
+              verbose: bool) -> None:  # fmt: skip
+    """Latest value of every TensorBoard scalar, per run, as JSON.
+
+    Output: {"<run>": {"<tag>": value, ..., "_latest_step": n, "_latest_wall_time": t}}. Reads
+    simple_value and TF2 scalar tensors; a re-scrape reads only bytes added since the last one.
+    A file cut short while training writes it is fine; corrupt records are reported and skipped.
+
+    \b
+    Examples:
+      ztb tb-scrape --run-dir runs
+      ztb tb-scrape --run-dir artifacts/20250929T120000Z/tb --output tb_latest.json --tag time/fps
+    """
+    from ztbkit.fsio import atomic_write_text
+    from ztbkit.tensorboard import dumps, scrape
+
+    cache_path = None if no_cache else (cache or run_dir / ".ztb-tb-cache.json")
+    result = scrape(run_dir, cache=cache_path, tags=list(tags) or None)
+    warn_issues(result.problems, verbose)
+    text = dumps(result) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}: {len(result.runs)} run(s); read {result.files_whole} file(s) whole, "
+                   f"{result.files_incremental} incrementally, {result.files_unchanged} unchanged")  # fmt: skip
+
+
+@cli.command()
+@click.option("--correlation-id", required=True, help="Session to examine (its folder name).")
+@ARTIFACTS_OPT
+@click.option(
+    "--total-steps", type=click.IntRange(min=1), default=None, help="Planned steps, for percent and ETA."
+)
+@click.option(
+    "--state-file",
+    type=click.Path(path_type=Path),
+    default=Path(".ztb/cronish-state.json"),
+    show_default=True,
+    help="The scheduler state to check.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor(
+    correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path, as_json: bool
+) -> None:
+    """Triage a session in one command: artifacts, errors, progress, disk, kernel, webhook, scheduler, TensorBoard.
+
+    Each check is OK, WARN or FAIL with a one-line reason; details go to
+    <artifacts-dir>/<ID>/reports/doctor.txt. Exit 0 when nothing FAILed.
+
+    \b
+    Examples:
+      ztb doctor --correlation-id 20250929T120000Z
+      ztb doctor --correlation-id 20250929T120000Z --total-steps 1000000 --json
+    """
+    import json
+
+    from ztbkit.doctor import run_doctor
+
+    report = run_doctor(artifacts_dir, correlation_id, total_steps=total_steps, state_file=state_file)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for check in report.checks:
+            click.echo(check.line())
+        click.echo(f"details: {report.report_path}")
+        click.echo(report.summary_line())
+    sys.exit(1 if report.counts()["FAIL"] else 0)
+
+
+@cli.command()
+@ARTIFACTS_OPT
+@STATE_DIR_OPT
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help='JSON config; its "allow" list extends the run allow-list.',
+)
+def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
+    """Answer one JSON request from stdin with one JSON response on stdout.
+
+    Actions: status, run (an allow-listed argument list; ztb subcommands by default, more via
+    ZTB_COMPAT_ALLOW), doctor, version. Exit 0 only when the response has "success": true.
+
+    \b
+    Examples:
+      echo '{"action": "version"}' | ztb compat
+      echo '{"action": "run", "params": {"command": ["ztb", "trends"], "timeout": 300}}' | ztb compat
+      echo '{"action": "status"}' | ztb compat --state-dir /opt/bot --artifacts-dir /opt/bot/artifacts
+    """
+    import json
+
+    from ztbkit.compat import handle
+
+    response = handle(sys.stdin.read(), artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
+    click.echo(json.dumps(response, ensure_ascii=False, default=str))
+    sys.exit(0 if response.get("success") else 1)
+
+
 def shlex_join(parts: Sequence[str] | str) -> str:
     import shlex
 

@@ -1,0 +1,199 @@
+"""The TensorBoard scraper against real writers, damaged files, and TensorBoard's own EventAccumulator."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ztbkit.cli import cli
+from ztbkit.tensorboard import masked_crc, scalars_frame, scan_file, scrape
+
+
+def frame(data: bytes) -> bytes:
+    header = struct.pack("<Q", len(data))
+    return header + struct.pack("<I", masked_crc(header)) + data + struct.pack("<I", masked_crc(data))
+
+
+def tf2_event(step: int, tag: str, value: float, *, kind: str = "float", first: bool = False) -> bytes:
+    """A TF2 tf.summary.scalar event: a scalar tensor; the plugin is named on the tag's first event only."""
+    from tensorboardX.proto import event_pb2, summary_pb2, tensor_pb2
+
+    if kind == "float":
+        tensor = tensor_pb2.TensorProto(dtype=1, float_val=[value])
+    elif kind == "double":
+        tensor = tensor_pb2.TensorProto(dtype=2, double_val=[value])
+    else:
+        tensor = tensor_pb2.TensorProto(dtype=1, tensor_content=struct.pack("<f", value))
+    v = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+    if first:
+        v.metadata.plugin_data.plugin_name = "scalars"
+    return event_pb2.Event(step=step, wall_time=1_700_000_000.0 + step,
+                           summary=summary_pb2.Summary(value=[v])).SerializeToString()  # fmt: skip
+
+
+def write_sb3_style(folder: Path, steps: range, tags: tuple[str, ...] = ("train/loss", "time/fps")) -> Path:
+    """Events written by tensorboardX's SummaryWriter, like Stable-Baselines3's logger; plus an image."""
+    import numpy as np
+    from tensorboardX import SummaryWriter
+
+    w = SummaryWriter(str(folder))
+    for s in steps:
+        for i, tag in enumerate(tags):
+            w.add_scalar(tag, float(s * (i + 1)), global_step=s, walltime=1_700_000_000 + s)
+    w.add_image("policy/heatmap", np.zeros((3, 4, 4), dtype=np.uint8), global_step=steps[-1] + 1)
+    w.close()
+    return next(folder.glob("events.out.tfevents*"))
+
+
+def test_simple_value_from_a_real_writer(tmp_path: Path) -> None:
+    write_sb3_style(tmp_path / "runs" / "PPO_1", range(0, 500, 10))
+    result = scrape(tmp_path / "runs")
+    assert result.problems == [] and list(result.runs) == ["PPO_1"]
+    assert result.to_json()["PPO_1"] == {"time/fps": 980.0, "train/loss": 490.0, "_latest_step": 490,
+                                         "_latest_wall_time": 1_700_000_490.0}  # the image is skipped  # fmt: skip
+
+
+def test_tf2_scalar_tensors(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "tf2"
+    run.mkdir(parents=True)
+    records = [tf2_event(0, "loss", 1.5, first=True), tf2_event(1, "loss", 1.25),
+               tf2_event(0, "acc", 0.5, kind="double", first=True),
+               tf2_event(2, "acc", 0.75, kind="double"), tf2_event(0, "lr", 0.5, kind="content", first=True),
+               tf2_event(3, "lr", 0.25, kind="content")]  # fmt: skip
+    (run / "events.out.tfevents.1.host.1.v2").write_bytes(b"".join(frame(r) for r in records))
+    assert scrape(tmp_path / "runs").to_json()["tf2"] == {"acc": 0.75, "loss": 1.25, "lr": 0.25, "_latest_step": 3,
+                                                         "_latest_wall_time": 1_700_000_003.0}  # fmt: skip
+
+
+def test_truncated_tail_is_not_an_error(tmp_path: Path) -> None:
+    f = write_sb3_style(tmp_path / "r", range(0, 100, 10))
+    data = f.read_bytes()
+    full = scan_file(f)
+    f.write_bytes(data[:-7])  # the writer is mid-record
+    cut = scan_file(f)
+    assert cut.problems == [] and cut.offset < len(data) - 7 and cut.latest["train/loss"][0] == 90
+    f.write_bytes(data[: full.offset - 200])
+    assert scan_file(f).problems == []
+
+
+def test_corrupt_records_are_reported_with_offset(tmp_path: Path) -> None:
+    records = [frame(tf2_event(s, "loss", float(s), first=s == 0)) for s in range(5)]
+    bad_data = bytearray(records[2])
+    bad_data[20] ^= 0xFF  # inside the payload: the data CRC fails, the framing holds
+    f = tmp_path / "events.out.tfevents.x"
+    f.write_bytes(b"".join([*records[:2], bytes(bad_data), *records[3:]]))
+    scan = scan_file(f)
+    offset = len(records[0]) + len(records[1])
+    assert [p.reason for p in scan.problems] == [f"corrupt record at offset {offset} (bad CRC); skipped"]
+    assert scan.latest["loss"][0] == 4  # records after the bad one are still read
+    bad_len = bytearray(records[2])
+    bad_len[0] ^= 0x01  # the length is wrong: nothing after it can be framed
+    f.write_bytes(b"".join([*records[:2], bytes(bad_len), *records[3:]]))
+    scan = scan_file(f)
+    assert "corrupt record length at offset" in scan.problems[0].reason and scan.latest["loss"][0] == 1
+
+
+def test_resumed_training_merges_by_step(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "resumed"
+    run.mkdir(parents=True)
+    first = [frame(tf2_event(s, "loss", float(s), first=s == 0)) for s in range(0, 50)]
+    second = [frame(tf2_event(s, "loss", -float(s), first=s == 40)) for s in range(40, 120)]
+    stale = [frame(tf2_event(10, "loss", 999.0, first=True))]  # an old step written later must not win
+    (run / "events.out.tfevents.100.h.1.0").write_bytes(b"".join(first))
+    (run / "events.out.tfevents.200.h.1.0").write_bytes(b"".join(second))
+    (run / "events.out.tfevents.300.h.1.0").write_bytes(b"".join(stale))
+    assert scrape(tmp_path / "runs").runs["resumed"]["loss"][:3:2] == (119, -119.0)
+
+
+def test_scalars_summary_json_takes_precedence(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "hand"
+    write_sb3_style(run, range(3))
+    (run / "scalars_summary.json").write_text(json.dumps({"loss": 0.5, "bad": "x"}))
+    result = scrape(tmp_path / "runs")
+    assert result.to_json()["hand"] == {"loss": 0.5, "_latest_step": None, "_latest_wall_time": None}
+    assert "bad: not a finite number" in result.problems[0].reason
+
+
+def test_incremental_cache(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "live"
+    run.mkdir(parents=True)
+    f = run / "events.out.tfevents.1.h.1.0"
+    f.write_bytes(b"".join(frame(tf2_event(s, "loss", float(s), first=s == 0)) for s in range(100)))
+    cache = tmp_path / "cache.json"
+    first = scrape(tmp_path / "runs", cache=cache)
+    assert (first.files_whole, first.runs["live"]["loss"][0]) == (1, 99)
+    again = scrape(tmp_path / "runs", cache=cache)
+    assert (again.files_unchanged, again.bytes_read, again.runs) == (1, 0, first.runs)
+    with open(f, "ab") as fh:  # training goes on
+        fh.write(b"".join(frame(tf2_event(s, "loss", float(s))) for s in range(100, 110)))
+    grown = scrape(tmp_path / "runs", cache=cache)
+    assert (
+        grown.files_incremental == 1
+        and grown.bytes_read < 1000
+        and grown.runs["live"]["loss"][:3:2] == (109, 109.0)
+    )
+    f.write_bytes(
+        b"".join(frame(tf2_event(s, "loss", 5.0, first=s == 0)) for s in range(20))
+    )  # restarted: shrank
+    shrunk = scrape(tmp_path / "runs", cache=cache)
+    assert shrunk.files_whole == 1 and shrunk.runs["live"]["loss"][:3:2] == (19, 5.0)
+    data = bytearray(f.read_bytes())
+    f.write_bytes(
+        b"".join(frame(tf2_event(s, "loss", 7.0, first=s == 0)) for s in range(40))
+    )  # rewritten, longer
+    rewritten = scrape(tmp_path / "runs", cache=cache)
+    assert rewritten.files_whole == 1 and rewritten.runs["live"]["loss"][:3:2] == (39, 7.0) and data
+
+
+def test_real_fixture_logs_match_event_accumulator(bot_fixtures: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = scrape(bot_fixtures)
+    assert result.problems == [] and len(result.runs) == 79  # 80 files; "evaluation" has 2, no scalars
+    compared = 0
+    for run, latest in result.runs.items():
+        ea = EventAccumulator(str(bot_fixtures / run), size_guidance={"scalars": 0})
+        ea.Reload()
+        assert set(ea.Tags()["scalars"]) == set(latest), run
+        for tag in ea.Tags()["scalars"]:
+            last = ea.Scalars(tag)[-1]
+            assert (latest[tag][0], latest[tag][2]) == (last.step, last.value), (run, tag)
+            compared += 1
+    assert compared > 1000
+
+
+def test_dataframe_with_tag_filter(tmp_path: Path, bot_fixtures: Path) -> None:
+    df = scalars_frame(bot_fixtures / "tensorboard" / "PPO_4", tags=["time/fps"])
+    assert list(df.columns) == ["run", "tag", "step", "wall_time", "value"]
+    assert set(df["tag"]) == {"time/fps"} and len(df) == 49 and df["step"].max() == 100352
+
+
+def test_tb_scrape_cli(tmp_path: Path, bot_fixtures: Path) -> None:
+    r = CliRunner().invoke(
+        cli, ["tb-scrape", "--run-dir", str(bot_fixtures / "runs"), "--no-cache", "--tag", "time/fps"]
+    )
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert sorted(doc) == ["vf_coef_test_vf_coef_02500/PPO_1", "vf_coef_test_vf_coef_05000/PPO_1",
+                           "vf_coef_test_vf_coef_07500/PPO_1"]  # fmt: skip
+    assert set(doc["vf_coef_test_vf_coef_02500/PPO_1"]) == {"time/fps", "_latest_step", "_latest_wall_time"}
+    r = CliRunner().invoke(cli, ["tb-scrape", "--run-dir", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "--run-dir" in r.stderr
+    out = tmp_path / "o.json"
+    r = CliRunner().invoke(cli, ["tb-scrape", "--run-dir", str(bot_fixtures / "runs"), "--output", str(out),
+                                 "--cache", str(tmp_path / "c.json")])  # fmt: skip
+    assert r.exit_code == 0 and "3 run(s); read 3 file(s) whole" in r.stdout and json.loads(out.read_text())
+
+
+def test_demo_tensorboard_files_scrape(tmp_path: Path) -> None:
+    from ztbkit.demo import build_demo
+
+    build_demo(tmp_path, sessions=6)
+    result = scrape(tmp_path / "artifacts")
+    assert len(result.runs) == 4 and result.problems == []
+    assert all(
+        set(tags) == {"rollout/ep_rew_mean", "train/loss", "time/fps"} for tags in result.runs.values()
+    )

@@ -1,0 +1,341 @@
+"""TensorBoard event files: a fast, correct, incremental scalar scraper.
+
+Policy (users depend on it):
+
+* A *run* is every folder under ``run_dir`` (itself included) holding files whose name starts with
+  ``events.out.tfevents``; it is named by its path relative to ``run_dir`` with forward slashes
+  (``.`` for ``run_dir`` itself). A folder with ``scalars_summary.json`` uses that file instead.
+* Scalars are read from ``simple_value`` (PyTorch, tensorboardX, Stable-Baselines3) and from TF2
+  scalar tensors (``float_val``, ``double_val``, ``tensor_content``; the ``scalars`` plugin is named
+  on a tag's first event only, so it is remembered per tag). Images, histograms and text are
+  skipped. No value is ever invented.
+* Several files in one run (resumed training) merge by step: for each tag the latest step wins.
+* A file cut short at its last record (still being written) gives everything up to the last whole
+  record, without a warning. A record whose data CRC is wrong is reported (file and offset) and
+  skipped; a corrupt length field ends that file's reading there (the framing is lost), reported.
+* **Incremental**: a cache remembers per file its size, mtime, the offset after the last whole
+  record, a CRC of its first bytes and the latest value per tag; a re-scrape reads only new bytes.
+  A file that shrank or whose first bytes changed is read again whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ztbkit.errors import ArtifactsNotFoundError
+from ztbkit.fsio import Problem, atomic_write_json, read_json, read_json_if_exists
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PREFIX = "events.out.tfevents"
+SUMMARY_FILE = "scalars_summary.json"
+CACHE_VERSION = 1
+HEAD_BYTES = 4096
+_HEADER = struct.Struct("<QI")
+_U32 = struct.Struct("<I")
+# TensorFlow DataType enum values of the float types a scalar can have.
+_FLOAT_TYPES = {1: "<f", 2: "<d", 19: "<e"}  # DT_FLOAT, DT_DOUBLE, DT_HALF
+
+Point = tuple[int, float, float]  # step, wall_time, value
+
+
+def masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC32C."""
+    import google_crc32c
+
+    crc = int(google_crc32c.value(data))
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _newer(old: Point | None, new: Point) -> bool:
+    return old is None or new[0] > old[0] or (new[0] == old[0] and new[1] >= old[1])
+
+
+@dataclass(slots=True)
+class FileScan:
+    offset: int  # end of the last whole record
+    latest: dict[str, Point] = field(default_factory=dict)
+    plugins: dict[str, str] = field(default_factory=dict)
+    points: list[tuple[str, int, float, float]] | None = None
+    problems: list[Problem] = field(default_factory=list)
+    bytes_read: int = 0
+
+
+def _scalar(value: Any, plugins: dict[str, str]) -> float | None:
+    kind = value.WhichOneof("value")
+    if kind == "simple_value":
+        return float(value.simple_value)
+    if kind != "tensor":
+        return None  # images, histograms, audio
+    tag = value.tag
+    if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
+        plugins[tag] = value.metadata.plugin_data.plugin_name
+    if plugins.get(tag, "scalars") != "scalars":
+        return None
+    t = value.tensor
+    fmt = _FLOAT_TYPES.get(t.dtype)
+    if fmt is None or any(d.size != 1 for d in t.tensor_shape.dim):  # a scalar, or a single element
+        return None
+    if t.float_val:
+        return float(t.float_val[0])
+    if t.double_val:
+        return float(t.double_val[0])
+    if t.half_val:
+        return float(struct.unpack("<e", struct.pack("<H", t.half_val[0]))[0])
+    if len(t.tensor_content) == struct.calcsize(fmt):
+        return float(struct.unpack(fmt, t.tensor_content)[0])
+    return None
+
+
+def scan_file(
+    path: str | os.PathLike[str],
+    start: int = 0,
+    *,
+    plugins: dict[str, str] | None = None,
+    keep_points: bool = False,
+    tags: Iterable[str] | None = None,
+) -> FileScan:
+    """Read the records of one event file from byte ``start``; never raises for bad content."""
+    from tensorboardX.proto import event_pb2
+
+    p = os.fspath(path)
+    wanted = set(tags) if tags is not None else None
+    scan = FileScan(start, plugins=dict(plugins or {}), points=[] if keep_points else None)
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(start)
+            data = fh.read()
+    except OSError as exc:
+        scan.problems.append(Problem(p, f"cannot read: {exc.strerror or exc}"))
+        return scan
+    scan.bytes_read = len(data)
+    import google_crc32c
+
+    crc = google_crc32c.value
+    from_string, unpack_header, unpack_u32, latest = (
+        event_pb2.Event.FromString, _HEADER.unpack_from, _U32.unpack_from, scan.latest
+    )  # fmt: skip
+    points, plugins = scan.points, scan.plugins
+    pos, n = 0, len(data)
+    # The length's own CRC is checked only when something looks wrong (the data CRC fails, or the record
+    # runs past the end): it is what tells a corrupt length from bad data or a half-written last record.
+    while pos + 12 <= n:
+        length, length_crc = unpack_header(data, pos)
+        end = pos + 16 + length
+        payload = data[pos + 12 : end - 4] if end <= n else b""
+        c = crc(payload)
+        if end > n or (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF != unpack_u32(data, end - 4)[0]:
+            h = crc(data[pos : pos + 8])
+            if (((h >> 15) | (h << 17)) + 0xA282EAD8) & 0xFFFFFFFF != length_crc:
+                scan.problems.append(
+                    Problem(
+                        p,
+                        f"corrupt record length at offset {start + pos}; the rest of the file is unreadable",
+                    )
+                )
+            elif end <= n:
+                scan.problems.append(Problem(p, f"corrupt record at offset {start + pos} (bad CRC); skipped"))
+                pos = end
+                continue
+            break  # a sound length past the end: the last record is still being written
+        record_at, pos = pos, end
+        try:
+            event = from_string(payload)
+        except Exception:  # protobuf's DecodeError type differs between its backends
+            scan.problems.append(Problem(p, f"undecodable record at offset {start + record_at}; skipped"))
+            continue
+        values = event.summary.value
+        if not values:
+            continue
+        step, wall = event.step, event.wall_time
+        for value in values:
+            tag = value.tag
+            if wanted is not None and tag not in wanted:
+                continue
+            if value.WhichOneof("value") == "simple_value":
+                v = value.simple_value
+            else:
+                found = _scalar(value, plugins)
+                if found is None:
+                    continue
+                v = found
+            old = latest.get(tag)
+            if old is None or step > old[0] or (step == old[0] and wall >= old[1]):
+                latest[tag] = (step, wall, v)
+            if points is not None:
+                points.append((tag, step, wall, v))
+    scan.offset = start + pos
+    return scan
+
+
+def find_runs(run_dir: str | os.PathLike[str]) -> dict[str, list[Path]]:
+    """{run name: [event files, or the scalars_summary.json]} for every run under ``run_dir``."""
+    root = Path(run_dir)
+    runs: dict[str, list[Path]] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        name = Path(folder).relative_to(root).as_posix()
+        if SUMMARY_FILE in files:
+            runs[name] = [Path(folder) / SUMMARY_FILE]
+            continue
+        events = sorted(f for f in files if f.startswith(PREFIX))
+        if events:
+            runs[name] = [Path(folder) / f for f in events]
+    return runs
+
+
+@dataclass(slots=True)
+class ScrapeResult:
+    runs: dict[str, dict[str, Point]]
+    problems: list[Problem] = field(default_factory=list)
+    files_whole: int = 0
+    files_incremental: int = 0
+    files_unchanged: int = 0
+    bytes_read: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """``{run: {tag: latest value, ..., "_latest_step": n, "_latest_wall_time": t}}``."""
+        out: dict[str, Any] = {}
+        for run, tags in sorted(self.runs.items()):
+            doc: dict[str, Any] = {
+                tag: p[2] if math.isfinite(p[2]) else None for tag, p in sorted(tags.items())
+            }
+            steps = [p for p in tags.values() if p[0] >= 0]
+            doc["_latest_step"] = max((p[0] for p in steps), default=None)
+            doc["_latest_wall_time"] = max((p[1] for p in steps), default=None)
+            out[run] = doc
+        return out
+
+
+def _head_crc(path: Path, length: int) -> int:
+    with open(path, "rb") as fh:
+        return masked_crc(fh.read(length))
+
+
+def _classify(entry: dict[str, Any] | None, path: Path, st: os.stat_result) -> str:
+    """new | unchanged (nothing to read) | grown (read the new tail) | changed (read it whole)."""
+    if not entry:
+        return "new"
+    if st.st_size == entry["size"] and st.st_mtime_ns == entry["mtime_ns"]:
+        return "unchanged"
+    if st.st_size < entry["size"] or _head_crc(path, entry["head_len"]) != entry["head_crc"]:
+        return "changed"
+    return "grown"
+
+
+def _summary_scalars(path: Path, problems: list[Problem]) -> dict[str, Point]:
+    read = read_json(path)
+    if not read.ok or not isinstance(read.value, dict):
+        problems.append(read.problem or Problem(str(path), "expected a JSON object of tag: number"))
+        return {}
+    out = {}
+    for tag, value in read.value.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            problems.append(Problem(str(path), f"{tag}: not a finite number; left out"))
+            continue
+        out[str(tag)] = (-1, 0.0, float(value))
+    return out
+
+
+def scrape(
+    run_dir: str | os.PathLike[str],
+    *,
+    cache: str | os.PathLike[str] | None = None,
+    tags: Sequence[str] | None = None,
+) -> ScrapeResult:
+    """Latest value per tag per run; with ``cache``, only bytes added since the last scrape are read."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise ArtifactsNotFoundError(f"--run-dir: {root} is not a folder")
+    old: dict[str, Any] = {}
+    if cache is not None:
+        read = read_json_if_exists(cache)
+        if read is not None and read.ok and isinstance(read.value, dict) and read.value.get("version") == CACHE_VERSION \
+                and read.value.get("tags") == (sorted(tags) if tags else None):  # fmt: skip
+            old = read.value.get("files", {})
+    result = ScrapeResult(runs={})
+    new_cache: dict[str, Any] = {}
+    for run, files in find_runs(root).items():
+        merged: dict[str, Point] = {}
+        if files[0].name == SUMMARY_FILE:
+            result.runs[run] = _summary_scalars(files[0], result.problems)
+            continue
+        for f in files:
+            key = f.relative_to(root).as_posix()
+            try:
+                st = f.stat()
+            except OSError as exc:
+                result.problems.append(Problem(str(f), f"cannot read: {exc.strerror or exc}"))
+                continue
+            entry = old.get(key)
+            kind = _classify(entry, f, st)
+            if kind == "unchanged" and entry is not None:
+                result.files_unchanged += 1
+                new_cache[key] = entry
+            else:
+                prev: dict[str, Any] = entry if kind == "grown" and entry is not None else {}
+                grown = bool(prev)
+                scan = scan_file(f, prev.get("offset", 0), plugins=prev.get("plugins"), tags=tags)
+                result.problems.extend(scan.problems)
+                result.bytes_read += scan.bytes_read
+                result.files_incremental += grown
+                result.files_whole += not grown
+                latest: dict[str, Point] = {t: (p[0], p[1], p[2]) for t, p in prev.get("latest", {}).items()}
+                for t, point in scan.latest.items():
+                    if _newer(latest.get(t), point):
+                        latest[t] = point
+                head_len = min(st.st_size, HEAD_BYTES)
+                new_cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "offset": scan.offset,
+                                  "head_len": head_len, "head_crc": _head_crc(f, head_len), "latest": latest,
+                                  "plugins": scan.plugins}  # fmt: skip
+            for t, raw in new_cache[key]["latest"].items():
+                point = (int(raw[0]), float(raw[1]), float(raw[2]))
+                if _newer(merged.get(t), point):
+                    merged[t] = point
+        result.runs[run] = merged
+    if cache is not None:
+        atomic_write_json(cache, {"version": CACHE_VERSION, "tags": sorted(tags) if tags else None, "files": new_cache},
+                          indent=None)  # fmt: skip
+    return result
+
+
+def iter_points(
+    run_dir: str | os.PathLike[str], tags: Iterable[str] | None = None
+) -> Iterator[tuple[str, str, int, float, float]]:
+    """Every scalar point as (run, tag, step, wall_time, value), file by file."""
+    wanted = list(tags) if tags is not None else None
+    for run, files in find_runs(run_dir).items():
+        if files[0].name == SUMMARY_FILE:
+            for tag, (step, wall, value) in _summary_scalars(files[0], []).items():
+                if wanted is None or tag in wanted:
+                    yield run, tag, step, wall, value
+            continue
+        for f in files:
+            scan = scan_file(f, keep_points=True, tags=wanted)
+            for tag, step, wall, value in scan.points or ():
+                yield run, tag, step, wall, value
+
+
+def scalars_frame(run_dir: str | os.PathLike[str], tags: Iterable[str] | None = None) -> pd.DataFrame:
+    """All scalar points as a DataFrame (run, tag, step, wall_time, value), for notebooks."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        list(iter_points(run_dir, tags)), columns=["run", "tag", "step", "wall_time", "value"]
+    )
+
+
+def write_scrape(result: ScrapeResult, output: str | os.PathLike[str]) -> Path:
+    return atomic_write_json(output, result.to_json())
+
+
+def dumps(result: ScrapeResult) -> str:
+    return json.dumps(result.to_json(), indent=2, allow_nan=False)
