@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from ztbkit.cli import cli
@@ -90,10 +92,44 @@ def test_corrupt_records_are_reported_with_offset(tmp_path: Path) -> None:
     assert [p.reason for p in scan.problems] == [f"corrupt record at offset {offset} (bad CRC); skipped"]
     assert scan.latest["loss"][0] == 4  # records after the bad one are still read
     bad_len = bytearray(records[2])
-    bad_len[0] ^= 0x01  # the length is wrong: nothing after it can be framed
+    bad_len[0] ^= 0x01  # the length is wrong: the framing is lost until the next sound record
     f.write_bytes(b"".join([*records[:2], bytes(bad_len), *records[3:]]))
     scan = scan_file(f)
-    assert "corrupt record length at offset" in scan.problems[0].reason and scan.latest["loss"][0] == 1
+    resumed = offset + len(records[2])
+    assert [p.reason for p in scan.problems] == [
+        f"corrupt record length at offset {offset}; skipped to offset {resumed}"
+    ]
+    assert scan.latest["loss"][0] == 4  # records 3 and 4 are recovered
+    f.write_bytes(b"".join([*records[:2], bytes(bad_len)]))
+    assert scan_file(f).problems[0].reason.endswith("skipped to the end of the file")
+
+
+def test_parallel_read_equals_serial_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ztbkit import tensorboard
+
+    records = [frame(tf2_event(s, f"tag{s % 7}", s * 0.5, first=s < 7)) for s in range(4000)]
+    for i, flip in ((1000, 20), (2500, 0), (3999, 25)):  # bad data CRC, bad length, bad last record
+        broken = bytearray(records[i])
+        broken[flip] ^= 0xFF
+        records[i] = bytes(broken)
+    f = tmp_path / "events.out.tfevents.big"
+    f.write_bytes(b"".join(records) + records[0][:30])  # and a half-written tail
+    serial = scan_file(f, workers=1)
+    monkeypatch.setattr(tensorboard, "PARALLEL_MIN_BYTES", 1024)
+    calls: list[int] = []
+    real = tensorboard._scan_parallel
+
+    def spy(*args: Any) -> Any:
+        calls.append(args[3])
+        return real(*args)
+
+    monkeypatch.setattr(tensorboard, "_scan_parallel", spy)
+    for workers in (2, 3, 5):
+        parallel = scan_file(f, workers=workers)
+        assert parallel.latest == serial.latest and parallel.offset == serial.offset
+        assert [str(p) for p in parallel.problems] == [str(p) for p in serial.problems]
+    assert calls == [2, 3, 5]  # the parallel path really ran, with that many workers
+    assert len(serial.problems) == 3 and serial.latest["tag0"][0] == 3997
 
 
 def test_resumed_training_merges_by_step(tmp_path: Path) -> None:

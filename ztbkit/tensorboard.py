@@ -12,7 +12,9 @@ Policy (users depend on it):
 * Several files in one run (resumed training) merge by step: for each tag the latest step wins.
 * A file cut short at its last record (still being written) gives everything up to the last whole
   record, without a warning. A record whose data CRC is wrong is reported (file and offset) and
-  skipped; a corrupt length field ends that file's reading there (the framing is lost), reported.
+  skipped; after a corrupt length field (the framing is lost) reading resumes at the next offset where
+  a record's length and data both pass their CRC32C, and the skip is reported.
+* Big reads (16 MB and more) are split over worker processes; the result equals a serial read.
 * **Incremental**: a cache remembers per file its size, mtime, the offset after the last whole
   record, a CRC of its first bytes and the latest value per tag; a re-scrape reads only new bytes.
   A file that shrank or whose first bytes changed is read again whole.
@@ -39,6 +41,8 @@ PREFIX = "events.out.tfevents"
 SUMMARY_FILE = "scalars_summary.json"
 CACHE_VERSION = 1
 HEAD_BYTES = 4096
+#: Reads at least this big are split over worker processes.
+PARALLEL_MIN_BYTES = 16 * 2**20
 _HEADER = struct.Struct("<QI")
 _U32 = struct.Struct("<I")
 # TensorFlow DataType enum values of the float types a scalar can have.
@@ -102,12 +106,24 @@ def scan_file(
     plugins: dict[str, str] | None = None,
     keep_points: bool = False,
     tags: Iterable[str] | None = None,
+    workers: int | None = None,
 ) -> FileScan:
-    """Read the records of one event file from byte ``start``; never raises for bad content."""
-    from tensorboardX.proto import event_pb2
+    """Read the records of one event file from byte ``start``; never raises for bad content.
 
+    Reads of at least :data:`PARALLEL_MIN_BYTES` are split over worker processes (``workers``,
+    default: the CPU count, at most 8); the result is the same as reading serially.
+    """
     p = os.fspath(path)
     wanted = set(tags) if tags is not None else None
+    try:
+        size = os.path.getsize(p)
+    except OSError as exc:
+        scan = FileScan(start, plugins=dict(plugins or {}))
+        scan.problems.append(Problem(p, f"cannot read: {exc.strerror or exc}"))
+        return scan
+    jobs = min(workers or os.cpu_count() or 1, 8, max(1, (size - start) // (PARALLEL_MIN_BYTES // 2)))
+    if not keep_points and jobs > 1 and size - start >= PARALLEL_MIN_BYTES:
+        return _scan_parallel(p, start, size, jobs, plugins or {}, wanted)
     scan = FileScan(start, plugins=dict(plugins or {}), points=[] if keep_points else None)
     try:
         with open(p, "rb") as fh:
@@ -117,17 +133,89 @@ def scan_file(
         scan.problems.append(Problem(p, f"cannot read: {exc.strerror or exc}"))
         return scan
     scan.bytes_read = len(data)
+    _scan_buffer(data, 0, len(data), start, p, scan, wanted)
+    return scan
+
+
+def _header_ok(data: Any, pos: int, crc: Any) -> bool:
+    if pos + 12 > len(data):
+        return False
+    h = crc(data[pos : pos + 8])
+    return bool((((h >> 15) | (h << 17)) + 0xA282EAD8) & 0xFFFFFFFF == _U32.unpack_from(data, pos + 8)[0])
+
+
+def _resync(data: Any, pos: int, stop: int, crc: Any) -> int | None:
+    """The first record start at or after ``pos`` (before ``stop``): its length and its data both pass
+    their CRC32C, so a false match inside a payload is about 2**-64 likely."""
+    n = len(data)
+    while pos < stop:
+        if _header_ok(data, pos, crc):
+            end = pos + 16 + _HEADER.unpack_from(data, pos)[0]
+            if end <= n:
+                c = crc(data[pos + 12 : end - 4])
+                if (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF == _U32.unpack_from(data, end - 4)[0]:
+                    return pos
+        pos += 1
+    return None
+
+
+def _scan_range(
+    path: str, lo: int, hi: int, first: bool, plugins: dict[str, str], wanted: set[str] | None
+) -> FileScan:
+    """Worker: the records that start in [lo, hi) of ``path`` (resynchronising at ``lo`` unless first)."""
+    import mmap
+
     import google_crc32c
+
+    scan = FileScan(lo, plugins=dict(plugins))
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        begin = lo if first else _resync(data, lo, hi, google_crc32c.value)
+        if begin is None:
+            scan.offset = hi
+            return scan
+        _scan_buffer(data, begin, hi, 0, path, scan, wanted)
+        scan.bytes_read = scan.offset - begin
+    return scan
+
+
+def _scan_parallel(path: str, start: int, size: int, jobs: int, plugins: dict[str, str],
+                   wanted: set[str] | None) -> FileScan:  # fmt: skip
+    import multiprocessing
+
+    bounds = [start + (size - start) * i // jobs for i in range(jobs)] + [size]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(jobs) as pool:
+        parts = pool.starmap(
+            _scan_range, [(path, bounds[i], bounds[i + 1], i == 0, plugins, wanted) for i in range(jobs)]
+        )
+    merged = FileScan(parts[-1].offset, plugins=dict(plugins))
+    for part in parts:  # in file order, so the merge equals a serial read
+        merged.problems.extend(part.problems)
+        merged.bytes_read += part.bytes_read
+        for tag, plugin in part.plugins.items():
+            merged.plugins.setdefault(tag, plugin)
+        for tag, point in part.latest.items():
+            if _newer(merged.latest.get(tag), point):
+                merged.latest[tag] = point
+    return merged
+
+
+def _scan_buffer(
+    data: Any, begin: int, stop: int, base: int, p: str, scan: FileScan, wanted: set[str] | None
+) -> None:
+    """Process the records of ``data`` that start in [begin, stop); offsets reported as ``base`` + index."""
+    import google_crc32c
+    from tensorboardX.proto import event_pb2
 
     crc = google_crc32c.value
     from_string, unpack_header, unpack_u32, latest = (
         event_pb2.Event.FromString, _HEADER.unpack_from, _U32.unpack_from, scan.latest
     )  # fmt: skip
     points, plugins = scan.points, scan.plugins
-    pos, n = 0, len(data)
+    pos, n = begin, len(data)
     # The length's own CRC is checked only when something looks wrong (the data CRC fails, or the record
     # runs past the end): it is what tells a corrupt length from bad data or a half-written last record.
-    while pos + 12 <= n:
+    while pos + 12 <= n and pos < stop:
         length, length_crc = unpack_header(data, pos)
         end = pos + 16 + length
         payload = data[pos + 12 : end - 4] if end <= n else b""
@@ -135,14 +223,19 @@ def scan_file(
         if end > n or (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF != unpack_u32(data, end - 4)[0]:
             h = crc(data[pos : pos + 8])
             if (((h >> 15) | (h << 17)) + 0xA282EAD8) & 0xFFFFFFFF != length_crc:
+                # The framing is lost here: find the next record whose length and data both check out.
+                nxt = _resync(data, pos + 1, n, crc)
+                where = f"offset {base + nxt}" if nxt is not None else "the end of the file"
                 scan.problems.append(
-                    Problem(
-                        p,
-                        f"corrupt record length at offset {start + pos}; the rest of the file is unreadable",
-                    )
+                    Problem(p, f"corrupt record length at offset {base + pos}; skipped to {where}")
                 )
-            elif end <= n:
-                scan.problems.append(Problem(p, f"corrupt record at offset {start + pos} (bad CRC); skipped"))
+                if nxt is None:
+                    pos = n
+                    break
+                pos = nxt
+                continue
+            if end <= n:
+                scan.problems.append(Problem(p, f"corrupt record at offset {base + pos} (bad CRC); skipped"))
                 pos = end
                 continue
             break  # a sound length past the end: the last record is still being written
@@ -150,7 +243,7 @@ def scan_file(
         try:
             event = from_string(payload)
         except Exception:  # protobuf's DecodeError type differs between its backends
-            scan.problems.append(Problem(p, f"undecodable record at offset {start + record_at}; skipped"))
+            scan.problems.append(Problem(p, f"undecodable record at offset {base + record_at}; skipped"))
             continue
         values = event.summary.value
         if not values:
@@ -172,8 +265,7 @@ def scan_file(
                 latest[tag] = (step, wall, v)
             if points is not None:
                 points.append((tag, step, wall, v))
-    scan.offset = start + pos
-    return scan
+    scan.offset = base + pos
 
 
 def find_runs(run_dir: str | os.PathLike[str]) -> dict[str, list[Path]]:
