@@ -97,3 +97,13 @@ def test_read_json_size_limit(tmp_path: Path) -> None:
     p.write_text(json.dumps({"pad": "x" * 5000}))
     assert "over the" in str(fsio.read_json(p, max_bytes=1024).problem)
     assert fsio.read_json(p).ok
+
+
+def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Network shares may return fewer bytes than asked before the end; the reader must go on."""
+    p = tmp_path / "summary.json"
+    p.write_text(json.dumps({"global_step": 12345, "pad": "x" * 3000}))
+    real_read = os.read
+    monkeypatch.setattr(fsio.os, "read", lambda fd, n: real_read(fd, min(n, 700)))
+    result = fsio.read_json(p)
+    assert result.ok and result.value["global_step"] == 12345

@@ -417,3 +417,10 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
         ["systemd-analyze", "verify", str(tmp_path / "old.service")], capture_output=True, text=True
     )
     assert "MemoryLimit" in p.stderr  # the check above would catch a deprecated directive
+
+
+def test_run_restores_the_previous_signal_handlers(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    runner, _ = make_runner(tmp_path, [marker_job(tmp_path)], FakeClock(jst(2025, 10, 4, 12)))
+    runner.run(once=True)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before

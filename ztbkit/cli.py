@@ -61,6 +61,10 @@ ARTIFACTS_OPT = click.option(
     "--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
     help="Root of the bot's artifact tree (one folder per session).",
 )  # fmt: skip
+SCHEDULER_STATE_OPT = click.option(
+    "--state-file", type=click.Path(path_type=Path), default=Path(".ztb/cronish-state.json"), show_default=True,
+    help="The scheduler's state file (ztb cronish writes it; ztb doctor checks it).",
+)  # fmt: skip
 VERBOSE_OPT = click.option(
     "-v", "--verbose", is_flag=True, help="List every warning, not just the first ten."
 )
@@ -706,13 +710,7 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
     show_default=True,
     help="A slot this recent counts as due, not missed.",
 )
-@click.option(
-    "--state-file",
-    type=click.Path(path_type=Path),
-    default=Path(".ztb/cronish-state.json"),
-    show_default=True,
-    help="Where the runner records each job's last run.",
-)
+@SCHEDULER_STATE_OPT
 @click.option(
     "--log-dir",
     type=click.Path(path_type=Path),
@@ -835,13 +833,7 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
 @click.option(
     "--total-steps", type=click.IntRange(min=1), default=None, help="Planned steps, for percent and ETA."
 )
-@click.option(
-    "--state-file",
-    type=click.Path(path_type=Path),
-    default=Path(".ztb/cronish-state.json"),
-    show_default=True,
-    help="The scheduler state to check.",
-)
+@SCHEDULER_STATE_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def doctor(
     correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path, as_json: bool

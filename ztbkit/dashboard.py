@@ -191,6 +191,21 @@ def session_table_markdown(sessions: Sequence[Session], tz: tzinfo | None = None
     return "\n".join(lines) + "\n"
 
 
+def finish_axes(
+    fig: Figure, ax: Any, title: str, empty: str, *, dates: bool = False, legend: bool = True
+) -> Figure:
+    """Title, grid, a legend when something is labelled, and a note instead of a blank chart."""
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if not ax.has_data():
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+    elif legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+    if dates and ax.has_data():
+        fig.autofmt_xdate()
+    return fig
+
+
 def _finite(v: float | int | None) -> bool:
     return v is not None and math.isfinite(v)
 
@@ -216,15 +231,8 @@ def metrics_figure(sessions: Sequence[Session], tz: tzinfo | None = None) -> Fig
                 linewidth=1,
                 label=label,
             )
-    ax.set_title("Sharpe and DSR across sessions")
     ax.set_xlabel("session start (JST)")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best")
-    else:
-        ax.text(0.5, 0.5, "no Sharpe or DSR values yet", ha="center", va="center", transform=ax.transAxes)
-    fig.autofmt_xdate()
-    return fig
+    return finish_axes(fig, ax, "Sharpe and DSR across sessions", "no Sharpe or DSR values yet", dates=True)
 
 
 def progress_figure(sessions: Sequence[Session], tz: tzinfo | None = None) -> Figure:
@@ -240,12 +248,5 @@ def progress_figure(sessions: Sequence[Session], tz: tzinfo | None = None) -> Fi
         if pts:
             times: Any = [p[0] for p in pts]
             ax.scatter(times, [p[1] for p in pts], s=14, color=color, label=label)
-    ax.set_title("Step progress")
     ax.set_ylabel("latest step")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best")
-    else:
-        ax.text(0.5, 0.5, "no step counts yet", ha="center", va="center", transform=ax.transAxes)
-    fig.autofmt_xdate()
-    return fig
+    return finish_axes(fig, ax, "Step progress", "no step counts yet", dates=True)

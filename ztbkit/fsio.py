@@ -85,13 +85,17 @@ def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
             return Problem(path, f"is {kind}, expected a file")
         if st.st_size > max_bytes:
             return Problem(path, f"file is {_size(st.st_size)}, over the {_size(max_bytes)} limit")
-        # Ask for one byte more than the size: a short read is the end (one read call, no EOF probe).
+        # One read of size+1 bytes is the usual whole story. Anything else (a short read, as network
+        # shares give, or a file that grew meanwhile) reads on to the end, within the size limit.
         data = os.read(fd, st.st_size + 1)
-        if len(data) <= st.st_size:
+        if len(data) == st.st_size:
             return data
-        chunks = [data]  # the file grew while we read it: take the rest
-        while (chunk := os.read(fd, 65536)) and sum(map(len, chunks)) <= max_bytes:
+        chunks, total = [data], len(data)
+        while total <= max_bytes and (chunk := os.read(fd, 1 << 20)):
             chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:
+            return Problem(path, f"file grew past the {_size(max_bytes)} limit while being read")
         return b"".join(chunks)
     except OSError as exc:
         return Problem(path, f"cannot read: {exc.strerror or exc}")

@@ -142,12 +142,8 @@ def _trend_figure(table: Any, metric: str) -> Figure:
     pts = [(i, r.values.get(metric)) for i, r in enumerate(table.rows) if r.values.get(metric) is not None]
     if pts:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, linewidth=1)
-    else:
-        ax.text(0.5, 0.5, f"no {metric} values", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(metric)
     ax.set_xlabel("session (oldest → newest)")
-    ax.grid(alpha=0.3)
-    return fig
+    return dash.finish_axes(fig, ax, metric, f"no {metric} values")
 
 
 def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interactive: bool = False) -> None:
@@ -194,11 +190,7 @@ def _cost_per_day_figure(days: Sequence[Any]) -> Figure:
     if dated:
         ax.bar([str(d) for d, _ in dated], [c for _, c in dated], color="#2563eb")
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-    else:
-        ax.text(0.5, 0.5, "no estimated runs", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Cost per day (¥)")
-    ax.grid(axis="y", alpha=0.3)
-    return fig
+    return dash.finish_axes(fig, ax, "Cost per day (¥)", "no estimated runs")
 
 
 def show_budget(artifacts_dir: str, *, day: str | None = None, interactive: bool = False) -> None:
@@ -229,18 +221,18 @@ def show_budget(artifacts_dir: str, *, day: str | None = None, interactive: bool
 
 
 def _tier_figure(bill_lines: Sequence[tuple[str, float]], base_fee: float, title: str) -> Figure:
+    """The month's bill as one horizontal bar stacked by base fee and tier."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5, 4), layout="constrained")
+    fig = Figure(figsize=(9, 2.4), layout="constrained")
     ax = fig.add_subplot()
-    bottom = 0.0
+    left = 0.0
     for label, jpy in [("base fee", base_fee), *bill_lines]:
-        ax.bar(["bill"], [jpy], bottom=[bottom], label=f"{label}: {yen(jpy)}")
-        bottom += jpy
-    ax.set_title(title)
-    ax.set_ylabel("¥")
-    ax.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
-    return fig
+        ax.barh(["bill"], [jpy], left=[left], label=f"{label}: {yen(jpy)}")
+        left += jpy
+    ax.set_xlabel("yen")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncols=4, fontsize=8, frameon=False)
+    return dash.finish_axes(fig, ax, title, "no usage", legend=False)
 
 
 def _per_million_steps_figure(points: Sequence[tuple[Any, float]]) -> Figure:
@@ -252,12 +244,9 @@ def _per_million_steps_figure(points: Sequence[tuple[Any, float]]) -> Figure:
     if points:
         times: Any = [t for t, _ in points]
         ax.scatter(times, [v for _, v in points], s=12, color="#15803d")
-        fig.autofmt_xdate()
-    else:
-        ax.text(0.5, 0.5, "no estimated runs with steps", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Cost per 1M steps (¥), by session start")
-    ax.grid(alpha=0.3)
-    return fig
+    return dash.finish_axes(
+        fig, ax, "Cost per 1M steps (¥), by session start", "no estimated runs with steps", dates=True
+    )
 
 
 def show_cost(artifacts_dir: str, *, tariff: str = "jp_residential_tiered", month: str | None = None,

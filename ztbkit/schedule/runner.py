@@ -243,16 +243,28 @@ class Runner:
             self.request_stop(f"kill file {self.stop_file} found")
         return self._stop.is_set()
 
-    def _install_signals(self) -> None:
+    def _install_signals(self) -> dict[int, Any]:
+        """Route SIGINT/SIGTERM to a clean stop; returns the previous handlers to put back."""
         if threading.current_thread() is not threading.main_thread():
-            return
+            return {}
+        previous: dict[int, Any] = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, _frame: self.request_stop(signal.Signals(signum).name))
+            previous[sig] = signal.signal(
+                sig, lambda signum, _frame: self.request_stop(signal.Signals(signum).name)
+            )
+        return previous
 
     # -- main loop
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with ``once``, do catch-up and anything due now, then return)."""
-        self._install_signals()
+        previous = self._install_signals()
+        try:
+            return self._run(once)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self, once: bool) -> int:
         now = self.clock.now()
         for job in self.jobs:  # first start: nothing is missed yet
             if self.state.last_slot(job.name) is None:
