@@ -366,3 +366,9 @@ def test_issue_paths_with_a_relative_artifacts_dir(
         os.path.join("artifacts", "s", "reports", "gates.json"),
         os.path.join("artifacts", "s", "summary.json"),
     ]
+
+
+def test_index_entry_problems_name_the_root_index(make_tree: MakeTree) -> None:
+    root = make_tree({"s": {}}, index={"sessions": [{"correlation_id": "s", "latest_step": "abc"}]})
+    [problem] = load_artifacts(root).sessions[0].issues
+    assert problem.path == os.path.join(str(root), "index.json") and problem.reason.startswith("latest_step:")

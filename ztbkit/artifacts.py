@@ -478,8 +478,10 @@ def _timestamp_from_id(session_id: str, tz: tzinfo | None) -> datetime | None:
 
 
 def _prefix_issues(issues: list[Problem], folder: str) -> list[Problem]:
-    """Issues are collected with names relative to the session folder; give them the path a user opens."""
-    return [Problem(os.path.join(folder, p.path), p.reason) for p in issues]
+    """Issues are collected with names relative to the session folder (index.json: to the root); give
+    them the path a user opens."""
+    root = os.path.dirname(folder.rstrip("/\\"))
+    return [Problem(os.path.join(root if p.path == INDEX_FILE else folder, p.path), p.reason) for p in issues]
 
 
 def load_session(

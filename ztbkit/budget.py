@@ -62,17 +62,36 @@ def estimate_session(
     folder = Path(artifacts_dir) / correlation_id
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+    return price_session(load_session(folder), rates, hours=hours, kwh=kwh, gpu_watts=gpu_watts,
+                         household_kwh=household_kwh, clock=clock, write=write)  # fmt: skip
+
+
+def price_session(
+    session: Session,
+    rates: Rates,
+    *,
+    hours: float | None = None,
+    kwh: float | None = None,
+    gpu_watts: float | None = None,
+    household_kwh: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
+    write: bool = True,
+) -> CostEstimate:
+    """Price an already loaded session (see :func:`estimate_session`)."""
+    folder = session.path
+    if folder is None:
+        raise CostUnavailableError(f"session {session.session_id!r} has no folder: nothing to price")
     if not (folder / "run_metadata.json").is_file() and not (folder / "summary.json").is_file():
         raise CostUnavailableError(
             f"{folder / 'run_metadata.json'} and {folder / 'summary.json'} are both missing: nothing to price"
         )
-    session = load_session(folder)
     inputs = derive_inputs(session, hours=hours, kwh=kwh, gpu_watts=gpu_watts)
     estimate = estimate_cost(
         inputs, rates, load_tariff(rates.tariff), household_kwh=household_kwh, generated_at=clock.now()
     )
     if write:
         atomic_write_json(folder / COST_FILE, estimate.to_dict())
+        session.cost_estimate = estimate.to_dict()
     return estimate
 
 
@@ -233,7 +252,6 @@ def budget_dataframe(runs: Iterable[BudgetRun]) -> pd.DataFrame:
 
 
 def estimate_missing_costs(
-    artifacts_dir: str | os.PathLike[str],
     sessions: Iterable[Session],
     rates: Rates,
     *,
@@ -253,11 +271,9 @@ def estimate_missing_costs(
         if s.cost_estimate and not stale:
             continue
         try:
-            est = estimate_session(artifacts_dir, s.session_id, rates, clock=clock)
+            price_session(s, rates, clock=clock)
         except CostUnavailableError as exc:
             skipped.append((s.session_id, str(exc)))
-            continue
-        s.cost_estimate = est.to_dict()
     return skipped
 
 
@@ -285,7 +301,7 @@ def write_budget(
     """Write the daily budget Markdown for ``tree`` (optionally pricing unpriced sessions first)."""
     skipped: list[tuple[str, str]] = []
     if estimate_missing:
-        skipped = estimate_missing_costs(tree.root, tree.sessions, rates or resolve_rates(), clock=clock)
+        skipped = estimate_missing_costs(tree.sessions, rates or resolve_rates(), clock=clock)
     days = rollup(budget_runs(tree.sessions), only)
     atomic_write_text(out, budget_markdown(days, only=only, now=clock.now()))
     return BudgetResult(days, skipped)
