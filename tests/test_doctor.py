@@ -108,3 +108,21 @@ def test_doctor_cli_exit_codes_json_and_kernel(make_tree: MakeTree, tmp_path: Pa
     )
     r = CliRunner().invoke(cli, ["doctor", "--correlation-id", "nope", "--artifacts-dir", str(root)])
     assert r.exit_code == 2 and f"no session folder {root / 'nope'}" in r.stderr
+
+
+def test_stale_scheduler_lock_and_failed_job_are_warned(make_tree: MakeTree, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    job = {"status": "failed", "exit_code": 1, "last_finish": "2025-09-20T00:00:00+00:00"}
+    state = write(tmp_path / "sched" / "s.json", {"jobs": {"nightly": job}})
+    write(tmp_path / "sched" / "locks" / "nightly.pid", str(dead.pid))
+    root = make_tree({"ok": HEALTHY})
+    report = run_doctor(root, "ok", state_file=state, checks=FAST, clock=FakeClock(NOW))
+    sched = next(c for c in report.checks if c.name == "scheduler")
+    assert sched.status == "WARN"
+    assert any("(stale)" in d for d in sched.details) and any(
+        f"dead pid {dead.pid}" in d for d in sched.details
+    )

@@ -245,3 +245,15 @@ def test_notebooks_are_thin_and_stripped() -> None:
                     assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Call), (
                         f"{name}: only calls"
                     )
+
+
+def test_interactive_mode_builds_widgets_in_a_real_kernel(tiny_tree: Path, tmp_path: Path) -> None:
+    """interactive=True (JupyterLab) takes the ipywidgets path: it must run and produce widget views."""
+    results = render_reports(
+        NOTEBOOKS, artifacts_dir=tiny_tree, out_dir=tmp_path, parameters={"interactive": True}
+    )
+    assert [(r.name, r.status, r.error) for r in results] == [(n, "ok", "") for n in NOTEBOOKS]
+    for name in NOTEBOOKS:
+        nb = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
+        kinds = {k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {})}
+        assert "application/vnd.jupyter.widget-view+json" in kinds, name
