@@ -41,6 +41,11 @@ class Block:
     def _repr_markdown_(self) -> str:
         return self.markdown
 
+    def __repr__(self) -> str:
+        # This is the text/plain copy in every notebook output: a short one, not the table again.
+        first = self.markdown.strip().splitlines()[0] if self.markdown.strip() else ""
+        return first[:120] + (" …" if len(first) > 120 or "\n" in self.markdown.strip() else "")
+
 
 def heading(text: str, level: int = 1) -> Block:
     return Block(f"<h{level}>{html.escape(text)}</h{level}>", f"{'#' * level} {md_escape(text)}\n")
