@@ -1,0 +1,203 @@
+"""ztb gates-alert, live-status and notify."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ztbkit.cli.base import (
+    ARTIFACTS_OPT,
+    STATE_DIR_OPT,
+    VERBOSE_OPT,
+    cli,
+    fail,
+    warn_issues,
+)
+
+WEBHOOK_OPTS = (
+    click.option("--webhook", metavar="URL", help="Webhook URL (Slack or Discord). Env SLACK_WEBHOOK_URL."),
+    click.option(
+        "--discord-webhook",
+        metavar="URL",
+        help="Discord webhook URL; wins over everything else. Env ZTB_DISCORD_WEBHOOK.",
+    ),
+)
+
+
+def _outbox(state_dir: Path) -> Any:
+    from ztbkit.notify import Outbox
+
+    return Outbox(state_dir / ".ztb")
+
+
+def _echo_flushed(flushed: Sequence[tuple[dict[str, Any], Any]]) -> None:
+    from ztbkit.notify.delivery import result_line
+    from ztbkit.notify.webhook import Webhook
+
+    for entry, result in flushed:
+        hook = Webhook(entry["url"], entry.get("service", "slack"), entry.get("source", "outbox"))
+        click.echo(
+            f"outbox {entry.get('id', '?')[:8]} ({entry.get('created_at', '?')}): {result_line(result, hook)}"
+        )
+
+
+@cli.command("gates-alert")
+@click.option("--correlation-id", required=True, help="Session whose reports/gates.json to check.")
+@ARTIFACTS_OPT
+@WEBHOOK_OPTS[0]
+@WEBHOOK_OPTS[1]
+@STATE_DIR_OPT
+@click.option("--dry-run", is_flag=True, help="Print the alert payload instead of posting it.")
+@VERBOSE_OPT
+def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | None, discord_webhook: str | None,
+                    state_dir: Path, dry_run: bool, verbose: bool) -> None:  # fmt: skip
+    """Alert Discord/Slack when a session's acceptance gates failed.
+
+    No gates file (or an empty one): prints SKIP, exit 0. No failures: nothing is sent, exit 0.
+    Failures: one alert naming the first 3 failing gates (+N more) with reasons and a dashboard link,
+    ERROR when a critical gate failed, else WARN. Failures with no webhook configured: exit 1.
+    An alert that cannot be delivered now is kept in the outbox and sent first next time (exit 1).
+
+    \b
+    Examples:
+      ztb gates-alert --correlation-id 20250929T120000Z
+      ztb gates-alert --correlation-id 20250929T120000Z --discord-webhook "$HOOK"
+      ztb gates-alert --correlation-id 20250929T120000Z --dry-run
+    """
+    import json
+
+    from ztbkit.alerts import dashboard_link, gates_alert, read_gates
+    from ztbkit.clock import SYSTEM_CLOCK
+    from ztbkit.notify import payload_for, resolve_webhook, send_with_outbox
+    from ztbkit.notify.delivery import result_line
+
+    check = read_gates(artifacts_dir, correlation_id)
+    warn_issues(check.issues, verbose)
+    if check.report is None:
+        click.echo(f"SKIP: no gates to check ({check.path} is missing or empty)")
+        return
+    link = dashboard_link(artifacts_dir, correlation_id, os.environ)
+    alert = gates_alert(correlation_id, check, link, now=SYSTEM_CLOCK.now())
+    if alert is None:
+        click.echo(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
+        return
+    failed = check.report.failures
+    click.echo(
+        f"FAIL: {len(failed)} gate(s) failed ({alert.level}): {', '.join(g.name for g in failed) or 'pass: false'}"
+    )
+    hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook)
+    payload = payload_for(hook.service if hook else "discord", alert)
+    if dry_run:
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    if hook is None:
+        fail("gates failed but no webhook is configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or "
+             "SLACK_WEBHOOK_URL)", 1)  # fmt: skip
+    report = send_with_outbox(hook, payload, _outbox(state_dir))
+    _echo_flushed(report.flushed)
+    click.echo(result_line(report.result, hook))
+    sys.exit(0 if report.result.delivered else 1)
+
+
+@cli.command("live-status")
+@click.argument("webhook_url", required=False)
+@STATE_DIR_OPT
+@WEBHOOK_OPTS[1]
+@click.option("--dry-run", is_flag=True, help="Print the payload instead of posting it (no webhook needed).")
+@click.option(
+    "--edit", is_flag=True, help="Keep one Discord message up to date instead of posting a new one."
+)
+def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str | None, dry_run: bool,
+                edit: bool) -> None:  # fmt: skip
+    """Post the live bot status snapshot (trade state, configuration, performance per pair).
+
+    Reads trade-state.json, trade-config.json and stats.json from --state-dir; a missing file drops
+    its field, never the message. WEBHOOK_URL counts as --webhook in the precedence order.
+
+    \b
+    Examples:
+      ztb live-status --state-dir /opt/bot --dry-run
+      ztb live-status "$SLACK_HOOK" --state-dir /opt/bot
+      ZTB_DISCORD_WEBHOOK=... ztb live-status --state-dir /opt/bot --edit
+    """
+    import json
+
+    from ztbkit.clock import SYSTEM_CLOCK
+    from ztbkit.live import load_live_state, save_message_id, saved_message_id, status_alert
+    from ztbkit.notify import deliver, payload_for, resolve_webhook, send_with_outbox
+    from ztbkit.notify.delivery import result_line
+
+    live = load_live_state(state_dir)
+    warn_issues(live.problems)
+    alert = status_alert(live, state_dir, now=SYSTEM_CLOCK.now())
+    hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook_url)
+    payload = payload_for(hook.service if hook else "discord", alert)
+    if dry_run:
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    if hook is None:
+        fail(
+            "no webhook: pass WEBHOOK_URL or --discord-webhook, or set ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL"
+        )
+    if not edit:
+        report = send_with_outbox(hook, payload, _outbox(state_dir))
+        _echo_flushed(report.flushed)
+        click.echo(result_line(report.result, hook))
+        sys.exit(0 if report.result.delivered else 1)
+    if hook.service != "discord":
+        fail("--edit needs a Discord webhook (Slack incoming webhooks cannot edit a message)")
+    message_id = saved_message_id(state_dir, hook.url)
+    if message_id:
+        edit_body = {k: v for k, v in payload.items() if k not in ("username", "avatar_url")}
+        result = deliver(hook, edit_body, method="PATCH", suffix=f"/messages/{message_id}")
+        if result.delivered:
+            click.echo(f"edited status message {message_id} via {hook.redacted}")
+            return
+        if result.http_status != 404:
+            click.echo(result_line(result, hook))
+            sys.exit(1)
+        click.echo(f"status message {message_id} is gone; posting a new one", err=True)
+    result = deliver(hook, payload, params={"wait": "true"})
+    new_id = result.response.get("id") if isinstance(result.response, dict) else None
+    if result.delivered and isinstance(new_id, str | int):
+        save_message_id(state_dir, hook.url, str(new_id))
+        click.echo(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
+        return
+    click.echo(result_line(result, hook))
+    sys.exit(0 if result.delivered else 1)
+
+
+@cli.command()
+@click.option("--flush-outbox", is_flag=True, help="Send every alert waiting in the outbox now.")
+@click.option("--check", is_flag=True, help="Validate the webhook configuration and a payload; post nothing.")
+@STATE_DIR_OPT
+def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
+    """Show or flush the outbox of alerts that could not be delivered yet.
+
+    \b
+    Examples:
+      ztb notify                      how many alerts are waiting
+      ztb notify --flush-outbox --state-dir /opt/bot
+      ztb notify --check              is a webhook configured and valid? (posts nothing)
+    """
+    if check:
+        from ztbkit.notify import check_configuration
+
+        ok, why = check_configuration()
+        click.echo(f"{'OK' if ok else 'FAIL'}: {why}")
+        sys.exit(0 if ok else 1)
+    outbox = _outbox(state_dir)
+    if not flush_outbox:
+        waiting = outbox.entries()
+        click.echo(f"{len(waiting)} alert(s) waiting in {outbox.path}")
+        return
+    flushed = outbox.flush()
+    _echo_flushed(flushed)
+    left = len(outbox.entries())
+    click.echo(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
+    sys.exit(0 if left == 0 and all(r.delivered for _, r in flushed) else 1)

@@ -1,0 +1,90 @@
+"""Shared pieces of the ``ztb`` command: the group, error handling, warnings, common options."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ztbkit import __version__
+from ztbkit.errors import ZtbError
+from ztbkit.fsio import Problem
+
+MAX_WARNINGS = 10
+
+
+class ZtbGroup(click.Group):
+    """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZtbError as exc:
+            click.echo(f"ztb: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"ztb: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warn_issues(issues: Sequence[Problem], verbose: bool = False) -> None:
+    """Print problems as warnings on stderr, the first few unless ``verbose``."""
+    shown = issues if verbose else issues[:MAX_WARNINGS]
+    for p in shown:
+        click.echo(f"warning: {p}", err=True)
+    if len(issues) > len(shown):
+        click.echo(f"warning: ... and {len(issues) - len(shown)} more (use -v to list all)", err=True)
+
+
+def progress_printer(label: str, min_total: int = 2000) -> Callable[[int, int], None]:
+    """A progress callback printing ``label: done/total`` to stderr for long jobs only."""
+
+    def show(done: int, total: int) -> None:
+        if total >= min_total:
+            click.echo(f"{label}: {done}/{total}", err=True)
+
+    return show
+
+
+ARTIFACTS_OPT = click.option(
+    "--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
+    help="Root of the bot's artifact tree (one folder per session).",
+)  # fmt: skip
+SCHEDULER_STATE_OPT = click.option(
+    "--state-file", type=click.Path(path_type=Path), default=Path(".ztb/cronish-state.json"), show_default=True,
+    help="The scheduler's state file (ztb cronish writes it; ztb doctor checks it).",
+)  # fmt: skip
+STATE_DIR_OPT = click.option(
+    "--state-dir", type=click.Path(path_type=Path), default=Path("."), envvar="ZTB_STATE_DIR", show_default=True,
+    help="The bot's state folder (trade-state.json...); ztbkit keeps its outbox in <state-dir>/.ztb/. "
+    "Env ZTB_STATE_DIR.",
+)  # fmt: skip
+VERBOSE_OPT = click.option(
+    "-v", "--verbose", is_flag=True, help="List every warning, not just the first ten."
+)
+
+
+@click.group(cls=ZtbGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ztb")
+def cli() -> None:
+    """ztbkit: the operations side of zaif-trade-bot.
+
+    \b
+    Quick start:
+      ztb demo --out-dir demo                   build a realistic demo artifact tree
+      ztb nightly --artifacts-dir demo/artifacts --out-dir outputs
+      ztb trends --artifacts-dir artifacts      write artifacts/trends.csv
+
+    Exit codes: 0 ok, 1 the job found a problem, 2 bad usage or input.
+    """
+
+
+def yen(amount: float) -> str:
+    from ztbkit.costs import yen as fmt
+
+    return fmt(amount)

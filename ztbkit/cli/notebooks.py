@@ -1,0 +1,115 @@
+"""ztb dashboard and report: the notebook reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ztbkit.cli.base import (
+    ARTIFACTS_OPT,
+    cli,
+)
+
+CELL_TIMEOUT_OPT = click.option("--cell-timeout", type=click.IntRange(min=1), default=600, show_default=True,
+                                help="Seconds one notebook cell may run.")  # fmt: skip
+
+
+@cli.command("dashboard")
+@ARTIFACTS_OPT
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="HTML page to write.  [default: <artifacts-dir>/dashboard.html]",
+)
+@CELL_TIMEOUT_OPT
+def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> None:
+    """Render the dashboard page (runs the dashboard notebook).
+
+    A self-contained HTML page: the session table (click a header to sort, type to filter),
+    status colours, Sharpe/DSR and step-progress plots. The executed notebook is kept beside it.
+    Exit 1 when a cell fails, 3 when the kernel dies or times out.
+
+    \b
+    Examples:
+      ztb dashboard
+      ztb dashboard --artifacts-dir /data/bot/artifacts --out /var/www/ztb/index.html
+    """
+    from ztbkit.artifacts import load_artifacts
+    from ztbkit.reports import render_notebook
+
+    load_artifacts(artifacts_dir)  # a missing folder is exit 2 here, before a kernel starts
+    target = out or artifacts_dir / "dashboard.html"
+    result = render_notebook("dashboard", artifacts_dir=artifacts_dir, out_dir=target.parent, stem=target.stem,
+                             formats=("html",), cell_timeout=cell_timeout)  # fmt: skip
+    click.echo(result.line())
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@ARTIFACTS_OPT
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    default=Path("outputs"),
+    show_default=True,
+    help="Reports go to <out-dir>/<YYYY-MM-DD>/NAME.{html,md,ipynb}.",
+)
+@click.option(
+    "-p",
+    "--parameter",
+    "params",
+    type=(str, str),
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Notebook parameter (JSON values such as true, 3 or [1,2] are parsed). Repeatable.",
+)
+@click.option(
+    "--date", "date_text", metavar="YYYY-MM-DD", help="Output folder date (default: today in Asia/Tokyo)."
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="Notebooks run at once (default: CPU count)."
+)
+@CELL_TIMEOUT_OPT
+@click.option(
+    "--run-timeout",
+    type=click.IntRange(min=1),
+    default=1800,
+    show_default=True,
+    help="Seconds a whole notebook may run before its kernel is killed.",
+)
+def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: tuple[tuple[str, str], ...],
+           date_text: str | None, jobs: int | None, cell_timeout: int, run_timeout: int) -> None:  # fmt: skip
+    """Render report notebooks (dashboard, trends, budget, cost) to HTML, Markdown and .ipynb.
+
+    Several names run in parallel processes; one progress line is printed per notebook as it ends.
+    Exit 1 when a cell failed, 3 when a kernel died or timed out.
+
+    \b
+    Examples:
+      ztb report dashboard trends budget cost
+      ztb report trends --artifacts-dir demo/artifacts -p metrics '["rl_sharpe"]'
+      ztb report budget -p day 2025-10-31 --out-dir /srv/reports
+    """
+    from ztbkit.artifacts import load_artifacts
+    from ztbkit.nightly import report_date
+    from ztbkit.reports import parse_parameter, render_reports
+
+    load_artifacts(artifacts_dir)
+    day_dir = out_dir / report_date(date_text).isoformat()
+    parameters = {k: parse_parameter(v) for k, v in params}
+    total, done = len(names), 0
+
+    def progress(result: Any) -> None:
+        nonlocal done
+        done += 1
+        click.echo(f"[{done}/{total}] {result.line()}")
+
+    click.echo(f"rendering {', '.join(names)} into {day_dir}", err=True)
+    results = render_reports(names, artifacts_dir=artifacts_dir, out_dir=day_dir, parameters=parameters,
+                             cell_timeout=cell_timeout, run_timeout=run_timeout, jobs=jobs, on_done=progress)  # fmt: skip
+    sys.exit(max(r.exit_code for r in results))
