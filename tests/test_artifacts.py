@@ -11,7 +11,8 @@ import pytest
 from conftest import MakeTree, write
 
 from ztbkit import ArtifactsNotFoundError, load_artifacts
-from ztbkit.artifacts import classify_run_metadata, load_session, parse_timestamp
+from ztbkit.artifacts import classify_run_metadata, load_session
+from ztbkit.values import parse_timestamp
 
 NESTED = {
     "correlation_id": "s1",

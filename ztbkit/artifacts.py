@@ -29,6 +29,7 @@ from ztbkit import gates as gates_mod
 from ztbkit.clock import default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import JsonRead, Problem, read_json_if_exists
+from ztbkit.values import check_count, check_number, describe, parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -198,66 +199,6 @@ def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None)
     return df
 
 
-# --------------------------------------------------------------------------- value checks
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def check_number(value: Any, where: str, issues: list[Problem], file: str) -> float | int | None:
-    """A finite int/float (not bool), else None with an issue. None stays None silently."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        issues.append(Problem(file, f"{where}: expected a number, got {_describe(value)}"))
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        issues.append(Problem(file, f"{where}: {value} is not a finite number"))
-        return None
-    return value
-
-
-def check_count(value: Any, where: str, issues: list[Problem], file: str) -> int | None:
-    """A non-negative whole number (``1000.0`` is accepted as 1000), else None with an issue."""
-    num = check_number(value, where, issues, file)
-    if num is None:
-        return None
-    if isinstance(num, float):
-        if not num.is_integer():
-            issues.append(Problem(file, f"{where}: expected a whole number, got {num}"))
-            return None
-        num = int(num)
-    if num < 0:
-        issues.append(Problem(file, f"{where}: expected a non-negative number, got {num}"))
-        return None
-    return num
-
-
-def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
-    """ISO-8601 text (extended or basic, ``Z`` or offset or naive) or epoch seconds → aware datetime.
-
-    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            return None
-        try:
-            return datetime.fromtimestamp(value, tz or default_tz())
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str):
-        return None
-    try:
-        dt = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz())
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -400,7 +341,7 @@ def _derive_rates(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
 def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
     """The largest valid number of a metrics.json peaks list; bad elements are reported and skipped."""
     if not isinstance(values, list):
-        issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {_describe(values)}"))
+        issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {describe(values)}"))
         return None
     try:
         if all(type(v) in (int, float) and -_INF < v < _INF for v in values):  # the common case
@@ -433,7 +374,7 @@ def _status(entry: Mapping[str, Any] | None, issues: list[Problem]) -> str:
         return "unknown"
     raw = entry["status"]
     if not isinstance(raw, str) or not raw.strip():
-        issues.append(Problem(INDEX_FILE, f"status: expected text, got {_describe(raw)}"))
+        issues.append(Problem(INDEX_FILE, f"status: expected text, got {describe(raw)}"))
         return "unknown"
     return raw.strip().lower()
 
@@ -451,7 +392,7 @@ def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], 
         s.start_time = parse_timestamp(value, tz)
         if s.start_time is not None:
             break
-        issues.append(Problem(file, f"{key}: not a timestamp: {_describe(value)}"))
+        issues.append(Problem(file, f"{key}: not a timestamp: {describe(value)}"))
     else:
         if s.start_time is None:
             s.start_time = _timestamp_from_id(s.session_id, tz)
@@ -462,7 +403,7 @@ def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], 
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             s.eta = f"{value:g}s"
             break
-        issues.append(Problem(file, f"{key}: expected text or seconds, got {_describe(value)}"))
+        issues.append(Problem(file, f"{key}: expected text or seconds, got {describe(value)}"))
     _derive_rates(s, scopes, issues)
     _derive_duration(s, scopes, issues)
     s.status = _status(docs.get(INDEX_FILE), issues)
@@ -557,14 +498,14 @@ def _index_entries(root: str, issues: list[Problem]) -> dict[str, dict[str, Any]
     entries: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(raw_entries):
         if not isinstance(entry, dict):
-            issues.append(Problem(path, f"sessions[{i}]: expected an object, got {_describe(entry)}"))
+            issues.append(Problem(path, f"sessions[{i}]: expected an object, got {describe(entry)}"))
             continue
         sid = entry.get("correlation_id", entry.get("id"))
         if isinstance(sid, int) and not isinstance(sid, bool):
             sid = str(sid)
         if not isinstance(sid, str) or not sid.strip():
             issues.append(
-                Problem(path, f"sessions[{i}]: no usable 'correlation_id' or 'id' ({_describe(sid)})")
+                Problem(path, f"sessions[{i}]: no usable 'correlation_id' or 'id' ({describe(sid)})")
             )
             continue
         if sid in entries:

@@ -23,10 +23,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ztbkit.artifacts import load_session, parse_timestamp
+from ztbkit.artifacts import load_session
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import atomic_write_text, read_json_if_exists
+from ztbkit.values import parse_timestamp
 
 MAX_ERRORS = 50
 _LEVEL = re.compile(r"\b(ERROR|FAIL|FAILED|CRITICAL)\b")

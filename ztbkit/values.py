@@ -1,0 +1,72 @@
+"""Values read from artifacts: numbers that must be finite and of the right kind, and timestamps.
+
+A value of the wrong type (a string where a number belongs, a bool, NaN/Infinity, a list) is
+treated as missing and reported as a :class:`~ztbkit.fsio.Problem` naming the file and key — never
+passed on as if valid. Naive timestamps are taken to be in Asia/Tokyo.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, tzinfo
+from typing import Any
+
+from ztbkit.clock import default_tz
+from ztbkit.fsio import Problem
+
+
+def describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def check_number(value: Any, where: str, issues: list[Problem], file: str) -> float | int | None:
+    """A finite int/float (not bool), else None with an issue. None stays None silently."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        issues.append(Problem(file, f"{where}: expected a number, got {describe(value)}"))
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        issues.append(Problem(file, f"{where}: {value} is not a finite number"))
+        return None
+    return value
+
+
+def check_count(value: Any, where: str, issues: list[Problem], file: str) -> int | None:
+    """A non-negative whole number (``1000.0`` is accepted as 1000), else None with an issue."""
+    num = check_number(value, where, issues, file)
+    if num is None:
+        return None
+    if isinstance(num, float):
+        if not num.is_integer():
+            issues.append(Problem(file, f"{where}: expected a whole number, got {num}"))
+            return None
+        num = int(num)
+    if num < 0:
+        issues.append(Problem(file, f"{where}: expected a non-negative number, got {num}"))
+        return None
+    return num
+
+
+def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
+    """ISO-8601 text (extended or basic, ``Z`` or offset or naive) or epoch seconds → aware datetime.
+
+    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None
+        try:
+            return datetime.fromtimestamp(value, tz or default_tz())
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz())
