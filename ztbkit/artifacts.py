@@ -280,11 +280,15 @@ def classify_run_metadata(doc: Mapping[str, Any]) -> str:
     system = doc.get("system")
     if doc.get("correlation_id") == "dummy" or (isinstance(system, dict) and system.get("os") == "dummy"):
         return "stub"
-    if any(k in doc for k in ("system", "packages", "git", "run_config")):
+    if not _ENVIRONMENT_KEYS.isdisjoint(doc.keys()):
         return "environment"
-    if any(k in doc for k in ("duration_seconds", "gpu_count", "start_time", "correlation_id")):
+    if not _COST_KEYS.isdisjoint(doc.keys()):
         return "cost"
     return "unknown"
+
+
+_ENVIRONMENT_KEYS = frozenset(("system", "packages", "git", "run_config"))
+_COST_KEYS = frozenset(("duration_seconds", "gpu_count", "start_time", "correlation_id"))
 
 
 #: Where a duration comes from, in order: (file, parent object, key, seconds per unit).
