@@ -66,6 +66,24 @@ def estimate_session(
                          household_kwh=household_kwh, clock=clock, write=write)  # fmt: skip
 
 
+def _session_fps(session: Session, folder: Path) -> float | None:
+    """TensorBoard's latest time/fps from the session's tb/ or tensorboard/ folder — read only when
+    nothing cheaper gives steps per second."""
+    tb_latest = session.metrics.get("tb_latest")
+    if session.steps_per_sec or (isinstance(tb_latest, dict) and tb_latest.get("time/fps")):
+        return None
+    from ztbkit.tensorboard import scrape
+
+    values = [
+        point[2]
+        for sub in ("tb", "tensorboard")
+        if (folder / sub).is_dir()
+        for tags in scrape(folder / sub, tags=["time/fps"]).runs.values()
+        if (point := tags.get("time/fps")) is not None
+    ]
+    return max(values) if values else None
+
+
 def price_session(
     session: Session,
     rates: Rates,
@@ -85,7 +103,9 @@ def price_session(
         raise CostUnavailableError(
             f"{folder / 'run_metadata.json'} and {folder / 'summary.json'} are both missing: nothing to price"
         )
-    inputs = derive_inputs(session, hours=hours, kwh=kwh, gpu_watts=gpu_watts)
+    inputs = derive_inputs(
+        session, hours=hours, kwh=kwh, gpu_watts=gpu_watts, tb_fps=_session_fps(session, folder)
+    )
     estimate = estimate_cost(
         inputs, rates, load_tariff(rates.tariff), household_kwh=household_kwh, generated_at=clock.now()
     )

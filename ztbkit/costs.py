@@ -160,15 +160,21 @@ def derive_inputs(
     hours: float | None = None,
     kwh: float | None = None,
     gpu_watts: float | None = None,
+    tb_fps: float | None = None,
 ) -> CostInputs:
     """The cost inputs of ``session`` with their provenance; overrides win over what the run recorded."""
     rm = session.run_metadata
-    # Steps per second: the summary's progress or metrics, else TensorBoard's time/fps (metrics.tb_latest).
+    # Steps per second: the summary's progress or metrics, else TensorBoard's time/fps — as copied into
+    # metrics.json (tb_latest), else as read from the session's own event files (``tb_fps``).
+    fps = _positive(_obj(session.metrics, "tb_latest").get("time/fps"))
     if session.steps_per_sec:
         sps = Figure(session.steps_per_sec, "measured", "summary progress / metrics steps ÷ elapsed")
+    elif fps:
+        sps = Figure(fps, "measured", "TensorBoard time/fps (metrics.json tb_latest)")
+    elif tb_fps and tb_fps > 0:
+        sps = Figure(tb_fps, "measured", "TensorBoard time/fps (event files)")
     else:
-        fps = _positive(_obj(session.metrics, "tb_latest").get("time/fps"))
-        sps = Figure(fps, "measured", "TensorBoard time/fps") if fps else Figure(None, "unknown")
+        sps = Figure(None, "unknown")
 
     if hours is not None:
         duration = Figure(hours, "override", "--hours")
