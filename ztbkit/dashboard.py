@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -57,7 +58,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda v: v or "",
     ),
     Column("Latest step", "num", lambda s, tz: s.global_step, _num("{:,}")),
-    Column("ETA", "text", lambda s, tz: s.eta, lambda v: v or ""),
+    Column("ETA", "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
     Column("Status", "text", lambda s, tz: s.status, str),
     Column("Sharpe", "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
@@ -134,6 +135,19 @@ _JS = """
   render();
 })();
 """
+
+
+def eta_text(eta: str | None) -> str:
+    """``15909s`` (as the bot writes it) → ``4h 25m``; anything else is shown as given."""
+    if not eta:
+        return ""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*s\s*", eta)
+    if m is None:
+        return eta
+    minutes = round(float(m.group(1)) / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return f"{days}d {hours}h" if days else f"{hours}h {mins:02d}m" if hours else f"{mins}m"
 
 
 def _cell(col: Column, value: Any) -> str:
