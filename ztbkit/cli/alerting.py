@@ -46,6 +46,37 @@ def _echo_flushed(flushed: Sequence[tuple[dict[str, Any], Any]]) -> None:
         )
 
 
+def _prepare(alert: Any, discord_webhook: str | None, webhook: str | None, dry_run: bool,
+             missing: str, missing_code: int) -> tuple[Any, dict[str, Any]] | None:  # fmt: skip
+    """Resolve the webhook and build its payload; None after printing it for --dry-run.
+
+    No webhook (and no --dry-run) stops the command with ``missing`` and ``missing_code``.
+    """
+    import json
+
+    from ztbkit.notify import payload_for, resolve_webhook
+
+    hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook)
+    payload = payload_for(hook.service if hook else "discord", alert)
+    if dry_run:
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return None
+    if hook is None:
+        fail(missing, missing_code)
+    return hook, payload
+
+
+def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
+    """Send (older outbox entries first), print each outcome, exit 0 only when delivered."""
+    from ztbkit.notify import send_with_outbox
+    from ztbkit.notify.delivery import result_line
+
+    report = send_with_outbox(hook, payload, _outbox(state_dir))
+    _echo_flushed(report.flushed)
+    click.echo(result_line(report.result, hook))
+    sys.exit(0 if report.result.delivered else 1)
+
+
 @cli.command("gates-alert")
 @click.option("--correlation-id", required=True, help="Session whose reports/gates.json to check.")
 @ARTIFACTS_OPT
@@ -69,12 +100,8 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
       ztb gates-alert --correlation-id 20250929T120000Z --discord-webhook "$HOOK"
       ztb gates-alert --correlation-id 20250929T120000Z --dry-run
     """
-    import json
-
     from ztbkit.alerts import dashboard_link, gates_alert, read_gates
     from ztbkit.clock import SYSTEM_CLOCK
-    from ztbkit.notify import payload_for, resolve_webhook, send_with_outbox
-    from ztbkit.notify.delivery import result_line
 
     check = read_gates(artifacts_dir, correlation_id)
     warn_issues(check.issues, verbose)
@@ -90,18 +117,10 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     click.echo(
         f"FAIL: {len(failed)} gate(s) failed ({alert.level}): {', '.join(g.name for g in failed) or 'pass: false'}"
     )
-    hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook)
-    payload = payload_for(hook.service if hook else "discord", alert)
-    if dry_run:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
-        return
-    if hook is None:
-        fail("gates failed but no webhook is configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or "
-             "SLACK_WEBHOOK_URL)", 1)  # fmt: skip
-    report = send_with_outbox(hook, payload, _outbox(state_dir))
-    _echo_flushed(report.flushed)
-    click.echo(result_line(report.result, hook))
-    sys.exit(0 if report.result.delivered else 1)
+    prepared = _prepare(alert, discord_webhook, webhook, dry_run, "gates failed but no webhook is configured "
+                        "(--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)", 1)  # fmt: skip
+    if prepared is not None:
+        _send_and_exit(*prepared, state_dir)
 
 
 @cli.command("live-status")
@@ -125,30 +144,21 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
       ztb live-status "$SLACK_HOOK" --state-dir /opt/bot
       ZTB_DISCORD_WEBHOOK=... ztb live-status --state-dir /opt/bot --edit
     """
-    import json
-
     from ztbkit.clock import SYSTEM_CLOCK
     from ztbkit.live import load_live_state, save_message_id, saved_message_id, status_alert
-    from ztbkit.notify import deliver, payload_for, resolve_webhook, send_with_outbox
+    from ztbkit.notify import deliver
     from ztbkit.notify.delivery import result_line
 
     live = load_live_state(state_dir)
     warn_issues(live.problems)
     alert = status_alert(live, state_dir, now=SYSTEM_CLOCK.now())
-    hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook_url)
-    payload = payload_for(hook.service if hook else "discord", alert)
-    if dry_run:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    prepared = _prepare(alert, discord_webhook, webhook_url, dry_run, "no webhook: pass WEBHOOK_URL or "
+                        "--discord-webhook, or set ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL", 2)  # fmt: skip
+    if prepared is None:
         return
-    if hook is None:
-        fail(
-            "no webhook: pass WEBHOOK_URL or --discord-webhook, or set ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL"
-        )
+    hook, payload = prepared
     if not edit:
-        report = send_with_outbox(hook, payload, _outbox(state_dir))
-        _echo_flushed(report.flushed)
-        click.echo(result_line(report.result, hook))
-        sys.exit(0 if report.result.delivered else 1)
+        _send_and_exit(hook, payload, state_dir)
     if hook.service != "discord":
         fail("--edit needs a Discord webhook (Slack incoming webhooks cannot edit a message)")
     message_id = saved_message_id(state_dir, hook.url)

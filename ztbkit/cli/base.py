@@ -64,6 +64,10 @@ STATE_DIR_OPT = click.option(
     help="The bot's state folder (trade-state.json...); ztbkit keeps its outbox in <state-dir>/.ztb/. "
     "Env ZTB_STATE_DIR.",
 )  # fmt: skip
+OUT_DIR_OPT = click.option(
+    "--out-dir", type=click.Path(path_type=Path), default=Path("outputs"), show_default=True,
+    help="Reports go to <out-dir>/<YYYY-MM-DD>/ (NAME.html, .md and the executed .ipynb).",
+)  # fmt: skip
 VERBOSE_OPT = click.option(
     "-v", "--verbose", is_flag=True, help="List every warning, not just the first ten."
 )

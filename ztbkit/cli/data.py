@@ -10,6 +10,7 @@ import click
 
 from ztbkit.cli.base import (
     ARTIFACTS_OPT,
+    OUT_DIR_OPT,
     VERBOSE_OPT,
     cli,
     progress_printer,
@@ -117,13 +118,7 @@ def trends_md(csv_path: Path, out: Path, verbose: bool) -> None:
 
 @cli.command()
 @ARTIFACTS_OPT
-@click.option(
-    "--out-dir",
-    type=click.Path(path_type=Path),
-    default=Path("outputs"),
-    show_default=True,
-    help="Reports go to <out-dir>/<YYYY-MM-DD>/.",
-)
+@OUT_DIR_OPT
 @click.option(
     "--date",
     "date_text",

@@ -10,6 +10,7 @@ import click
 
 from ztbkit.cli.base import (
     ARTIFACTS_OPT,
+    OUT_DIR_OPT,
     cli,
 )
 
@@ -52,13 +53,7 @@ def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> N
 @cli.command()
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @ARTIFACTS_OPT
-@click.option(
-    "--out-dir",
-    type=click.Path(path_type=Path),
-    default=Path("outputs"),
-    show_default=True,
-    help="Reports go to <out-dir>/<YYYY-MM-DD>/NAME.{html,md,ipynb}.",
-)
+@OUT_DIR_OPT
 @click.option(
     "-p",
     "--parameter",
