@@ -215,13 +215,13 @@ def test_generated_at_is_recorded(make_tree: MakeTree) -> None:
 def test_steps_per_sec_from_the_sessions_own_tensorboard_logs(make_tree: MakeTree) -> None:
     from test_tensorboard import frame, tf2_event
 
-    from ztbkit.budget import estimate_session
+    from ztbkit.budget import find_session, price_session
 
     events = b"".join(frame(tf2_event(s, "time/fps", 10.0, first=s == 0)) for s in range(3))
     root = make_tree(
         {"s": {"summary.json": {"global_step": 36_000}, "tb/PPO_1/events.out.tfevents.1.h.1.0": events}}
     )
-    est = estimate_session(root, "s", Rates(), write=False)
+    est = price_session(find_session(root, "s"), Rates(), write=False)
     sources = est.to_dict()["sources"]
     assert sources["steps_per_sec"] == {
         "value": 10.0,

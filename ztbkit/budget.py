@@ -1,6 +1,6 @@
 """Cost files in the artifact tree, and the daily budget rollup.
 
-* :func:`estimate_session` prices one session and writes ``<id>/reports/cost_estimate.json``
+* :func:`price_session` prices one session and writes ``<id>/reports/cost_estimate.json``
   (atomically), so the dashboard and the budget find it.
 * :func:`budget_runs` reads every session's cost file in either shape — ztbkit's own
   (``costs.total_jpy``) or the flat ``{"total_cost_jpy", "gpu_hours"}`` — and a session without one
@@ -41,29 +41,12 @@ if TYPE_CHECKING:
 COST_FILE = os.path.join("reports", "cost_estimate.json")
 
 
-def estimate_session(
-    artifacts_dir: str | os.PathLike[str],
-    correlation_id: str,
-    rates: Rates,
-    *,
-    hours: float | None = None,
-    kwh: float | None = None,
-    gpu_watts: float | None = None,
-    household_kwh: float = 0.0,
-    clock: Clock = SYSTEM_CLOCK,
-    write: bool = True,
-) -> CostEstimate:
-    """Price one session and (unless ``write=False``) write its reports/cost_estimate.json.
-
-    Raises ArtifactsNotFoundError (exit 2) when the session folder is missing and
-    CostUnavailableError (exit 1) when it has neither run_metadata.json nor summary.json, or no
-    duration.
-    """
+def find_session(artifacts_dir: str | os.PathLike[str], correlation_id: str) -> Session:
+    """Load one session by id; ArtifactsNotFoundError (exit 2) names the folder when it is missing."""
     folder = Path(artifacts_dir) / correlation_id
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
-    return price_session(load_session(folder), rates, hours=hours, kwh=kwh, gpu_watts=gpu_watts,
-                         household_kwh=household_kwh, clock=clock, write=write)  # fmt: skip
+    return load_session(folder)
 
 
 def _session_fps(session: Session, folder: Path) -> float | None:
@@ -95,7 +78,11 @@ def price_session(
     clock: Clock = SYSTEM_CLOCK,
     write: bool = True,
 ) -> CostEstimate:
-    """Price an already loaded session (see :func:`estimate_session`)."""
+    """Price a session and (unless ``write=False``) write its reports/cost_estimate.json.
+
+    Raises CostUnavailableError (exit 1) when it has neither run_metadata.json nor summary.json, or
+    no duration.
+    """
     folder = session.path
     if folder is None:
         raise CostUnavailableError(f"session {session.session_id!r} has no folder: nothing to price")

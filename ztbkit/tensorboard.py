@@ -425,9 +425,5 @@ def scalars_frame(run_dir: str | os.PathLike[str], tags: Iterable[str] | None = 
     )
 
 
-def write_scrape(result: ScrapeResult, output: str | os.PathLike[str]) -> Path:
-    return atomic_write_json(output, result.to_json())
-
-
 def dumps(result: ScrapeResult) -> str:
     return json.dumps(result.to_json(), indent=2, allow_nan=False)

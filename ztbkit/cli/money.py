@@ -62,7 +62,7 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
     """
     import json
 
-    from ztbkit.budget import estimate_session
+    from ztbkit.budget import find_session, price_session
     from ztbkit.costs import parse_rate, resolve_rates
     from ztbkit.fsio import atomic_write_text
 
@@ -73,9 +73,8 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
     def number(value: str | None, flag: str) -> float | None:
         return parse_rate(value, flag) if value is not None else None
 
-    estimate = estimate_session(
-        artifacts_dir,
-        correlation_id,
+    estimate = price_session(
+        find_session(artifacts_dir, correlation_id),
         rates,
         hours=number(hours, "--hours"),
         kwh=number(kwh, "--kwh"),

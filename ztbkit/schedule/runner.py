@@ -29,7 +29,6 @@ Policy (users depend on it):
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -487,11 +486,3 @@ def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], No
         say(f"{job.name}: failure alert {result_line(report.result, hook)}")
 
     return push
-
-
-def describe_state(path: Path) -> str:
-    """A short human summary of a state file (used by ``--once`` output and the doctor)."""
-    read = read_json(path)
-    if not read.ok or not isinstance(read.value, dict):
-        return f"{path}: {read.problem or 'unreadable'}"
-    return json.dumps(read.value.get("jobs", {}), indent=2)
