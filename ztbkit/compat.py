@@ -55,7 +55,7 @@ def _capture(stream: Any, cap: int, out: dict[str, Any], key: str) -> None:
 
 def run_command(command: Sequence[str], *, allowed: Sequence[str], timeout: float = DEFAULT_TIMEOUT,
                 cap: int = OUTPUT_CAP) -> dict[str, Any]:  # fmt: skip
-    from ztbkit.schedule.runner import kill_tree
+    from ztbkit.proc import kill_tree
 
     program = command[0]
     # Exact matches only: a bare name on the list admits that name (found on PATH), a path admits

@@ -15,10 +15,8 @@ Policy:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +27,7 @@ from typing import Any
 
 from ztbkit.errors import UsageError
 from ztbkit.fsio import atomic_write_bytes, atomic_write_text
+from ztbkit.proc import kill_tree
 
 NOTEBOOKS = ("dashboard", "trends", "budget", "cost")
 TITLES = {
@@ -256,26 +255,6 @@ def render_notebook(
     return result
 
 
-def _kill_tree(proc: subprocess.Popen[str]) -> None:
-    """Kill a child and everything below it, kernel included.
-
-    jupyter_client starts kernels in a session of their own, so killing the child's process group
-    alone would orphan the kernel; each descendant's group is killed too.
-    """
-    import psutil
-
-    try:
-        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for p in reversed(family):
-        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError, OSError):
-            if os.name == "posix":
-                os.killpg(os.getpgid(p.pid), signal.SIGKILL)
-            p.kill()
-    psutil.wait_procs(family, timeout=10)
-
-
 def render_reports(
     names: Sequence[str],
     *,
@@ -318,7 +297,7 @@ def render_reports(
             if proc.poll() is None and elapsed < run_timeout:
                 continue
             if proc.poll() is None:
-                _kill_tree(proc)
+                kill_tree(proc.pid)
                 proc.wait()
                 stem = Path(name).stem
                 partial = out / f".{stem}.partial.ipynb"

@@ -28,7 +28,6 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
@@ -46,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ztbkit.clock import DEFAULT_TZ_NAME, SYSTEM_CLOCK, Clock
 from ztbkit.errors import InputFileError, UsageError
 from ztbkit.fsio import atomic_write_json, read_json
+from ztbkit.proc import kill_tree, pid_alive
 
 LOG_MAX_BYTES = 5 * 2**20
 LOG_BACKUPS = 3
@@ -179,29 +179,6 @@ def _rotate(log: Path) -> None:
         src = log if i == 1 else log.with_name(f"{log.name}.{i - 1}")
         if src.exists():
             os.replace(src, log.with_name(f"{log.name}.{i}"))
-
-
-def kill_tree(pid: int) -> None:
-    """Kill a process and all its descendants (each in its own group too)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for p in reversed(family):
-        with contextlib.suppress(psutil.Error, OSError):
-            if os.name == "posix":
-                os.killpg(os.getpgid(p.pid), signal.SIGKILL)
-            p.kill()
-    psutil.wait_procs(family, timeout=10)
-
-
-def _pid_alive(pid: int) -> bool:
-    import psutil
-
-    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
 
 
 @dataclass
@@ -344,7 +321,7 @@ class Runner:
         try:
             if pid_file.exists():
                 old = pid_file.read_text().strip()
-                if old.isdigit() and int(old) != os.getpid() and not _pid_alive(int(old)):
+                if old.isdigit() and int(old) != os.getpid() and not pid_alive(int(old)):
                     self.say(f"{job.name}: took over a stale lock left by dead runner pid {old}")
             pid_file.write_text(str(os.getpid()))
             entry = self.state.get(job.name)

@@ -1,0 +1,62 @@
+"""The one rule for names that become path components: correlation ids and job names.
+
+A correlation id (or a scheduler job name) names a folder or file directly under a root that
+ztbkit owns, so it must be exactly one path component on every platform ztbkit supports:
+no ``/`` or ``\\``, not ``.`` or ``..``, no NUL or other control character, no ``:`` (a drive or
+an NTFS stream on Windows), not a Windows device name (``CON``, ``NUL``, ``COM1`` …, with or
+without an extension), no trailing dot or space (Windows strips them), at most 200 characters.
+Anything else is refused with :class:`~ztbkit.errors.UsageError` (exit 2) naming the flag.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ztbkit.errors import UsageError
+
+MAX_LENGTH = 200
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{p}{n}" for p in ("COM", "LPT") for n in [*"123456789", "¹", "²", "³"]]
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_repr(value: str) -> str:
+    """``value`` fit for one line of a terminal or text report: control characters escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def problem_with_component(value: str) -> str | None:
+    """Why ``value`` is not a safe single path component, or None when it is."""
+    if not value:
+        return "is empty"
+    if len(value) > MAX_LENGTH:
+        return f"is longer than {MAX_LENGTH} characters"
+    if _CONTROL.search(value):
+        return "contains a control character"
+    if "/" in value or "\\" in value:
+        return "contains a path separator"
+    if value in (".", ".."):
+        return "is a relative folder reference"
+    if ":" in value:
+        return "contains ':' (a drive or stream name on Windows)"
+    if value[-1] in ". ":
+        return "ends with a dot or space (Windows drops them)"
+    if value.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+        return "is a Windows device name"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def check_component(value: str, flag: str) -> str:
+    """Return ``value`` when it is one safe path component; else raise UsageError naming ``flag``."""
+    why = problem_with_component(value)
+    if why is not None:
+        raise UsageError(
+            f"{flag} {safe_repr(value)!r} {why}: it must be a single name, like 20250929T120000Z"
+        )
+    return value
