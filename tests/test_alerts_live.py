@@ -225,7 +225,6 @@ def test_live_status_edit_keeps_one_message(tmp_path: Path, hook_server: FakeHoo
 
 def test_notify_shows_and_flushes_the_outbox(tmp_path: Path, hook_server: FakeHook) -> None:
     from ztbkit.notify import Outbox
-    from ztbkit.notify.delivery import DeliveryResult
     from ztbkit.notify.discord import build_payload
     from ztbkit.notify.webhook import Webhook
 
@@ -233,9 +232,8 @@ def test_notify_shows_and_flushes_the_outbox(tmp_path: Path, hook_server: FakeHo
     hook = Webhook(hook_server.url(), "discord", "ZTB_DISCORD_WEBHOOK")
     from ztbkit.notify import Alert
 
-    outbox.add(
-        hook, build_payload(Alert("waiting", "WARN")), DeliveryResult("failed-will-retry", 4, 503, "HTTP 503")
-    )
+    entry = outbox.enqueue(hook, build_payload(Alert("waiting", "WARN")))
+    outbox.record(entry, "failed-will-retry", 4, "HTTP 503", 503)
     r = run("notify", "--state-dir", str(tmp_path))
     assert r.exit_code == 0 and r.stdout.startswith("1 alert(s) waiting in")
     r = run("notify", "--flush-outbox", "--state-dir", str(tmp_path))

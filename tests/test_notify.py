@@ -113,19 +113,21 @@ def test_404_is_permanent_and_reported_at_once(hook_server: FakeHook, tmp_path: 
     assert result.detail == "HTTP 404: Unknown Webhook"
     # From the outbox, a permanent refusal moves to the dead-letter file: kept, not retried forever.
     outbox = Outbox(tmp_path)
-    outbox.add(discord(hook_server), build_payload(ALERT), result)
+    entry = outbox.enqueue(discord(hook_server), build_payload(ALERT))
     hook_server.script = [Reply(401, {"message": "Invalid Webhook Token"})]
-    [(_, flushed)] = outbox.flush(sleep=sleeps)
+    [(flushed_entry, flushed)] = outbox.flush(sleep=sleeps)
+    assert flushed_entry["id"] == entry["id"]
     assert flushed.status == "failed-permanently" and outbox.entries() == []
     dead = [json.loads(line) for line in outbox.dead_path.read_text().splitlines()]
     assert dead[0]["last_error"] == "HTTP 401: Invalid Webhook Token" and "dead_at" in dead[0]
+    assert dead[0]["http_status"] == 401 and dead[0]["id"] == entry["id"] and dead[0]["attempts"] == 1
 
 
 def test_slow_response_times_out_and_is_retried(hook_server: FakeHook) -> None:
     hook_server.script = [Reply(204, delay=1.5)]
     sleeps = Sleeps()
     result = deliver(
-        discord(hook_server), build_payload(ALERT), sleep=sleeps, policy=Policy(read_timeout=0.3)
+        discord(hook_server), build_payload(ALERT), sleep=sleeps, policy=Policy(attempt_timeout=0.3)
     )
     assert result.delivered and result.attempts == 2 and sleeps.waits == [1.0]
 
@@ -205,13 +207,15 @@ def test_payload_for_each_service() -> None:
     assert "embeds" in payload_for("discord", ALERT) and "blocks" in payload_for("slack", ALERT)
 
 
-def test_outbox_keeps_unreadable_lines(tmp_path: Path, hook_server: FakeHook) -> None:
-    outbox = Outbox(tmp_path)
+def test_outbox_moves_unreadable_lines_to_quarantine(tmp_path: Path, hook_server: FakeHook) -> None:
+    warnings: list[str] = []
+    outbox = Outbox(tmp_path, warn=warnings.append)
     outbox.path.write_text('{"broken json\n', encoding="utf-8")
-    outbox.add(discord(hook_server), build_payload(ALERT), deliver(Webhook("http://127.0.0.1:9/x/y", "discord", "t"),
-                                                                   {}, sleep=Sleeps(), policy=Policy(max_retries=0,
-                                                                   connect_timeout=0.2)))  # fmt: skip
+    outbox.enqueue(discord(hook_server), build_payload(ALERT))
     assert len(outbox.entries()) == 1
-    outbox.flush()
-    assert outbox.path.read_text(encoding="utf-8") == '{"broken json\n'  # never silently dropped
-    os.chmod(outbox.path, 0o600)
+    [(_, result)] = outbox.flush()
+    assert result.delivered and hook_server.seen[0].body["embeds"][0]["title"] == ALERT.title
+    assert outbox.quarantine_path.read_text(encoding="utf-8") == '{"broken json\n'  # never silently dropped
+    assert outbox.path.read_text(encoding="utf-8") == "" and outbox.entries() == []
+    assert warnings == [f"1 unreadable outbox line(s) moved to {outbox.quarantine_path}"]
+    assert stat.S_IMODE(outbox.quarantine_path.stat().st_mode) == 0o600
