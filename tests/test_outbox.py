@@ -65,7 +65,7 @@ def test_kill_9_during_retries_never_loses_the_alert(
             env=clean_env(ZTB_DISCORD_WEBHOOK=server_500.url(), ZTB_WEBHOOK_TIMEOUT_SEC="2"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        wait_for(lambda: len(server_500.seen) > hits_before)  # the first attempt is under way
+        wait_for(lambda n=hits_before: len(server_500.seen) > n)  # type: ignore[misc]  # first attempt under way
         time.sleep(rng.uniform(0.0, 5.0))  # somewhere in the 1-2-4 s backoff or an attempt
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -117,9 +117,7 @@ def test_slow_drip_headers_are_cut_at_the_attempt_deadline(tmp_path: Path) -> No
     assert took < 30, f"the per-attempt deadline did not hold: {took:.1f} s"  # 2 x 1.5 s, generous margin
 
 
-def test_command_against_slow_drip_server_is_bounded_and_queues(
-    make_tree: MakeTree, tmp_path: Path
-) -> None:
+def test_command_against_slow_drip_server_is_bounded_and_queues(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree({"s1": {"reports/gates.json": GATES}})
     drip = RawHook("drip", interval=1.0)
     try:
@@ -186,7 +184,9 @@ def test_new_alert_is_queued_and_sent_while_a_flusher_holds_the_outbox(
         flusher.send_signal(signal.SIGKILL)
         flusher.wait(timeout=60)
         hang.close()
-    assert titles_of(Outbox(state / ".ztb")) == [f"old {i}" for i in range(10)]  # nothing lost, nothing doubled
+    assert titles_of(Outbox(state / ".ztb")) == [
+        f"old {i}" for i in range(10)
+    ]  # nothing lost, nothing doubled
 
 
 def test_two_flushers_racing_never_send_one_alert_twice(tmp_path: Path) -> None:
