@@ -23,6 +23,7 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # close the connection without answering
 
 
 @dataclass
@@ -62,6 +63,9 @@ class FakeHook:
                     if hook.script
                     else hook.always or hook.default(self.command, parts.path, parts.query, body)
                 )
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 if reply.delay:
                     time.sleep(reply.delay)  # the *server* is slow; the client's timeout is under test
                 data = (

@@ -63,9 +63,10 @@ def _prepare(alert: Any, discord_webhook: str | None, webhook: str | None, dry_r
     """
     import json
 
-    from ztbkit.notify import payload_for, resolve_webhook
+    from ztbkit.notify import Policy, payload_for, resolve_webhook
 
     hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook)
+    Policy.from_env()  # a bad ZTB_WEBHOOK_TIMEOUT_SEC / ZTB_DELIVERY_BUDGET_SEC stops here (exit 2)
     payload = payload_for(hook.service if hook else "discord", alert)
     if dry_run:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))

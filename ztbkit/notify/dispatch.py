@@ -104,9 +104,17 @@ def send_with_outbox(
 ) -> SendReport:
     """Queue the alert durably, then flush the outbox (older alerts first, this one in its place).
 
-    With no usable outbox (``None``) the alert is still sent, without a safety net.
+    With no usable outbox (``None``) the alert is still sent, without a safety net. A bad
+    ``ZTB_WEBHOOK_TIMEOUT_SEC``/``ZTB_DELIVERY_BUDGET_SEC`` falls back to the defaults with a warning
+    (the CLI checks them first and stops with exit 2).
     """
-    policy = policy or Policy.from_env()
+    if policy is None:
+        try:
+            policy = Policy.from_env()
+        except ZtbError as exc:
+            if outbox is not None:
+                outbox.warn(f"{exc}; using the defaults")
+            policy = Policy()
     budget = Budget(policy.budget, clock)
     if outbox is None:
         result = deliver(webhook, payload, method=method, suffix=suffix, params=params, sleep=sleep,
