@@ -284,3 +284,42 @@ def test_redirects_are_never_followed(status: int, hook_server: FakeHook, tmp_pa
     assert result.detail == (f"HTTP {status}: redirect to http://127.0.0.2:{elsewhere.server.server_address[1]}"
                              "/api/webhooks/123456/**** not followed (a webhook must answer directly)")  # fmt: skip
     assert json.loads(outbox.dead_path.read_text())["http_status"] == status
+
+
+def test_kill_9_around_acceptance_leaves_it_accepted_or_queued(make_tree: MakeTree, tmp_path: Path) -> None:
+    root = make_tree({"s1": {"reports/gates.json": GATES}})
+    rng = random.Random(os.getpid() + 1)
+    for run in range(5):
+        server = FakeHook()
+        refusals = rng.randint(0, 2)
+        server.script = [Reply(500, {"message": "boom"})] * refusals  # then 204: accepted
+        state = tmp_path / f"state{run}"
+        proc = subprocess.Popen(
+            ztb("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-dir", str(state),
+                "--discord-webhook", server.url()),
+            env=clean_env(ZTB_WEBHOOK_TIMEOUT_SEC="2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        wait_for(lambda s=server: len(s.seen) > 0)  # type: ignore[misc]
+        time.sleep(rng.uniform(0.0, 3.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        try:
+            accepted = len(server.seen) > refusals  # the server took it (a 204), whatever the client saw
+            queued = titles_of(Outbox(state / ".ztb")) == ["Critical gate failed: s1"]
+            assert accepted or queued, (run, len(server.seen))
+        finally:
+            server.close()
+
+
+def test_one_id_is_sent_once_per_run_even_if_it_is_in_queue_and_spool(
+    hook_server: FakeHook, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path)
+    outbox.enqueue(Webhook(hook_server.url(), "discord", "t"), build_payload(Alert("once")))
+    [event] = list(outbox.spool.iterdir())
+    copy = event.read_bytes()
+    outbox.merge()  # now in the queue file; a crash before the spool file's removal leaves both:
+    (outbox.spool / event.name).write_bytes(copy)
+    assert titles_of(outbox) == ["once"]
+    [(_, result)] = outbox.flush()
+    assert result.delivered and hook_server.titles == ["once"] and outbox.pending() == []

@@ -277,6 +277,11 @@ class Outbox:
         for path, _, _ in events:  # in order: an add goes before its outcome
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        cutoff = self.clock.now().timestamp() - 3600
+        for tmp in self.spool.glob(".*.tmp"):  # left by a writer killed mid-write (never an event)
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
 
     # ---- claims: one sender per alert ----------------------------------------------------------
     @contextlib.contextmanager
