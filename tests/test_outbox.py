@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -267,6 +268,10 @@ def test_400_echoing_the_url_is_a_redacted_dead_letter(
     assert dead["http_status"] == 400 and TOKEN not in dead["last_error"] and "HTTP 400" in dead["last_error"]
     assert dead["payload"]["embeds"][0]["title"] == "Critical gate failed: s1"
     assert Outbox(tmp_path / ".ztb").pending() == []
+    assert stat.S_IMODE((tmp_path / ".ztb" / "ztb-outbox-dead.jsonl").stat().st_mode) == 0o600
+    shown = subprocess.run(ztb("notify", "--state-dir", str(tmp_path)), env=clean_env(), capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert shown.stdout.splitlines()[1].startswith("1 alert(s) refused for good in ")
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -318,6 +323,7 @@ def test_one_id_is_sent_once_per_run_even_if_it_is_in_queue_and_spool(
     outbox.enqueue(Webhook(hook_server.url(), "discord", "t"), build_payload(Alert("once")))
     [event] = list(outbox.spool.iterdir())
     copy = event.read_bytes()
+    assert stat.S_IMODE(event.stat().st_mode) == 0o600  # it holds the webhook URL
     outbox.merge()  # now in the queue file; a crash before the spool file's removal leaves both:
     (outbox.spool / event.name).write_bytes(copy)
     assert titles_of(outbox) == ["once"]

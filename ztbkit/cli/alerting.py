@@ -136,7 +136,10 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     No gates file (or an empty one): prints SKIP, exit 0. No failures: nothing is sent, exit 0.
     Failures: one alert naming the first 3 failing gates (+N more) with reasons and a dashboard link,
     ERROR when a critical gate failed, else WARN. Failures with no webhook configured: exit 1.
-    An alert that cannot be delivered now is kept in the outbox and sent first next time (exit 1).
+    The alert is queued in <state-dir>/.ztb before the first attempt and leaves the queue only when
+    delivered or refused for good (dead letter); older queued alerts go first. One attempt lasts at
+    most ZTB_WEBHOOK_TIMEOUT_SEC (30 s), all delivery at most ZTB_DELIVERY_BUDGET_SEC (120 s);
+    not delivered in time: exit 1, it waits for the next run.
 
     \b
     Examples:
@@ -213,6 +216,9 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
 def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
     """Show or flush the outbox of alerts that could not be delivered yet.
 
+    --flush-outbox sends them oldest first within ZTB_DELIVERY_BUDGET_SEC (120 s); what does not fit,
+    and later alerts to a webhook that just failed, wait for the next run. Exit 0 when none is left.
+
     \b
     Examples:
       ztb notify                      how many alerts are waiting
@@ -232,6 +238,10 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         outbox.merge()
         waiting = outbox.pending()
         click.echo(f"{len(waiting)} alert(s) waiting in {outbox.path}")
+        if outbox.dead_path.is_file():
+            with outbox.dead_path.open("rb") as fh:
+                dead = sum(1 for line in fh if line.strip())
+            click.echo(f"{dead} alert(s) refused for good in {outbox.dead_path}")
         return
     flushed = outbox.flush()
     _echo_flushed(flushed)

@@ -168,7 +168,7 @@ def deliver(
         if answer.response is None:
             status = None
             if answer.deadline_hit:
-                detail = f"no complete answer within {deadline:g} s"
+                detail = f"no complete answer within {deadline:.3g} s"
             else:
                 exc = answer.error
                 detail = scrub(f"connection failed: {type(exc).__name__}: {str(exc)[:200]}", webhook.url)
