@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # close the connection without answering
 
 
 @dataclass
@@ -36,9 +38,11 @@ class FakeHook:
     """Replies come from ``script`` in order, then the default for the service. Discord's size limits
     are enforced (400 like Discord) and ``?wait=true`` / PATCH behave like Discord's message API."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", always: Reply | None = None) -> None:
+        self.host, self.always = host, always
         self.script: list[Reply] = []
         self.seen: list[Seen] = []
+        self.titles: list[str] = []  # Discord embed titles in arrival order (also from other processes)
         self.messages: dict[str, Any] = {}
         hook = self
 
@@ -50,13 +54,18 @@ class FakeHook:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
+                if isinstance(body, dict) and isinstance(body.get("embeds"), list) and body["embeds"]:
+                    hook.titles.append(str(body["embeds"][0].get("title")))
                 parts = urlsplit(self.path)
                 hook.seen.append(Seen(self.command, parts.path, parse_qs(parts.query), body))
                 reply = (
                     hook.script.pop(0)
                     if hook.script
-                    else hook.default(self.command, parts.path, parts.query, body)
+                    else hook.always or hook.default(self.command, parts.path, parts.query, body)
                 )
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 if reply.delay:
                     time.sleep(reply.delay)  # the *server* is slow; the client's timeout is under test
                 data = (
@@ -78,7 +87,7 @@ class FakeHook:
 
             do_POST = do_PATCH = do_GET = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -102,8 +111,57 @@ class FakeHook:
     def url(self, service: str = "discord") -> str:
         port = self.server.server_address[1]
         kind = "api/webhooks/123456" if service == "discord" else "slack/services/T0/B0"
-        return f"http://127.0.0.1:{port}/{kind}/{TOKEN}"
+        return f"http://{self.host}:{port}/{kind}/{TOKEN}"
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawHook:
+    """A misbehaving server on 127.0.0.1 speaking raw TCP: ``drip`` sends a valid response one byte
+    every ``interval`` seconds; ``hang`` reads the request and never answers. ``hits`` counts requests."""
+
+    def __init__(self, mode: str, interval: float = 1.0) -> None:
+        import socket
+
+        self.mode, self.interval, self.hits = mode, interval, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.closed = threading.Event()
+        self.conns: list[Any] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        try:
+            conn.recv(65536)
+            self.hits += 1
+            if self.mode == "drip":
+                for byte in b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"x" * 200 + b"\r\n\r\n":
+                    if self.closed.wait(self.interval):
+                        return
+                    conn.sendall(bytes([byte]))
+            else:
+                self.closed.wait()
+        except OSError:
+            pass
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/api/webhooks/123456/{TOKEN}"
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sock.close()
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.close()

@@ -225,7 +225,6 @@ def test_live_status_edit_keeps_one_message(tmp_path: Path, hook_server: FakeHoo
 
 def test_notify_shows_and_flushes_the_outbox(tmp_path: Path, hook_server: FakeHook) -> None:
     from ztbkit.notify import Outbox
-    from ztbkit.notify.delivery import DeliveryResult
     from ztbkit.notify.discord import build_payload
     from ztbkit.notify.webhook import Webhook
 
@@ -233,9 +232,8 @@ def test_notify_shows_and_flushes_the_outbox(tmp_path: Path, hook_server: FakeHo
     hook = Webhook(hook_server.url(), "discord", "ZTB_DISCORD_WEBHOOK")
     from ztbkit.notify import Alert
 
-    outbox.add(
-        hook, build_payload(Alert("waiting", "WARN")), DeliveryResult("failed-will-retry", 4, 503, "HTTP 503")
-    )
+    entry = outbox.enqueue(hook, build_payload(Alert("waiting", "WARN")))
+    outbox.record(entry, "failed-will-retry", 4, "HTTP 503", 503)
     r = run("notify", "--state-dir", str(tmp_path))
     assert r.exit_code == 0 and r.stdout.startswith("1 alert(s) waiting in")
     r = run("notify", "--flush-outbox", "--state-dir", str(tmp_path))
@@ -255,3 +253,51 @@ def test_notify_check_posts_nothing(hook_server: FakeHook) -> None:
     assert r.exit_code == 1 and "FAIL: no webhook configured" in r.stdout
     r = run("notify", "--check", env={"SLACK_WEBHOOK_URL": f"hooks.slack.com/{TOKEN}"})
     assert r.exit_code == 1 and "SLACK_WEBHOOK_URL: not an http(s) webhook URL" in r.stdout
+
+
+def test_live_status_edit_failures_are_queued_and_the_edit_retried(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    from ztbkit.notify import Outbox
+
+    state = live_dir(tmp_path)
+    args = ("live-status", "--discord-webhook", hook_server.url(), "--state-dir", str(state), "--edit")
+    fast = {"ZTB_DELIVERY_BUDGET_SEC": "2.5", "ZTB_WEBHOOK_TIMEOUT_SEC": "1"}
+    assert run(*args).exit_code == 0
+    [message_id] = list(hook_server.messages)
+    outbox = Outbox(state / ".ztb")
+    # The connection is closed without an answer, then the server rate-limits: both are kept to retry.
+    for failure in (Reply(drop=True), Reply(429, {"retry_after": 0.1})):
+        hook_server.script = [failure] * 8
+        r = run(*args, env=fast)
+        assert r.exit_code == 1 and "failed, kept in the outbox to retry" in r.stdout, r.output
+        [queued] = outbox.pending()  # the newer edit replaced the older one: one waits, not two
+        assert (queued["method"], queued["suffix"]) == ("PATCH", f"/messages/{message_id}")
+    hook_server.script = []
+    write(state / "trade-state.json", {**FORMATS_STATE, "phase": 3})
+    seen_before = len(hook_server.seen)
+    r = run(*args)
+    assert r.exit_code == 0 and f"edited status message {message_id}" in r.stdout, r.output
+    patches = [s for s in hook_server.seen[seen_before:] if s.method == "PATCH"]
+    assert len(patches) == 1 and "Phase: 3" in patches[0].body["embeds"][0]["fields"][0]["value"]
+    assert (
+        outbox.pending() == []
+        and "Phase: 3" in hook_server.messages[message_id]["embeds"][0]["fields"][0]["value"]
+    )
+
+
+def test_flush_command_reports_and_keeps_failures(tmp_path: Path, hook_server: FakeHook) -> None:
+    from ztbkit.notify import Alert, Outbox
+    from ztbkit.notify.discord import build_payload
+    from ztbkit.notify.webhook import Webhook
+
+    outbox = Outbox(tmp_path / ".ztb")
+    hook = Webhook(hook_server.url(), "discord", "ZTB_DISCORD_WEBHOOK")
+    for title in ("first", "second"):
+        outbox.enqueue(hook, build_payload(Alert(title, "WARN")))
+    hook_server.script = [Reply(500, {"message": "down"})] * 4
+    r = run("notify", "--flush-outbox", "--state-dir", str(tmp_path), env={"ZTB_DELIVERY_BUDGET_SEC": "60"})
+    # The first fails for now; the second waits behind it instead of burning the run's time.
+    assert r.exit_code == 1 and "0 delivered, 2 still waiting" in r.stdout, r.output
+    assert hook_server.titles == ["first"] * 4
+    assert [e["payload"]["embeds"][0]["title"] for e in outbox.pending()] == ["first", "second"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from fakehook import TOKEN, FakeHook, Reply
 
 from ztbkit import UsageError
+from ztbkit.clock import FakeClock
 from ztbkit.notify import (
     Alert,
     Field,
@@ -22,6 +22,7 @@ from ztbkit.notify import (
     resolve_webhook,
     send_with_outbox,
 )
+from ztbkit.notify.delivery import DeliveryResult, result_line
 from ztbkit.notify.discord import build_payload, check_limits
 from ztbkit.notify.slack import build_payload as slack_payload
 from ztbkit.notify.webhook import Webhook, scrub
@@ -113,19 +114,21 @@ def test_404_is_permanent_and_reported_at_once(hook_server: FakeHook, tmp_path: 
     assert result.detail == "HTTP 404: Unknown Webhook"
     # From the outbox, a permanent refusal moves to the dead-letter file: kept, not retried forever.
     outbox = Outbox(tmp_path)
-    outbox.add(discord(hook_server), build_payload(ALERT), result)
+    entry = outbox.enqueue(discord(hook_server), build_payload(ALERT))
     hook_server.script = [Reply(401, {"message": "Invalid Webhook Token"})]
-    [(_, flushed)] = outbox.flush(sleep=sleeps)
+    [(flushed_entry, flushed)] = outbox.flush(sleep=sleeps)
+    assert flushed_entry["id"] == entry["id"]
     assert flushed.status == "failed-permanently" and outbox.entries() == []
     dead = [json.loads(line) for line in outbox.dead_path.read_text().splitlines()]
     assert dead[0]["last_error"] == "HTTP 401: Invalid Webhook Token" and "dead_at" in dead[0]
+    assert dead[0]["http_status"] == 401 and dead[0]["id"] == entry["id"] and dead[0]["attempts"] == 1
 
 
 def test_slow_response_times_out_and_is_retried(hook_server: FakeHook) -> None:
     hook_server.script = [Reply(204, delay=1.5)]
     sleeps = Sleeps()
     result = deliver(
-        discord(hook_server), build_payload(ALERT), sleep=sleeps, policy=Policy(read_timeout=0.3)
+        discord(hook_server), build_payload(ALERT), sleep=sleeps, policy=Policy(attempt_timeout=0.3)
     )
     assert result.delivered and result.attempts == 2 and sleeps.waits == [1.0]
 
@@ -202,16 +205,116 @@ def test_redaction() -> None:
 
 
 def test_payload_for_each_service() -> None:
-    assert "embeds" in payload_for("discord", ALERT) and "blocks" in payload_for("slack", ALERT)
+    d = payload_for("discord", ALERT)
+    assert d["embeds"][0]["title"] == "Acceptance gates failed: s1" and d["embeds"][0]["color"] == 0xE74C3C
+    assert d["embeds"][0]["description"] == "• **memory_rss**: RSS 2.6GB"
+    assert d["embeds"][0]["fields"] == [{"name": "Session", "value": "s1", "inline": True}]
+    s = payload_for("slack", ALERT)
+    assert s["text"] == "[ERROR] Acceptance gates failed: s1: • **memory_rss**: RSS 2.6GB"
+    assert s["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "❌ Acceptance gates failed: s1"},
+    }
+    assert s["blocks"][1]["text"]["text"] == "• **memory_rss**: RSS 2.6GB"
 
 
-def test_outbox_keeps_unreadable_lines(tmp_path: Path, hook_server: FakeHook) -> None:
-    outbox = Outbox(tmp_path)
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"https://discord.com/api/webhooks/123/{TOKEN}", "https://discord.com/api/webhooks/123/****"),
+        (f"https://discord.com/api/webhooks/123/{TOKEN}/slack", "https://discord.com/api/webhooks/123/****"),
+        (f"https://discord.com/api/webhooks/123/{TOKEN}/github", "https://discord.com/api/webhooks/123/****"),
+        (f"https://discord.com/api/v10/webhooks/123/{TOKEN}?wait=true&thread_id=9",
+         "https://discord.com/api/v10/webhooks/123/****?****"),
+        (f"https://discordapp.com/api/webhooks/123/{TOKEN}", "https://discordapp.com/api/webhooks/123/****"),
+        (f"https://ptb.discord.com/api/webhooks/123/{TOKEN}", "https://ptb.discord.com/api/webhooks/123/****"),
+        (f"https://canary.discord.com/api/webhooks/123/{TOKEN}/slack?x=1",
+         "https://canary.discord.com/api/webhooks/123/****?****"),
+        (f"http://discord.com/api/webhooks/123/{TOKEN}", "http://discord.com/api/webhooks/123/****"),
+        (f"https://user:{TOKEN}@discord.com/api/webhooks/123/{TOKEN}", "https://discord.com/api/webhooks/123/****"),
+        (f"https://hooks.slack.com/services/T000/B000/{TOKEN}", "https://hooks.slack.com/services/T000/B000/****"),
+        (f"http://hooks.slack.com/services/T000/B000/{TOKEN}#frag", "http://hooks.slack.com/services/T000/B000/****?****"),
+        (f"https://hooks.slack.com/workflows/T0/A0/123/{TOKEN}", "https://hooks.slack.com/workflows/****"),
+        (f"http://127.0.0.1:8080/api/webhooks/{TOKEN}", "http://127.0.0.1:8080/api/webhooks/****"),
+        (f"HTTPS://DISCORD.COM/API/WEBHOOKS/123/{TOKEN}", "https://discord.com/API/WEBHOOKS/123/****"),
+    ],
+)  # fmt: skip
+def test_redaction_of_every_url_form(url: str, shown: str) -> None:
+    assert redact(url) == shown and TOKEN not in redact(url)
+    hook = Webhook(url, "discord", "t")
+    from urllib.parse import quote
+
+    echoes = [
+        f"Invalid webhook {url} (got {TOKEN})",  # a body quoting the URL and the bare token
+        f"redirected from {quote(url, safe='')}",  # URL-encoded, as in a query string
+        f"HTTPSConnectionPool(host='x', port=443): Max retries exceeded with url: {url.split('/', 3)[-1]}",
+    ]
+    for text in echoes:
+        assert TOKEN not in scrub(text, hook.url), text
+    result = DeliveryResult("failed-permanently", 1, 400, f"HTTP 400: {url}")
+    assert TOKEN not in result_line(result, hook) and TOKEN not in repr(hook)
+
+
+def test_outbox_moves_unreadable_lines_to_quarantine(tmp_path: Path, hook_server: FakeHook) -> None:
+    warnings: list[str] = []
+    outbox = Outbox(tmp_path, warn=warnings.append)
     outbox.path.write_text('{"broken json\n', encoding="utf-8")
-    outbox.add(discord(hook_server), build_payload(ALERT), deliver(Webhook("http://127.0.0.1:9/x/y", "discord", "t"),
-                                                                   {}, sleep=Sleeps(), policy=Policy(max_retries=0,
-                                                                   connect_timeout=0.2)))  # fmt: skip
+    outbox.enqueue(discord(hook_server), build_payload(ALERT))
     assert len(outbox.entries()) == 1
-    outbox.flush()
-    assert outbox.path.read_text(encoding="utf-8") == '{"broken json\n'  # never silently dropped
-    os.chmod(outbox.path, 0o600)
+    [(_, result)] = outbox.flush()
+    assert result.delivered and hook_server.seen[0].body["embeds"][0]["title"] == ALERT.title
+    assert outbox.quarantine_path.read_text(encoding="utf-8") == '{"broken json\n'  # never silently dropped
+    assert outbox.path.read_text(encoding="utf-8") == "" and outbox.entries() == []
+    assert warnings == [f"1 unreadable outbox line(s) moved to {outbox.quarantine_path}"]
+    assert stat.S_IMODE(outbox.quarantine_path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected_wait"),
+    [
+        ({"Retry-After": "soon"}, None, 1.0),  # not a number, not a date: ignored, the backoff applies
+        ({"Retry-After": "nan"}, None, 1.0),
+        ({"Retry-After": "-5"}, None, 1.0),
+        ({}, {"retry_after": "abc"}, 1.0),
+        ({}, {"retry_after": True}, 1.0),
+        ({"Retry-After": "Mon, 29 Sep 2025 12:00:10 GMT"}, None, 10.0),  # an HTTP date, 10 s ahead
+        ({"Retry-After": "Mon, 29 Sep 2025 11:00:00 GMT"}, None, 1.0),  # a date in the past
+        ({"Retry-After": "Mon, 29 Sep 2025 13:00:00 GMT"}, None, 30.0),  # capped
+        ({"Retry-After": "garbage"}, {"retry_after": 2.5}, 2.5),  # the body's value when the header is junk
+    ],
+)
+def test_retry_after_forms(hook_server: FakeHook, headers: dict, body: object, expected_wait: float) -> None:
+    from datetime import UTC, datetime
+
+    clock = FakeClock(datetime(2025, 9, 29, 12, 0, 0, tzinfo=UTC))
+    hook_server.script = [Reply(429, body, headers)]
+    result = deliver(discord(hook_server), build_payload(ALERT), clock=clock)
+    assert result.delivered and result.attempts == 2 and clock.sleeps == [expected_wait]
+
+
+def test_entry_failing_again_on_flush_is_kept_with_its_count(hook_server: FakeHook, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path)
+    entry = outbox.enqueue(discord(hook_server), build_payload(ALERT))
+    hook_server.script = [Reply(503, {"message": "busy"})] * 4
+    flushed = outbox.flush(sleep=Sleeps())
+    assert [(e["id"], r.status, r.attempts, r.detail) for e, r in flushed] == [
+        (entry["id"], "failed-will-retry", 4, "HTTP 503: busy")
+    ]
+    [kept] = outbox.entries()
+    assert (kept["id"], kept["attempts"], kept["last_error"]) == (entry["id"], 4, "HTTP 503: busy")
+    assert not outbox.dead_path.exists()
+    flushed = outbox.flush(sleep=Sleeps())  # now the server is fine: it goes, once
+    assert [(e["id"], r.status) for e, r in flushed] == [
+        (entry["id"], "delivered")
+    ] and outbox.entries() == []
+    assert len(hook_server.seen) == 5
+
+
+def test_bad_timeout_variables_are_usage_errors() -> None:
+    for name in ("ZTB_WEBHOOK_TIMEOUT_SEC", "ZTB_DELIVERY_BUDGET_SEC"):
+        for bad in ("abc", "0", "-1", "inf"):
+            with pytest.raises(UsageError, match=name):
+                Policy.from_env({name: bad})
+    policy = Policy.from_env({"ZTB_WEBHOOK_TIMEOUT_SEC": "2.5", "ZTB_DELIVERY_BUDGET_SEC": "40"})
+    assert (policy.attempt_timeout, policy.connect_timeout, policy.budget) == (2.5, 2.5, 40.0)
+    assert Policy.from_env({}) == Policy(connect_timeout=5.0, attempt_timeout=30.0, budget=120.0)

@@ -3,6 +3,10 @@
 The alert names the failing gates (the first 3, then "+N more"), each with its reason, links to the
 session's dashboard, and is ERROR when a critical gate failed (memory_rss, no_dup_steps, or "critical"
 in the reason), else WARN. A gates file with no failures gives no alert.
+
+Fair packing: each of the first three names gets at most 100 characters and each reason at most 500,
+the "+N more" list at most 400 (cut with ``…``, counted as Slack will see them, escapes included), so
+every one of the three is named with a useful part of its reason within every Discord and Slack limit.
 """
 
 from __future__ import annotations
@@ -19,6 +23,21 @@ from ztbkit.gates import GateReport, parse_gates
 from ztbkit.notify.alert import Alert, Field
 
 SHOWN = 3
+NAME_SHARE, REASON_SHARE, MORE_SHARE = 100, 500, 400
+_ESCAPED = {"&": 5, "<": 4, ">": 4}  # Slack mrkdwn escapes: the length Slack counts
+
+
+def fair_cut(text: str, limit: int) -> str:
+    """``text`` cut so that even escaped for Slack it stays within ``limit``, ending in ``…`` if cut."""
+    if sum(_ESCAPED.get(c, 1) for c in text) <= limit:
+        return text
+    used, out = 1, []  # room for the "…"
+    for c in text:
+        used += _ESCAPED.get(c, 1)
+        if used > limit:
+            break
+        out.append(c)
+    return "".join(out) + "…"
 
 
 @dataclass(slots=True)
@@ -64,9 +83,13 @@ def gates_alert(
     if not check.failed or check.report is None:
         return None
     failures = check.report.failures
-    lines = [f"• **{g.name}**: {g.reason or 'no reason given'}" for g in failures[:SHOWN]]
+    lines = [
+        f"• **{fair_cut(g.name, NAME_SHARE)}**: {fair_cut(g.reason or 'no reason given', REASON_SHARE)}"
+        for g in failures[:SHOWN]
+    ]
     if len(failures) > SHOWN:
-        lines.append(f"+{len(failures) - SHOWN} more: {', '.join(g.name for g in failures[SHOWN:])}")
+        names = fair_cut(", ".join(g.name for g in failures[SHOWN:]), MORE_SHARE)
+        lines.append(f"+{len(failures) - SHOWN} more: {names}")
     if not failures:
         lines.append("gates.json reports pass: false without naming a gate")
     critical = check.report.critical_failure

@@ -200,3 +200,15 @@ def atomic_write_json(
     """Write ``value`` as JSON atomically (UTF-8, non-ASCII kept readable, trailing newline)."""
     text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
     return atomic_write_text(path, text + "\n", durable=durable)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in folder ``path`` survive a power loss (POSIX; a no-op on Windows,
+    where a folder cannot be opened for fsync)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -118,7 +118,8 @@ def status_alert(live: LiveState, state_dir: str | os.PathLike[str], *, now: dat
     return Alert(TITLE, "INFO", description, tuple(fields), footer=footer, timestamp=now)
 
 
-def _url_hash(url: str) -> str:
+def url_hash(url: str) -> str:
+    """A short, stable name for a webhook that does not reveal it."""
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
@@ -129,10 +130,10 @@ def saved_message_id(state_dir: str | os.PathLike[str], url: str) -> str | None:
         return None
     read = read_json(path)
     doc = read.value if read.ok and isinstance(read.value, dict) else {}
-    if doc.get("webhook") != _url_hash(url) or not isinstance(doc.get("message_id"), str):
+    if doc.get("webhook") != url_hash(url) or not isinstance(doc.get("message_id"), str):
         return None
     return str(doc["message_id"])
 
 
 def save_message_id(state_dir: str | os.PathLike[str], url: str, message_id: str) -> None:
-    atomic_write_json(Path(state_dir) / EDIT_STATE, {"webhook": _url_hash(url), "message_id": message_id})
+    atomic_write_json(Path(state_dir) / EDIT_STATE, {"webhook": url_hash(url), "message_id": message_id})

@@ -29,10 +29,19 @@ WEBHOOK_OPTS = (
 )
 
 
-def _outbox(state_dir: Path) -> Any:
-    from ztbkit.notify import Outbox
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
-    return Outbox(state_dir / ".ztb")
+
+def _outbox(state_dir: Path) -> Any:
+    """The outbox in <state-dir>/.ztb; None (with a warning) when that folder cannot be used."""
+    from ztbkit.notify import Outbox, OutboxError
+
+    try:
+        return Outbox(state_dir / ".ztb", warn=_warn)
+    except OutboxError as exc:
+        _warn(f"{exc}; alerts are sent without a safety net")
+        return None
 
 
 def _echo_flushed(flushed: Sequence[tuple[dict[str, Any], Any]]) -> None:
@@ -54,9 +63,10 @@ def _prepare(alert: Any, discord_webhook: str | None, webhook: str | None, dry_r
     """
     import json
 
-    from ztbkit.notify import payload_for, resolve_webhook
+    from ztbkit.notify import Policy, payload_for, resolve_webhook
 
     hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook)
+    Policy.from_env()  # a bad ZTB_WEBHOOK_TIMEOUT_SEC / ZTB_DELIVERY_BUDGET_SEC stops here (exit 2)
     payload = payload_for(hook.service if hook else "discord", alert)
     if dry_run:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -77,6 +87,40 @@ def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     sys.exit(0 if report.result.delivered else 1)
 
 
+def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
+    """``live-status --edit``: PATCH the saved message (or post one and save its id), through the outbox
+    like every alert; a queued edit is replaced by a newer one (only the latest status matters)."""
+    from ztbkit.live import save_message_id, saved_message_id, url_hash
+    from ztbkit.notify import send_with_outbox
+    from ztbkit.notify.delivery import result_line
+
+    outbox, key = _outbox(state_dir), f"live-status-{url_hash(hook.url)}"
+    message_id = saved_message_id(state_dir, hook.url)
+    if message_id:
+        edit_body = {k: v for k, v in payload.items() if k not in ("username", "avatar_url")}
+        report = send_with_outbox(
+            hook, edit_body, outbox, method="PATCH", suffix=f"/messages/{message_id}", key=key
+        )
+        _echo_flushed(report.flushed)
+        if report.result.delivered:
+            click.echo(f"edited status message {message_id} via {hook.redacted}")
+            return
+        if report.result.http_status != 404:
+            click.echo(result_line(report.result, hook))
+            sys.exit(1)
+        click.echo(f"status message {message_id} is gone; posting a new one", err=True)
+    report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key)
+    _echo_flushed(report.flushed)
+    result = report.result
+    new_id = result.response.get("id") if isinstance(result.response, dict) else None
+    if result.delivered and isinstance(new_id, str | int):
+        save_message_id(state_dir, hook.url, str(new_id))
+        click.echo(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
+        return
+    click.echo(result_line(result, hook))
+    sys.exit(0 if result.delivered else 1)
+
+
 @cli.command("gates-alert")
 @click.option("--correlation-id", required=True, help="Session whose reports/gates.json to check.")
 @ARTIFACTS_OPT
@@ -92,7 +136,10 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     No gates file (or an empty one): prints SKIP, exit 0. No failures: nothing is sent, exit 0.
     Failures: one alert naming the first 3 failing gates (+N more) with reasons and a dashboard link,
     ERROR when a critical gate failed, else WARN. Failures with no webhook configured: exit 1.
-    An alert that cannot be delivered now is kept in the outbox and sent first next time (exit 1).
+    The alert is queued in <state-dir>/.ztb before the first attempt and leaves the queue only when
+    delivered or refused for good (dead letter); older queued alerts go first. One attempt lasts at
+    most ZTB_WEBHOOK_TIMEOUT_SEC (30 s), all delivery at most ZTB_DELIVERY_BUDGET_SEC (120 s);
+    not delivered in time: exit 1, it waits for the next run.
 
     \b
     Examples:
@@ -145,9 +192,7 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
       ZTB_DISCORD_WEBHOOK=... ztb live-status --state-dir /opt/bot --edit
     """
     from ztbkit.clock import SYSTEM_CLOCK
-    from ztbkit.live import load_live_state, save_message_id, saved_message_id, status_alert
-    from ztbkit.notify import deliver
-    from ztbkit.notify.delivery import result_line
+    from ztbkit.live import load_live_state, status_alert
 
     live = load_live_state(state_dir)
     warn_issues(live.problems)
@@ -161,25 +206,7 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
         _send_and_exit(hook, payload, state_dir)
     if hook.service != "discord":
         fail("--edit needs a Discord webhook (Slack incoming webhooks cannot edit a message)")
-    message_id = saved_message_id(state_dir, hook.url)
-    if message_id:
-        edit_body = {k: v for k, v in payload.items() if k not in ("username", "avatar_url")}
-        result = deliver(hook, edit_body, method="PATCH", suffix=f"/messages/{message_id}")
-        if result.delivered:
-            click.echo(f"edited status message {message_id} via {hook.redacted}")
-            return
-        if result.http_status != 404:
-            click.echo(result_line(result, hook))
-            sys.exit(1)
-        click.echo(f"status message {message_id} is gone; posting a new one", err=True)
-    result = deliver(hook, payload, params={"wait": "true"})
-    new_id = result.response.get("id") if isinstance(result.response, dict) else None
-    if result.delivered and isinstance(new_id, str | int):
-        save_message_id(state_dir, hook.url, str(new_id))
-        click.echo(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
-        return
-    click.echo(result_line(result, hook))
-    sys.exit(0 if result.delivered else 1)
+    _edit_status(hook, payload, state_dir)
 
 
 @cli.command()
@@ -188,6 +215,9 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
 @STATE_DIR_OPT
 def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
     """Show or flush the outbox of alerts that could not be delivered yet.
+
+    --flush-outbox sends them oldest first within ZTB_DELIVERY_BUDGET_SEC (120 s); what does not fit,
+    and later alerts to a webhook that just failed, wait for the next run. Exit 0 when none is left.
 
     \b
     Examples:
@@ -202,12 +232,19 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         click.echo(f"{'OK' if ok else 'FAIL'}: {why}")
         sys.exit(0 if ok else 1)
     outbox = _outbox(state_dir)
+    if outbox is None:
+        fail(f"{state_dir / '.ztb'}: the outbox folder cannot be used")
     if not flush_outbox:
-        waiting = outbox.entries()
+        outbox.merge()
+        waiting = outbox.pending()
         click.echo(f"{len(waiting)} alert(s) waiting in {outbox.path}")
+        if outbox.dead_path.is_file():
+            with outbox.dead_path.open("rb") as fh:
+                dead = sum(1 for line in fh if line.strip())
+            click.echo(f"{dead} alert(s) refused for good in {outbox.dead_path}")
         return
     flushed = outbox.flush()
     _echo_flushed(flushed)
-    left = len(outbox.entries())
+    left = len(outbox.pending())
     click.echo(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
     sys.exit(0 if left == 0 and all(r.delivered for _, r in flushed) else 1)

@@ -3,7 +3,9 @@
 from typing import Any
 
 from ztbkit.notify.alert import Alert, Field
-from ztbkit.notify.delivery import DeliveryResult, Outbox, Policy, deliver, send_with_outbox
+from ztbkit.notify.delivery import DeliveryResult, Policy, deliver
+from ztbkit.notify.dispatch import SendReport, send_with_outbox
+from ztbkit.notify.outbox import Outbox, OutboxError
 from ztbkit.notify.webhook import Webhook, redact, resolve_webhook
 
 
@@ -39,7 +41,9 @@ __all__ = [
     "DeliveryResult",
     "Field",
     "Outbox",
+    "OutboxError",
     "Policy",
+    "SendReport",
     "Webhook",
     "check_configuration",
     "deliver",

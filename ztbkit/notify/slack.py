@@ -1,7 +1,9 @@
 """Slack incoming-webhook payloads: ``text`` always (notifications, fallbacks), plus Block Kit.
 
-Limits kept: header 150, section text 3000, at most 10 section fields of 2000, context 3000, at most
-50 blocks; text over a limit is cut with ``…``.
+Limits kept: ``text`` 4000 (Slack's recommendation; it truncates at 40,000), header 150, section text
+3000, at most 10 section fields of 2000, context 3000, at most 50 blocks; text over a limit is cut
+with ``…``. The title in ``text`` is cut to the header's 150 so the description (the failing gates)
+keeps its room.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 from ztbkit.notify.alert import Alert
 from ztbkit.notify.discord import ICONS, cut
 
-HEADER, SECTION, FIELD, FIELDS, BLOCKS = 150, 3000, 2000, 10, 50
+HEADER, SECTION, FIELD, FIELDS, BLOCKS, TEXT = 150, 3000, 2000, 10, 50, 4000
 
 
 def _escape(text: str) -> str:
@@ -38,5 +40,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
                                       f"<{alert.url}|open>" if alert.url else None) if x)  # fmt: skip
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(context, SECTION)}]})
-    text = f"[{alert.level}] {alert.title}" + (f": {alert.description}" if alert.description else "")
-    return {"text": cut(_escape(text), SECTION), "blocks": blocks[:BLOCKS]}
+    text = f"[{alert.level}] {cut(alert.title, HEADER)}" + (
+        f": {alert.description}" if alert.description else ""
+    )
+    return {"text": cut(_escape(text), TEXT), "blocks": blocks[:BLOCKS]}

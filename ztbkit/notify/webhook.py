@@ -6,8 +6,9 @@ path shape, else from the source that won (the Discord flag and variable mean Di
 Slack).
 
 A webhook URL is a credential: :func:`redact` keeps scheme, host and the path up to the secret, and
-replaces the secret (last path segment) and any query with ``****``. Nothing in ztbkit prints a
-webhook URL except through it.
+replaces the secret, everything after it (``/slack``, ``/github``), any query and any ``user:password@``
+with ``****``; :func:`scrub` also removes the webhook's token from response bodies and exception text.
+Nothing in ztbkit prints a webhook URL except through them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ztbkit.errors import UsageError
 
@@ -40,29 +41,76 @@ class Webhook:
     __str__ = __repr__
 
 
+def _kept(segments: list[str]) -> int:
+    """How many leading path segments are not secret: ``…/webhooks/<id>`` for Discord (the token and
+    any ``/slack`` or ``/github`` suffix after it are secret), ``…/services/T…/B…`` for Slack, else
+    only the first segment."""
+    lowered = [s.lower() for s in segments]
+    if "webhooks" in lowered:
+        i = lowered.index("webhooks")
+        has_id = i + 1 < len(segments) - 1 and segments[i + 1].isdigit()
+        return i + 2 if has_id else i + 1
+    if "services" in lowered:
+        return min(lowered.index("services") + 3, len(segments) - 1)
+    return min(1, len(segments) - 1)
+
+
 def redact(url: str) -> str:
-    """``https://discord.com/api/webhooks/123/abcdef`` → ``https://discord.com/api/webhooks/123/****``."""
+    """``https://discord.com/api/webhooks/123/abcdef/slack?x=1`` → ``https://discord.com/api/webhooks/123/****?****``.
+
+    Kept: scheme, host and port, and the non-secret start of the path; dropped: any ``user:password@``,
+    the token and everything after it, the query and the fragment.
+    """
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = parts.port
     except ValueError:
         return "****"
     if not parts.scheme or not parts.netloc:
         return "****"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     segments = [s for s in parts.path.split("/") if s]
-    if segments:
-        segments[-1] = "****"
-    query = "?****" if parts.query else ""
-    return f"{parts.scheme}://{host}/{'/'.join(segments)}{query}"
+    kept = segments[: _kept(segments)] if segments else []
+    path = "/".join([*kept, "****"]) if len(kept) < len(segments) else "/".join(kept)
+    query = "?****" if parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}/{path}{query}"
 
 
-_URL = re.compile(r"https?://[^\s\"'<>]+")
+def secrets_of(url: str) -> list[str]:
+    """The parts of ``url`` that :func:`redact` hides (the whole URL, its encodings, the token,
+    suffixes, query, password), longest first, for scrubbing text that may quote any of them."""
+    url = url.strip()
+    found = {url, quote(url, safe=""), quote(url, safe="/:")}
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return sorted(found, key=len, reverse=True)
+    segments = [s for s in parts.path.split("/") if s]
+    hidden = segments[_kept(segments) :] if segments else []
+    found.update(hidden)
+    found.add("/".join(hidden))
+    if "@" in parts.netloc:
+        found.add(parts.netloc.rsplit("@", 1)[0])
+    found.update(x for x in (parts.query, parts.fragment) if x)
+    if password:
+        found.add(password)
+    # very short pieces ("slack", "x=1") are not secrets on their own and would mangle messages
+    return sorted((s for s in found if len(s) >= 8 or s == url), key=len, reverse=True)
 
 
-def scrub(text: str) -> str:
-    """Redact every URL inside ``text`` (for messages from libraries that quote the URL)."""
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+")
+
+
+def scrub(text: str, *urls: str) -> str:
+    """``text`` with every URL in it redacted, and every secret part of ``urls`` (the webhook itself:
+    token, suffix, query, password, even URL-encoded) replaced by ``****``: for response bodies and
+    exception messages that may echo the webhook."""
+    for url in urls:
+        for secret in secrets_of(url):
+            text = text.replace(secret, "****")
     return _URL.sub(lambda m: redact(m.group(0)), text)
 
 
