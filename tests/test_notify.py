@@ -117,7 +117,7 @@ def test_404_is_permanent_and_reported_at_once(hook_server: FakeHook, tmp_path: 
     hook_server.script = [Reply(401, {"message": "Invalid Webhook Token"})]
     [(_, flushed)] = outbox.flush(sleep=sleeps)
     assert flushed.status == "failed-permanently" and outbox.entries() == []
-    dead = [json.loads(line) for line in outbox.dead_path.read_text().splitlines()]
+    dead = [json.loads(line) for line in outbox.dead_path.read_text(encoding="utf-8").splitlines()]
     assert dead[0]["last_error"] == "HTTP 401: Invalid Webhook Token" and "dead_at" in dead[0]
 
 
