@@ -59,22 +59,28 @@ def test_user_install_is_found_first_and_starts_a_real_kernel(tmp_path: Path) ->
     )
 
 
-def test_default_is_sys_prefix_inside_a_venv_else_user(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+DEFAULT_INSTALL = """
+import sys
+sys.prefix, sys.base_prefix = sys.argv[1], sys.argv[2]  # before Jupyter reads them at import
+from ztbkit.cli import main
+main(["kernel", "install"])
+"""
+
+
+@pytest.mark.parametrize("in_venv", [True, False])
+def test_default_is_sys_prefix_inside_a_venv_else_user(tmp_path: Path, in_venv: bool) -> None:
     prefix, data = tmp_path / "venv", tmp_path / "user-data"
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(data))
-    monkeypatch.setattr(sys, "prefix", str(prefix))
-    monkeypatch.setattr(sys, "base_prefix", "/usr")  # a venv: its prefix differs from the base
-    r = CliRunner().invoke(cli, ["kernel", "install"])
-    assert r.exit_code == 0, r.output
-    assert (
-        prefix / "share" / "jupyter" / "kernels" / "ztbkit" / "kernel.json"
-    ).is_file() and not data.exists()
-    monkeypatch.setattr(sys, "base_prefix", str(prefix))  # not a venv: the user's folder
-    r = CliRunner().invoke(cli, ["kernel", "install"])
-    assert r.exit_code == 0 and (data / "kernels" / "ztbkit" / "kernel.json").is_file()
-    assert str(data / "kernels" / "ztbkit") in r.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")} | {
+        "JUPYTER_DATA_DIR": str(data)
+    }
+    base = "/usr" if in_venv else str(prefix)  # a venv's prefix differs from its base Python's
+    r = subprocess.run([sys.executable, "-c", DEFAULT_INSTALL, str(prefix), base], env=env, capture_output=True,
+                       timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    in_prefix = prefix / "share" / "jupyter" / "kernels" / "ztbkit" / "kernel.json"
+    in_user = data / "kernels" / "ztbkit" / "kernel.json"
+    assert (in_prefix.is_file(), in_user.is_file()) == (in_venv, not in_venv)
+    assert str((in_prefix if in_venv else in_user).parent) in r.stdout.decode()
 
 
 def test_user_and_sys_prefix_are_exclusive_choices() -> None:
