@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ZTB_SHARED_DIR", REPO.parent / "shared"))
 BOT_FIXTURES = SHARED / "fixtures" / "zaif-trade-bot"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.windows`` tests need real Windows; elsewhere they are skipped, saying why."""
+    if sys.platform == "win32":
+        return
+    skip = pytest.mark.skip(reason="needs real Windows (run on a Windows CI: see README, Windows)")
+    for item in items:
+        if "windows" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

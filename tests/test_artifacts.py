@@ -197,12 +197,22 @@ def test_unreadable_files_are_reported_not_raised(make_tree: MakeTree) -> None:
 
 def test_unicode_and_script_session_ids(make_tree: MakeTree) -> None:
     evil = "<script>alert(1)</script>"
-    index = {"sessions": [{"correlation_id": evil, "latest_step": 7}, {"correlation_id": "学習_ラン①"}]}
-    root = make_tree({"学習_ラン①": {"summary.json": {"rl_sharpe": 0.5}}, "évaluation": {}}, index=index)
+    # ① exists in UTF-8 and cp932 file names but not in EUC-JP ones (a ja_JP.EUC-JP locale).
+    jp = "学習_ラン①" if _fs_can_encode("①") else "学習_ラン１"
+    index = {"sessions": [{"correlation_id": evil, "latest_step": 7}, {"correlation_id": jp}]}
+    root = make_tree({jp: {"summary.json": {"rl_sharpe": 0.5}}, "évaluation": {}}, index=index)
     by_id = {s.session_id: s for s in load_artifacts(root).sessions}
-    assert by_id["学習_ラン①"].rl_sharpe == 0.5 and by_id["学習_ラン①"].in_index
+    assert by_id[jp].rl_sharpe == 0.5 and by_id[jp].in_index
     assert by_id[evil].status == "missing" and by_id[evil].global_step == 7
     assert "évaluation" in by_id
+
+
+def _fs_can_encode(text: str) -> bool:
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def test_empty_and_missing_artifacts_folder(tmp_path: Path) -> None:

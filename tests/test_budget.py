@@ -110,9 +110,14 @@ def test_estimate_missing_prices_unpriced_runs_only(make_tree: MakeTree, tmp_pat
     code, stdout, err = run("budget", "--artifacts-dir", str(root), "--out", str(tmp_path / "b.md"),
                             "--estimate-missing")  # fmt: skip
     assert code == 0
-    assert json.loads((root / "n" / "reports" / "cost_estimate.json").read_text())["costs"]["gpu_jpy"] == 600
     assert (
-        json.loads((root / "f" / "reports" / "cost_estimate.json").read_text()) == FLAT
+        json.loads((root / "n" / "reports" / "cost_estimate.json").read_text(encoding="utf-8"))["costs"][
+            "gpu_jpy"
+        ]
+        == 600
+    )
+    assert (
+        json.loads((root / "f" / "reports" / "cost_estimate.json").read_text(encoding="utf-8")) == FLAT
     )  # other tools' files kept
     assert "warning: nodur: not estimated: no duration" in err
     assert "1 not estimated" in stdout

@@ -158,7 +158,7 @@ def test_cost_cli_writes_artifact_json_and_out_files(make_tree: MakeTree, tmp_pa
         "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--tariff", "jp_residential_tiered"
     )
     assert code == 0 and json.loads(out)["costs"]["total_jpy"] == 1555.87
-    saved = json.loads((root / "s" / "reports" / "cost_estimate.json").read_text())
+    saved = json.loads((root / "s" / "reports" / "cost_estimate.json").read_text(encoding="utf-8"))
     assert saved["costs"]["total_jpy"] == 1555.87 and saved["generator"] == "ztbkit"
     code, out, _ = run("cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md"),
                        "--gpu-rate", "100")  # fmt: skip
@@ -167,7 +167,9 @@ def test_cost_cli_writes_artifact_json_and_out_files(make_tree: MakeTree, tmp_pa
     code, _, _ = run(
         "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.json")
     )
-    assert code == 0 and json.loads((tmp_path / "c.json").read_text())["correlation_id"] == "s"
+    assert (
+        code == 0 and json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["correlation_id"] == "s"
+    )
 
 
 def test_cost_cli_errors(make_tree: MakeTree, tmp_path: Path) -> None:
@@ -201,7 +203,7 @@ def test_python_m_ztbkit_costs(make_tree: MakeTree) -> None:
 
     root = make_tree({"s": {"run_metadata.json": ONE_HOUR}})
     p = subprocess.run([sys.executable, "-m", "ztbkit.costs", "--correlation-id", "s", "--artifacts-dir", str(root)],
-                       capture_output=True, text=True)  # fmt: skip
+                       capture_output=True, encoding="utf-8")  # fmt: skip
     assert p.returncode == 0 and json.loads(p.stdout)["costs"]["gpu_jpy"] == 300
 
 

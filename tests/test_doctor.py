@@ -43,7 +43,7 @@ def test_healthy_session(make_tree: MakeTree, tmp_path: Path) -> None:
         and "100.0 steps/s from log lines" in eta
         and "ETA 0:08:20" in eta
     )
-    text = (root / "ok" / "reports" / "doctor.txt").read_text()
+    text = (root / "ok" / "reports" / "doctor.txt").read_text(encoding="utf-8")
     assert text.rstrip().endswith(report.summary_line())
 
 
@@ -126,3 +126,21 @@ def test_stale_scheduler_lock_and_failed_job_are_warned(make_tree: MakeTree, tmp
     assert any("(stale)" in d for d in sched.details) and any(
         f"dead pid {dead.pid}" in d for d in sched.details
     )
+
+
+def test_cp932_and_mixed_log_lines_show_correctly(make_tree: MakeTree, tmp_path: Path) -> None:
+    """A bot on Japanese Windows writes its log in cp932; another process may add UTF-8 lines."""
+    cp932 = "2025-10-01T10:05:00+09:00 ERROR 学習プロセスが異常終了しました\r\n".encode("cp932")
+    utf8 = "2025-10-01T10:06:00+09:00 ERROR 残高不足 ¥1,556\n".encode()
+    bom = b"\xef\xbb\xbf" + "2025-10-01T10:04:00+09:00 ERROR 接続エラー\n".encode()
+    root = make_tree(
+        {"jp": {"logs/train.log": bom + cp932 + utf8 + b"2025-10-01T10:07:00+09:00 ERROR \x81\x7f\n"}}
+    )
+    report = run_doctor(root, "jp", state_file=tmp_path / "none.json", checks=FAST, clock=FakeClock(NOW))
+    errors = next(c for c in report.checks if c.name == "collect_last_errors")
+    assert [d.split(" ", 1)[1].strip() for d in errors.details] == [
+        "ERROR    train.log: 2025-10-01T10:07:00+09:00 ERROR \ufffd\x7f",
+        "ERROR    train.log: 2025-10-01T10:06:00+09:00 ERROR 残高不足 ¥1,556",
+        "ERROR    train.log (cp932): 2025-10-01T10:05:00+09:00 ERROR 学習プロセスが異常終了しました",
+        "ERROR    train.log: 2025-10-01T10:04:00+09:00 ERROR 接続エラー",
+    ]

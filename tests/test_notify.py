@@ -119,7 +119,7 @@ def test_404_is_permanent_and_reported_at_once(hook_server: FakeHook, tmp_path: 
     [(flushed_entry, flushed)] = outbox.flush(sleep=sleeps)
     assert flushed_entry["id"] == entry["id"]
     assert flushed.status == "failed-permanently" and outbox.entries() == []
-    dead = [json.loads(line) for line in outbox.dead_path.read_text().splitlines()]
+    dead = [json.loads(line) for line in outbox.dead_path.read_text(encoding="utf-8").splitlines()]
     assert dead[0]["last_error"] == "HTTP 401: Invalid Webhook Token" and "dead_at" in dead[0]
     assert dead[0]["http_status"] == 401 and dead[0]["id"] == entry["id"] and dead[0]["attempts"] == 1
 

@@ -88,3 +88,59 @@ def test_unknown_tariff_lists_the_known_ones() -> None:
         TariffError, match=r"--tariff: unknown tariff 'nope' \(known: jp_residential_tiered, simple"
     ):
         load_tariff("nope")
+
+
+NOTEPAD_TARIFF = """# 東京の従量電灯B 30A (Notepad で保存)
+name = "tokyo_30a"
+effective_date = "2025-04-01"
+base_fee_jpy = 935.25
+[[tiers]]
+up_to_kwh = 120
+jpy_per_kwh = 29.80
+[[tiers]]
+jpy_per_kwh = 36.40
+[[surcharges]]
+name = "再エネ賦課金"
+jpy_per_kwh = 3.98
+"""
+
+
+def test_notepad_utf8_bom_tariff_loads(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "bom.toml", b"\xef\xbb\xbf" + NOTEPAD_TARIFF.replace("\n", "\r\n").encode("utf-8")
+    )
+    tariff = load_tariff(str(path))
+    assert tariff.name == "tokyo_30a" and tariff.surcharges == (("再エネ賦課金", 3.98),) and tariff.note == ""
+    assert tariff.bill(130).total_jpy == pytest.approx(935.25 + 120 * 29.80 + 10 * 36.40 + 130 * 3.98)
+
+
+def test_ansi_cp932_tariff_loads_with_a_note(tmp_path: Path) -> None:
+    path = write(tmp_path / "ansi.toml", NOTEPAD_TARIFF.replace("\n", "\r\n").encode("cp932"))
+    tariff = load_tariff(str(path))
+    assert tariff.surcharges == (("再エネ賦課金", 3.98),)
+    assert tariff.note.startswith(f"{path}: not UTF-8, read as cp932")
+
+
+def test_tariff_in_neither_encoding_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "junk.toml", b'name = "x\x81\x7f"\n')  # \x81\x7f: bad UTF-8 and bad cp932
+    with pytest.raises(TariffError) as err:
+        load_tariff(str(path))
+    assert str(err.value) == f"{path}: not UTF-8 or cp932 text (bad byte at offset 9); save it as UTF-8"
+
+
+def test_cost_cli_warns_about_a_cp932_tariff(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ztbkit.cli import cli
+
+    path = write(tmp_path / "ansi.toml", NOTEPAD_TARIFF.encode("cp932"))
+    run_md = {"correlation_id": "s", "duration_seconds": 3600, "gpu_count": 1}
+    write(tmp_path / "a" / "s" / "run_metadata.json", run_md)
+    args = ["cost", "--correlation-id", "s", "--artifacts-dir", str(tmp_path / "a"), "--tariff", str(path)]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert (
+        r.stderr.strip()
+        == f"warning: {path}: not UTF-8, read as cp932 (Windows ANSI); save it as UTF-8 to silence this"
+    )
+    assert "再エネ賦課金" in r.stdout

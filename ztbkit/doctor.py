@@ -17,13 +17,14 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ztbkit.artifacts import load_session
+from ztbkit.charset import LEGACY_ENCODING, decode_line
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import atomic_write_text, read_json_if_exists
@@ -92,23 +93,33 @@ def validate_artifacts(ctx: Context) -> Check:
     return Check("validate_artifacts", "OK", f"{', '.join(present)} present and parseable", details)
 
 
+def _log_lines(log: Path) -> Iterator[tuple[str, bool]]:
+    """Lines of a bot log and whether each was cp932 (Windows' Japanese ANSI) rather than UTF-8.
+
+    Decoded line by line: one log is often written by a UTF-8 process and a cp932 one in turn.
+    """
+    with open(log, "rb") as fh:
+        for raw in fh:
+            yield decode_line(raw)
+
+
 def _entries(ctx: Context) -> list[tuple[datetime | None, str, str]]:
     """(time, level, text) of every ERROR/FAIL/CRITICAL line in logs/*.log and logs/watch_log.jsonl."""
     out: list[tuple[datetime | None, str, str]] = []
     logs = ctx.folder / "logs"
     for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-        with open(log, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                m = _LEVEL.search(line)
-                if m:
-                    ts = _TS.search(line)
-                    out.append(
-                        (
-                            parse_timestamp(ts.group(1)) if ts else None,
-                            m.group(1),
-                            f"{log.name}: {line.strip()[:300]}",
-                        )
+        for line, legacy in _log_lines(log):
+            m = _LEVEL.search(line)
+            if m:
+                ts = _TS.search(line)
+                source = f"{log.name} ({LEGACY_ENCODING})" if legacy else log.name
+                out.append(
+                    (
+                        parse_timestamp(ts.group(1)) if ts else None,
+                        m.group(1),
+                        f"{source}: {line.strip()[:300]}",
                     )
+                )
     watch = logs / "watch_log.jsonl"
     if watch.is_file():
         with open(watch, encoding="utf-8", errors="replace") as fh:
@@ -148,11 +159,10 @@ def _log_progress(ctx: Context) -> list[tuple[datetime, int, int]]:
     points = []
     logs = ctx.folder / "logs"
     for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-        with open(log, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                m, ts = _STEP.search(line), _TS.search(line)
-                if m and ts and (t := parse_timestamp(ts.group(1))) is not None:
-                    points.append((t, int(m.group(1)), int(m.group(2))))
+        for line, _ in _log_lines(log):
+            m, ts = _STEP.search(line), _TS.search(line)
+            if m and ts and (t := parse_timestamp(ts.group(1))) is not None:
+                points.append((t, int(m.group(1)), int(m.group(2))))
     return sorted(points)
 
 
@@ -268,7 +278,7 @@ def scheduler_state(ctx: Context) -> Check:
             status = "WARN"
             details[-1] += " (stale)"
     for pid_file in sorted((path.parent / "locks").glob("*.pid")):
-        pid = pid_file.read_text().strip()
+        pid = pid_file.read_text(encoding="utf-8", errors="replace").strip()
         import psutil
 
         if pid.isdigit() and not psutil.pid_exists(int(pid)):

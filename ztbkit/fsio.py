@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from ztbkit.clock import SYSTEM_CLOCK, Clock
+
 #: JSON files larger than this are reported as too large instead of parsed.
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
 
@@ -161,13 +163,52 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
         return JsonRead(None, Problem(path, "JSON nested too deeply to read"))
 
 
+#: Windows errors meaning "another program has the file open" (access denied, sharing violation,
+#: lock violation): Defender, the search indexer or an editor holding the target for a moment.
+_SHARING_WINERRORS = frozenset({5, 32, 33})
+#: Waits between attempts at ``os.replace``: seven retries, about 1 s in all, then the error stands.
+REPLACE_RETRY_DELAYS = (0.02, 0.04, 0.08, 0.12, 0.18, 0.24, 0.32)
+
+
+def replace_retrying(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    clock: Clock | None = None,
+    delays: tuple[float, ...] = REPLACE_RETRY_DELAYS,
+) -> None:
+    """``os.replace(src, dst)``, retried briefly while Windows reports the target as in use.
+
+    Only a ``PermissionError`` carrying Windows error 5, 32 or 33 is retried (a POSIX permission
+    error is final at once). When every attempt fails, the last error is raised naming ``dst`` and
+    saying how long it waited; the caller still owns ``src`` (atomic writes delete it).
+    """
+    for attempt in range(len(delays) + 1):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) not in _SHARING_WINERRORS:
+                raise
+            if attempt == len(delays):
+                why = exc.strerror or "in use"
+                raise PermissionError(
+                    exc.errno,
+                    f"{why} (still in use after {attempt + 1} tries over {sum(delays):.1f} s: another "
+                    "program such as antivirus, the search indexer or an editor has it open)",
+                    os.fspath(dst),
+                ) from exc
+            (clock or SYSTEM_CLOCK).sleep(delays[attempt])
+
+
 def atomic_write_bytes(
     path: str | os.PathLike[str], data: bytes, *, durable: bool = True, mode: int | None = None
 ) -> Path:
     """Write ``data`` to ``path`` atomically, creating parent folders. Returns the path.
 
     ``durable=False`` skips ``fsync`` (for bulk generators where a crash just means "generate again").
-    ``mode`` overrides the file mode (0o600 for files holding credentials).
+    ``mode`` overrides the file mode (0o600 for files holding credentials). The final rename is
+    retried for about a second while Windows says another program has the target open.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +220,7 @@ def atomic_write_bytes(
             if durable:
                 os.fsync(fh.fileno())
         os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
-        os.replace(tmp, target)
+        replace_retrying(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ztbkit.charset import child_env, decode_output
 from ztbkit.errors import UsageError
 from ztbkit.fsio import atomic_write_bytes, atomic_write_text
 from ztbkit.proc import kill_tree
@@ -277,7 +278,7 @@ def render_reports(
     # runs than cores still finish sooner; measured in benchmarks/bench_nightly.py.
     limit = max(1, jobs or min(len(names), 8))
     pending = list(names)
-    running: dict[str, tuple[subprocess.Popen[str], float]] = {}
+    running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
     results: dict[str, ReportResult] = {}
     out = Path(out_dir)
     while pending or running:
@@ -285,9 +286,10 @@ def render_reports(
             name = pending.pop(0)
             spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
                     "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
+            # UTF-8 mode for the worker and its kernel; output decoded UTF-8 first (ztbkit.charset).
             proc = subprocess.Popen(
                 [sys.executable, "-m", "ztbkit.reports", json.dumps(spec)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
                 start_new_session=os.name == "posix",
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             )  # fmt: skip
@@ -307,7 +309,9 @@ def render_reports(
                                    error=f"{stem}.ipynb: the whole run passed the {run_timeout:g} s limit")  # fmt: skip
             else:
                 stdout, stderr = proc.communicate()
-                res = _child_result(name, stdout, stderr, proc.returncode, elapsed)
+                res = _child_result(
+                    name, decode_output(stdout), decode_output(stderr), proc.returncode, elapsed
+                )
             del running[name]
             results[name] = res
             if on_done is not None:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ztbkit.cli import alerting, data, money, notebooks, ops  # noqa: F401  (each registers its commands)
+from ztbkit.charset import setup_stdio
+from ztbkit.cli import alerting, data, kernel, money, notebooks, ops  # noqa: F401  (each registers its commands)
 from ztbkit.cli.base import cli
 
 __all__ = ["cli", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point (``ztb``, ``python -m ztbkit``)."""
+    """Console entry point (``ztb``, ``python -m ztbkit``).
+
+    Output redirected to a file or pipe is UTF-8 whatever the locale (see :mod:`ztbkit.charset`).
+    """
+    setup_stdio()
     cli.main(args=list(argv) if argv is not None else None, prog_name="ztb")

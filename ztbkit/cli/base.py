@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +19,12 @@ MAX_WARNINGS = 10
 
 
 class ZtbGroup(click.Group):
-    """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code."""
+    """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code.
+
+    Any other OSError (a full disk, a file another program holds open on Windows, a folder without
+    write permission) is one line naming the path, exit 2, never a traceback. A broken pipe is
+    left to click, which exits quietly.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -25,6 +32,19 @@ class ZtbGroup(click.Group):
         except ZtbError as exc:
             click.echo(f"ztb: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            click.echo(f"ztb: error: {describe_os_error(exc)}", err=True)
+            ctx.exit(2)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``path: reason`` (``src -> dst: reason`` for a rename) for an OSError, on one line."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
+    text = f"{' -> '.join(where)}: {reason}" if where else reason
+    return " ".join(text.split())
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

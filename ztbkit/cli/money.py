@@ -81,6 +81,8 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
         gpu_watts=number(gpu_watts, "--gpu-watts"),
         household_kwh=parse_rate(household_kwh, "--household-kwh"),
     )
+    if estimate.tariff.note:
+        click.echo(f"warning: {estimate.tariff.note}", err=True)
     text = json.dumps(estimate.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         click.echo(text, nl=False)

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ztbkit.charset import LEGACY_ENCODING, decode_text
 from ztbkit.errors import ZtbError
 
 
@@ -62,6 +63,7 @@ class Tariff:
     tiers: tuple[Tier, ...]
     surcharges: tuple[tuple[str, float], ...] = ()
     flat_rate: bool = False  # the single rate is set by --kwh-rate / KWH_RATE_JPY
+    note: str = ""  # how the file was read, when worth saying (e.g. decoded as cp932)
 
     def with_rate(self, jpy_per_kwh: float) -> Tariff:
         """A flat-rate tariff priced at ``jpy_per_kwh`` (only for ``flat_rate`` tariffs)."""
@@ -146,14 +148,37 @@ def available_tariffs() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".toml"))
 
 
+def _read_tariff_file(path: Path) -> tuple[str, str]:
+    """The text of a tariff file and a note on how it was decoded ("" for plain UTF-8)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text, legacy = decode_text(data)
+    except UnicodeDecodeError as exc:
+        raise TariffError(
+            f"{path}: not UTF-8 or {LEGACY_ENCODING} text (bad byte at offset {exc.start}); save it as UTF-8"
+        ) from None
+    note = (
+        f"{path}: not UTF-8, read as {legacy} (Windows ANSI); save it as UTF-8 to silence this"
+        if legacy
+        else ""
+    )
+    return text, note
+
+
 def load_tariff(name_or_path: str) -> Tariff:
-    """A shipped tariff by name (``simple``, ``jp_residential_tiered``) or a TOML file by path."""
+    """A shipped tariff by name (``simple``, ``jp_residential_tiered``) or a TOML file by path.
+
+    A file may start with a UTF-8 byte-order mark (Notepad writes one). A file that is not UTF-8 is
+    read as cp932 (Notepad's "ANSI" on Japanese Windows) and the returned tariff's ``note`` says so.
+    """
+    note = ""
     if name_or_path.endswith(".toml"):
         path = Path(name_or_path)
-        try:
-            text, where = path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from exc
+        text, note = _read_tariff_file(path)
+        where = str(path)
     elif name_or_path in available_tariffs():
         text = resources.files(__name__).joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
         where = f"tariff {name_or_path}"
@@ -166,4 +191,5 @@ def load_tariff(name_or_path: str) -> Tariff:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TariffError(f"{where}: invalid TOML: {exc}") from exc
-    return parse_tariff(doc, where)
+    tariff = parse_tariff(doc, where)
+    return replace(tariff, note=note) if note else tariff
