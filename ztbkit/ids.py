@@ -3,8 +3,9 @@
 A correlation id (or a scheduler job name) names a folder or file directly under a root that
 ztbkit owns, so it must be exactly one path component on every platform ztbkit supports:
 no ``/`` or ``\\``, not ``.`` or ``..``, no NUL or other control character, no ``:`` (a drive or
-an NTFS stream on Windows), not a Windows device name (``CON``, ``NUL``, ``COM1`` …, with or
-without an extension), no trailing dot or space (Windows strips them), at most 200 characters.
+an NTFS stream on Windows), none of ``<>"|?*`` (forbidden in Windows names), not a Windows device
+name (``CON``, ``NUL``, ``COM1`` …, with or without an extension), no trailing dot or space
+(Windows strips them), at most 200 characters.
 Anything else is refused with :class:`~ztbkit.errors.UsageError` (exit 2) naming the flag.
 """
 
@@ -41,6 +42,8 @@ def problem_with_component(value: str) -> str | None:
         return "is a relative folder reference"
     if ":" in value:
         return "contains ':' (a drive or stream name on Windows)"
+    if any(c in value for c in '<>"|?*'):
+        return 'contains a character Windows forbids in names (<>"|?*)'
     if value[-1] in ". ":
         return "ends with a dot or space (Windows drops them)"
     if value.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
