@@ -10,6 +10,7 @@ never a crash of the doctor. stdout ends with ``Doctor Summary: OK=n, WARN=n, FA
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,13 +26,14 @@ from typing import Any
 
 from ztbkit.artifacts import load_session
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
-from ztbkit.errors import ArtifactsNotFoundError
-from ztbkit.fsio import atomic_write_text, read_json_if_exists
+from ztbkit.errors import ArtifactsNotFoundError, ZtbError
+from ztbkit.fsio import atomic_write_text, open_regular, read_json_if_exists
+from ztbkit.ids import check_component, safe_repr
 from ztbkit.values import parse_timestamp
 
 MAX_ERRORS = 50
 _LEVEL = re.compile(r"\b(ERROR|FAIL|FAILED|CRITICAL)\b")
-_STEP = re.compile(r"\bStep\s+(\d+)\s*/\s*(\d+)")
+_STEP = re.compile(r"\bStep\s+(\d{1,18})\s*/\s*(\d{1,18})\b")
 _TS = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)")
 
 
@@ -43,7 +45,8 @@ class Check:
     details: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"[{self.status:<4}] {self.name}: {self.reason}"
+        """One terminal line: control characters from logs or ids are escaped (no forged lines)."""
+        return f"[{self.status:<4}] {self.name}: {safe_repr(self.reason)}"
 
 
 @dataclass(slots=True)
@@ -92,35 +95,43 @@ def validate_artifacts(ctx: Context) -> Check:
     return Check("validate_artifacts", "OK", f"{', '.join(present)} present and parseable", details)
 
 
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of a log file; nothing for a FIFO, folder or unreadable file (it cannot block)."""
+    try:
+        raw = open_regular(path)
+    except (ZtbError, OSError):
+        return
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as fh:
+        yield from fh
+
+
 def _entries(ctx: Context) -> list[tuple[datetime | None, str, str]]:
     """(time, level, text) of every ERROR/FAIL/CRITICAL line in logs/*.log and logs/watch_log.jsonl."""
     out: list[tuple[datetime | None, str, str]] = []
     logs = ctx.folder / "logs"
     for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-        with open(log, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                m = _LEVEL.search(line)
-                if m:
-                    ts = _TS.search(line)
-                    out.append(
-                        (
-                            parse_timestamp(ts.group(1)) if ts else None,
-                            m.group(1),
-                            f"{log.name}: {line.strip()[:300]}",
-                        )
+        for line in _lines(log):
+            m = _LEVEL.search(line)
+            if m:
+                ts = _TS.search(line)
+                out.append(
+                    (
+                        parse_timestamp(ts.group(1)) if ts else None,
+                        m.group(1),
+                        f"{log.name}: {line.strip()[:300]}",
                     )
+                )
     watch = logs / "watch_log.jsonl"
     if watch.is_file():
-        with open(watch, encoding="utf-8", errors="replace") as fh:
-            for n, line in enumerate(fh, 1):
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                level = str(entry.get("level", "")).upper() if isinstance(entry, dict) else ""
-                if level in ("ERROR", "FAIL", "CRITICAL"):
-                    msg = f"watch_log.jsonl:{n}: [{entry.get('alert_type', '?')}] {entry.get('message', '')}"
-                    out.append((parse_timestamp(entry.get("timestamp")), level, msg[:300]))
+        for n, line in enumerate(_lines(watch), 1):
+            try:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            level = str(entry.get("level", "")).upper() if isinstance(entry, dict) else ""
+            if level in ("ERROR", "FAIL", "CRITICAL"):
+                msg = f"watch_log.jsonl:{n}: [{entry.get('alert_type', '?')}] {entry.get('message', '')}"
+                out.append((parse_timestamp(entry.get("timestamp")), level, msg[:300]))
     return out
 
 
@@ -148,11 +159,10 @@ def _log_progress(ctx: Context) -> list[tuple[datetime, int, int]]:
     points = []
     logs = ctx.folder / "logs"
     for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-        with open(log, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                m, ts = _STEP.search(line), _TS.search(line)
-                if m and ts and (t := parse_timestamp(ts.group(1))) is not None:
-                    points.append((t, int(m.group(1)), int(m.group(2))))
+        for line in _lines(log):
+            m, ts = _STEP.search(line), _TS.search(line)
+            if m and ts and (t := parse_timestamp(ts.group(1))) is not None:
+                points.append((t, int(m.group(1)), int(m.group(2))))
     return sorted(points)
 
 
@@ -321,12 +331,12 @@ class DoctorReport:
 
     def text(self, now: datetime) -> str:
         lines = [
-            f"ztb doctor — session {self.correlation_id} — {now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}",
+            f"ztb doctor — session {safe_repr(self.correlation_id)} — {now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}",
             "",
         ]
         for c in self.checks:
             lines.append(c.line())
-            lines += [f"    {d}" for d in c.details]
+            lines += [f"    {safe_repr(d)}" for d in c.details]
         return "\n".join([*lines, "", self.summary_line()]) + "\n"
 
 
@@ -340,7 +350,7 @@ def run_doctor(
     clock: Clock = SYSTEM_CLOCK,
 ) -> DoctorReport:
     """Run every check in order and write reports/doctor.txt. Raises only for an unknown session (exit 2)."""
-    folder = Path(artifacts_dir) / correlation_id
+    folder = Path(artifacts_dir) / check_component(correlation_id, "--correlation-id")
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
     ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock)

@@ -256,8 +256,9 @@ def doctor(
 def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
     """Answer one JSON request from stdin with one JSON response on stdout.
 
-    Actions: status, run (an allow-listed argument list; ztb subcommands by default, more via
-    ZTB_COMPAT_ALLOW), doctor, version. Exit 0 only when the response has "success": true.
+    Actions: status, run (read-and-report ztb commands with paths inside the artifacts and
+    outputs folders; more programs via ZTB_COMPAT_ALLOW), doctor, version. The answer is one line
+    of strict ASCII JSON. Exit 0 only when the response has "success": true.
 
     \b
     Examples:
@@ -265,13 +266,17 @@ def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
       echo '{"action": "run", "params": {"command": ["ztb", "trends"], "timeout": 300}}' | ztb compat
       echo '{"action": "status"}' | ztb compat --state-dir /opt/bot --artifacts-dir /opt/bot/artifacts
     """
-    import json
+    from ztbkit.compat import dumps_response, handle, read_request
 
-    from ztbkit.compat import handle
-
-    response = handle(sys.stdin.read(), artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
-    click.echo(json.dumps(response, ensure_ascii=False, default=str))
-    sys.exit(0 if response.get("success") else 1)
+    raw = read_request(sys.stdin.buffer)
+    if isinstance(raw, str):
+        response = {"success": False, "action": None, "error": raw}
+    else:
+        response = handle(raw, artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
+    # ASCII-only JSON as bytes: any console code page (cp932, cp1252) prints it unchanged.
+    sys.stdout.buffer.write(dumps_response(response).encode("ascii") + b"\n")
+    sys.stdout.flush()
+    sys.exit(0 if response.get("success") is True else 1)
 
 
 def shlex_join(parts: Sequence[str] | str) -> str:

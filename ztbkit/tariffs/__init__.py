@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.errors import ZtbError
+from ztbkit.fsio import open_regular
+
+#: A tariff file is a few hundred bytes; more than this is not a tariff.
+MAX_TARIFF_BYTES = 1024 * 1024
 
 
 class TariffError(ZtbError, ValueError):
@@ -151,9 +155,14 @@ def load_tariff(name_or_path: str) -> Tariff:
     if name_or_path.endswith(".toml"):
         path = Path(name_or_path)
         try:
-            text, where = path.read_text(encoding="utf-8"), str(path)
+            with open_regular(path) as fh:  # a FIFO here must not block the command
+                text, where = fh.read(MAX_TARIFF_BYTES).decode("utf-8"), str(path)
+        except ZtbError as exc:
+            raise TariffError(f"--tariff: {exc}") from None
         except OSError as exc:
-            raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from exc
+            raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise TariffError(f"--tariff: {path}: not UTF-8 text (bad byte at offset {exc.start})") from None
     elif name_or_path in available_tariffs():
         text = resources.files(__name__).joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
         where = f"tariff {name_or_path}"
@@ -164,6 +173,7 @@ def load_tariff(name_or_path: str) -> Tariff:
         )
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TariffError(f"{where}: invalid TOML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
+        reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
+        raise TariffError(f"{where}: invalid TOML: {reason}") from None
     return parse_tariff(doc, where)
