@@ -225,19 +225,8 @@ def atomic_write_bytes(
     path. Temporary files (``.NAME.xxxxxxxx.tmp``) that a killed write left in the same folder more
     than an hour ago are removed.
     """
-    target = Path(path)
+    target = prepare_output(path)
     try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    else:
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise OutputPathError(f"{target}: cannot write: it is {kind}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
@@ -257,6 +246,44 @@ def atomic_write_bytes(
         raise
     remove_stale_temps(target.parent)
     return target
+
+
+def prepare_output(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` can take an output file and create its folder; returns it as a Path.
+
+    Raises :class:`~ztbkit.errors.OutputPathError` (exit 2) naming the path when it is a folder, a
+    FIFO or another non-regular file (never opened), or its folder cannot be created (a file in the
+    way, a read-only place such as ``/sys``).
+    """
+    target = Path(path)
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise OutputPathError(f"{target}: cannot write: it is {kind}")
+    prepare_output_dir(target.parent, shown=target)
+    return target
+
+
+def prepare_output_dir(
+    folder: str | os.PathLike[str], *, shown: str | os.PathLike[str] | None = None
+) -> Path:
+    """Create the output folder ``folder``; OutputPathError naming it (or ``shown``) when impossible."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputPathError(
+            f"{shown or path}: cannot write: a file is in the way of the folder {path}"
+        ) from None
+    except OSError as exc:
+        raise OutputPathError(f"{shown or path}: cannot write: {exc.strerror or exc}") from None
+    return path
 
 
 def remove_stale_temps(
