@@ -358,3 +358,31 @@ def test_cli_always_answers_one_strict_json_object(tmp_path: Path, make_tree: Ma
     assert "nested too deeply" in json.dumps(status["live"]["trade_state"]["deep"])
     assert status["sessions"][0]["id"] == "a"
     assert "ヘルプ" in strict(run_cli('{"action":"ヘルプ"}'.encode(), tmp_path).stdout)["error"]
+
+
+def test_windows_code_pages_request_and_child_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Japanese Windows imitated: the locale's code page is cp932 (faked), the request and a child's output too."""
+    import locale
+
+    from ztbkit.captured import decode_output
+
+    request = '{"action": "doctor", "params": {"correlation_id": "学習ラン"}}'.encode("cp932")
+    utf8_locale = handle(request, artifacts_dir=tmp_path, state_dir=tmp_path, env={})
+    assert utf8_locale["success"] is False and "not UTF-8" in utf8_locale["error"]
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "cp932")
+    answer = handle(request, artifacts_dir=tmp_path, state_dir=tmp_path, env={})
+    assert "no session folder" in answer["error"] and "学習ラン" in answer["error"]
+    assert decode_output("エラー: 失敗しました\n".encode("cp932")) == "エラー: 失敗しました\n"
+    assert decode_output("日本語".encode()) == "日本語"  # UTF-8 first (PYTHONUTF8=1 children)
+    assert decode_output("日本語".encode()[:-1], cut=True) == "日本"  # a character cut by the cap
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "cp1252", "ascii"])
+def test_answer_prints_on_any_console_code_page(tmp_path: Path, encoding: str) -> None:
+    import os
+
+    write(tmp_path / "trade-state.json", {"phase": 2, "note": "🤖 ¥1,000 – 日本語"})
+    p = run_cli(b'{"action": "status"}', tmp_path, env={"PYTHONIOENCODING": encoding})
+    answer = strict(p.stdout)
+    assert p.returncode == 0 and answer["live"]["trade_state"]["note"] == "🤖 ¥1,000 – 日本語"
+    assert b"Traceback" not in p.stderr and os.fsencode("\\u") in p.stdout

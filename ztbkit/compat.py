@@ -8,8 +8,9 @@ readable ``"error"``. Exit 0 only on success.
 The answer is always strict JSON: ASCII only (``\\u`` escapes, so any console code page prints it),
 no ``NaN``/``Infinity`` (non-finite numbers become ``null``), integers too long to print and values
 nested deeper than :data:`MAX_DEPTH` become strings. The request is read as bytes, at most
-:data:`MAX_REQUEST_BYTES`, UTF-8 with or without a byte-order mark; lone surrogates, deep nesting and
-anything else malformed are answered with an error object.
+:data:`MAX_REQUEST_BYTES`, UTF-8 with or without a byte-order mark (bytes that are not UTF-8 are
+decoded strictly in the locale's code page when that is not UTF-8: cp932 on Japanese Windows); lone
+surrogates, deep nesting and anything else malformed are answered with an error object.
 
 ``run`` starts only what :mod:`ztbkit.allowlist` allows (read-and-report ``ztb`` commands with
 their paths inside the allowed roots, plus exact argument prefixes from the config or
@@ -159,7 +160,7 @@ def _decode(raw: bytes | str) -> Any:
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"the request is not UTF-8 (bad byte at offset {exc.start})") from None
+            raw = _decode_locale(raw, exc)
     try:
         request = json.loads(raw)
     except RecursionError:
@@ -168,6 +169,21 @@ def _decode(raw: bytes | str) -> Any:
         raise ValueError(f"invalid JSON request: {exc}") from None
     _check_text(request, 0)
     return request
+
+
+def _decode_locale(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """A request that is not UTF-8 in the console's code page (cp932 from a Japanese Windows
+    program), decoded strictly; anything else is refused."""
+    import codecs
+    import locale
+
+    encoding = locale.getpreferredencoding(False) or "utf-8"
+    try:
+        if codecs.lookup(encoding).name != "utf-8":
+            return raw.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        pass
+    raise ValueError(f"the request is not UTF-8 (bad byte at offset {exc.start})") from None
 
 
 def _check_text(value: Any, depth: int) -> None:
