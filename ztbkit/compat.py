@@ -154,15 +154,15 @@ def _run(params: Mapping[str, Any], artifacts_dir: Path, env: Mapping[str, str],
 
 def _decode(raw: bytes | str) -> Any:
     """The request object, or raise ValueError with the reason."""
+    text = raw if isinstance(raw, str) else ""
     if isinstance(raw, bytes):
-        if raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
+        data = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
         try:
-            raw = raw.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raw = _decode_locale(raw, exc)
+            text = _decode_locale(data, exc)
     try:
-        request = json.loads(raw)
+        request = json.loads(text)
     except RecursionError:
         raise ValueError("invalid JSON request: nested too deeply") from None
     except ValueError as exc:
