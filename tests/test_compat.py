@@ -216,7 +216,17 @@ def escape_requests(outside: Path, root: Path) -> list[tuple[list[str], str, dic
             paths,
             {},
         ),
-        (["ztb", "report", "trends", "-p", "x", "1", "--date"], known, {}),
+        (["ztb", "report", "trends", "--date"], known, {}),
+        (
+            ["ztb", "report", "trends", "--artifacts-dir", str(root), "-p", "artifacts_dir", str(outside)],
+            known,
+            {},
+        ),
+        (
+            ["ztb", "report", "trends", "--artifacts-dir", str(root), "--parameter", "artifacts_dir", "/"],
+            known,
+            {},
+        ),
         (["sh", "-c", f"id > {sentinel}"], "allow-list", {}),
         ([str(outside / "sh"), "-c", "1"], "allow-list", {"ZTB_COMPAT_ALLOW": "sh"}),
     ]

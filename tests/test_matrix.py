@@ -61,6 +61,7 @@ VALID_TEXT: dict[str, bytes] = {
     b"flat_rate = false\n\n[[tiers]]\njpy_per_kwh = 31.5\n",
     "state/.ztb/ztb-outbox.jsonl": b'{"service": "discord", "url_hash": "x", "payload": {"content": "hi"}}\n',
     "out.txt": b"previous output\n",
+    "out.md": b"# previous report\n",
 }
 SESSION_FILES = ("summary.json", "metrics.json", "run_metadata.json", "reports/gates.json",
                  "reports/cost_estimate.json", "logs/train.log")  # fmt: skip
@@ -177,8 +178,11 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("cost --tariff", ["cost", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--tariff", "tariff.toml",
                        "--out", "outputs/cost.md"],
      {"*": {BAD_INPUT}, "symlink_out": {OK}}),
-    ("cost --out existing", ["cost", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--out", "out.txt.md"],
-     {"*": {OK}}),
+    (
+        "cost --out existing",
+        ["cost", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--out", "out.md"],
+        {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}},  # a file there is replaced atomically
+    ),
     ("doctor", ["doctor", "--correlation-id", BAD, "--artifacts-dir", "artifacts", "--state-file",
                 ".ztb/cronish-state.json", "--json"], {"*": {OK, PROBLEM}}),  # 1 only when a check FAILs
     ("gates-alert --dry-run", ["gates-alert", "--correlation-id", BAD, "--artifacts-dir", "artifacts",

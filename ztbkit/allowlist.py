@@ -8,7 +8,8 @@ reports and write report files inside the configured roots, and nothing else.
   send webhooks (``gates-alert``, ``live-status``, ``notify``, ``trend-alert``), replace folders
   (``demo``) or run the whole nightly are never allowed through compat, whatever the config says.
 * Every option must be one the command declares, spelt out in full (``--out X`` or ``--out=X``);
-  an unknown option, an abbreviation, a bundle of short flags or ``--`` is refused.
+  an unknown option, an abbreviation, a bundle of short flags or ``--`` is refused, and so are
+  ``report``'s notebook parameters (``-p``), which could point a notebook at any folder.
 * Every path-valued option (a ``click.Path`` option, plus ``--tariff FILE.toml``) must resolve,
   after following symlinks, inside one of the roots: by default compat's artifacts folder and the
   ``outputs`` folder; more via the config's ``"roots"`` list or ``ZTB_COMPAT_ROOTS``
@@ -39,6 +40,11 @@ REPORT_COMMANDS = frozenset(
 )  # fmt: skip
 #: Options whose value names a file although click sees a plain string.
 _EXTRA_PATH_OPTIONS = frozenset(["--tariff"])
+#: Options refused through compat although the command has them, and why.
+_REFUSED_OPTIONS = {
+    "-p": "notebook parameters can name any folder (artifacts_dir) behind the path checks",
+    "--parameter": "notebook parameters can name any folder (artifacts_dir) behind the path checks",
+}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ZTB_NAMES = frozenset(["ztb", "ztb.exe", "ztb-script.py"])
 
@@ -143,6 +149,10 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
             raise AllowListError(
                 "known-options-only",
                 f"{flag!r} is not an option of ztb {name} (options must be spelt out in full)",
+            )
+        if flag in _REFUSED_OPTIONS:
+            raise AllowListError(
+                "known-options-only", f"{flag} is not accepted through compat: {_REFUSED_OPTIONS[flag]}"
             )
         param = options[flag]
         if param is None or param.is_flag or param.count:
