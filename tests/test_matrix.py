@@ -190,6 +190,8 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
      # an empty gates file is "no gates to check"; NaN values do not change a verdict
      {"*": {BAD_INPUT}, "empty": {OK}, "nan": {OK}, "symlink_out": {OK}}),
     ("live-status --dry-run", ["live-status", "--state-dir", "state", "--dry-run"], {"*": {OK}}),
+    ("notify (outbox count)", ["notify", "--state-dir", "state"],
+     {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),
     ("notify --check", ["notify", "--check", "--state-dir", "state"], {"*": {OK, PROBLEM}}),
     ("nightly --skip-notebooks", ["nightly", "--artifacts-dir", "artifacts", "--out-dir", "outputs",
                                   "--skip-notebooks", "--date", "2025-10-01"], {"*": {OK}}),

@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from ztbkit.clock import SYSTEM_CLOCK, Clock
-from ztbkit.fsio import atomic_write_text
+from ztbkit.fsio import atomic_write_text, open_regular
 from ztbkit.notify.webhook import Webhook, scrub
 
 DELIVERED, PERMANENT, WILL_RETRY = "delivered", "failed-permanently", "failed-will-retry"
@@ -145,7 +145,8 @@ class Outbox:
     def _read(self, path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         """Entries, and lines that are not entries (kept, never dropped)."""
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            with open_regular(path) as fh:  # a FIFO here is an error (exit 2), not a hang
+                lines = fh.read().decode("utf-8", "replace").splitlines()
         except FileNotFoundError:
             return [], []
         good, bad = [], []
@@ -154,7 +155,7 @@ class Outbox:
                 continue
             try:
                 entry = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 bad.append(line)
                 continue
             if (
