@@ -396,3 +396,26 @@ def test_answer_prints_on_any_console_code_page(tmp_path: Path, encoding: str) -
     answer = strict(p.stdout)
     assert p.returncode == 0 and answer["live"]["trade_state"]["note"] == "🤖 ¥1,000 – 日本語"
     assert b"Traceback" not in p.stderr and os.fsencode("\\u") in p.stdout
+
+
+def test_children_run_in_utf8_mode(tmp_path: Path) -> None:
+    code = "import os, sys; print(os.environ.get('PYTHONUTF8'), sys.stdout.encoding, '日本語 ¥ 🤖')"
+    answer = ask({"action": "run", "params": {"command": [sys.executable, "-c", code], "timeout": 60}}, tmp_path,
+                 env={"ZTB_COMPAT_ALLOW": sys.executable})  # fmt: skip
+    assert answer["success"] and answer["stdout"] == "1 utf-8 日本語 ¥ 🤖\n", answer
+
+
+def test_config_prefixes_are_exact_argument_prefixes(tmp_path: Path) -> None:
+    config = write(tmp_path / "compat.json", {"allow": [[sys.executable, "-c", "print('ok')"]]})
+    ok = ask(
+        {"action": "run", "params": {"command": [sys.executable, "-c", "print('ok')"]}},
+        tmp_path,
+        config=config,
+    )
+    assert ok["success"] and ok["stdout"] == "ok\n"
+    for other in ([sys.executable, "-c", "print('no')"], [sys.executable, "-c"], [sys.executable]):
+        refused = ask({"action": "run", "params": {"command": other}}, tmp_path, config=config)
+        assert refused["error"].startswith("refused by rule 'allow-list'") and "returncode" not in refused
+    broken = write(tmp_path / "broken.json", b"{")
+    answer = ask({"action": "run", "params": {"command": ["ztb", "--version"]}}, tmp_path, config=broken)
+    assert answer["success"] is False and answer["error"].startswith("--config: ")
