@@ -299,3 +299,37 @@ def test_every_command_survives_every_hostile_input(tmp_path: Path, kind: str) -
 def test_matrix_covers_every_command() -> None:
     covered = {argv[0] for _, argv, _ in COLUMNS}
     assert covered == set(cli.commands), f"commands not in the matrix: {set(cli.commands) - covered}"
+
+
+OUTPUT_COMMANDS = {
+    "trends": ["trends", "--artifacts-dir", "artifacts", "--out"],
+    "trends-md": ["trends-md", "--csv", "trends.csv", "--out"],
+    "budget": ["budget", "--artifacts-dir", "artifacts", "--out"],
+    "cost": ["cost", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--out"],
+    "tb-scrape": ["tb-scrape", "--run-dir", "runs", "--output"],
+    "schedule-template": ["schedule-template", "--template", "nightly", "--output"],
+    "dashboard": ["dashboard", "--artifacts-dir", "artifacts", "--out"],
+    "demo": ["demo", "--sessions", "1", "--out-dir"],
+    "report": ["report", "trends", "--artifacts-dir", "artifacts", "--date", "2025-10-01", "--out-dir"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(OUTPUT_COMMANDS))
+def test_bad_output_paths_are_exit_2_one_line_naming_the_path(tmp_path: Path, command: str) -> None:
+    work, sentinel = tmp_path / "work", tmp_path / "sentinel"
+    work.mkdir()
+    sentinel.mkdir()
+    build(work, sentinel, "symlink_out")  # every input valid (through symlinks)
+    (work / "folder.md").mkdir()
+    (work / "afile").write_text("x", encoding="utf-8")
+    suffix = ".md" if command == "cost" else ""
+    for bad in ("folder.md", f"afile/x{suffix}", f"afile/deeper/x{suffix}", f"/sys/ztb-test/x{suffix}"):
+        if command in ("demo", "report") and bad == "folder.md":
+            continue  # an existing folder is what these take
+        before = snapshot(work)
+        code, stderr, _ = run_cell(
+            command, [*OUTPUT_COMMANDS[command], bad], work, command in ("demo", "report")
+        )
+        assert code == 2 and stderr.startswith("ztb: error: ") and stderr.count("\n") == 1, (bad, stderr)
+        assert bad.split("/")[-1] in stderr and "Traceback" not in stderr, stderr
+        assert snapshot(work) == before, f"{command} {bad}: something was written"

@@ -193,9 +193,11 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
       ztb tb-scrape --run-dir runs
       ztb tb-scrape --run-dir artifacts/20250929T120000Z/tb --output tb_latest.json --tag time/fps
     """
-    from ztbkit.fsio import atomic_write_text
+    from ztbkit.fsio import atomic_write_text, prepare_output
     from ztbkit.tensorboard import dumps, scrape
 
+    if output is not None:
+        prepare_output(output)  # a bad --output is exit 2 before the cache is touched
     cache_path = None if no_cache else (cache or run_dir / ".ztb-tb-cache.json")
     result = scrape(run_dir, cache=cache_path, tags=list(tags) or None)
     warn_issues(result.problems, verbose)
