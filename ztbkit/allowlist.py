@@ -123,7 +123,9 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
             "report-commands-only",
             f"ztb {name!r} is not a read-and-report command; compat runs only {', '.join(sorted(REPORT_COMMANDS))}",
         )
-    command = cli.commands[name]
+    command = cli.commands.get(name)
+    if command is None:
+        raise AllowListError("report-commands-only", f"this ztb has no command {name!r}")
     options: dict[str, click.Option] = {}
     takes_arguments = False
     for param in command.params:
