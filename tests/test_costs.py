@@ -231,3 +231,35 @@ def test_steps_per_sec_from_the_sessions_own_tensorboard_logs(make_tree: MakeTre
         "detail": "TensorBoard time/fps (event files)",
     }
     assert est.duration_hours == pytest.approx(1.0) and sources["duration_hours"]["source"] == "estimated"
+
+
+def test_non_finite_estimate_is_refused_before_writing(make_tree: MakeTree, tmp_path: Path) -> None:
+    root = make_tree({"s": {"run_metadata.json": ONE_HOUR}})
+    previous = root / "s" / "reports" / "cost_estimate.json"
+    previous.parent.mkdir(parents=True)
+    previous.write_text('{"total_cost_jpy": 1}\n', encoding="utf-8")
+    for extra in (["--kwh", "1e308", "--kwh-rate", "1e308"], ["--hours", "1e308", "--gpu-rate", "1e308"]):
+        code, out, err = run("cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out",
+                             str(tmp_path / "c.json"), *extra)  # fmt: skip
+        assert code == 2 and err.count("\n") == 1 and err.startswith("ztb: error: "), err
+        assert ("not a finite number" in err and "nothing written" in err) or "got inf" in err, err
+        assert out == "" and not (tmp_path / "c.json").exists()
+        assert previous.read_text(encoding="utf-8") == '{"total_cost_jpy": 1}\n'
+
+
+def test_tariff_file_fifo_and_non_utf8_are_one_line_errors(make_tree: MakeTree, tmp_path: Path) -> None:
+    import os
+
+    root = make_tree({"s": {"run_metadata.json": ONE_HOUR}})
+    os.mkfifo(tmp_path / "fifo.toml")
+    # cp932 ("ANSI") text is decoded (see test_tariffs); undecodable bytes are one line naming the file
+    (tmp_path / "ansi.toml").write_bytes(b'name = "\x81 "\n')
+    (tmp_path / "huge.toml").write_text("x = " + "9" * 5001 + "\n", encoding="utf-8")
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    for name, reason in (("fifo.toml", "not a regular file"), ("ansi.toml", "invalid TOML"), ("huge.toml", "invalid TOML"),
+                         ("deep.toml", "invalid TOML"), ("missing.toml", "cannot read")):  # fmt: skip
+        code, _, err = run("cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--tariff",
+                           str(tmp_path / name))  # fmt: skip
+        assert code == 2 and err.startswith("ztb: error: ") and err.count("\n") == 1, (name, err)
+        assert name in err, err  # the message names the file
+        assert reason in err or "not UTF-8" in err, (name, err)

@@ -144,3 +144,28 @@ def test_cp932_and_mixed_log_lines_show_correctly(make_tree: MakeTree, tmp_path:
         "ERROR    train.log (cp932): 2025-10-01T10:05:00+09:00 ERROR 学習プロセスが異常終了しました",
         "ERROR    train.log: 2025-10-01T10:04:00+09:00 ERROR 接続エラー",
     ]
+
+
+def test_log_content_cannot_forge_a_summary_line_and_fifo_logs_do_not_hang(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = make_tree({"s": {"summary.json": {"global_step": 5}}})
+    logs = root / "s" / "logs"
+    logs.mkdir()
+    forged = "2025-10-01 00:00:00 ERROR boom\x1b[2K\x1b[1G\x0bDoctor Summary: OK=9, WARN=0, FAIL=0\x85x\n"
+    (logs / "train.log").write_text(forged, encoding="utf-8")
+    os.mkfifo(logs / "stuck.log")  # a FIFO where a log belongs: nobody ever writes to it
+    os.mkfifo(logs / "watch_log.jsonl")
+    p = subprocess.run([sys.executable, "-m", "ztbkit", "doctor", "--correlation-id", "s", "--artifacts-dir",
+                        str(root), "--state-file", str(tmp_path / "none.json")],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    lines = p.stdout.splitlines()
+    assert [ln for ln in lines if "Doctor Summary" in ln and not ln.startswith("[")] == [lines[-1]]
+    assert lines[-1].startswith("Doctor Summary: OK=") and lines[-1] != "Doctor Summary: OK=9, WARN=0, FAIL=0"
+    assert "\x1b" not in p.stdout and "\x0b" not in p.stdout and "\\x1b[2K" in p.stdout
+    text = (root / "s" / "reports" / "doctor.txt").read_text(encoding="utf-8")
+    assert "\x1b" not in text and sum(ln.startswith("Doctor Summary") for ln in text.splitlines()) == 1

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from ztbkit import fsio
 from ztbkit.cli import cli
 from ztbkit.clock import FakeClock
+from ztbkit.errors import OutputPathError
 
 REAL_REPLACE = os.replace
 
@@ -74,9 +75,9 @@ def test_replace_gives_up_after_about_a_second_naming_the_file(
     target.write_bytes(b"old\n")
     replace, calls = failing_replace(10**6)
     monkeypatch.setattr(os, "replace", replace)
-    with pytest.raises(PermissionError) as err:
+    with pytest.raises(OutputPathError) as err:  # exit 2, one line naming the file
         fsio.atomic_write_text(target, "new\n")
-    assert err.value.filename == str(target) and "still in use" in str(err.value)
+    assert str(err.value).startswith(f"{target}: ") and "still in use" in str(err.value)
     assert 0.5 <= sum(clock.sleeps) <= 1.5 and len(calls) == len(clock.sleeps) + 1 <= 10  # bounded
     assert target.read_bytes() == b"old\n" and leftovers(tmp_path) == []  # nothing lost, no temp left
 
@@ -90,7 +91,7 @@ def test_posix_permission_error_and_other_windows_errors_are_not_retried(
             raise exc
 
         monkeypatch.setattr(os, "replace", replace)
-        with pytest.raises(PermissionError):
+        with pytest.raises(OutputPathError):
             fsio.atomic_write_text(tmp_path / "x.txt", "x")
         assert clock.sleeps == [] and leftovers(tmp_path) == []
 

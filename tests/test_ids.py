@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ztbkit.errors import UsageError
@@ -54,3 +56,75 @@ def test_unsafe_components_are_refused_naming_the_flag(bad: str, why: str) -> No
 def test_safe_repr_escapes_control_characters() -> None:
     assert safe_repr("a\nb\x1b[31m") == "a\\x0ab\\x1b[31m"
     assert safe_repr("日本") == "日本"
+
+
+def _tree(tmp_path: Path) -> Path:
+    import json
+
+    root = tmp_path / "work" / "artifacts"
+    s = root / "20251001T000000Z"
+    (s / "reports").mkdir(parents=True)
+    (s / "summary.json").write_text(json.dumps({"global_step": 10, "wall_clock_duration_hours": 1}), "utf-8")
+    (s / "reports" / "gates.json").write_text(
+        json.dumps({"gates": [{"name": "g", "status": "fail"}]}), "utf-8"
+    )
+    # What an id walking out would reach: a session-like folder outside the artifacts root.
+    (tmp_path / "outside" / "dir" / "reports").mkdir(parents=True)
+    (tmp_path / "outside" / "dir" / "summary.json").write_text('{"global_step": 1}', "utf-8")
+    return root
+
+
+FORGED = "x\nDoctor Summary: OK=9, WARN=0, FAIL=0"
+
+
+@pytest.mark.parametrize("command", ["doctor", "cost", "gates-alert --dry-run"])
+@pytest.mark.parametrize(
+    "bad", ["../../outside/dir", "/abs/path", "..", FORGED, "a/b", "a\\b", "CON", "x:y", ""]
+)
+def test_every_command_taking_an_id_refuses_unsafe_ids(tmp_path: Path, command: str, bad: str) -> None:
+    """The documented command pasted into /bin/sh with a clean environment: exit 2, one line, nothing written."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    root = _tree(tmp_path)
+    (tmp_path / "outside" / "abs").mkdir()
+    if bad == "/abs/path":
+        bad = str(tmp_path / "outside" / "abs")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    line = f"{shlex.quote(sys.executable)} -m ztbkit {command} --correlation-id {shlex.quote(bad)} --artifacts-dir artifacts"
+    p = subprocess.run(["/bin/sh", "-c", line], cwd=root.parent, capture_output=True, text=True, timeout=120,
+                       env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("ztb: error: --correlation-id "), p.stderr
+    assert "Doctor Summary" not in p.stdout and "Traceback" not in p.stderr
+    assert (
+        sorted(str(p) for p in tmp_path.rglob("*")) == before
+    )  # no reports/doctor.txt, no cost file anywhere
+
+
+def test_a_valid_id_still_works_and_compat_uses_the_same_rule(tmp_path: Path) -> None:
+    from ztbkit.compat import handle
+
+    root = _tree(tmp_path)
+    answer = handle(b'{"action": "doctor", "params": {"correlation_id": "../../outside/dir"}}', artifacts_dir=root,
+                    state_dir=tmp_path, env={})  # fmt: skip
+    assert answer["success"] is False and "params.correlation_id" in answer["error"]
+    assert "path separator" in answer["error"]
+    assert not (tmp_path / "outside" / "dir" / "reports" / "doctor.txt").exists()
+    ok = handle(b'{"action": "doctor", "params": {"correlation_id": "20251001T000000Z"}}', artifacts_dir=root,
+                state_dir=tmp_path, env={})  # fmt: skip
+    assert (
+        ok["correlation_id"] == "20251001T000000Z"
+        and (root / "20251001T000000Z/reports/doctor.txt").is_file()
+    )
+
+
+def test_the_library_checks_ids_too(tmp_path: Path) -> None:
+    from ztbkit.doctor import run_doctor
+
+    root = _tree(tmp_path)
+    with pytest.raises(UsageError, match="--correlation-id"):
+        run_doctor(root, "../../outside/dir")
+    assert not (tmp_path / "outside" / "dir" / "reports" / "doctor.txt").exists()

@@ -233,3 +233,33 @@ def test_demo_tensorboard_files_scrape(tmp_path: Path) -> None:
     assert all(
         set(tags) == {"rollout/ep_rew_mean", "train/loss", "time/fps"} for tags in result.runs.values()
     )
+
+
+@pytest.mark.parametrize(
+    "files",
+    [[], "x", {"a": "str"}, {"RUN": 5}, {"RUN": {"size": "1"}},
+     {"RUN": {"size": 10**9, "mtime_ns": 0, "offset": 10**9, "head_len": 0, "head_crc": 0, "latest": [],
+              "plugins": {}}},
+     {"RUN": {"size": 10, "mtime_ns": 0, "offset": 5, "head_len": 5, "head_crc": 0, "latest": {"t": "x"},
+              "plugins": {}}},
+     {"RUN": {"size": 10, "mtime_ns": 0, "offset": 5, "head_len": 5, "head_crc": 0, "latest": {"t": [1e999, 0, 0]},
+              "plugins": {}}}],
+)  # fmt: skip
+def test_cache_entries_of_the_wrong_type_are_ignored(tmp_path: Path, files: Any) -> None:
+    from conftest import BOT_FIXTURES
+
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    src = sorted((BOT_FIXTURES / "tensorboard" / "evaluation").glob("events.out.tfevents.*"))[0]
+    (run / src.name).write_bytes(src.read_bytes())
+    fresh = scrape(tmp_path / "runs").to_json()
+    cache = tmp_path / "cache.json"
+    key = f"r/{src.name}"
+    body = {k.replace("RUN", key): v for k, v in files.items()} if isinstance(files, dict) else files
+    cache.write_text(json.dumps({"version": 1, "tags": None, "files": body}), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["tb-scrape", "--run-dir", str(tmp_path / "runs"), "--cache", str(cache)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert json.loads(result.stdout) == fresh

@@ -426,7 +426,26 @@ def _prefix_issues(issues: list[Problem], folder: str) -> list[Problem]:
     """Issues are collected with names relative to the session folder (index.json: to the root); give
     them the path a user opens."""
     root = os.path.dirname(folder.rstrip("/\\"))
-    return [Problem(os.path.join(root if p.path == INDEX_FILE else folder, p.path), p.reason) for p in issues]
+    return [
+        Problem(printable_name(folder if p.path == "." else os.path.join(root if p.path == INDEX_FILE else folder,
+                                                                         p.path)), p.reason)
+        for p in issues
+    ]  # fmt: skip
+
+
+def printable_name(name: str) -> str:
+    """A file name fit to print and write as UTF-8: bytes that are not UTF-8 (a folder made on a
+    cp932 or Latin-1 system) become U+FFFD replacement characters."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            name.encode("utf-8", "surrogateescape")
+            .decode("utf-8", "replace")
+            .encode("utf-8", "replace")
+            .decode()
+        )
+    return name
 
 
 def load_session(
@@ -434,10 +453,12 @@ def load_session(
 ) -> Session:
     """Load one session folder (its id is the folder name). Never raises for bad content."""
     folder = os.fspath(folder)
-    s = Session(
-        session_id=os.path.basename(folder.rstrip("/\\")), folder=folder, in_index=index_entry is not None
-    )
+    name = os.path.basename(folder.rstrip("/\\"))
+    shown = printable_name(name)
+    s = Session(session_id=shown, folder=folder, in_index=index_entry is not None)
     issues: list[Problem] = []
+    if shown != name:  # still listed: its files are read through the real (undecodable) name
+        issues.append(Problem(".", f"folder name is not valid UTF-8; shown as {shown!r}"))
     docs: dict[str, dict[str, Any]] = {}
     if index_entry is not None:
         docs[INDEX_FILE] = dict(index_entry)

@@ -376,7 +376,31 @@ def estimate_cost(
     kwh = inputs.energy_kwh.value
     bill = priced.bill(kwh)
     marginal = priced.bill(household_kwh + kwh).total_jpy - priced.bill(household_kwh).total_jpy
-    return CostEstimate(inputs, rates, priced, bill, household_kwh, marginal, generated_at)
+    estimate = CostEstimate(inputs, rates, priced, bill, household_kwh, marginal, generated_at)
+    # Refused before anything is written: inf/NaN is not JSON, and a bill of ¥inf helps no one.
+    bad = _non_finite(estimate.to_dict())
+    if bad:
+        raise UsageError(
+            f"the estimate is not a finite number ({bad}): an input is too large "
+            f"(kWh {kwh:g}, hours {inputs.duration_hours.value:g}, rates {rates.gpu_rate_jpy_per_hour:g}/"
+            f"{rates.kwh_rate_jpy:g}/{rates.cloud_rate_jpy_per_hour:g} JPY); nothing written"
+        )
+    return estimate
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The key path of the first non-finite number in ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "value"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if (found := _non_finite(v, f"{where}.{k}" if where else str(k))) is not None:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            if (found := _non_finite(v, f"{where}[{i}]")) is not None:
+                return found
+    return None
 
 
 def yen(amount: float) -> str:

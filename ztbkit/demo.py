@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.clock import default_tz
-from ztbkit.errors import UsageError
+from ztbkit.errors import OutputPathError, UsageError
 from ztbkit.fsio import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 MARKER = ".ztbkit-demo"
@@ -270,7 +270,10 @@ def build_demo(
     artifacts, state = root / "artifacts", root / "state"
     for folder in (artifacts, state):
         _check_replaceable(folder)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"--out-dir: {root}: cannot create the folder: {exc.strerror or exc}") from None
     staging = root / f".artifacts.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     rng = random.Random(seed)

@@ -26,13 +26,14 @@ from typing import Any
 from ztbkit.artifacts import load_session
 from ztbkit.charset import LEGACY_ENCODING, decode_line
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
-from ztbkit.errors import ArtifactsNotFoundError
-from ztbkit.fsio import atomic_write_text, read_json_if_exists
+from ztbkit.errors import ArtifactsNotFoundError, ZtbError
+from ztbkit.fsio import atomic_write_text, open_regular, read_json_if_exists
+from ztbkit.ids import check_component, safe_repr
 from ztbkit.values import parse_timestamp
 
 MAX_ERRORS = 50
 _LEVEL = re.compile(r"\b(ERROR|FAIL|FAILED|CRITICAL)\b")
-_STEP = re.compile(r"\bStep\s+(\d+)\s*/\s*(\d+)")
+_STEP = re.compile(r"\bStep\s+(\d{1,18})\s*/\s*(\d{1,18})\b")
 _TS = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)")
 
 
@@ -44,7 +45,8 @@ class Check:
     details: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"[{self.status:<4}] {self.name}: {self.reason}"
+        """One terminal line: control characters from logs or ids are escaped (no forged lines)."""
+        return f"[{self.status:<4}] {self.name}: {safe_repr(self.reason)}"
 
 
 @dataclass(slots=True)
@@ -97,10 +99,15 @@ def _log_lines(log: Path) -> Iterator[tuple[str, bool]]:
     """Lines of a bot log and whether each was cp932 (Windows' Japanese ANSI) rather than UTF-8.
 
     Decoded line by line: one log is often written by a UTF-8 process and a cp932 one in turn.
+    A FIFO, folder or unreadable file yields nothing (it can never block the doctor).
     """
-    with open(log, "rb") as fh:
-        for raw in fh:
-            yield decode_line(raw)
+    try:
+        raw = open_regular(log)
+    except (ZtbError, OSError):
+        return
+    with raw as fh:
+        for line in fh:
+            yield decode_line(line)
 
 
 def _entries(ctx: Context) -> list[tuple[datetime | None, str, str]]:
@@ -122,16 +129,15 @@ def _entries(ctx: Context) -> list[tuple[datetime | None, str, str]]:
                 )
     watch = logs / "watch_log.jsonl"
     if watch.is_file():
-        with open(watch, encoding="utf-8", errors="replace") as fh:
-            for n, line in enumerate(fh, 1):
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                level = str(entry.get("level", "")).upper() if isinstance(entry, dict) else ""
-                if level in ("ERROR", "FAIL", "CRITICAL"):
-                    msg = f"watch_log.jsonl:{n}: [{entry.get('alert_type', '?')}] {entry.get('message', '')}"
-                    out.append((parse_timestamp(entry.get("timestamp")), level, msg[:300]))
+        for n, (line, _) in enumerate(_log_lines(watch), 1):
+            try:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            level = str(entry.get("level", "")).upper() if isinstance(entry, dict) else ""
+            if level in ("ERROR", "FAIL", "CRITICAL"):
+                msg = f"watch_log.jsonl:{n}: [{entry.get('alert_type', '?')}] {entry.get('message', '')}"
+                out.append((parse_timestamp(entry.get("timestamp")), level, msg[:300]))
     return out
 
 
@@ -331,12 +337,12 @@ class DoctorReport:
 
     def text(self, now: datetime) -> str:
         lines = [
-            f"ztb doctor — session {self.correlation_id} — {now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}",
+            f"ztb doctor — session {safe_repr(self.correlation_id)} — {now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}",
             "",
         ]
         for c in self.checks:
             lines.append(c.line())
-            lines += [f"    {d}" for d in c.details]
+            lines += [f"    {safe_repr(d)}" for d in c.details]
         return "\n".join([*lines, "", self.summary_line()]) + "\n"
 
 
@@ -350,7 +356,7 @@ def run_doctor(
     clock: Clock = SYSTEM_CLOCK,
 ) -> DoctorReport:
     """Run every check in order and write reports/doctor.txt. Raises only for an unknown session (exit 2)."""
-    folder = Path(artifacts_dir) / correlation_id
+    folder = Path(artifacts_dir) / check_component(correlation_id, "--correlation-id")
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
     ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock)

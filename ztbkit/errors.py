@@ -29,3 +29,7 @@ class ArtifactsNotFoundError(ZtbError, FileNotFoundError):
 
 class InputFileError(ZtbError, ValueError):
     """An input file named on the command line is missing, unreadable or malformed."""
+
+
+class OutputPathError(ZtbError, OSError):
+    """An output path cannot be written: a folder, a path under a file, a read-only place."""

@@ -15,15 +15,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from ztbkit.clock import SYSTEM_CLOCK, Clock
+from ztbkit.errors import InputFileError, OutputPathError
 
 #: JSON files larger than this are reported as too large instead of parsed.
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -65,7 +67,8 @@ class JsonRead:
 
 # O_NONBLOCK: opening a FIFO that sits where a JSON file belongs returns at once instead of
 # blocking the whole nightly run; fstat then rejects it. O_BINARY matters on Windows only.
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+_READ_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0)
 
 
 def _size(n: int) -> str:
@@ -103,6 +106,42 @@ def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
         return Problem(path, f"cannot read: {exc.strerror or exc}")
     finally:
         os.close(fd)
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a regular file for binary reading without ever blocking on a FIFO or device.
+
+    Raises :class:`~ztbkit.errors.InputFileError` (exit 2) naming the path when it is unreadable,
+    a folder, a FIFO or anything else that is not a regular file; FileNotFoundError when missing.
+    """
+    p = os.fspath(path)
+    try:
+        fd = os.open(p, _READ_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise InputFileError(f"{p}: is {kind}, expected a file")
+        if _NONBLOCK:
+            import fcntl  # POSIX only, like O_NONBLOCK itself
+
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def is_regular_file(path: str | os.PathLike[str]) -> bool:
+    """True for a regular file (after symlinks); False for FIFOs, folders, devices, missing paths."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def read_json(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> JsonRead:
@@ -161,6 +200,17 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
         return JsonRead(None, Problem(path, f"{what}: {exc.msg} (line {exc.lineno}, column {exc.colno})"))
     except RecursionError:
         return JsonRead(None, Problem(path, "JSON nested too deeply to read"))
+    except ValueError as exc:  # Python's int-string limit: an integer of more than 4300 digits
+        return JsonRead(None, Problem(path, f"invalid JSON: {_first_line(exc)}"))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+#: Temporary files of a write killed midway, older than this, are removed by the next write there.
+STALE_TEMP_SECONDS = 3600.0
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 #: Windows errors meaning "another program has the file open" (access denied, sharing violation,
@@ -209,10 +259,17 @@ def atomic_write_bytes(
     ``durable=False`` skips ``fsync`` (for bulk generators where a crash just means "generate again").
     ``mode`` overrides the file mode (0o600 for files holding credentials). The final rename is
     retried for about a second while Windows says another program has the target open.
+
+    An existing target that is not a regular file (a folder, a FIFO, a device) is refused, never
+    opened. Any failure to write is an :class:`~ztbkit.errors.OutputPathError` (exit 2) naming the
+    path. Temporary files (``.NAME.xxxxxxxx.tmp``) that a killed write left in the same folder more
+    than an hour ago are removed.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    target = prepare_output(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -221,18 +278,90 @@ def atomic_write_bytes(
                 os.fsync(fh.fileno())
         os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
         replace_retrying(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
+            raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
         raise
+    remove_stale_temps(target.parent)
     return target
+
+
+def prepare_output(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` can take an output file and create its folder; returns it as a Path.
+
+    Raises :class:`~ztbkit.errors.OutputPathError` (exit 2) naming the path when it is a folder, a
+    FIFO or another non-regular file (never opened), or its folder cannot be created (a file in the
+    way, a read-only place such as ``/sys``).
+    """
+    target = Path(path)
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise OutputPathError(f"{target}: cannot write: it is {kind}")
+    prepare_output_dir(target.parent, shown=target)
+    return target
+
+
+def prepare_output_dir(
+    folder: str | os.PathLike[str], *, shown: str | os.PathLike[str] | None = None
+) -> Path:
+    """Create the output folder ``folder``; OutputPathError naming it (or ``shown``) when impossible."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputPathError(
+            f"{shown or path}: cannot write: a file is in the way of the folder {path}"
+        ) from None
+    except OSError as exc:
+        raise OutputPathError(f"{shown or path}: cannot write: {exc.strerror or exc}") from None
+    return path
+
+
+def remove_stale_temps(
+    folder: Path, *, now: float | None = None, age: float = STALE_TEMP_SECONDS
+) -> list[str]:
+    """Remove ``.NAME.xxxxxxxx.tmp`` files older than ``age`` seconds in ``folder``; their names."""
+    if now is None:
+        from ztbkit.clock import SYSTEM_CLOCK
+
+        now = SYSTEM_CLOCK.now().timestamp()
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not _TEMP_NAME.match(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                if (
+                    entry.is_file(follow_symlinks=False)
+                    and now - entry.stat(follow_symlinks=False).st_mtime > age
+                ):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
 
 
 def atomic_write_text(
     path: str | os.PathLike[str], text: str, *, durable: bool = True, mode: int | None = None
 ) -> Path:
-    """Write UTF-8 text atomically; ``\\n`` stays ``\\n`` on every platform."""
-    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable, mode=mode)
+    """Write UTF-8 text atomically; ``\\n`` stays ``\\n`` on every platform.
+
+    Text holding undecodable bytes of a file name (lone surrogates, from a non-UTF-8 folder name)
+    is written with U+FFFD replacement characters in their place, never refused.
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8", "replace")
+    return atomic_write_bytes(path, data, durable=durable, mode=mode)
 
 
 def atomic_write_json(

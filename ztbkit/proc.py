@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 
@@ -49,3 +50,48 @@ def pid_alive(pid: int) -> bool:
         return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def session_members(sid: int) -> list[int]:
+    """Pids of live processes in POSIX session ``sid`` (a double-forked daemon keeps its session)."""
+    import psutil
+
+    if os.name != "posix":
+        return []
+    found = []
+    for p in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if p.pid != os.getpid() and os.getsid(p.pid) == sid:
+                found.append(p.pid)
+    return found
+
+
+def pipe_holders(fd: int) -> list[int]:
+    """Pids (other than this one) holding the pipe ``fd`` open; Linux only, else empty.
+
+    A child that left its session (``setsid`` after a double fork) is still found this way.
+    """
+    proc_root = Path("/proc")
+    if not (proc_root / "self" / "fd").is_dir():
+        return []
+    try:
+        wanted = f"pipe:[{os.fstat(fd).st_ino}]"
+    except OSError:
+        return []
+    holders = []
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            for link in (entry / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(link) == wanted:
+                        holders.append(int(entry.name))
+                        break
+    return holders
+
+
+def kill_pids(pids: list[int]) -> None:
+    """SIGKILL (TerminateProcess on Windows) each pid and what it started; missing pids are fine."""
+    for pid in pids:
+        kill_tree(pid, wait=2.0)

@@ -25,14 +25,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ztbkit.errors import ArtifactsNotFoundError
-from ztbkit.fsio import Problem, atomic_write_json, read_json, read_json_if_exists
+from ztbkit.errors import ArtifactsNotFoundError, ZtbError
+from ztbkit.fsio import Problem, atomic_write_json, open_regular, read_json, read_json_if_exists
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,9 +127,12 @@ def scan_file(
         return _scan_parallel(p, start, size, jobs, plugins or {}, wanted)
     scan = FileScan(start, plugins=dict(plugins or {}), points=[] if keep_points else None)
     try:
-        with open(p, "rb") as fh:
+        with open_regular(p) as fh:
             fh.seek(start)
             data = fh.read()
+    except ZtbError as exc:
+        scan.problems.append(Problem(p, str(exc).removeprefix(f"{p}: ")))
+        return scan
     except OSError as exc:
         scan.problems.append(Problem(p, f"cannot read: {exc.strerror or exc}"))
         return scan
@@ -308,8 +312,30 @@ class ScrapeResult:
 
 
 def _head_crc(path: Path, length: int) -> int:
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         return masked_crc(fh.read(length))
+
+
+def _valid_entry(entry: Any) -> dict[str, Any] | None:
+    """A cache entry of the right shape, else None (the file is then read whole, as if new)."""
+    if not isinstance(entry, dict):
+        return None
+    ints = ("size", "mtime_ns", "offset", "head_len", "head_crc")
+    if not all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ints):
+        return None
+    latest, plugins = entry.get("latest"), entry.get("plugins", {})
+    if not isinstance(latest, dict) or not isinstance(plugins, dict):
+        return None
+    for point in latest.values():
+        if not (isinstance(point, list) and len(point) == 3 and type(point[0]) is int
+                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in point)
+                and math.isfinite(point[1])):  # fmt: skip
+            return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in plugins.items()):
+        return None
+    if not 0 <= entry["offset"] <= entry["size"] or not 0 <= entry["head_len"] <= entry["size"]:
+        return None
+    return entry
 
 
 def _classify(entry: dict[str, Any] | None, path: Path, st: os.stat_result) -> str:
@@ -352,7 +378,8 @@ def scrape(
         read = read_json_if_exists(cache)
         if read is not None and read.ok and isinstance(read.value, dict) and read.value.get("version") == CACHE_VERSION \
                 and read.value.get("tags") == (sorted(tags) if tags else None):  # fmt: skip
-            old = read.value.get("files", {})
+            files = read.value.get("files")
+            old = files if isinstance(files, dict) else {}
     result = ScrapeResult(runs={})
     new_cache: dict[str, Any] = {}
     for run, files in find_runs(root).items():
@@ -367,7 +394,10 @@ def scrape(
             except OSError as exc:
                 result.problems.append(Problem(str(f), f"cannot read: {exc.strerror or exc}"))
                 continue
-            entry = old.get(key)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read forever
+                result.problems.append(Problem(str(f), "not a regular file; skipped"))
+                continue
+            entry = _valid_entry(old.get(key))
             kind = _classify(entry, f, st)
             if kind == "unchanged" and entry is not None:
                 result.files_unchanged += 1

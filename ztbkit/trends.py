@@ -22,7 +22,7 @@ from pathlib import Path
 from ztbkit.artifacts import Session
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import InputFileError
-from ztbkit.fsio import Problem, atomic_write_text
+from ztbkit.fsio import Problem, atomic_write_text, open_regular
 
 METRICS = ("global_step", "rl_sharpe", "dsr", "p_value")
 CSV_HEADER = ("session_id", *METRICS)
@@ -99,7 +99,7 @@ def read_trends_csv(path: str | os.PathLike[str]) -> TrendTable:
     """Read a trends CSV back. Bad cells become blanks with an issue; a bad file raises InputFileError."""
     p = os.fspath(path)
     try:
-        with open(p, encoding="utf-8-sig", newline="") as fh:
+        with io.TextIOWrapper(open_regular(p), encoding="utf-8-sig", newline="") as fh:  # a FIFO cannot block
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:

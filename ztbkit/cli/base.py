@@ -18,13 +18,28 @@ from ztbkit.fsio import Problem
 MAX_WARNINGS = 10
 
 
+def _check_correlation_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ztbkit.ids import check_component
+
+    return value if value is None else check_component(value, param.opts[0])
+
+
 class ZtbGroup(click.Group):
     """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code.
 
     Any other OSError (a full disk, a file another program holds open on Windows, a folder without
     write permission) is one line naming the path, exit 2, never a traceback. A broken pipe is
     left to click, which exits quietly.
+
+    Every command's ``--correlation-id`` is checked with :func:`ztbkit.ids.check_component` (one
+    path component, else exit 2), so no command can be handed an id that walks out of its folder.
     """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        for param in cmd.params:
+            if param.name == "correlation_id" and param.callback is None:
+                param.callback = _check_correlation_id
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

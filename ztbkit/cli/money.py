@@ -64,10 +64,12 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
 
     from ztbkit.budget import find_session, price_session
     from ztbkit.costs import parse_rate, resolve_rates
-    from ztbkit.fsio import atomic_write_text
+    from ztbkit.fsio import atomic_write_text, prepare_output
 
     if out is not None and out.suffix.lower() not in (".json", ".md"):
         fail(f"--out: {out} must end in .json or .md")
+    if out is not None:
+        prepare_output(out)  # a bad --out is exit 2 before the session's cost file is written
     rates = resolve_rates(gpu_rate=gpu_rate, kwh_rate=kwh_rate, cloud_rate=cloud_rate, tariff=tariff)
 
     def number(value: str | None, flag: str) -> float | None:

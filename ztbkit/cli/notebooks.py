@@ -40,10 +40,11 @@ def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> N
       ztb dashboard --artifacts-dir /data/bot/artifacts --out /var/www/ztb/index.html
     """
     from ztbkit.artifacts import load_artifacts
+    from ztbkit.fsio import prepare_output
     from ztbkit.reports import render_notebook
 
     load_artifacts(artifacts_dir)  # a missing folder is exit 2 here, before a kernel starts
-    target = out or artifacts_dir / "dashboard.html"
+    target = prepare_output(out or artifacts_dir / "dashboard.html")  # a bad --out is exit 2 here too
     result = render_notebook("dashboard", artifacts_dir=artifacts_dir, out_dir=target.parent, stem=target.stem,
                              formats=("html",), cell_timeout=cell_timeout)  # fmt: skip
     click.echo(result.line())
@@ -91,11 +92,12 @@ def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: t
       ztb report budget -p day 2025-10-31 --out-dir /srv/reports
     """
     from ztbkit.artifacts import load_artifacts
+    from ztbkit.fsio import prepare_output_dir
     from ztbkit.nightly import report_date
     from ztbkit.reports import parse_parameter, render_reports
 
     load_artifacts(artifacts_dir)
-    day_dir = out_dir / report_date(date_text).isoformat()
+    day_dir = prepare_output_dir(out_dir / report_date(date_text).isoformat())
     parameters = {k: parse_parameter(v) for k, v in params}
     total, done = len(names), 0
 

@@ -193,9 +193,11 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
       ztb tb-scrape --run-dir runs
       ztb tb-scrape --run-dir artifacts/20250929T120000Z/tb --output tb_latest.json --tag time/fps
     """
-    from ztbkit.fsio import atomic_write_text
+    from ztbkit.fsio import atomic_write_text, prepare_output
     from ztbkit.tensorboard import dumps, scrape
 
+    if output is not None:
+        prepare_output(output)  # a bad --output is exit 2 before the cache is touched
     cache_path = None if no_cache else (cache or run_dir / ".ztb-tb-cache.json")
     result = scrape(run_dir, cache=cache_path, tags=list(tags) or None)
     warn_issues(result.problems, verbose)
@@ -256,8 +258,9 @@ def doctor(
 def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
     """Answer one JSON request from stdin with one JSON response on stdout.
 
-    Actions: status, run (an allow-listed argument list; ztb subcommands by default, more via
-    ZTB_COMPAT_ALLOW), doctor, version. Exit 0 only when the response has "success": true.
+    Actions: status, run (read-and-report ztb commands with paths inside the artifacts and
+    outputs folders; more programs via ZTB_COMPAT_ALLOW), doctor, version. The answer is one line
+    of strict ASCII JSON. Exit 0 only when the response has "success": true.
 
     \b
     Examples:
@@ -265,13 +268,17 @@ def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
       echo '{"action": "run", "params": {"command": ["ztb", "trends"], "timeout": 300}}' | ztb compat
       echo '{"action": "status"}' | ztb compat --state-dir /opt/bot --artifacts-dir /opt/bot/artifacts
     """
-    import json
+    from ztbkit.compat import dumps_response, handle, read_request
 
-    from ztbkit.compat import handle
-
-    response = handle(sys.stdin.read(), artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
-    click.echo(json.dumps(response, ensure_ascii=False, default=str))
-    sys.exit(0 if response.get("success") else 1)
+    raw = read_request(sys.stdin.buffer)
+    if isinstance(raw, str):
+        response = {"success": False, "action": None, "error": raw}
+    else:
+        response = handle(raw, artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
+    # ASCII-only JSON as bytes: any console code page (cp932, cp1252) prints it unchanged.
+    sys.stdout.buffer.write(dumps_response(response).encode("ascii") + b"\n")
+    sys.stdout.flush()
+    sys.exit(0 if response.get("success") is True else 1)
 
 
 def shlex_join(parts: Sequence[str] | str) -> str:

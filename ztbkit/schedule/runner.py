@@ -70,7 +70,7 @@ class Job:
 
             if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
                 raise UsageError(f"job {self.name!r}: {self.cron!r} is not a 5-field cron expression")
-        if self.interval_sec is not None and not self.interval_sec > 0:
+        if self.interval_sec is not None and not 0 < self.interval_sec < 1e300:  # NaN/inf from a job file
             raise UsageError(f"job {self.name!r}: the interval must be positive, got {self.interval_sec}")
         try:
             ZoneInfo(self.timezone)

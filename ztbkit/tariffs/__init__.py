@@ -17,6 +17,10 @@ from typing import Any
 
 from ztbkit.charset import LEGACY_ENCODING, decode_text
 from ztbkit.errors import ZtbError
+from ztbkit.fsio import open_regular
+
+#: A tariff file is a few hundred bytes; more than this is not a tariff.
+MAX_TARIFF_BYTES = 1024 * 1024
 
 
 class TariffError(ZtbError, ValueError):
@@ -151,9 +155,12 @@ def available_tariffs() -> list[str]:
 def _read_tariff_file(path: Path) -> tuple[str, str]:
     """The text of a tariff file and a note on how it was decoded ("" for plain UTF-8)."""
     try:
-        data = path.read_bytes()
+        with open_regular(path) as fh:  # a FIFO here must not block the command
+            data = fh.read(MAX_TARIFF_BYTES)
+    except ZtbError as exc:
+        raise TariffError(f"--tariff: {exc}") from None
     except OSError as exc:
-        raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from exc
+        raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from None
     try:
         text, legacy = decode_text(data)
     except UnicodeDecodeError as exc:
@@ -189,7 +196,8 @@ def load_tariff(name_or_path: str) -> Tariff:
         )
     try:
         doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TariffError(f"{where}: invalid TOML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
+        reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
+        raise TariffError(f"{where}: invalid TOML: {reason}") from None
     tariff = parse_tariff(doc, where)
     return replace(tariff, note=note) if note else tariff
