@@ -46,7 +46,7 @@ def runs(tmp_path: Path) -> list[str]:
 def make_runner(tmp_path: Path, jobs: list[Job], clock: FakeClock, **kw: Any) -> tuple[Runner, list[str]]:
     lines: list[str] = []
     r = Runner(jobs, state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs", clock=clock,
-               stop_file=tmp_path / "ztb.stop", say=lines.append, **kw)  # fmt: skip
+               stop_file=tmp_path / "ztb.stop", say=lines.append, **{"stop_poll": 3600, **kw})  # fmt: skip
     return r, lines
 
 
@@ -198,11 +198,11 @@ def test_state_after_each_run_and_after_a_crash(tmp_path: Path) -> None:
     runner, _ = make_runner(tmp_path, [marker_job(tmp_path)], FakeClock(jst(2025, 10, 4, 12)), max_catchup=3)
     real_spawn, calls = runner._spawn, []
 
-    def crash_on_second(job: Job, slot: datetime, started: datetime) -> Any:
+    def crash_on_second(job: Job, slot: datetime, started: datetime, lock: Any) -> Any:
         calls.append(slot)
         if len(calls) == 2:
             raise RuntimeError("power cut")
-        return real_spawn(job, slot, started)
+        return real_spawn(job, slot, started, lock)
 
     runner._spawn = crash_on_second  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
@@ -318,7 +318,7 @@ def test_stale_lock_from_a_dead_runner_is_taken_over(tmp_path: Path) -> None:
     runner, lines = make_runner(tmp_path, [marker_job(tmp_path)], FakeClock(jst(2025, 10, 4, 9)))
     runner.run(once=True)
     assert (
-        f"daily: took over a stale lock left by dead runner pid {dead.pid}" in lines
+        f"daily: runner pid {dead.pid} died holding the lock" in lines
         and len(runs(tmp_path)) == 1
     )
 

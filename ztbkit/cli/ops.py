@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -144,7 +143,7 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
         if not cmd:
             fail("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
         job_cron = get_template(template_name).cron if template_name else cron_expr
-        jobs = [Job(name or template_name or "job", shlex_join(cmd) if shell else cmd, cron=job_cron,
+        jobs = [Job(name or template_name or "job", " ".join(cmd) if shell else cmd, cron=job_cron,
                     interval_sec=interval_sec, timezone=timezone, timeout_sec=timeout_sec, shell=shell)]  # fmt: skip
 
     def say(line: str) -> None:
@@ -272,9 +271,3 @@ def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
     response = handle(sys.stdin.read(), artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
     click.echo(json.dumps(response, ensure_ascii=False, default=str))
     sys.exit(0 if response.get("success") else 1)
-
-
-def shlex_join(parts: Sequence[str] | str) -> str:
-    import shlex
-
-    return parts if isinstance(parts, str) else shlex.join(parts)
