@@ -107,6 +107,7 @@ class Runner:
         self._once = False
         self._retry_soon = False
         self._told_locked: set[tuple[str, str]] = set()
+        self._told_idle: datetime | None = None
 
     # -- control
     def request_stop(self, reason: str) -> None:
@@ -170,6 +171,9 @@ class Runner:
         target = min(job.next_slot(self.state.last_slot(job.name, now) or now) for job in self.jobs)
         if self._retry_soon:  # another runner holds a lock: look again soon
             target = min(target, now + timedelta(seconds=1))
+        elif target != self._told_idle:
+            self._told_idle = target
+            self.say(f"idle until {target.isoformat()} (pid {os.getpid()})")
         before = now
         while not self.stopping():
             now = self.clock.now()  # re-read: sleeps are not trusted
