@@ -39,7 +39,9 @@ def _seconds(value: Any, key: str, lowest: float, highest: float, *, strict_low:
         ok = (value > lowest if strict_low else value >= lowest) and value <= highest
     if not ok:
         low = f"more than {lowest:g}" if strict_low else f"at least {lowest:g}"
-        raise UsageError(f"{key} must be a number of seconds, {low} and at most {highest:g} (got {value!r})")
+        raise UsageError(
+            f"{key} must be a number of seconds, {low} and at most {highest:.0f} (got {value!r})"
+        )
     return float(value)
 
 

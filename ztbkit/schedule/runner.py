@@ -108,6 +108,7 @@ class Runner:
         self._retry_soon = False
         self._told_locked: set[tuple[str, str]] = set()
         self._told_idle: datetime | None = None
+        self._told_behind: set[tuple[str, datetime]] = set()
 
     # -- control
     def request_stop(self, reason: str) -> None:
@@ -208,6 +209,13 @@ class Runner:
     def _process(self, job: Job) -> None:
         now = self.clock.now()
         last = self.state.last_slot(job.name, now)
+        if last is not None and last > now and (job.name, last) not in self._told_behind:
+            self._told_behind.add((job.name, last))
+            how = (
+                "resuming the interval from now" if job.interval_sec else "waiting for the next slot after it"
+            )
+            self.say(f"{job.name}: the clock ({now.isoformat()}) is behind the last run's slot "
+                     f"{last.isoformat()}; {how}")  # fmt: skip
         reference, missed, due, skipped = self._plan(job, now, last)
         todo = missed + due
         if not todo and not skipped and reference == last:
@@ -254,12 +262,6 @@ class Runner:
         """Under the job's lock: read the state again and run what is (still) to do."""
         now = self.clock.now()
         last = self.state.last_slot(job.name, now)
-        if last is not None and last > now:
-            how = (
-                "resuming the interval from now" if job.interval_sec else "waiting for the next slot after it"
-            )
-            self.say(f"{job.name}: the clock ({now.isoformat()}) is behind the last run's slot "
-                     f"{last.isoformat()}; {how}")  # fmt: skip
         reference, missed, due, skipped = self._plan(job, now, last)
         if skipped > 0:
             self.say(f"{job.name}: skipped {skipped} missed run(s) beyond --max-catchup {self.max_catchup}")
