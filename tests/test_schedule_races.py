@@ -128,7 +128,7 @@ def test_two_once_runners_started_together_run_each_slot_once(tmp_path: Path) ->
 def test_long_running_runners_share_slots_and_one_state_file(tmp_path: Path) -> None:
     """Pairs of long-running runners on one state file: every slot at most once, never overlapping,
     and a `--once` runner of another job name in the same folder keeps its state entry."""
-    batches, pairs = 5, 4  # 20 repetitions, four pairs at a time
+    batches, pairs = 4, 5  # 20 repetitions, five pairs at a time
     for batch in range(batches):
         folders = []
         procs = []
@@ -138,18 +138,18 @@ def test_long_running_runners_share_slots_and_one_state_file(tmp_path: Path) -> 
             cfg = write_config(d, job_cmd(d / "out.txt", hold=0.2), interval_sec=1)
             folders.append(d)
             procs += [runner(d, "--config", str(cfg), "--max-catchup", "1") for _ in range(2)]
-        for d in folders:  # let each pair run at least three slots
-            wait_for(lambda d=d: text(d / "out.txt").count("end ") >= 3, "three runs", 90)
-            b = runner(d, "--name", "b", "--interval-sec", "3600", "--once", "--", "true")
-            assert b.wait(timeout=60) == 0
+        for d in folders:  # let each pair run at least two slots, then add another job name
+            wait_for(lambda d=d: text(d / "out.txt").count("end ") >= 2, "two runs", 90)
+        others = [runner(d, "--name", "b", "--interval-sec", "3600", "--once", "--", "true") for d in folders]
+        assert [b.wait(timeout=60) for b in others] == [0] * pairs
         for d in folders:
-            wait_for(lambda d=d: text(d / "out.txt").count("end ") >= 5, "five runs", 90)
+            wait_for(lambda d=d: text(d / "out.txt").count("end ") >= 4, "four runs", 90)
         for p in procs:
             p.send_signal(signal.SIGTERM)
         log = finish(*procs)
         for d in folders:
             per_slot, spans = runs(d / "out.txt")
-            assert max(per_slot.values()) == 1 and len(per_slot) >= 5, (per_slot, log)
+            assert max(per_slot.values()) == 1 and len(per_slot) >= 4, (per_slot, log)
             assert_never_overlapping(spans)
             state = json.loads(text(d / ".ztb" / "cronish-state.json"))["jobs"]
             assert set(state) == {"job", "b"}, state  # neither runner erased the other job's entry
