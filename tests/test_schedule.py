@@ -326,24 +326,6 @@ def cronish_proc(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def test_two_runners_one_lock(tmp_path: Path) -> None:
-    job = {"name": "slow", "interval_sec": 86400,
-           "command": [sys.executable, "-c", f"import time; open({str(tmp_path / 'runs.txt')!r}, 'a').write('x\\n'); "
-                                             "time.sleep(3)"]}  # fmt: skip
-    (tmp_path / "jobs.json").write_text(json.dumps({"jobs": [job]}))
-    state = tmp_path / ".ztb" / "cronish-state.json"
-    state.parent.mkdir()
-    state.write_text(json.dumps({"jobs": {"slow": {"last_slot": "2020-01-01T00:00:00+00:00"}}}))
-    a = cronish_proc(tmp_path, "--config", "jobs.json", "--max-catchup", "1", "--once")
-    deadline = time.monotonic() + 30  # start B only once A holds the lock and runs the job
-    while time.monotonic() < deadline and '"running"' not in state.read_text():
-        time.sleep(0.05)
-    b = cronish_proc(tmp_path, "--config", "jobs.json", "--max-catchup", "1", "--once")
-    out = a.communicate(timeout=60)[0] + b.communicate(timeout=60)[0]
-    assert runs(tmp_path) == ["x"], out
-    assert "skipped: another runner (pid" in out
-
-
 def test_sigterm_cancels_the_running_job_and_saves_state(tmp_path: Path) -> None:
     proc = cronish_proc(
         tmp_path, "--interval-sec", "1", "--", sys.executable, "-c", "import time; time.sleep(60)"

@@ -137,7 +137,7 @@ def test_live_unit_stops_within_its_timeout() -> None:
     stop = _seconds(re.search(r"^TimeoutStopSec=(.+)$", live, re.M)[1])  # type: ignore[index]
     exec_start = re.search(r"^ExecStart=(.+)$", live, re.M)[1]  # type: ignore[index]
     cooldown = float(re.search(r"--catchup-cooldown-sec (\S+)", exec_start)[1])  # type: ignore[index]
-    # The longest a stop can take: the stop poll (0.5 s) plus killing a job's tree (up to 10 s).
+    # The longest a stop can take: the stop poll (0.25 s) plus killing a job's tree (up to 10 s).
     # A cooldown is interrupted, so it does not count; the margin must still exceed it.
     assert stop > 10.5 + 5 and stop > cooldown, (stop, cooldown)
     assert "KillMode=mixed" in live  # SIGTERM to the runner only; anything left is SIGKILLed at the end

@@ -17,7 +17,7 @@ Policy (users depend on it):
   lock of a dead runner first kills that runner's job (recorded by pid and start time, so a reused
   pid is never killed), marks the run ``interrupted``, and only then decides what to run.
 * **Stopping.** The kill file (``ztb.stop``), SIGINT, SIGTERM or SIGBREAK (Windows) stop the runner
-  within ``stop_poll`` (0.5 s) when idle or cooling down; a running job is cancelled (its whole
+  within ``stop_poll`` (0.25 s) when idle or cooling down; a running job is cancelled (its whole
   process tree) and recorded. No job starts after a stop request.
 * **Exit codes.** 0: nothing failed. 1: with ``--once``, a job it ran failed, timed out or could not
   start (the log line and the state entry say which); with ``--fail-fast``, the same stops the
@@ -89,7 +89,7 @@ class Runner:
     stop_file: Path | None = None
     fail_fast: bool = False
     poll: float = 60.0
-    stop_poll: float = 0.5
+    stop_poll: float = 0.25
     on_failure: Callable[[Job, RunRecord], None] | None = None
     say: Say = print
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
