@@ -7,6 +7,7 @@ Waits are for observable events (a line in a file, a process exit) with generous
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -200,33 +201,43 @@ def test_second_runner_names_the_lock_holder(tmp_path: Path) -> None:
 
 
 def test_kill_9_of_the_runner_kills_its_job_and_the_restart_cleans_up_first(tmp_path: Path) -> None:
-    out, gc_pid = tmp_path / "out.txt", tmp_path / "grandchild.pid"
+    out, gc_pid, own_pid = tmp_path / "out.txt", tmp_path / "grandchild.pid", tmp_path / "own-session.pid"
     # The job first checks that no process of an earlier run survives, then starts a grandchild in
-    # its own process group and waits: the grandchild outlives a PDEATHSIG to the leader alone.
-    check = (f'if [ -f {gc_pid} ] && kill -0 "$(cat {gc_pid})" 2>/dev/null; then echo "overlap x 0 0" >> {out}; fi;'
-             f" sleep 300 & echo $! > {gc_pid};")  # fmt: skip
-    cfg = write_config(tmp_path, job_cmd(out, hold=300, extra=check), interval_sec=3600)
+    # its process group (it outlives a PDEATHSIG to the leader alone) and one in a session of its
+    # own (as Jupyter kernels are), and waits.
+    check = "".join(f'if [ -f {f} ] && kill -0 "$(cat {f})" 2>/dev/null; then echo "overlap x 0 0" >> {out}; fi; '
+                    for f in (gc_pid, own_pid))  # fmt: skip
+    extra = f"{check} sleep 300 & echo $! > {gc_pid}; setsid sleep 301 & echo $! > {own_pid};"
+    cfg = write_config(tmp_path, job_cmd(out, hold=300, extra=extra), interval_sec=3600)
     seed(tmp_path, "job", datetime.now(UTC) - timedelta(hours=3))
     a = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1")
-    wait_for(
-        lambda: "start " in text(out) and gc_pid.exists() and gc_pid.read_text().strip() != "", "the job"
-    )
-    leader = int(text(out).split()[3])
-    grandchild = int(gc_pid.read_text())
+    wait_for(lambda: "start " in text(out) and text(own_pid).strip() != "", "the job and its grandchildren")
+    leader, grandchild, own = int(text(out).split()[3]), int(text(gc_pid)), int(text(own_pid))
+    pid_file = tmp_path / ".ztb" / "locks" / "job.pid"
+
+    def recorded() -> bool:
+        try:
+            return own in [pid for pid, _ in json.loads(text(pid_file)).get("descendants", [])]
+        except ValueError:  # between writes there is no half-written file, but there may be none
+            return False
+
+    wait_for(recorded, "the runner to record the job's descendants")
     a.kill()  # kill -9: no handler, no cleanup
     a.communicate(timeout=30)
     wait_for(lambda: not alive(leader), "PDEATHSIG to kill the job's leader", 30)
-    assert alive(grandchild)  # still there: only the next runner can clean this up
+    assert alive(grandchild) and alive(own)  # still there: only the next runner can clean these up
     b = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once")
     wait_for(lambda: text(out).count("start ") == 2, "the restart to run the slot again")
-    wait_for(lambda: not alive(grandchild), "the grandchild to be gone", 5)
+    assert not alive(grandchild) and not alive(own)
     b.send_signal(signal.SIGTERM)  # a clean stop cancels the new run with its whole tree
     b_out = b.communicate(timeout=30)[0]
     assert f"runner pid {a.pid} died holding the lock; killed its job's processes" in b_out, b_out
     assert "overlap" not in text(out)  # the old run was gone before the new one started
     state = json.loads(text(tmp_path / ".ztb" / "cronish-state.json"))["jobs"]["job"]
     assert state["status"] == "cancelled" and state["runs"] == 1
-    assert not alive(int(gc_pid.read_text()))
+    assert not alive(int(text(gc_pid)))
+    with contextlib.suppress(ProcessLookupError):  # the second run's own-session sleep is not in its tree
+        os.kill(int(text(own_pid)), signal.SIGKILL)
 
 
 def alive(pid: int) -> bool:

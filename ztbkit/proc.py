@@ -142,6 +142,36 @@ def kill_recorded_group(pid: int, started: float) -> list[int]:
     return killed
 
 
+def descendants(pid: int) -> list[list[float]]:
+    """``[[pid, start time], ...]`` of every live descendant of ``pid`` (for a record to kill later).
+
+    Descendants that started sessions of their own (Jupyter kernels do) leave the job's process
+    group, so a record of them is what lets a later runner find them after a ``kill -9``.
+    """
+    import psutil
+
+    found: list[list[float]] = []
+    try:
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                found.append([child.pid, float(child.create_time())])
+    except psutil.Error:
+        pass
+    return found
+
+
+def kill_recorded(processes: Any) -> list[int]:
+    """Kill each ``[pid, start time]`` in ``processes`` that is still that very process; return pids killed."""
+    killed: list[int] = []
+    for item in processes if isinstance(processes, list) else []:
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(v, int | float) for v in item):
+            pid, started = int(item[0]), float(item[1])
+            if same_process(pid, started):
+                kill_tree(pid)
+                killed.append(pid)
+    return killed
+
+
 class KillOnCloseJob:
     """Windows: a job object with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE holding a child.
 

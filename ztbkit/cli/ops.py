@@ -116,8 +116,12 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
     """Run a command on a schedule that survives reboots.
 
     Missed runs (after a reboot or suspend) are counted from the recorded state; at most
-    --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One file lock per
-    job keeps two runners from overlapping. The kill file or SIGINT/SIGTERM stop it cleanly.
+    --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One run per slot:
+    a runner takes the job's lock, then reads the state, then decides, so runners can share a
+    state file. A job dies with its runner. The kill file, SIGINT, SIGTERM or Ctrl+Break stop it
+    within about a second (no new job starts after that). With --shell, COMMAND's words are
+    joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job run by --once
+    failed, timed out or could not start (or any, with --fail-fast); 2 bad usage or input.
 
     \b
     Examples:

@@ -13,9 +13,11 @@ Policy (users depend on it):
   it keeps the lock through the catch-up cooldown. A runner that finds the lock held does not run
   the job (it says which pid holds it) and, when long-running, looks again a second later.
 * **No orphans.** A job runs in its own process group; on Linux its leader dies with the runner
-  (PR_SET_PDEATHSIG), on Windows a kill-on-close job object holds it. A runner that takes over the
-  lock of a dead runner first kills that runner's job (recorded by pid and start time, so a reused
-  pid is never killed), marks the run ``interrupted``, and only then decides what to run.
+  (PR_SET_PDEATHSIG), on Windows a kill-on-close job object holds it and everything it starts.
+  The pid file records the job and (every 2 s) its descendants by pid and start time. A runner
+  that takes over the lock of a dead runner first kills what is left of them (what is still in the
+  job's process group, and recorded descendants that are still those very processes: a reused pid
+  is never killed), marks the run ``interrupted``, and only then decides what to run.
 * **Stopping.** The kill file (``ztb.stop``), SIGINT, SIGTERM or SIGBREAK (Windows) stop the runner
   within ``stop_poll`` (0.25 s) when idle or cooling down; a running job is cancelled (its whole
   process tree) and recorded. No job starts after a stop request.
@@ -45,7 +47,16 @@ from typing import Any, TextIO
 
 from ztbkit.clock import SYSTEM_CLOCK, Clock
 from ztbkit.errors import UsageError
-from ztbkit.proc import KillOnCloseJob, job_popen_kwargs, kill_recorded_group, kill_tree, start_time
+from ztbkit.proc import (
+    KillOnCloseJob,
+    descendants,
+    job_popen_kwargs,
+    kill_recorded,
+    kill_recorded_group,
+    kill_tree,
+    start_time,
+)
+from ztbkit.schedule.failures import failure_notifier
 from ztbkit.schedule.job import Job, load_jobs
 from ztbkit.schedule.state import JobLock, StateStore
 
@@ -245,7 +256,7 @@ class Runner:
         pid, jpid, jstart = holder.get("runner_pid"), holder.get("job_pid"), holder.get("job_start")
         note = f"{job.name}: runner pid {pid} died holding the lock"
         if isinstance(jpid, int) and isinstance(jstart, int | float):
-            killed = kill_recorded_group(jpid, float(jstart))
+            killed = kill_recorded_group(jpid, float(jstart)) + kill_recorded(holder.get("descendants"))
             note += (
                 f"; killed its job's processes {killed}" if killed else f"; its job (pid {jpid}) had ended"
             )
@@ -333,21 +344,30 @@ class Runner:
                     self.say(f"warning: {job.name}: {exc}; the job will not die with the runner")
             lock.record(job_pid=proc.pid, job_start=start_time(proc.pid))
             try:
-                status, code, detail = self._wait(proc, job, log)
+                status, code, detail = self._wait(proc, job, log, lock)
             finally:
                 if holder is not None:
                     holder.close()
         return RunRecord(slot, status, code, started, self.clock.now(), detail)
 
-    def _wait(self, proc: subprocess.Popen[bytes], job: Job, log: TextIO) -> tuple[str, int | None, str]:
-        """Wait for the job in real time (its timeout is wall time), watching for a stop request."""
-        t0 = time.monotonic()
+    def _wait(
+        self, proc: subprocess.Popen[bytes], job: Job, log: TextIO, lock: JobLock
+    ) -> tuple[str, int | None, str]:
+        """Wait for the job in real time (its timeout is wall time), watching for a stop request;
+        every 2 s the job's descendants are recorded in the pid file for a takeover to kill."""
+        t0 = seen_at = time.monotonic()
+        seen: list[list[float]] = []
         while True:
             try:
                 code = proc.wait(timeout=0.2)
                 return ("ok" if code == 0 else "failed"), code, ""
             except subprocess.TimeoutExpired:
                 pass
+            if time.monotonic() - seen_at >= 2:
+                seen_at = time.monotonic()
+                if (family := descendants(proc.pid)) != seen:
+                    seen = family
+                    lock.record(descendants=family)
             if job.timeout_sec is not None and time.monotonic() - t0 > job.timeout_sec:
                 kill_tree(proc.pid)
                 proc.wait()
@@ -358,27 +378,3 @@ class Runner:
                 proc.wait()
                 log.write("=== cancelled: the runner is stopping\n")
                 return "cancelled", None, "cancelled: the runner was asked to stop"
-
-
-def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], None] | None:
-    """Push failed runs to Discord/Slack when a webhook is configured (undelivered ones wait in the outbox)."""
-    from ztbkit.notify import Alert, Field, Outbox, payload_for, resolve_webhook, send_with_outbox
-    from ztbkit.notify.delivery import result_line
-
-    try:
-        hook = resolve_webhook()
-    except UsageError as exc:
-        say(f"warning: failures will not be pushed: {exc}")
-        return None
-    if hook is None:
-        return None
-
-    def push(job: Job, record: RunRecord) -> None:
-        alert = Alert(f"Scheduled job {job.name} {record.status}", "ERROR",
-                      record.detail or f"exit code {record.exit_code}",
-                      (Field("Slot", record.slot.isoformat(), True), Field("Log", f"{job.name}.log", True)),
-                      footer="ztb cronish", timestamp=record.finished)  # fmt: skip
-        report = send_with_outbox(hook, payload_for(hook.service, alert), Outbox(state_dir))
-        say(f"{job.name}: failure alert {result_line(report.result, hook)}")
-
-    return push

@@ -157,7 +157,10 @@ class JobLock:
     def try_acquire(self) -> bool:
         from filelock import FileLock, Timeout
 
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputFileError(f"{self.dir}: cannot make the lock folder: {exc.strerror or exc}") from None
         check_regular(self.lock_path)
         check_regular(self.pid_path)
         lock = FileLock(str(self.lock_path), timeout=0)
