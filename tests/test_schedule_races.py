@@ -327,3 +327,29 @@ def test_once_exit_code_tells_cron_what_happened(
     assert p.returncode == code and says in out and "Traceback" not in out, out
     if cmd[0] == "/nonexistent/program":
         assert "cannot start: [Errno 2] No such file or directory: '/nonexistent/program'" in out
+
+
+def test_a_week_of_a_pc_that_is_off_some_nights(tmp_path: Path) -> None:
+    """`--once` as cron/Task Scheduler would start it, on a shifted clock (Debian faketime): booted at
+    odd times, off for whole days, twice started together. The 06:30 JST nightly runs once per day
+    it is due or the newest missed, with ZTB_SCHEDULED_FOR naming its day; never twice."""
+    out = tmp_path / "out.txt"
+    cfg = write_config(tmp_path, job_cmd(out, hold=0.1), cron="30 6 * * *")
+    week = datetime.now(UTC).date() + timedelta(days=10)
+
+    def at(day: int, h: int, m: int, s: int = 0) -> float:
+        d = week + timedelta(days=day)
+        return (datetime(d.year, d.month, d.day, h, m, s, tzinfo=UTC) - JST).timestamp() - time.time()
+
+    boots = [(0, 6, 31), (0, 12, 0), (2, 9, 15), (3, 6, 30, 30), (3, 6, 35), (6, 23, 59)]
+    for i, boot in enumerate(boots):
+        offset = at(*boot)
+        together = 2 if i == 3 else 1  # day 3: two runners at once (a boot job and cron's first tick)
+        procs = [runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once", offset=offset)
+                 for _ in range(together)]  # fmt: skip
+        log = finish(*procs)
+        assert all(p.returncode == 0 for p in procs), log
+    per_slot, spans = runs(out)
+    expected = [week + timedelta(days=d) for d in (0, 2, 3, 6)]  # days 1, 4 and 5 are skipped or missed
+    assert per_slot == Counter({f"{d}T06:30:00+09:00": 1 for d in expected}), per_slot
+    assert_never_overlapping(spans)
