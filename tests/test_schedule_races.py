@@ -229,6 +229,16 @@ def test_kill_9_of_the_runner_kills_its_job_and_the_restart_cleans_up_first(tmp_
     b = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once")
     wait_for(lambda: text(out).count("start ") == 2, "the restart to run the slot again")
     assert not alive(grandchild) and not alive(own)
+
+    def b_recorded() -> bool:  # the pid file now describes B and its job only, nothing of A's
+        try:
+            rec = json.loads(text(pid_file))
+        except ValueError:
+            return False
+        olds = {pid for pid, _ in rec.get("descendants", [])} & {grandchild, own}
+        return rec.get("runner_pid") == b.pid and rec.get("job_pid") not in (None, leader) and not olds
+
+    wait_for(b_recorded, "B's own pid file")
     b.send_signal(signal.SIGTERM)  # a clean stop cancels the new run with its whole tree
     b_out = b.communicate(timeout=30)[0]
     assert f"runner pid {a.pid} died holding the lock; killed its job's processes" in b_out, b_out

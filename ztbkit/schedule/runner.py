@@ -243,7 +243,7 @@ class Runner:
             return
         try:
             self._take_over(job, lock)
-            lock.record(runner_pid=os.getpid(), runner_start=start_time(os.getpid()))
+            lock.record(fresh=True, runner_pid=os.getpid(), runner_start=start_time(os.getpid()))
             self._run_planned(job, lock)
         finally:
             lock.release()

@@ -183,9 +183,10 @@ class JobLock:
             return {"runner_pid": read.value}  # a pid file written by ztbkit before 0.x: still evidence
         return {"runner_pid": "unreadable pid file"}
 
-    def record(self, **fields: Any) -> None:
-        """Write the pid file (the lock must be held): who holds it, and the job's process."""
-        current = self.holder() or {}
+    def record(self, *, fresh: bool = False, **fields: Any) -> None:
+        """Write the pid file (the lock must be held): who holds it, and the job's processes.
+        ``fresh`` drops what an earlier (dead) holder recorded."""
+        current = {} if fresh else (self.holder() or {})
         current.update(fields)
         atomic_write_json(self.pid_path, current, durable=False)
 
