@@ -278,15 +278,17 @@ def scheduler_state(ctx: Context) -> Check:
         details.append(
             f"{name}: {j.get('status', '?')} exit {j.get('exit_code')} finished {age or 'never'} ago"
         )
-        if isinstance(j, dict) and j.get("status") in ("failed", "timeout", "error"):
+        if isinstance(j, dict) and j.get("status") in ("failed", "timeout", "error", "interrupted"):
             status = "WARN"
         if age is not None and age > timedelta(days=2):
             status = "WARN"
             details[-1] += " (stale)"
     for pid_file in sorted((path.parent / "locks").glob("*.pid")):
-        pid = pid_file.read_text(encoding="utf-8", errors="replace").strip()
         import psutil
 
+        held = read_json_if_exists(pid_file, max_bytes=4096)  # {"runner_pid": ...}; FIFO-safe read
+        value = held.value if held is not None and held.ok else None
+        pid = str(value.get("runner_pid", "") if isinstance(value, dict) else value)
         if pid.isdigit() and not psutil.pid_exists(int(pid)):
             details.append(
                 f"lock {pid_file.stem}: held by dead pid {pid} (stale; the next run takes it over)"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,184 @@ def kill_pids(pids: list[int]) -> None:
     """SIGKILL (TerminateProcess on Windows) each pid and what it started; missing pids are fine."""
     for pid in pids:
         kill_tree(pid, wait=2.0)
+
+
+def start_time(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch, as psutil reports it), or None if it is gone.
+
+    A pid plus its start time names one process for good: a later process that reuses the pid has
+    a different start time, so it is never mistaken for the one recorded.
+    """
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def same_process(pid: int, started: float) -> bool:
+    """True when ``pid`` is alive and is the process that started at ``started``."""
+    now = start_time(pid)
+    return now is not None and abs(now - started) < 0.05 and pid_alive(pid)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn (Linux): the child gets SIGKILL when the runner dies, even by ``kill -9``.
+
+    libc is loaded here, before the fork, so the child only calls into it. If the parent died
+    between fork and prctl the signal would never come, so the child checks and exits.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return preexec
+
+
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+
+
+def job_popen_kwargs(platform: str | None = None) -> dict[str, Any]:
+    """Popen keyword arguments for a scheduled job: its own process group, tied to the runner.
+
+    Linux: a new session (its pid is its process group) whose leader gets PR_SET_PDEATHSIG=SIGKILL.
+    Other POSIX: a new session only. Windows: a new process group (Ctrl+C/Ctrl+Break at the
+    runner's console do not reach it) and no console window; :class:`KillOnCloseJob` then ties it
+    to the runner's life.
+    """
+    platform = platform or sys.platform
+    if platform == "win32":
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
+    kwargs: dict[str, Any] = {"start_new_session": True}
+    if platform.startswith("linux"):
+        kwargs["preexec_fn"] = _die_with_parent(os.getpid())
+    return kwargs
+
+
+def kill_recorded_group(pid: int, started: float) -> list[int]:
+    """Kill what is left of a job recorded as (leader ``pid``, its start time); return pids killed.
+
+    The leader is killed with its whole tree only if it is still that very process. If it is gone,
+    the members of its process group (a group id is never reused while the group has members) that
+    started no earlier than it did are killed. A pid reused by an unrelated process is left alone.
+    """
+    import psutil
+
+    killed: list[int] = []
+    leader_now = start_time(pid)
+    if leader_now is not None and abs(leader_now - started) >= 0.05:
+        return killed  # the pid now belongs to somebody else
+    if leader_now is not None:
+        with contextlib.suppress(psutil.Error):
+            killed += [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+        kill_tree(pid)
+    if os.name != "posix":
+        return killed
+    for p in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(p.pid) == pid and p.create_time() >= started - 0.05:
+                killed.append(p.pid)
+                kill_tree(p.pid)
+    return killed
+
+
+def descendants(pid: int) -> list[list[float]]:
+    """``[[pid, start time], ...]`` of every live descendant of ``pid`` (for a record to kill later).
+
+    Descendants that started sessions of their own (Jupyter kernels do) leave the job's process
+    group, so a record of them is what lets a later runner find them after a ``kill -9``.
+    """
+    import psutil
+
+    found: list[list[float]] = []
+    try:
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                found.append([child.pid, float(child.create_time())])
+    except psutil.Error:
+        pass
+    return found
+
+
+def kill_recorded(processes: Any) -> list[int]:
+    """Kill each ``[pid, start time]`` in ``processes`` that is still that very process; return pids killed."""
+    killed: list[int] = []
+    for item in processes if isinstance(processes, list) else []:
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(v, int | float) for v in item):
+            pid, started = int(item[0]), float(item[1])
+            if same_process(pid, started):
+                kill_tree(pid)
+                killed.append(pid)
+    return killed
+
+
+class KillOnCloseJob:
+    """Windows: a job object with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE holding a child.
+
+    The runner keeps the handle open while the job runs; when the runner dies (even by
+    ``taskkill /F``) Windows closes the handle and kills every process in the job object,
+    grandchildren included. Written against ctypes (no pywin32 dependency for four calls);
+    ``kernel32`` is a parameter so the call sequence is testable off Windows.
+    """
+
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x2000
+    JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS = 9
+
+    def __init__(self, process_handle: int, kernel32: Any = None) -> None:
+        import ctypes
+
+        if kernel32 is None:
+            kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+        self._k = kernel32
+        self.handle = kernel32.CreateJobObjectW(None, None)
+        if not self.handle:
+            raise OSError("CreateJobObjectW failed")
+        info = _extended_limit_information()
+        info.BasicLimitInformation.LimitFlags = self.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+        ok = kernel32.SetInformationJobObject(
+            self.handle,
+            self.JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS,
+            ctypes.byref(info),
+            ctypes.sizeof(info),
+        )
+        if not ok or not kernel32.AssignProcessToJobObject(self.handle, process_handle):
+            kernel32.CloseHandle(self.handle)
+            raise OSError("could not put the job in a kill-on-close job object")
+
+    def close(self) -> None:
+        """Close the handle: anything still in the job object is killed."""
+        if self.handle:
+            self._k.CloseHandle(self.handle)
+            self.handle = None
+
+
+def _extended_limit_information() -> Any:
+    import ctypes
+
+    class IoCounters(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in ("ReadOperationCount", "WriteOperationCount",
+                    "OtherOperationCount", "ReadTransferCount", "WriteTransferCount", "OtherTransferCount")]  # fmt: skip
+
+    class Basic(ctypes.Structure):
+        _fields_ = [("PerProcessUserTimeLimit", ctypes.c_int64), ("PerJobUserTimeLimit", ctypes.c_int64),
+                    ("LimitFlags", ctypes.c_uint32), ("MinimumWorkingSetSize", ctypes.c_size_t),
+                    ("MaximumWorkingSetSize", ctypes.c_size_t), ("ActiveProcessLimit", ctypes.c_uint32),
+                    ("Affinity", ctypes.c_size_t), ("PriorityClass", ctypes.c_uint32),
+                    ("SchedulingClass", ctypes.c_uint32)]  # fmt: skip
+
+    class Extended(ctypes.Structure):
+        _fields_ = [("BasicLimitInformation", Basic), ("IoInfo", IoCounters),
+                    ("ProcessMemoryLimit", ctypes.c_size_t), ("JobMemoryLimit", ctypes.c_size_t),
+                    ("PeakProcessMemoryUsed", ctypes.c_size_t), ("PeakJobMemoryUsed", ctypes.c_size_t)]  # fmt: skip
+
+    return Extended()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -117,8 +116,12 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
     """Run a command on a schedule that survives reboots.
 
     Missed runs (after a reboot or suspend) are counted from the recorded state; at most
-    --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One file lock per
-    job keeps two runners from overlapping. The kill file or SIGINT/SIGTERM stop it cleanly.
+    --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One run per slot:
+    a runner takes the job's lock, then reads the state, then decides, so runners can share a
+    state file. A job dies with its runner. The kill file, SIGINT, SIGTERM or Ctrl+Break stop it
+    within about a second (no new job starts after that). With --shell, COMMAND's words are
+    joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job run by --once
+    failed, timed out or could not start (or any, with --fail-fast); 2 bad usage or input.
 
     \b
     Examples:
@@ -144,7 +147,7 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
         if not cmd:
             fail("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
         job_cron = get_template(template_name).cron if template_name else cron_expr
-        jobs = [Job(name or template_name or "job", shlex_join(cmd) if shell else cmd, cron=job_cron,
+        jobs = [Job(name or template_name or "job", " ".join(cmd) if shell else cmd, cron=job_cron,
                     interval_sec=interval_sec, timezone=timezone, timeout_sec=timeout_sec, shell=shell)]  # fmt: skip
 
     def say(line: str) -> None:
@@ -279,9 +282,3 @@ def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
     sys.stdout.buffer.write(dumps_response(response).encode("ascii") + b"\n")
     sys.stdout.flush()
     sys.exit(0 if response.get("success") is True else 1)
-
-
-def shlex_join(parts: Sequence[str] | str) -> str:
-    import shlex
-
-    return parts if isinstance(parts, str) else shlex.join(parts)

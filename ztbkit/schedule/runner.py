@@ -1,174 +1,81 @@
-"""``ztb cronish``: a small, dependable job runner.
+"""``ztb cronish``: a small, dependable job runner (the loop; jobs in ``job.py``, state in ``state.py``).
 
 Policy (users depend on it):
 
-* **Slots.** A cron job's slots come from croniter in the job's time zone (default Asia/Tokyo, DST
-  safe); an interval job's slots are multiples of the interval since the Unix epoch, so they do
-  not drift across restarts.
-* **Due or missed.** The newest slot is *due* when it passed less than ``grace`` seconds ago (default
+* **Due or missed.** The newest slot is *due* when it passed at most ``grace`` seconds ago (default
   120 s, never more than half the job's period); older unrun slots are *missed*. With no state yet,
   nothing counts as missed.
 * **Catch-up.** At most ``max_catchup`` missed slots run (default 0: none), the newest ones, oldest
   first, ``catchup_cooldown`` seconds apart; missed runs beyond ``max_catchup`` are skipped and said
   so. Each run gets its slot's time in ``ZTB_SCHEDULED_FOR`` so a nightly report files under the
   right day.
-* **State** per job (last slot, last start, last finish, exit code, status) is written atomically at
-  every start and after every run, so catch-up after a crash or reboot counts from the true last run.
-* **No overlap.** One OS file lock per job (filelock; the kernel releases it when a runner dies, so a
-  dead runner's lock is taken over — its recorded pid is reported). A runner that finds the job
-  locked skips that slot.
-* **Stopping.** The kill file (``ztb.stop``) stops the loop between jobs; SIGINT/SIGTERM cancel a
-  running job (its whole process tree), save state and exit 0.
-* **Failures.** A non-zero exit or a timeout (the job's process tree is killed) is recorded and
-  pushed to Discord/Slack when a webhook is configured; ``fail_fast`` stops the runner (exit 1).
-* **Time.** The runner never trusts a sleep: it waits in chunks of at most ``poll`` seconds and
-  re-reads the wall clock, so a suspend/resume or clock jump is noticed, and the slots it skipped
-  follow the catch-up rule.
+* **One run per slot.** A runner takes the job's lock, *then* reads the job's state, then decides;
+  it keeps the lock through the catch-up cooldown. A runner that finds the lock held does not run
+  the job (it says which pid holds it) and, when long-running, looks again a second later.
+* **No orphans.** A job runs in its own process group; on Linux its leader dies with the runner
+  (PR_SET_PDEATHSIG), on Windows a kill-on-close job object holds it and everything it starts.
+  The pid file records the job and (every 2 s) its descendants by pid and start time. A runner
+  that takes over the lock of a dead runner first kills what is left of them (what is still in the
+  job's process group, and recorded descendants that are still those very processes: a reused pid
+  is never killed), marks the run ``interrupted``, and only then decides what to run.
+* **Stopping.** The kill file (``ztb.stop``), SIGINT, SIGTERM or SIGBREAK (Windows) stop the runner
+  within ``stop_poll`` (0.25 s) when idle or cooling down; a running job is cancelled (its whole
+  process tree) and recorded. No job starts after a stop request.
+* **Exit codes.** 0: nothing failed. 1: with ``--once``, a job it ran failed, timed out or could not
+  start (the log line and the state entry say which); with ``--fail-fast``, the same stops the
+  runner. 2: bad usage, a bad config or state path (one line naming file and key).
+* **Failures** are pushed to Discord/Slack when a webhook is configured.
+* **Time.** The runner never trusts a sleep: it waits in short chunks, re-reading the wall clock, so
+  a suspend/resume or a jump forward is noticed and the slots it skipped follow the catch-up rule.
+  When the clock goes back behind the last run's slot this is logged; an interval job resumes its
+  cadence from the present (it does not pause until the clock catches up), a cron job never runs a
+  slot at or before one it already ran.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ztbkit.clock import DEFAULT_TZ_NAME, SYSTEM_CLOCK, Clock
-from ztbkit.errors import InputFileError, UsageError
-from ztbkit.fsio import atomic_write_json, read_json
-from ztbkit.proc import kill_tree, pid_alive
+from ztbkit.clock import SYSTEM_CLOCK, Clock
+from ztbkit.errors import UsageError
+from ztbkit.proc import (
+    KillOnCloseJob,
+    descendants,
+    job_popen_kwargs,
+    kill_recorded,
+    kill_recorded_group,
+    kill_tree,
+    start_time,
+)
+from ztbkit.schedule.failures import failure_notifier
+from ztbkit.schedule.job import Job, load_jobs
+from ztbkit.schedule.state import JobLock, StateStore
+
+__all__ = ["Job", "RunRecord", "Runner", "failure_notifier", "load_jobs"]
 
 LOG_MAX_BYTES = 5 * 2**20
 LOG_BACKUPS = 3
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    name: str
-    command: tuple[str, ...] | str
-    cron: str | None = None
-    interval_sec: float | None = None
-    timezone: str = DEFAULT_TZ_NAME
-    timeout_sec: float | None = None
-    shell: bool = False
-
-    def __post_init__(self) -> None:
-        if (self.cron is None) == (self.interval_sec is None):
-            raise UsageError(f"job {self.name!r}: give exactly one of a cron expression or an interval")
-        if self.cron is not None:
-            from croniter import croniter
-
-            if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
-                raise UsageError(f"job {self.name!r}: {self.cron!r} is not a 5-field cron expression")
-        if self.interval_sec is not None and not 0 < self.interval_sec < 1e300:  # NaN/inf from a job file
-            raise UsageError(f"job {self.name!r}: the interval must be positive, got {self.interval_sec}")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"job {self.name!r}: unknown time zone {self.timezone!r}") from None
-        if not self.command:
-            raise UsageError(f"job {self.name!r}: no command to run")
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def _cron(self, start: datetime) -> Any:
-        from croniter import croniter
-
-        return croniter(self.cron or "", start.astimezone(self.zone))
-
-    def next_slot(self, after: datetime) -> datetime:
-        """The first slot strictly after ``after``."""
-        if self.interval_sec is not None:
-            step = self.interval_sec
-            return datetime.fromtimestamp((after.timestamp() // step + 1) * step, UTC)
-        return self._cron(after).get_next(datetime)  # type: ignore[no-any-return]
-
-    def prev_slot(self, at: datetime) -> datetime:
-        """The latest slot at or before ``at``."""
-        if self.interval_sec is not None:
-            return datetime.fromtimestamp(at.timestamp() // self.interval_sec * self.interval_sec, UTC)
-        return self._cron(at + timedelta(seconds=1)).get_prev(datetime)  # type: ignore[no-any-return]
-
-    def slots_between(self, after: datetime, until: datetime, newest: int) -> tuple[list[datetime], int]:
-        """(up to ``newest`` of the slots in (after, until], oldest first; how many there are in all)."""
-        if self.interval_sec is not None:
-            step = self.interval_sec
-            first = after.timestamp() // step + 1
-            last = until.timestamp() // step
-            count = max(0, int(last - first + 1))
-            keep = [datetime.fromtimestamp((last - i) * step, UTC) for i in range(min(count, newest))]
-            return keep[::-1], count
-        it = self._cron(until + timedelta(seconds=1))
-        found: list[datetime] = []
-        count = 0
-        while count < 10_000:  # counting further back than that is of no use to anybody
-            slot = it.get_prev(datetime)
-            if slot <= after:
-                break
-            count += 1
-            if len(found) < newest:
-                found.append(slot)
-        return found[::-1], count
-
-    def argv(self) -> list[str] | str:
-        if self.shell:
-            return self.command if isinstance(self.command, str) else shlex.join(self.command)
-        cmd = list(self.command) if not isinstance(self.command, str) else shlex.split(self.command)
-        if cmd and cmd[0] == "ztb":  # no PATH needed under systemd or Task Scheduler
-            return [sys.executable, "-m", "ztbkit", *cmd[1:]]
-        return cmd
+FAILED = ("failed", "timeout", "error")
 
 
 @dataclass(slots=True)
 class RunRecord:
     slot: datetime
-    status: str  # ok | failed | timeout | cancelled | skipped-locked | error
+    status: str  # ok | failed | timeout | cancelled | error
     exit_code: int | None
     started: datetime
     finished: datetime
     detail: str = ""
-
-
-class StateStore:
-    """The runner's state file: {"jobs": {name: {...}}}, rewritten atomically."""
-
-    def __init__(self, path: str | os.PathLike[str], say: Say) -> None:
-        self.path = Path(path)
-        self.jobs: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            read = read_json(self.path)
-            if read.ok and isinstance(read.value, dict) and isinstance(read.value.get("jobs"), dict):
-                self.jobs = read.value["jobs"]
-            else:
-                backup = self.path.with_name(f"{self.path.name}.unreadable")
-                os.replace(self.path, backup)
-                say(f"warning: {self.path} was unreadable ({read.problem or 'unknown shape'}); "
-                    f"kept as {backup.name}, starting fresh")  # fmt: skip
-
-    def get(self, name: str) -> dict[str, Any]:
-        return self.jobs.setdefault(name, {})
-
-    def last_slot(self, name: str) -> datetime | None:
-        raw = self.jobs.get(name, {}).get("last_slot")
-        try:
-            return datetime.fromisoformat(raw) if isinstance(raw, str) else None
-        except ValueError:
-            return None
-
-    def save(self) -> None:
-        atomic_write_json(self.path, {"version": 1, "jobs": self.jobs})
 
 
 def _rotate(log: Path) -> None:
@@ -193,6 +100,7 @@ class Runner:
     stop_file: Path | None = None
     fail_fast: bool = False
     poll: float = 60.0
+    stop_poll: float = 0.25
     on_failure: Callable[[Job, RunRecord], None] | None = None
     say: Say = print
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -207,6 +115,11 @@ class Runner:
             raise UsageError(f"job names must be unique, got {', '.join(names)}")
         self.state = StateStore(self.state_file, self.say)
         self.lock_dir = self.state_file.parent / "locks"
+        self._once = False
+        self._retry_soon = False
+        self._told_locked: set[tuple[str, str]] = set()
+        self._told_idle: datetime | None = None
+        self._told_behind: set[tuple[str, datetime]] = set()
 
     # -- control
     def request_stop(self, reason: str) -> None:
@@ -215,146 +128,201 @@ class Runner:
         self._stop.set()
 
     def stopping(self) -> bool:
-        if self.stop_file is not None and self.stop_file.exists() and not self._stop.is_set():
+        if self.stop_file is not None and not self._stop.is_set() and os.path.lexists(self.stop_file):
             self.request_stop(f"kill file {self.stop_file} found")
         return self._stop.is_set()
 
     def _install_signals(self) -> dict[int, Any]:
-        """Route SIGINT/SIGTERM to a clean stop; returns the previous handlers to put back."""
+        """Route SIGINT/SIGTERM (and SIGBREAK on Windows) to a clean stop; returns the old handlers."""
         if threading.current_thread() is not threading.main_thread():
             return {}
         previous: dict[int, Any] = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        sigs = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else [])
+        for sig in sigs:
             previous[sig] = signal.signal(
-                sig, lambda signum, _frame: self.request_stop(signal.Signals(signum).name)
+                sig, lambda signum, _f: self.request_stop(signal.Signals(signum).name)
             )
         return previous
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` in chunks of ``stop_poll``; False (at once) when a stop is requested."""
+        end = self.clock.monotonic() + seconds
+        while not self.stopping():
+            left = end - self.clock.monotonic()
+            if left <= 0:
+                return True
+            self.clock.sleep(min(left, self.stop_poll))
+        return False
 
     # -- main loop
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with ``once``, do catch-up and anything due now, then return)."""
+        self._once = once
         previous = self._install_signals()
         try:
-            return self._run(once)
+            while not self.stopping():
+                self._retry_soon = False
+                for job in self.jobs:
+                    if self.stopping():
+                        break
+                    self._process(job)
+                if once or self.stopping():
+                    break
+                self._wait_for_next()
+            return self.exit_code
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _run(self, once: bool) -> int:
-        now = self.clock.now()
-        for job in self.jobs:  # first start: nothing is missed yet
-            if self.state.last_slot(job.name) is None:
-                latest = job.prev_slot(now)
-                due_now = (now - latest).total_seconds() <= self._grace(job, latest)
-                start = latest - timedelta(seconds=1) if due_now else latest
-                self.state.get(job.name)["last_slot"] = start.isoformat()
-        self.state.save()
-        while not self.stopping():
-            for job in self.jobs:
-                if self.stopping():
-                    break
-                self._process(job)
-            if once or self.stopping():
-                break
-            self._wait_for_next()
-        self.state.save()
-        return self.exit_code
-
     def _grace(self, job: Job, slot: datetime) -> float:
-        """How late a slot may be and still count as due: --grace-sec, but never a whole period."""
-        return min(self.grace, (job.next_slot(slot) - slot).total_seconds() / 2)
+        """How late a slot may be and still count as due: --grace-sec, but never half a period or more."""
+        return min(self.grace, job.period(slot) / 2)
 
     def _wait_for_next(self) -> None:
         now = self.clock.now()
-        target = min(job.next_slot(self.state.last_slot(job.name) or now) for job in self.jobs)
+        target = min(job.next_slot(self.state.last_slot(job.name, now) or now) for job in self.jobs)
+        if self._retry_soon:  # another runner holds a lock: look again soon
+            target = min(target, now + timedelta(seconds=1))
+        elif target != self._told_idle:
+            self._told_idle = target
+            self.say(f"idle until {target.isoformat()} (pid {os.getpid()})")
+        before = now
         while not self.stopping():
-            left = (target - self.clock.now()).total_seconds()  # re-read: sleeps are not trusted
+            now = self.clock.now()  # re-read: sleeps are not trusted
+            if now < before - timedelta(seconds=2):
+                self.say(f"the clock went back by {(before - now).total_seconds():.0f} s; re-planning")
+                return
+            before = now
+            left = (target - now).total_seconds()
             if left <= 0:
                 return
-            self.clock.sleep(min(self.poll, left))
+            self.clock.sleep(min(self.poll, left, self.stop_poll))
 
-    def _process(self, job: Job) -> None:
-        now = self.clock.now()
-        last = self.state.last_slot(job.name) or now
+    def _plan(
+        self, job: Job, now: datetime, last: datetime | None
+    ) -> tuple[datetime, list[datetime], list[datetime], int]:
+        """(the reference slot, missed slots to catch up oldest first, the due slot if any, how many skipped)."""
+        if last is None:  # first start: the newest slot runs only when it is due now
+            latest = job.prev_slot(now)
+            due_now = (now - latest).total_seconds() <= self._grace(job, latest)
+            last = latest - timedelta(seconds=1) if due_now else latest
+        elif last > now and job.interval_sec is not None:
+            last = job.prev_slot(now)
         slots, total = job.slots_between(last, now, self.max_catchup + 1)
         if not total:
-            return
+            return last, [], [], 0
         newest = slots[-1]
         due = [newest] if (now - newest).total_seconds() <= self._grace(job, newest) else []
         missed = slots[:-1] if due else slots
-        missed_kept = missed[-self.max_catchup :] if self.max_catchup else []
-        skipped = total - len(due) - len(missed_kept)
-        if skipped > 0:
-            self.say(f"{job.name}: skipped {skipped} missed run(s) beyond --max-catchup {self.max_catchup}")
-        for i, slot in enumerate(missed_kept):
-            if self.stopping():
-                return
-            if i > 0 and self.catchup_cooldown:
-                self.clock.sleep(self.catchup_cooldown)
-            self._execute(job, slot, f"catch-up {i + 1} of {len(missed_kept)}")
-        for slot in due:
-            if not self.stopping():
-                self._execute(job, slot, "due")
-        if not missed_kept and not due:
-            self.state.get(job.name)["last_slot"] = (slots[-1] if slots else now).isoformat()
-            self.state.save()
+        kept = missed[-self.max_catchup :] if self.max_catchup else []
+        return newest, kept, due, total - len(due) - len(kept)
 
-    # -- one run
-    def _execute(self, job: Job, slot: datetime, why: str) -> RunRecord:
-        from filelock import FileLock, Timeout
-
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_dir / f"{job.name}.lock"), timeout=0)
-        pid_file = self.lock_dir / f"{job.name}.pid"
-        started = self.clock.now()
-        try:
-            lock.acquire()
-        except Timeout:
-            holder = pid_file.read_text().strip() if pid_file.exists() else "?"
-            record = RunRecord(
-                slot, "skipped-locked", None, started, started, f"another runner (pid {holder}) has it"
+    def _process(self, job: Job) -> None:
+        now = self.clock.now()
+        last = self.state.last_slot(job.name, now)
+        if last is not None and last > now and (job.name, last) not in self._told_behind:
+            self._told_behind.add((job.name, last))
+            how = (
+                "resuming the interval from now" if job.interval_sec else "waiting for the next slot after it"
             )
-            self.say(
-                f"{job.name}: slot {slot.isoformat()} skipped: another runner (pid {holder}) is running it"
-            )
-            return self._record(job, record)
+            self.say(f"{job.name}: the clock ({now.isoformat()}) is behind the last run's slot "
+                     f"{last.isoformat()}; {how}")  # fmt: skip
+        reference, missed, due, skipped = self._plan(job, now, last)
+        todo = missed + due
+        if not todo and not skipped and reference == last:
+            return  # nothing to run or record: no need for the lock
+        lock = JobLock(self.lock_dir, job.name)
+        if not lock.try_acquire():
+            holder = lock.holder() or {}
+            pid = holder.get("runner_pid", "not recorded yet")
+            key = (job.name, todo[-1].isoformat() if todo else "")
+            if key not in self._told_locked:
+                self._told_locked.add(key)
+                self.say(f"{job.name}: skipped: another runner (pid {pid}) holds its lock")
+            self._retry_soon = True
+            return
         try:
-            if pid_file.exists():
-                old = pid_file.read_text().strip()
-                if old.isdigit() and int(old) != os.getpid() and not pid_alive(int(old)):
-                    self.say(f"{job.name}: took over a stale lock left by dead runner pid {old}")
-            pid_file.write_text(str(os.getpid()))
-            entry = self.state.get(job.name)
-            entry.update(status="running", last_start=started.isoformat(), running_slot=slot.isoformat(),
-                         runner_pid=os.getpid())  # fmt: skip
-            self.state.save()
-            self.say(f"{job.name}: slot {slot.isoformat()} started ({why})")
-            record = self._spawn(job, slot, started)
+            self._take_over(job, lock)
+            lock.record(fresh=True, runner_pid=os.getpid(), runner_start=start_time(os.getpid()))
+            self._run_planned(job, lock)
         finally:
             lock.release()
+
+    def _take_over(self, job: Job, lock: JobLock) -> None:
+        """A pid file under a lock we just got means its runner died: kill its job before anything."""
+        holder = lock.holder()
+        if not holder:
+            return
+        pid, jpid, jstart = holder.get("runner_pid"), holder.get("job_pid"), holder.get("job_start")
+        note = f"{job.name}: runner pid {pid} died holding the lock"
+        if isinstance(jpid, int) and isinstance(jstart, int | float):
+            killed = kill_recorded_group(jpid, float(jstart)) + kill_recorded(holder.get("descendants"))
+            note += (
+                f"; killed its job's processes {killed}" if killed else f"; its job (pid {jpid}) had ended"
+            )
+        self.say(note)
+        now = self.clock.now()
+
+        def interrupted(entry: dict[str, Any]) -> None:
+            if entry.get("status") == "running":
+                entry.update(status="interrupted", detail=f"runner pid {pid} died during the run")
+
+        self.state.update(job.name, now, interrupted)
+
+    def _run_planned(self, job: Job, lock: JobLock) -> None:
+        """Under the job's lock: read the state again and run what is (still) to do."""
+        now = self.clock.now()
+        last = self.state.last_slot(job.name, now)
+        reference, missed, due, skipped = self._plan(job, now, last)
+        if skipped > 0:
+            self.say(f"{job.name}: skipped {skipped} missed run(s) beyond --max-catchup {self.max_catchup}")
+        for i, slot in enumerate(missed):
+            if i > 0 and self.catchup_cooldown and not self._pause(self.catchup_cooldown):
+                return
+            if self.stopping():
+                return
+            self._execute(job, slot, f"catch-up {i + 1} of {len(missed)}", lock)
+        for slot in due:
+            if self.stopping():
+                return
+            self._execute(job, slot, "due", lock)
+        if not missed and not due and (last is None or reference != last):
+            self.state.update(job.name, now, lambda e: e.update(last_slot=reference.isoformat()))
+
+    # -- one run
+    def _execute(self, job: Job, slot: datetime, why: str, lock: JobLock) -> RunRecord:
+        started = self.clock.now()
+        mark = {"status": "running", "last_start": started.isoformat(), "running_slot": slot.isoformat(),
+                "runner_pid": os.getpid()}  # fmt: skip
+        self.state.update(job.name, started, lambda e: e.update(mark))
+        self.say(f"{job.name}: slot {slot.isoformat()} started ({why})")
+        record = self._spawn(job, slot, started, lock)
         self._record(job, record)
         took = (record.finished - record.started).total_seconds()
         self.say(f"{job.name}: slot {slot.isoformat()} {record.status}"
                  + (f" (exit {record.exit_code})" if record.exit_code is not None else "")
                  + f" in {took:.1f} s" + (f": {record.detail}" if record.detail else ""))  # fmt: skip
-        if record.status in ("failed", "timeout", "error"):
+        if record.status in FAILED:
             if self.on_failure is not None:
                 self.on_failure(job, record)
+            if self._once:
+                self.exit_code = 1
             if self.fail_fast:
                 self.exit_code = 1
                 self.request_stop(f"{job.name} {record.status} and --fail-fast is set")
         return record
 
     def _record(self, job: Job, record: RunRecord) -> RunRecord:
-        entry = self.state.get(job.name)
-        entry.pop("running_slot", None)
-        entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
-                     exit_code=record.exit_code, status=record.status, detail=record.detail,
-                     runs=int(entry.get("runs", 0)) + (record.status != "skipped-locked"))  # fmt: skip
-        self.state.save()
+        def change(entry: dict[str, Any]) -> None:
+            entry.pop("running_slot", None)
+            entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
+                         exit_code=record.exit_code, status=record.status, detail=record.detail,
+                         runs=int(entry.get("runs", 0)) + 1)  # fmt: skip
+
+        self.state.update(job.name, record.finished, change)
         return record
 
-    def _spawn(self, job: Job, slot: datetime, started: datetime) -> RunRecord:
+    def _spawn(self, job: Job, slot: datetime, started: datetime, lock: JobLock) -> RunRecord:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{job.name}.log"
         _rotate(log_path)
@@ -364,102 +332,49 @@ class Runner:
             log.flush()
             try:
                 proc = subprocess.Popen(job.argv(), shell=job.shell, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, start_new_session=os.name == "posix")  # fmt: skip
-            except OSError as exc:
+                                        stdin=subprocess.DEVNULL, **job_popen_kwargs())  # fmt: skip
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                log.write(f"=== cannot start: {exc}\n")
                 return RunRecord(slot, "error", None, started, self.clock.now(), f"cannot start: {exc}")
-            status, code, detail = self._wait(proc, job, log)
+            holder: KillOnCloseJob | None = None
+            if os.name == "nt":
+                try:
+                    holder = KillOnCloseJob(int(proc._handle))  # type: ignore[attr-defined]
+                except OSError as exc:
+                    self.say(f"warning: {job.name}: {exc}; the job will not die with the runner")
+            lock.record(job_pid=proc.pid, job_start=start_time(proc.pid))
+            try:
+                status, code, detail = self._wait(proc, job, log, lock)
+            finally:
+                if holder is not None:
+                    holder.close()
         return RunRecord(slot, status, code, started, self.clock.now(), detail)
 
-    def _wait(self, proc: subprocess.Popen[bytes], job: Job, log: TextIO) -> tuple[str, int | None, str]:
-        """Wait for the job in real time (its timeout is wall time), watching for a stop request."""
-        t0 = time.monotonic()
+    def _wait(
+        self, proc: subprocess.Popen[bytes], job: Job, log: TextIO, lock: JobLock
+    ) -> tuple[str, int | None, str]:
+        """Wait for the job in real time (its timeout is wall time), watching for a stop request;
+        every 2 s the job's descendants are recorded in the pid file for a takeover to kill."""
+        t0 = seen_at = time.monotonic()
+        seen: list[list[float]] = []
         while True:
             try:
                 code = proc.wait(timeout=0.2)
                 return ("ok" if code == 0 else "failed"), code, ""
             except subprocess.TimeoutExpired:
                 pass
+            if time.monotonic() - seen_at >= 2:
+                seen_at = time.monotonic()
+                if (family := descendants(proc.pid)) != seen:
+                    seen = family
+                    lock.record(descendants=family)
             if job.timeout_sec is not None and time.monotonic() - t0 > job.timeout_sec:
                 kill_tree(proc.pid)
                 proc.wait()
                 log.write(f"=== killed after the {job.timeout_sec:g} s timeout\n")
                 return "timeout", None, f"killed after the {job.timeout_sec:g} s timeout"
-            if self._stop.is_set():
+            if self.stopping():
                 kill_tree(proc.pid)
                 proc.wait()
                 log.write("=== cancelled: the runner is stopping\n")
                 return "cancelled", None, "cancelled: the runner was asked to stop"
-
-
-def _job_from(
-    doc: Mapping[str, Any], where: str, command: tuple[str, ...], defaults: Mapping[str, Any]
-) -> Job:
-    from ztbkit.schedule.templates import get_template
-
-    if not isinstance(doc, Mapping):
-        raise InputFileError(f"{where}: a job must be an object")
-    name = doc.get("name") or doc.get("template") or "job"
-    raw_sched = doc.get("schedule")
-    sched: Mapping[str, Any] = raw_sched if isinstance(raw_sched, Mapping) else {}
-    cron = doc.get("cron") or sched.get("linux")
-    if doc.get("template") and not cron and not doc.get("interval_sec"):
-        cron = get_template(str(doc["template"])).cron
-    cmd: Any = (
-        doc.get("command") or (["ztb", *doc["ztb"]] if isinstance(doc.get("ztb"), list) else None) or command
-    )
-    if doc.get("template") and not cmd:
-        cmd = get_template(str(doc["template"])).command
-    shell = bool(doc.get("shell", defaults.get("shell", False)))
-    if isinstance(cmd, list) and all(isinstance(c, str) for c in cmd):
-        cmd = tuple(cmd)
-    elif not (isinstance(cmd, str) and shell) and not isinstance(cmd, tuple):
-        raise InputFileError(
-            f"{where}: 'command' must be a list of strings (or a string with \"shell\": true)"
-        )
-    try:
-        return Job(
-            name=str(name), command=cmd, cron=cron, interval_sec=doc.get("interval_sec"),
-            timezone=str(doc.get("timezone") or sched.get("timezone") or defaults.get("timezone", DEFAULT_TZ_NAME)),
-            timeout_sec=doc.get("timeout_sec", defaults.get("timeout_sec")), shell=shell,
-        )  # fmt: skip
-    except UsageError as exc:
-        raise InputFileError(f"{where}: {exc}") from None
-
-
-def load_jobs(path: str | os.PathLike[str], command: tuple[str, ...] = (), **defaults: Any) -> list[Job]:
-    """Jobs from a config file: ``{"jobs": [...]}``, or a single job — a schedule template's JSON works."""
-    read = read_json(path)
-    if not read.ok:
-        raise InputFileError(f"--config: {read.problem}")
-    doc = read.value
-    if isinstance(doc, dict) and isinstance(doc.get("jobs"), list):
-        if not doc["jobs"]:
-            raise InputFileError(f"{path}: 'jobs' is empty")
-        return [_job_from(j, f"{path}: jobs[{i}]", command, defaults) for i, j in enumerate(doc["jobs"])]
-    if isinstance(doc, dict):
-        return [_job_from(doc, str(path), command, defaults)]
-    raise InputFileError(f'{path}: expected a job object or {{"jobs": [...]}}')
-
-
-def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], None] | None:
-    """Push failed runs to Discord/Slack when a webhook is configured (undelivered ones wait in the outbox)."""
-    from ztbkit.notify import Alert, Field, Outbox, payload_for, resolve_webhook, send_with_outbox
-    from ztbkit.notify.delivery import result_line
-
-    try:
-        hook = resolve_webhook()
-    except UsageError as exc:
-        say(f"warning: failures will not be pushed: {exc}")
-        return None
-    if hook is None:
-        return None
-
-    def push(job: Job, record: RunRecord) -> None:
-        alert = Alert(f"Scheduled job {job.name} {record.status}", "ERROR",
-                      record.detail or f"exit code {record.exit_code}",
-                      (Field("Slot", record.slot.isoformat(), True), Field("Log", f"{job.name}.log", True)),
-                      footer="ztb cronish", timestamp=record.finished)  # fmt: skip
-        report = send_with_outbox(hook, payload_for(hook.service, alert), Outbox(state_dir))
-        say(f"{job.name}: failure alert {result_line(report.result, hook)}")
-
-    return push

@@ -2,6 +2,13 @@
 Scheduler really takes — ``schtasks`` arguments (``windows``) and a task-XML trigger
 (``windows_trigger_xml``) — in Asia/Tokyo.
 
+Zones (users depend on it): ``linux`` is Tokyo wall time. cron reads its fields in the *system*
+zone, so the JSON also carries ``crontab``: the line with ``CRON_TZ=Asia/Tokyo`` (cronie honours
+it; Debian's cron does not) and ``linux_utc``, the same schedule for a machine whose zone is UTC
+(null when the day would shift across a month boundary). Windows' ``/ST`` and ``StartBoundary`` are
+the PC's local time: right on a PC set to Tokyo time. ``ztb cronish`` itself always computes the
+slots in the job's zone, whatever the machine's zone; ``notes`` says all this in the JSON.
+
 The template JSON is also a valid ``ztb cronish --config`` job file.
 """
 
@@ -70,6 +77,23 @@ def _windows(t: Template) -> tuple[str, str]:
             "<ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay></CalendarTrigger>")  # fmt: skip
 
 
+TOKYO_UTC_OFFSET_H = 9  # Asia/Tokyo has had no daylight saving time since 1951
+
+
+def cron_in_utc(cron: str) -> str | None:
+    """A Tokyo-time template line as the same instants in UTC, or None when it cannot be written."""
+    minute, hour, dom, month, dow = cron.split()
+    if hour == "*":
+        return cron
+    h = int(hour) - TOKYO_UTC_OFFSET_H
+    if h >= 0:
+        return f"{minute} {h} {dom} {month} {dow}"
+    if dom != "*":
+        return None  # the 1st 02:00 JST is the last day of the previous month in UTC: not one cron line
+    day = "*" if dow == "*" else str((int(dow) - 1) % 7)
+    return f"{minute} {h + 24} {dom} {month} {day}"
+
+
 def template_json(name: str) -> dict[str, Any]:
     """The template as FORMATS.md's schedule template JSON (plus ``command`` for job templates)."""
     t = get_template(name)
@@ -77,6 +101,15 @@ def template_json(name: str) -> dict[str, Any]:
     schedule: dict[str, Any] = {
         "description": t.description, "linux": t.cron, "windows": schtasks, "windows_trigger_xml": trigger,
         "timezone": DEFAULT_TZ_NAME,
+        "crontab": f"CRON_TZ={DEFAULT_TZ_NAME}\n{t.cron} {' '.join(t.command) or '<command>'}",
+        "linux_utc": cron_in_utc(t.cron),
+        "notes": [
+            "cron reads 'linux' in the machine's zone: on a machine not set to Asia/Tokyo use 'crontab' "
+            "(CRON_TZ, cronie) or 'linux_utc' (a UTC machine), or run `ztb cronish --once` every 10 "
+            "minutes, which computes the slots in Asia/Tokyo itself",
+            "Windows: /ST and StartBoundary are the PC's local time (06:30 means 06:30 JST only on a PC "
+            "set to Tokyo time)",
+        ],
     }  # fmt: skip
     doc: dict[str, Any] = {"template": t.name, "schedule": schedule}
     if t.command:
