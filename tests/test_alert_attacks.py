@@ -1,0 +1,87 @@
+"""An outside tester's attacks on README's "Alerts that are never lost" promises, each through the
+documented commands (``/bin/sh -c`` with a clean environment) against a real misbehaving server on
+127.0.0.1: a 2xx whose body never ends or is huge, error pages quoting the webhook path, absurd
+timeouts in the environment, processes racing on one state dir."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import MakeTree
+from fakehook import TOKEN, RawHook
+
+GATES = {"gates": [{"name": "memory_rss", "status": "fail", "error": "RSS 2.6GB"}]}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
+           "LANG": "C.UTF-8"}  # fmt: skip
+    env.update(extra)
+    return env
+
+
+def sh(command: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """The documented command, pasted as-is into /bin/sh -c."""
+    return subprocess.run(
+        ["/bin/sh", "-c", command], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def gates_alert(root: Path, state: Path, url: str) -> str:
+    return (f"ztb gates-alert --correlation-id s1 --artifacts-dir {shlex.quote(str(root))} "
+            f"--state-dir {shlex.quote(str(state))} --discord-webhook {shlex.quote(url)}")  # fmt: skip
+
+
+def waiting(state: Path) -> str:
+    return sh(f"ztb notify --state-dir {shlex.quote(str(state))}", clean_env()).stdout
+
+
+def token_pieces(text: str) -> list[str]:
+    """Every 6-character piece of the token that occurs in ``text`` (a cut token is still a leak)."""
+    return sorted({TOKEN[i : i + 6] for i in range(len(TOKEN) - 5) if TOKEN[i : i + 6] in text})
+
+
+@pytest.fixture
+def root(make_tree: MakeTree) -> Path:
+    return make_tree({"s1": {"reports/gates.json": GATES}})
+
+
+@pytest.fixture
+def dripbody() -> Iterator[RawHook]:
+    server = RawHook("dripbody", interval=0.3)
+    yield server
+    server.close()
+
+
+def test_a_2xx_whose_body_never_ends_is_delivered_once(root: Path, dripbody: RawHook, tmp_path: Path) -> None:
+    # The server said 200: it accepted the alert. Waiting for the end of a body that never comes
+    # must not turn that into a timeout, a retry, and the same alert posted again every run.
+    state = tmp_path / "state"
+    done = sh(gates_alert(root, state, dripbody.url()), clean_env(ZTB_WEBHOOK_TIMEOUT_SEC="2"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "delivered to discord" in done.stdout
+    assert dripbody.hits == 1
+    assert waiting(state).startswith("0 alert(s) waiting")
+    again = sh(f"ztb notify --flush-outbox --state-dir {shlex.quote(str(state))}", clean_env())
+    assert again.returncode == 0 and dripbody.hits == 1, again.stdout + again.stderr
+
+
+def test_a_2xx_with_a_huge_body_does_not_fill_the_memory(root: Path, tmp_path: Path) -> None:
+    big = RawHook("bigbody", size=384 << 20)  # 384 MiB, sent as fast as 127.0.0.1 goes
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", "exec " + gates_alert(root, tmp_path / "state", big.url())],
+                                env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        out = (proc.stdout.read() + proc.stderr.read()).decode() if proc.stdout and proc.stderr else ""
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        big.close()
+    assert proc.returncode == 0 and big.hits == 1, out
+    # ru_maxrss is in KiB on Linux; ztb itself needs well under 150 MiB, the body alone is 384 MiB.
+    assert usage.ru_maxrss < 200 * 1024, f"peak RSS {usage.ru_maxrss // 1024} MiB"
