@@ -5,6 +5,7 @@ timeouts in the environment, processes racing on one state dir."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeTree
-from fakehook import TOKEN, RawHook
+from fakehook import TOKEN, FakeHook, RawHook, Reply
 
 GATES = {"gates": [{"name": "memory_rss", "status": "fail", "error": "RSS 2.6GB"}]}
 
@@ -85,3 +86,28 @@ def test_a_2xx_with_a_huge_body_does_not_fill_the_memory(root: Path, tmp_path: P
     assert proc.returncode == 0 and big.hits == 1, out
     # ru_maxrss is in KiB on Linux; ztb itself needs well under 150 MiB, the body alone is 384 MiB.
     assert usage.ru_maxrss < 200 * 1024, f"peak RSS {usage.ru_maxrss // 1024} MiB"
+
+
+def test_an_error_page_quoting_the_webhook_path_late_never_shows_part_of_the_token(
+    root: Path, tmp_path: Path
+) -> None:
+    # A proxy's error page that names the request path near its end: the message is cut to a readable
+    # length, and the cut must not leave a prefix of the token behind for the scrubber to miss.
+    for status in (400, 502):
+        for pad in range(130, 162, 4):  # the token straddles character 200 of the page
+            page = ("p" * pad + " upstream refused /api/webhooks/123456/" + TOKEN).encode()
+            server = FakeHook(always=Reply(status, page))
+            state = tmp_path / f"state-{status}-{pad}"
+            try:
+                done = sh(gates_alert(root, state, server.url()),
+                          clean_env(ZTB_WEBHOOK_TIMEOUT_SEC="2", ZTB_DELIVERY_BUDGET_SEC="1"))  # fmt: skip
+            finally:
+                server.close()
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert "Traceback" not in done.stderr
+            printed = done.stdout + done.stderr
+            assert token_pieces(printed) == [], (pad, printed)
+            for name in ("ztb-outbox.jsonl", "ztb-outbox-dead.jsonl"):
+                path = state / ".ztb" / name
+                for line in path.read_text().splitlines() if path.exists() else []:
+                    assert token_pieces(json.loads(line)["last_error"]) == [], (pad, line)

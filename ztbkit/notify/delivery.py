@@ -130,8 +130,14 @@ def _describe(answer: Answer, url: str) -> str:
     if 300 <= status < 400:
         where = redact(response.headers.get("Location", "")) if response.headers.get("Location") else "?"
         return scrub(f"HTTP {status}: redirect to {where} not followed (a webhook must answer directly)", url)
-    message = _json(answer).get("message") or response.text[:200].strip() or response.reason or ""
-    return scrub(f"HTTP {status}: {message}", url)
+    message = _json(answer).get("message") or response.text.strip() or response.reason or ""
+    return _cut(scrub(f"HTTP {status}: {message}", url))
+
+
+def _cut(text: str, limit: int = 240) -> str:
+    """``text`` shortened for one line, *after* scrubbing: cutting first could leave the start of a
+    token that the scrubber no longer recognises."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def deliver(
@@ -171,7 +177,7 @@ def deliver(
                 detail = f"no complete answer within {deadline:.3g} s"
             else:
                 exc = answer.error
-                detail = scrub(f"connection failed: {type(exc).__name__}: {str(exc)[:200]}", webhook.url)
+                detail = _cut(scrub(f"connection failed: {type(exc).__name__}: {exc}", webhook.url))
         else:
             status = answer.response.status_code
             if 200 <= status < 300:
