@@ -111,3 +111,13 @@ def test_an_error_page_quoting_the_webhook_path_late_never_shows_part_of_the_tok
                 path = state / ".ztb" / name
                 for line in path.read_text().splitlines() if path.exists() else []:
                     assert token_pieces(json.loads(line)["last_error"]) == [], (pad, line)
+
+
+@pytest.mark.parametrize("value", ["1e308", "1e30", "9e18"])
+def test_absurdly_long_time_limits_are_refused_in_one_line(root: Path, hook_server: FakeHook, tmp_path: Path,
+                                                           value: str) -> None:  # fmt: skip
+    env = clean_env(ZTB_WEBHOOK_TIMEOUT_SEC=value, ZTB_DELIVERY_BUDGET_SEC=value)
+    done = sh(gates_alert(root, tmp_path / "state", hook_server.url()), env)
+    assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ZTB_WEBHOOK_TIMEOUT_SEC" in done.stderr and len(done.stderr.strip().splitlines()) == 1
