@@ -121,3 +121,22 @@ def test_absurdly_long_time_limits_are_refused_in_one_line(root: Path, hook_serv
     assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
     assert done.returncode == 2, done.stdout + done.stderr
     assert "ZTB_WEBHOOK_TIMEOUT_SEC" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["gates-alert", "notify", "notify --flush-outbox"])
+def test_a_folder_where_the_outbox_lock_belongs_is_a_warning_not_a_traceback(
+    root: Path, hook_server: FakeHook, tmp_path: Path, command: str
+) -> None:
+    state = tmp_path / "state"
+    (state / ".ztb" / "ztb-outbox.jsonl.lock").mkdir(parents=True)
+    if command == "gates-alert":
+        line = gates_alert(root, state, hook_server.url())
+    else:
+        line = f"ztb {command} --state-dir {shlex.quote(str(state))}"
+    done = sh(line, clean_env())
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ztb-outbox.jsonl.lock" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    if command == "gates-alert":
+        assert hook_server.titles == ["Critical gate failed: s1"]
+        assert waiting(state).startswith("0 alert(s) waiting")

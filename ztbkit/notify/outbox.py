@@ -251,6 +251,12 @@ class Outbox:
         except OutboxError as exc:
             self.warn(str(exc))
             return False
+        except OSError as exc:  # the lock is a folder, the dead-letter file cannot be replaced, ...
+            where = exc.filename or self.dir
+            self.warn(
+                f"{where}: cannot update the outbox ({exc.strerror or exc}); alerts stay queued in {self.spool}"
+            )
+            return False
         return True
 
     def _merge_locked(self) -> None:
