@@ -10,8 +10,9 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MakeTree
@@ -140,3 +141,43 @@ def test_a_folder_where_the_outbox_lock_belongs_is_a_warning_not_a_traceback(
     if command == "gates-alert":
         assert hook_server.titles == ["Critical gate failed: s1"]
         assert waiting(state).startswith("0 alert(s) waiting")
+
+
+def test_a_merge_by_another_process_while_listing_never_brings_a_delivered_alert_back(
+    hook_server: FakeHook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Process A delivered X and spooled its outcome. Process B lists the queue (to pick what to send)
+    # while process C (`ztb notify`, which folds the spool) runs between B's two reads. Whatever the
+    # interleaving, B must not see X as waiting: it would post it a second time outside any kill.
+    from ztbkit.notify import Outbox
+    from ztbkit.notify.webhook import resolve_webhook
+
+    hook = resolve_webhook(discord_webhook=hook_server.url())
+    assert hook is not None
+    box = tmp_path / ".ztb"  # where `ztb ... --state-dir tmp_path` keeps it
+    a = Outbox(box)
+    x = a.enqueue(hook, {"content": "X"})
+    assert a.merge()  # X is in ztb-outbox.jsonl now
+    a.record(x, "delivered", 1, "")  # its outcome is in the spool, not yet folded
+
+    b = Outbox(box)
+    first: list[str] = []
+
+    def merge_by_another_process(name: str, read: Callable[[], Any]) -> Callable[[], Any]:
+        def wrapped() -> Any:
+            result = read()
+            if not first:
+                first.append(name)
+                c = sh(f"ztb notify --state-dir {shlex.quote(str(tmp_path))}", clean_env())
+                assert c.returncode == 0, c.stdout + c.stderr
+                assert not list((box / "ztb-outbox.spool").glob("*.json")), "C did not fold the spool"
+            return result
+
+        return wrapped
+
+    monkeypatch.setattr(b, "_main", merge_by_another_process("queue", b._main))
+    monkeypatch.setattr(b, "_events", merge_by_another_process("spool", b._events))
+    assert [e["id"] for e in b.pending()] == [], (
+        f"delivered alert listed again (C ran after the {first[0]} read)"
+    )
+    assert b.flush() == [] and hook_server.seen == []
