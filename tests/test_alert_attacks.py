@@ -181,3 +181,30 @@ def test_a_merge_by_another_process_while_listing_never_brings_a_delivered_alert
         f"delivered alert listed again (C ran after the {first[0]} read)"
     )
     assert b.flush() == [] and hook_server.seen == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://[::1/api/webhooks/123456/{TOKEN}",  # an IPv6 literal missing its "]"
+        f"http://127.0.0.1\\api\\webhooks\\123456\\{TOKEN}",  # Windows-style separators: all "host"
+        f"http://127.0.0.1:99999/api/webhooks/123456/{TOKEN}",  # no such port
+        f"http://127.0.0.1:-1/api/webhooks/123456/{TOKEN}",
+        f"http://{TOKEN}:x:y@/api/webhooks/123456/x",
+    ],
+)
+def test_a_malformed_webhook_url_is_refused_in_one_line_without_the_token(
+    root: Path, tmp_path: Path, url: str
+) -> None:
+    done = sh(gates_alert(root, tmp_path / "state", url), clean_env())
+    printed = done.stdout + done.stderr
+    assert "Traceback" not in printed and token_pieces(printed) == [], printed
+    assert done.returncode == 2, printed
+    assert "--discord-webhook" in done.stderr and len(done.stderr.strip().splitlines()) == 1, printed
+
+
+def test_ipv6_webhooks_print_with_brackets(hook_server: FakeHook) -> None:
+    from ztbkit.notify.webhook import redact
+
+    assert redact(f"http://[::1]:8080/api/webhooks/123456/{TOKEN}") == "http://[::1]:8080/api/webhooks/123456/****"
+    assert redact(f"http://[fe80::1%25eth0]/api/webhooks/1/{TOKEN}").startswith("http://[fe80::1%")
