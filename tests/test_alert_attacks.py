@@ -206,5 +206,43 @@ def test_a_malformed_webhook_url_is_refused_in_one_line_without_the_token(
 def test_ipv6_webhooks_print_with_brackets(hook_server: FakeHook) -> None:
     from ztbkit.notify.webhook import redact
 
-    assert redact(f"http://[::1]:8080/api/webhooks/123456/{TOKEN}") == "http://[::1]:8080/api/webhooks/123456/****"
+    assert (
+        redact(f"http://[::1]:8080/api/webhooks/123456/{TOKEN}")
+        == "http://[::1]:8080/api/webhooks/123456/****"
+    )
     assert redact(f"http://[fe80::1%25eth0]/api/webhooks/1/{TOKEN}").startswith("http://[fe80::1%")
+
+
+@pytest.mark.parametrize("flusher", ["notify --flush-outbox", "gates-alert"])
+def test_a_queued_status_post_sent_by_another_command_is_the_message_later_edits_update(
+    root: Path, tmp_path: Path, flusher: str
+) -> None:
+    # `live-status --edit` fails (500): its first post waits in the outbox. Another command sends it
+    # once the server is back. The next `--edit` must update *that* message, not post a second one
+    # that leaves the first stale in the channel for ever.
+    server = FakeHook(always=Reply(500, {"message": "down"}))
+    try:
+        state = tmp_path / "state"
+        env = clean_env(
+            ZTB_DISCORD_WEBHOOK=server.url(), ZTB_WEBHOOK_TIMEOUT_SEC="2", ZTB_DELIVERY_BUDGET_SEC="1"
+        )
+        edit = f"ztb live-status --state-dir {shlex.quote(str(state))} --edit"
+        failed = sh(edit, env)
+        assert failed.returncode == 1 and waiting(state).startswith("1 alert(s) waiting"), failed.stdout
+        before = len(server.seen)
+        server.always = None  # back: posts with ?wait=true get an id, PATCH edits a known message
+        if flusher == "gates-alert":
+            other = sh(gates_alert(root, state, server.url()), clean_env())
+        else:
+            other = sh(f"ztb {flusher} --state-dir {shlex.quote(str(state))}", clean_env())
+        assert other.returncode == 0, other.stdout + other.stderr
+        posted = [s for s in server.seen[before:] if s.method == "POST" and s.query.get("wait") == ["true"]]
+        assert len(posted) == 1 and len(server.messages) == 1
+        (first_id,) = server.messages
+        again = sh(edit, clean_env(ZTB_DISCORD_WEBHOOK=server.url()))
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"edited status message {first_id}" in again.stdout
+        assert list(server.messages) == [first_id], "a second status message was posted"
+        assert server.seen[-1].method == "PATCH" and server.seen[-1].path.endswith(f"/messages/{first_id}")
+    finally:
+        server.close()

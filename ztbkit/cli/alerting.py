@@ -76,12 +76,31 @@ def _prepare(alert: Any, discord_webhook: str | None, webhook: str | None, dry_r
     return hook, payload
 
 
+def _keep_status_ids(state_dir: Path) -> Any:
+    """After any delivery: a queued ``live-status --edit`` post that went out (sent by whichever
+    command flushed it) becomes the message later ``--edit`` runs update, instead of an orphan."""
+
+    def keep(entry: dict[str, Any], result: Any) -> None:
+        from ztbkit.live import save_message_id, url_hash
+
+        new_id = result.response.get("id") if isinstance(result.response, dict) else None
+        is_status_post = entry.get("method") == "POST" and entry.get("params", {}).get("wait") == "true"
+        if (
+            is_status_post
+            and entry.get("key") == f"live-status-{url_hash(entry['url'])}"
+            and isinstance(new_id, str | int)
+        ):
+            save_message_id(state_dir, entry["url"], str(new_id))
+
+    return keep
+
+
 def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     """Send (older outbox entries first), print each outcome, exit 0 only when delivered."""
     from ztbkit.notify import send_with_outbox
     from ztbkit.notify.delivery import result_line
 
-    report = send_with_outbox(hook, payload, _outbox(state_dir))
+    report = send_with_outbox(hook, payload, _outbox(state_dir), on_delivered=_keep_status_ids(state_dir))
     _echo_flushed(report.flushed)
     click.echo(result_line(report.result, hook))
     sys.exit(0 if report.result.delivered else 1)
@@ -98,9 +117,8 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     message_id = saved_message_id(state_dir, hook.url)
     if message_id:
         edit_body = {k: v for k, v in payload.items() if k not in ("username", "avatar_url")}
-        report = send_with_outbox(
-            hook, edit_body, outbox, method="PATCH", suffix=f"/messages/{message_id}", key=key
-        )
+        report = send_with_outbox(hook, edit_body, outbox, method="PATCH", suffix=f"/messages/{message_id}",
+                                  key=key, on_delivered=_keep_status_ids(state_dir))  # fmt: skip
         _echo_flushed(report.flushed)
         if report.result.delivered:
             click.echo(f"edited status message {message_id} via {hook.redacted}")
@@ -109,7 +127,8 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
             click.echo(result_line(report.result, hook))
             sys.exit(1)
         click.echo(f"status message {message_id} is gone; posting a new one", err=True)
-    report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key)
+    report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key,
+                              on_delivered=_keep_status_ids(state_dir))  # fmt: skip
     _echo_flushed(report.flushed)
     result = report.result
     new_id = result.response.get("id") if isinstance(result.response, dict) else None
@@ -243,7 +262,7 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
                 dead = sum(1 for line in fh if line.strip())
             click.echo(f"{dead} alert(s) refused for good in {outbox.dead_path}")
         return
-    flushed = outbox.flush()
+    flushed = outbox.flush(on_delivered=_keep_status_ids(state_dir))
     _echo_flushed(flushed)
     left = len(outbox.pending())
     click.echo(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
