@@ -246,3 +246,24 @@ def test_a_queued_status_post_sent_by_another_command_is_the_message_later_edits
         assert server.seen[-1].method == "PATCH" and server.seen[-1].path.endswith(f"/messages/{first_id}")
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("broken", ["stdout", "stderr", "both"])
+def test_a_broken_output_pipe_never_loses_the_alert(
+    root: Path, hook_server: FakeHook, tmp_path: Path, broken: str
+) -> None:
+    # `ztb gates-alert ... | logger` where the reader died: writing the FAIL line raises EPIPE before
+    # the alert is even queued. The alert must still go out (or at least be queued).
+    state = tmp_path / "state"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read: every write gets EPIPE
+    out = write_end if broken in ("stdout", "both") else subprocess.DEVNULL
+    err = write_end if broken in ("stderr", "both") else subprocess.DEVNULL
+    try:
+        done = subprocess.run(["/bin/sh", "-c", gates_alert(root, state, hook_server.url())], env=clean_env(),
+                              stdout=out, stderr=err, timeout=240)  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert hook_server.titles == ["Critical gate failed: s1"], (done.returncode, hook_server.titles)
+    assert waiting(state).startswith("0 alert(s) waiting")
+    assert done.returncode == 0
