@@ -120,12 +120,14 @@ class FakeHook:
 
 class RawHook:
     """A misbehaving server on 127.0.0.1 speaking raw TCP: ``drip`` sends a valid response one byte
-    every ``interval`` seconds; ``hang`` reads the request and never answers. ``hits`` counts requests."""
+    every ``interval`` seconds; ``hang`` reads the request and never answers; ``dripbody`` answers 200
+    at once and then drips a body that never ends; ``bigbody`` answers 200 with ``size`` bytes of body.
+    ``hits`` counts requests."""
 
-    def __init__(self, mode: str, interval: float = 1.0) -> None:
+    def __init__(self, mode: str, interval: float = 1.0, size: int = 0) -> None:
         import socket
 
-        self.mode, self.interval, self.hits = mode, interval, 0
+        self.mode, self.interval, self.hits, self.size = mode, interval, 0, size
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(32)
@@ -151,6 +153,18 @@ class RawHook:
                     if self.closed.wait(self.interval):
                         return
                     conn.sendall(bytes([byte]))
+            elif self.mode == "dripbody":  # a 200 at once, then a body that never ends
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                )
+                while not self.closed.wait(self.interval):
+                    conn.sendall(b" ")
+            elif self.mode == "bigbody":  # a 200 with a body of ``size`` bytes, as fast as it goes
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.size)
+                chunk, sent = b"x" * (1 << 20), 0
+                while sent < self.size and not self.closed.is_set():
+                    conn.sendall(chunk)
+                    sent += len(chunk)
             else:
                 self.closed.wait()
         except OSError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -29,8 +30,25 @@ WEBHOOK_OPTS = (
 )
 
 
+def _say(message: str, err: bool = False) -> None:
+    """``click.echo`` that never stops an alert: when the reader of our output went away (EPIPE, as in
+    ``ztb gates-alert ... | logger`` after logger died) the text is lost, not the alert. The stream is
+    pointed at the null device so later lines and the exit flush do not fail again."""
+    try:
+        click.echo(message, err=err)
+    except OSError:
+        _silence(sys.stderr if err else sys.stdout)
+
+
+def _silence(stream: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
 def _warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    _say(f"warning: {message}", err=True)
 
 
 def _outbox(state_dir: Path) -> Any:
@@ -50,7 +68,7 @@ def _echo_flushed(flushed: Sequence[tuple[dict[str, Any], Any]]) -> None:
 
     for entry, result in flushed:
         hook = Webhook(entry["url"], entry.get("service", "slack"), entry.get("source", "outbox"))
-        click.echo(
+        _say(
             f"outbox {entry.get('id', '?')[:8]} ({entry.get('created_at', '?')}): {result_line(result, hook)}"
         )
 
@@ -69,11 +87,30 @@ def _prepare(alert: Any, discord_webhook: str | None, webhook: str | None, dry_r
     Policy.from_env()  # a bad ZTB_WEBHOOK_TIMEOUT_SEC / ZTB_DELIVERY_BUDGET_SEC stops here (exit 2)
     payload = payload_for(hook.service if hook else "discord", alert)
     if dry_run:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        _say(json.dumps(payload, indent=2, ensure_ascii=False))
         return None
     if hook is None:
         fail(missing, missing_code)
     return hook, payload
+
+
+def _keep_status_ids(state_dir: Path) -> Any:
+    """After any delivery: a queued ``live-status --edit`` post that went out (sent by whichever
+    command flushed it) becomes the message later ``--edit`` runs update, instead of an orphan."""
+
+    def keep(entry: dict[str, Any], result: Any) -> None:
+        from ztbkit.live import save_message_id, url_hash
+
+        new_id = result.response.get("id") if isinstance(result.response, dict) else None
+        is_status_post = entry.get("method") == "POST" and entry.get("params", {}).get("wait") == "true"
+        if (
+            is_status_post
+            and entry.get("key") == f"live-status-{url_hash(entry['url'])}"
+            and isinstance(new_id, str | int)
+        ):
+            save_message_id(state_dir, entry["url"], str(new_id))
+
+    return keep
 
 
 def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
@@ -81,9 +118,9 @@ def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     from ztbkit.notify import send_with_outbox
     from ztbkit.notify.delivery import result_line
 
-    report = send_with_outbox(hook, payload, _outbox(state_dir))
+    report = send_with_outbox(hook, payload, _outbox(state_dir), on_delivered=_keep_status_ids(state_dir))
     _echo_flushed(report.flushed)
-    click.echo(result_line(report.result, hook))
+    _say(result_line(report.result, hook))
     sys.exit(0 if report.result.delivered else 1)
 
 
@@ -98,26 +135,26 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     message_id = saved_message_id(state_dir, hook.url)
     if message_id:
         edit_body = {k: v for k, v in payload.items() if k not in ("username", "avatar_url")}
-        report = send_with_outbox(
-            hook, edit_body, outbox, method="PATCH", suffix=f"/messages/{message_id}", key=key
-        )
+        report = send_with_outbox(hook, edit_body, outbox, method="PATCH", suffix=f"/messages/{message_id}",
+                                  key=key, on_delivered=_keep_status_ids(state_dir))  # fmt: skip
         _echo_flushed(report.flushed)
         if report.result.delivered:
-            click.echo(f"edited status message {message_id} via {hook.redacted}")
+            _say(f"edited status message {message_id} via {hook.redacted}")
             return
         if report.result.http_status != 404:
-            click.echo(result_line(report.result, hook))
+            _say(result_line(report.result, hook))
             sys.exit(1)
-        click.echo(f"status message {message_id} is gone; posting a new one", err=True)
-    report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key)
+        _say(f"status message {message_id} is gone; posting a new one", err=True)
+    report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key,
+                              on_delivered=_keep_status_ids(state_dir))  # fmt: skip
     _echo_flushed(report.flushed)
     result = report.result
     new_id = result.response.get("id") if isinstance(result.response, dict) else None
     if result.delivered and isinstance(new_id, str | int):
         save_message_id(state_dir, hook.url, str(new_id))
-        click.echo(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
+        _say(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
         return
-    click.echo(result_line(result, hook))
+    _say(result_line(result, hook))
     sys.exit(0 if result.delivered else 1)
 
 
@@ -151,17 +188,20 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     from ztbkit.clock import SYSTEM_CLOCK
 
     check = read_gates(artifacts_dir, correlation_id)
-    warn_issues(check.issues, verbose)
+    try:
+        warn_issues(check.issues, verbose)
+    except OSError:
+        _silence(sys.stderr)
     if check.report is None:
-        click.echo(f"SKIP: no gates to check ({check.path} is missing or empty)")
+        _say(f"SKIP: no gates to check ({check.path} is missing or empty)")
         return
     link = dashboard_link(artifacts_dir, correlation_id, os.environ)
     alert = gates_alert(correlation_id, check, link, now=SYSTEM_CLOCK.now())
     if alert is None:
-        click.echo(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
+        _say(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
         return
     failed = check.report.failures
-    click.echo(
+    _say(
         f"FAIL: {len(failed)} gate(s) failed ({alert.level}): {', '.join(g.name for g in failed) or 'pass: false'}"
     )
     prepared = _prepare(alert, discord_webhook, webhook, dry_run, "gates failed but no webhook is configured "
@@ -195,7 +235,10 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
     from ztbkit.live import load_live_state, status_alert
 
     live = load_live_state(state_dir)
-    warn_issues(live.problems)
+    try:
+        warn_issues(live.problems)
+    except OSError:
+        _silence(sys.stderr)
     alert = status_alert(live, state_dir, now=SYSTEM_CLOCK.now())
     prepared = _prepare(alert, discord_webhook, webhook_url, dry_run, "no webhook: pass WEBHOOK_URL or "
                         "--discord-webhook, or set ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL", 2)  # fmt: skip
@@ -229,7 +272,7 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         from ztbkit.notify import check_configuration
 
         ok, why = check_configuration()
-        click.echo(f"{'OK' if ok else 'FAIL'}: {why}")
+        _say(f"{'OK' if ok else 'FAIL'}: {why}")
         sys.exit(0 if ok else 1)
     outbox = _outbox(state_dir)
     if outbox is None:
@@ -237,14 +280,14 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
     if not flush_outbox:
         outbox.merge()
         waiting = outbox.pending()
-        click.echo(f"{len(waiting)} alert(s) waiting in {outbox.path}")
+        _say(f"{len(waiting)} alert(s) waiting in {outbox.path}")
         if outbox.dead_path.is_file():
             with outbox.dead_path.open("rb") as fh:
                 dead = sum(1 for line in fh if line.strip())
-            click.echo(f"{dead} alert(s) refused for good in {outbox.dead_path}")
+            _say(f"{dead} alert(s) refused for good in {outbox.dead_path}")
         return
-    flushed = outbox.flush()
+    flushed = outbox.flush(on_delivered=_keep_status_ids(state_dir))
     _echo_flushed(flushed)
     left = len(outbox.pending())
-    click.echo(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
+    _say(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
     sys.exit(0 if left == 0 and all(r.delivered for _, r in flushed) else 1)

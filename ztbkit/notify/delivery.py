@@ -37,6 +37,7 @@ from ztbkit.notify.webhook import Webhook, redact, scrub
 DELIVERED, PERMANENT, WILL_RETRY = "delivered", "failed-permanently", "failed-will-retry"
 Sleep = Callable[[float], None]
 MIN_ATTEMPT = 0.5  # an attempt with less time than this left in the budget is not started
+MAX_SECONDS = 86400  # a longer limit is a typo (1e308 overflowed the socket and timer: a traceback)
 
 
 @dataclass(slots=True)
@@ -60,8 +61,10 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{name}: expected a positive number of seconds, got {raw[:40]!r}")
+    if not math.isfinite(value) or value <= 0 or value > MAX_SECONDS:
+        raise UsageError(
+            f"{name}: expected a positive number of seconds, at most {MAX_SECONDS} (a day), got {raw[:40]!r}"
+        )
     return value
 
 
@@ -76,7 +79,8 @@ class Policy:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
-        """ZTB_WEBHOOK_TIMEOUT_SEC and ZTB_DELIVERY_BUDGET_SEC (a bad value is a UsageError naming it)."""
+        """ZTB_WEBHOOK_TIMEOUT_SEC and ZTB_DELIVERY_BUDGET_SEC, each in (0, 86400] seconds (anything else,
+        nan or inf included, is a UsageError naming the variable)."""
         environ = os.environ if env is None else env
         base = cls()
         timeout = _seconds(environ, "ZTB_WEBHOOK_TIMEOUT_SEC", base.attempt_timeout)
@@ -130,8 +134,14 @@ def _describe(answer: Answer, url: str) -> str:
     if 300 <= status < 400:
         where = redact(response.headers.get("Location", "")) if response.headers.get("Location") else "?"
         return scrub(f"HTTP {status}: redirect to {where} not followed (a webhook must answer directly)", url)
-    message = _json(answer).get("message") or response.text[:200].strip() or response.reason or ""
-    return scrub(f"HTTP {status}: {message}", url)
+    message = _json(answer).get("message") or response.text.strip() or response.reason or ""
+    return _cut(scrub(f"HTTP {status}: {message}", url))
+
+
+def _cut(text: str, limit: int = 240) -> str:
+    """``text`` shortened for one line, *after* scrubbing: cutting first could leave the start of a
+    token that the scrubber no longer recognises."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def deliver(
@@ -171,7 +181,7 @@ def deliver(
                 detail = f"no complete answer within {deadline:.3g} s"
             else:
                 exc = answer.error
-                detail = scrub(f"connection failed: {type(exc).__name__}: {str(exc)[:200]}", webhook.url)
+                detail = _cut(scrub(f"connection failed: {type(exc).__name__}: {exc}", webhook.url))
         else:
             status = answer.response.status_code
             if 200 <= status < 300:

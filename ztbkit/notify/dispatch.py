@@ -33,6 +33,7 @@ from ztbkit.notify.outbox import Outbox
 from ztbkit.notify.webhook import Webhook
 
 Flushed = list[tuple[dict[str, Any], DeliveryResult]]
+OnDelivered = Callable[[dict[str, Any], DeliveryResult], None]
 
 
 @dataclass(slots=True)
@@ -51,8 +52,11 @@ def flush(
     clock: Clock = SYSTEM_CLOCK,
     budget: Budget | None = None,
     held: Collection[str] = (),
+    on_delivered: OnDelivered | None = None,
 ) -> Flushed:
-    """Send waiting alerts oldest first; ``held`` are ids whose claim the caller already holds.
+    """Send waiting alerts oldest first; ``held`` are ids whose claim the caller already holds;
+    ``on_delivered(entry, result)`` runs after each delivery (e.g. to keep the id of a status message
+    that a queued post created, whichever command sent it).
 
     Returns (entry, result) for every alert attempted; the others are still waiting.
     """
@@ -84,6 +88,8 @@ def flush(
                 stalled.add(fresh["url"])
             else:
                 outbox.drop_claim_file(fresh["id"])
+            if result.delivered and on_delivered is not None:
+                on_delivered(fresh, result)
             results.append((fresh, result))
     outbox.merge()
     return results
@@ -101,6 +107,7 @@ def send_with_outbox(
     sleep: Sleep | None = None,
     policy: Policy | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    on_delivered: OnDelivered | None = None,
 ) -> SendReport:
     """Queue the alert durably, then flush the outbox (older alerts first, this one in its place).
 
@@ -131,7 +138,8 @@ def send_with_outbox(
             outbox.warn(f"cannot queue the alert in {outbox.spool} ({exc}); sending it without a safety net")
             return send_with_outbox(webhook, payload, None, method=method, suffix=suffix, params=params,
                                     sleep=sleep, policy=policy, clock=clock)  # fmt: skip
-        results = flush(outbox, sleep=sleep, policy=policy, clock=clock, budget=budget, held={entry_id})
+        results = flush(outbox, sleep=sleep, policy=policy, clock=clock, budget=budget, held={entry_id},
+                        on_delivered=on_delivered)  # fmt: skip
     own = next((r for e, r in results if e["id"] == entry_id), None)
     if own is None:
         why = ("waits behind an older alert to the same webhook that could not be delivered"

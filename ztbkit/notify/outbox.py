@@ -226,13 +226,19 @@ class Outbox:
         return state, dead
 
     def pending(self) -> list[dict[str, Any]]:
-        """Alerts waiting, oldest first (the queue plus the spool; no lock needed)."""
+        """Alerts waiting, oldest first (the queue plus the spool; no lock needed).
+
+        The spool is read *before* the queue: a merge by another process in between then shows up in
+        the queue we read next. The other order could see the old queue and miss the outcome that
+        merge folded and removed, and list an alert already delivered (a duplicate send).
+        """
+        events = self._events()
         try:
             main, _ = self._main()
         except OutboxError as exc:
             self.warn(str(exc))
             main = []
-        state, _ = self._fold(main, self._events())
+        state, _ = self._fold(main, events)
         return sorted(state.values(), key=lambda e: (e["created_at"], e["id"]))
 
     entries = pending
@@ -250,6 +256,12 @@ class Outbox:
             return False
         except OutboxError as exc:
             self.warn(str(exc))
+            return False
+        except OSError as exc:  # the lock is a folder, the dead-letter file cannot be replaced, ...
+            where = exc.filename or self.dir
+            self.warn(
+                f"{where}: cannot update the outbox ({exc.strerror or exc}); alerts stay queued in {self.spool}"
+            )
             return False
         return True
 

@@ -22,6 +22,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _local = threading.local()
+MAX_BODY = 1 << 20  # bytes of a response body kept (Discord answers a few hundred)
 
 
 def _register(sock: Any) -> None:
@@ -78,7 +79,9 @@ def attempt(
 ) -> Answer:
     """Send once; the whole exchange ends within ``deadline`` seconds or is cut (``deadline_hit``).
 
-    Redirects are never followed: a 3xx comes back as the response.
+    Redirects are never followed: a 3xx comes back as the response. Once the status line and headers
+    are in, that is the answer (a 2xx is an acceptance); the body is read within the same deadline
+    and kept up to ``MAX_BODY`` bytes, a body cut short or too long is truncated, never an error.
     """
     http = requests.Session()
     adapter = _Adapter(max_retries=0)
@@ -99,13 +102,24 @@ def attempt(
     timer.start()
     try:
         timeout = (min(connect_timeout, deadline), max(0.05, deadline))
-        response = http.request(method, url, json=json, params=params, timeout=timeout, allow_redirects=False)
-        _ = response.content  # the body counts against the same deadline
-        if hit.is_set():
-            return Answer(None, TimeoutError("deadline"), True)
+        try:
+            response = http.request(method, url, json=json, params=params, timeout=timeout,
+                                    allow_redirects=False, stream=True)  # fmt: skip
+        except (requests.RequestException, OSError) as exc:
+            return Answer(None, exc, hit.is_set() or isinstance(exc, requests.Timeout))
+        # The status line and headers are the answer: a 2xx means the server accepted the alert, even
+        # if its body then drips, never ends or is huge (reading it to the end would time the attempt
+        # out and send the alert again, or fill the memory). The body, only ever a short JSON or error
+        # text for us, is kept up to MAX_BODY bytes within the same deadline; the rest is dropped.
+        body = bytearray()
+        with contextlib.suppress(requests.RequestException, OSError):
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) >= MAX_BODY:
+                    break
+        response._content = bytes(body[:MAX_BODY])  # what .content, .text and .json() read
+        response.close()
         return Answer(response)
-    except (requests.RequestException, OSError) as exc:
-        return Answer(None, exc, hit.is_set() or isinstance(exc, requests.Timeout))
     finally:
         timer.cancel()
         _local.sockets = None

@@ -55,27 +55,39 @@ def _kept(segments: list[str]) -> int:
     return min(1, len(segments) - 1)
 
 
+# A host as it may appear in a webhook URL: a name (IDN letters allowed) or an IP literal. Anything
+# else (a backslash, a "/" that urlsplit left in the netloc, ...) means the "host" may hold the token.
+_HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]+(%[\w.-]+)?")
+
+
+def _host_port(url: str) -> tuple[str, str] | None:
+    """``(scheme, host[:port])`` printable without secrets (IPv6 in brackets); None when malformed."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not host or not _HOST.fullmatch(host):
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return parts.scheme, f"{shown}:{port}" if port is not None else shown
+
+
 def redact(url: str) -> str:
     """``https://discord.com/api/webhooks/123/abcdef/slack?x=1`` → ``https://discord.com/api/webhooks/123/****?****``.
 
     Kept: scheme, host and port, and the non-secret start of the path; dropped: any ``user:password@``,
     the token and everything after it, the query and the fragment.
     """
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
+    where = _host_port(url)
+    if where is None:
         return "****"
-    if not parts.scheme or not parts.netloc:
-        return "****"
-    if port:
-        host = f"{host}:{port}"
+    parts = urlsplit(url.strip())
     segments = [s for s in parts.path.split("/") if s]
     kept = segments[: _kept(segments)] if segments else []
     path = "/".join([*kept, "****"]) if len(kept) < len(segments) else "/".join(kept)
     query = "?****" if parts.query or parts.fragment else ""
-    return f"{parts.scheme}://{host}/{path}{query}"
+    return f"{where[0]}://{where[1]}/{path}{query}"
 
 
 def secrets_of(url: str) -> list[str]:
@@ -128,9 +140,9 @@ def service_of(url: str, source: str) -> str:
 
 def _check(url: str, source: str) -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"{source}: not an http(s) webhook URL ({redact(url)})")
+    where = _host_port(url)
+    if where is None or where[0] not in ("http", "https"):
+        raise UsageError(f"{source}: not an http(s) webhook URL with a valid host and port ({redact(url)})")
     return url
 
 
