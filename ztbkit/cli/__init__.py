@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ztbkit.cli import alerting, data, money, notebooks, ops  # noqa: F401  (each registers its commands)
+from ztbkit.cli import alerting, analysis, data, money, notebooks, ops  # noqa: F401  (each registers its commands)
 from ztbkit.cli.base import cli
 
 __all__ = ["cli", "main"]
