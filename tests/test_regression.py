@@ -175,3 +175,20 @@ def test_two_processes_racing_alert_once(make_tree: MakeTree, hook_server: FakeH
         codes = [p.wait(timeout=300) for p in procs]
         assert codes == [0, 0], [p.stderr.read() for p in procs if p.stderr]
         assert len(hook_server.seen) == rep + 1, "two racing runs both alerted"
+
+
+def test_nightly_runs_it_only_with_a_webhook(
+    make_tree: MakeTree, hook_server: FakeHook, tmp_path: Path
+) -> None:
+    root = tree(make_tree, 0.2)
+    base = ["nightly", "--artifacts-dir", str(root), "--out-dir", str(tmp_path / "out"), "--skip-notebooks",
+            "--date", "2025-10-31"]  # fmt: skip
+    state = {"ZTB_STATE_DIR": str(tmp_path / "state")}
+    r = CliRunner().invoke(cli, base, env={"ZTB_DISCORD_WEBHOOK": "", "SLACK_WEBHOOK_URL": "", **state})
+    assert r.exit_code == 0 and "trend-alert" not in r.stdout and not hook_server.seen
+    env = {**state, "ZTB_DISCORD_WEBHOOK": hook_server.url(), "SLACK_WEBHOOK_URL": ""}
+    for _ in range(2):
+        r = CliRunner().invoke(cli, base, env=env)
+        assert r.exit_code == 0, r.output
+        assert "trend-alert" in r.stdout and TOKEN not in r.stdout
+    assert len(hook_server.seen) == 1 and hook_server.seen[0].body["embeds"][0]["title"].endswith("run-01")
