@@ -1,0 +1,114 @@
+"""Benchmark: learning curves for many long runs rendered into the dashboard.
+
+Builds a demo tree of ``--sessions`` sessions and gives each one TensorBoard event file with
+``--tags`` scalar tags logged at ``--points`` steps (one file is generated with tensorboardX's
+protobuf messages and hard-linked into every session, so generation does not dominate; the reader
+still parses every file). Then, in the same run, renders the dashboard notebook twice:
+
+* baseline: curves disabled (``-p curves '{"enabled": false}'``), leaderboard on;
+* curves: every session's curves, all tags (``sessions = --sessions``), 2000 points per series.
+
+Reported: both render times, the ratio, the points read, and the PNG size. Issue 14's target case is
+100 sessions × 10 tags × 100k steps (the default).
+
+    python benchmarks/bench_curves.py [--sessions 100] [--tags 10] [--points 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ztbkit.demo import build_demo, tb_event_file_bytes
+from ztbkit.reports import render_notebook
+
+EVENT_NAME = "events.out.tfevents.1759500000.bench.1.0"
+
+
+def tag_names(tags: int) -> list[str]:
+    base = ["rollout/ep_rew_mean", "eval/mean_reward", "train/loss", "time/fps"]
+    return (base + [f"train/extra_{i}" for i in range(max(0, tags - len(base)))])[:tags]
+
+
+def event_file(path: Path, tags: list[str], points: int, seed: int = 5) -> Path:
+    """One event file with ``points`` steps, all ``tags`` in each event (like SB3's logger dump)."""
+    if path.is_file():
+        return path
+    rng = random.Random(seed)
+    scalars = [
+        (s * 2048, 1.7e9 + s, {t: math.sin(s / 500 + i) + rng.gauss(0, 0.1) for i, t in enumerate(tags)})
+        for s in range(points)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tb_event_file_bytes(scalars, 1.7e9))
+    return path
+
+
+def build(data: Path, sessions: int, tags: list[str], points: int) -> Path:
+    root = data / f"curves-{sessions}x{len(tags)}x{points}"
+    artifacts = root / "artifacts"
+    if not (artifacts / "index.json").is_file():
+        build_demo(root, sessions=sessions, tb_sessions=0, with_logs=False, durable=False)
+    source = event_file(data / f"source-{len(tags)}x{points}" / EVENT_NAME, tags, points)
+    for folder in sorted(p for p in artifacts.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        target = folder / "tb" / EVENT_NAME
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                target.write_bytes(source.read_bytes())
+    return artifacts
+
+
+def run(sessions: int, tags: int, points: int, data: Path) -> dict[str, float]:
+    names = tag_names(tags)
+    t0 = time.perf_counter()
+    artifacts = build(data, sessions, names, points)
+    gen_s = time.perf_counter() - t0
+    out = Path(tempfile.mkdtemp(prefix="ztb-bench-curves-"))
+    times: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    cases = {
+        "baseline": {"curves": {"enabled": False}},
+        "curves": {"curves": {"tags": names, "sessions": sessions, "max_points": 2000, "highlight": None}},
+    }
+    for name, params in cases.items():
+        t0 = time.perf_counter()
+        result = render_notebook("dashboard", artifacts_dir=artifacts, out_dir=out / name, parameters=params,
+                                 formats=("html",), cell_timeout=24 * 3600)  # fmt: skip
+        times[name] = time.perf_counter() - t0
+        assert result.status == "ok", result.error
+        html = (out / name / "dashboard.html").read_text(encoding="utf-8")
+        sizes[name] = len(html)
+        if name == "curves":
+            assert "Learning curves of" in html, "no learning-curves figure in the page"
+    return {
+        "sessions": sessions, "tags": tags, "points": points, "points_read": sessions * tags * points,
+        "generate_s": gen_s, "baseline_s": times["baseline"], "curves_s": times["curves"],
+        "ratio": times["curves"] / times["baseline"],
+        "extra_s_per_session": (times["curves"] - times["baseline"]) / sessions,
+        "html_kb_baseline": sizes["baseline"] / 1024, "html_kb_curves": sizes["curves"] / 1024,
+    }  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=100)
+    ap.add_argument("--tags", type=int, default=10)
+    ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
+    args = ap.parse_args()
+    result = run(args.sessions, args.tags, args.points, args.data)
+    print(json.dumps(result, indent=2), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
