@@ -192,3 +192,31 @@ def test_nightly_runs_it_only_with_a_webhook(
         assert r.exit_code == 0, r.output
         assert "trend-alert" in r.stdout and TOKEN not in r.stdout
     assert len(hook_server.seen) == 1 and hook_server.seen[0].body["embeds"][0]["title"].endswith("run-01")
+
+
+def test_dsr_below_threshold(make_tree: MakeTree, hook_server: FakeHook, tmp_path: Path) -> None:
+    import math
+
+    from test_leaderboard import EULER, hand_psr, inv_phi
+
+    sharpes = [*SHARPES, 0.95]  # within median − 3·MAD: only the DSR check can fire
+    n, mean = len(sharpes), sum(sharpes) / len(sharpes)
+    v = sum((s - mean) ** 2 for s in sharpes) / (n - 1)
+    sr0 = math.sqrt(v) * ((1 - EULER) * inv_phi(1 - 1 / n) + EULER * inv_phi(1 - 1 / (n * math.e)))
+    dsr = hand_psr(0.95 / math.sqrt(252), 252, sr0 / math.sqrt(252), 0.0, 3.0)  # leaderboard defaults
+    root = tree(make_tree, 0.95)
+    args = [
+        "--artifacts-dir",
+        str(root),
+        "--state-dir",
+        str(tmp_path),
+        "--discord-webhook",
+        hook_server.url(),
+    ]
+    r = run(*args, "--dsr-below", f"{dsr - 0.01:.4f}")
+    assert r.exit_code == 0 and "OK: run-01" in r.stdout and not hook_server.seen
+    r = run(*args, "--dsr-below", f"{dsr + 0.01:.4f}")
+    assert r.exit_code == 0 and len(hook_server.seen) == 1, r.output
+    desc = hook_server.seen[0].body["embeds"][0]["description"]
+    assert desc.startswith(f"• **trials-adjusted DSR** {dsr:.3f} < ") and "N=6 trials" in desc
+    assert run(*args, "--dsr-below", "1.5").exit_code == 2

@@ -8,7 +8,8 @@ Policy (users rely on it):
 * Each metric's baseline is the median and the MAD (median absolute deviation, unscaled) of those
   values; the session regressed on a metric when its value is below ``median − k·MAD``. With fewer
   than 3 baseline values a metric is not judged (reported as skipped). All metrics are "higher is
-  better" (rl_sharpe, dsr, global_step).
+  better" (rl_sharpe, dsr, global_step). Optionally (``--dsr-below P``) the session also regressed
+  when its trials-adjusted DSR (:mod:`ztbkit.leaderboard`, all finished sessions as trials) is below P.
 * One compact alert per regressed session goes through the notify package (the same outbox,
   redaction and size limits as ``ztb gates-alert``). The session id is then written to
   ``<state-dir>/.ztb/trend-alert-state.json`` (atomically, under a file lock) once the alert was
@@ -53,6 +54,7 @@ class MetricCheck:
     mad: float
     threshold: float
     baseline: tuple[str, ...]
+    detail: str = ""  # replaces the median/MAD wording (the trials-adjusted DSR check)
 
     @property
     def regressed(self) -> bool:
@@ -96,9 +98,16 @@ def check_trend(
     *,
     window: int = 10,
     mad_k: float = 3.0,
+    dsr_below: float | None = None,
 ) -> TrendCheck | None:
-    """Compare the newest finished session with the previous ``window``; None when nothing is finished."""
+    """Compare the newest finished session with the previous ``window``; None when nothing is finished.
+
+    With ``dsr_below``, the newest session also regressed when its trials-adjusted DSR (all finished
+    sessions as the trials, default leaderboard assumptions) is below that value.
+    """
     check_options(metrics, window, mad_k)
+    if dsr_below is not None and not 0 <= dsr_below <= 1:
+        raise UsageError(f"--dsr-below: need a probability between 0 and 1, got {dsr_below}")
     done = finished_sessions(sessions)
     if not done:
         return None
@@ -117,7 +126,28 @@ def check_trend(
         result.checks.append(
             MetricCheck(metric, value, med, mad, med - mad_k * mad, tuple(i for i, _ in base))
         )
+    if dsr_below is not None:
+        _check_dsr(done, result, dsr_below)
     return result
+
+
+def _check_dsr(done: Sequence[Session], result: TrendCheck, dsr_below: float) -> None:
+    from ztbkit.leaderboard import trials_adjusted
+
+    board = trials_adjusted(done)
+    row = next((r for r in board.rows if r.session_id == result.session_id), None)
+    if row is None or row.dsr is None or board.sr0 is None:
+        why = "; ".join(board.notes) if row is None or row.dsr is None else "no SR0"
+        result.skipped.append(f"trials-adjusted DSR: not available ({why})")
+        return
+    detail = (
+        f"{row.dsr:.3f} < {dsr_below:g} (N={board.trials} trials, SR0 {board.sr0:.3f}, "
+        f"Sharpe {row.sharpe:.3f} from {row.source})"
+    )
+    ids = tuple(r.session_id for r in board.rows)
+    result.checks.append(
+        MetricCheck("trials-adjusted DSR", row.dsr, math.nan, math.nan, dsr_below, ids, detail)
+    )
 
 
 def check_options(metrics: Sequence[str], window: int, mad_k: float) -> None:
@@ -138,7 +168,9 @@ def regression_alert(
     if not bad:
         return None
     lines = [
-        f"• **{c.metric}** {c.value:.4g} < median {c.median:.4g} − {mad_k:g}×MAD {c.mad:.4g} "
+        f"• **{c.metric}** {c.detail}"
+        if c.detail
+        else f"• **{c.metric}** {c.value:.4g} < median {c.median:.4g} − {mad_k:g}×MAD {c.mad:.4g} "
         f"(= {c.threshold:.4g}; last {len(c.baseline)} finished sessions)"
         for c in bad
     ]
@@ -236,6 +268,7 @@ def run_trend_alert(
     metrics: Sequence[str] = DEFAULT_METRICS,
     window: int = 10,
     mad_k: float = 3.0,
+    dsr_below: float | None = None,
     dry_run: bool = False,
     discord_webhook: str | None = None,
     webhook: str | None = None,
@@ -251,13 +284,18 @@ def run_trend_alert(
     from ztbkit.notify import payload_for, resolve_webhook
 
     environ = os.environ if env is None else env
-    check = check_trend(sessions, metrics, window=window, mad_k=mad_k)
+    check = check_trend(sessions, metrics, window=window, mad_k=mad_k, dsr_below=dsr_below)
     if check is None:
         return TrendOutcome("nothing", ["SKIP: no finished session to check"])
     lines = [f"skipped {s}" for s in check.skipped]
     lines += [
-        f"{'REGRESSED' if c.regressed else 'ok':<9} {c.metric}: {c.value:.4g} vs median {c.median:.4g}, "
-        f"MAD {c.mad:.4g}, threshold {c.threshold:.4g} (n={len(c.baseline)})"
+        f"{'REGRESSED' if c.regressed else 'ok':<9} {c.metric}: "
+        + (
+            f"{c.value:.4g} vs threshold {c.threshold:g} (N={len(c.baseline)})"
+            if c.detail
+            else f"{c.value:.4g} vs median {c.median:.4g}, MAD {c.mad:.4g}, "
+            f"threshold {c.threshold:.4g} (n={len(c.baseline)})"
+        )
         for c in check.checks
     ]
     alert = regression_alert(

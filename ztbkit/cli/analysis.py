@@ -90,6 +90,13 @@ def dsr_cmd(
     "--window", type=int, default=10, show_default=True, help="Earlier finished sessions to compare with."
 )
 @click.option("--mad-k", type=float, default=3.0, show_default=True, help="Alert below median − k·MAD.")
+@click.option(
+    "--dsr-below",
+    type=float,
+    default=None,
+    metavar="P",
+    help="Also alert when the newest session's trials-adjusted DSR (all finished sessions as trials) is below P.",
+)
 @click.option("--webhook", metavar="URL", help="Webhook URL (Slack or Discord). Env SLACK_WEBHOOK_URL.")
 @click.option(
     "--discord-webhook",
@@ -106,6 +113,7 @@ def trend_alert_cmd(
     metrics: tuple[str, ...],
     window: int,
     mad_k: float,
+    dsr_below: float | None,
     webhook: str | None,
     discord_webhook: str | None,
     state_dir: Path,
@@ -115,7 +123,7 @@ def trend_alert_cmd(
     """Alert when the newest finished session is clearly worse than the previous --window ones.
 
     Per metric: below median − k·MAD of the earlier finished sessions (at least 3 values) is a
-    regression. One alert per session, ever: alerted ids are kept in <state-dir>/.ztb/. Exit 0 when
+    regression; with --dsr-below P, so is a trials-adjusted DSR below P. One alert per session, ever: alerted ids are kept in <state-dir>/.ztb/. Exit 0 when
     nothing regressed or the alert was delivered; 1 when it could not be delivered (it waits in the
     outbox) or no webhook is configured; 2 on bad input.
 
@@ -137,6 +145,7 @@ def trend_alert_cmd(
         metrics=metrics or DEFAULT_METRICS,
         window=window,
         mad_k=mad_k,
+        dsr_below=dsr_below,
         dry_run=dry_run,
         discord_webhook=discord_webhook,
         webhook=webhook,
