@@ -123,9 +123,10 @@ def trend_alert_cmd(
     """Alert when the newest finished session is clearly worse than the previous --window ones.
 
     Per metric: below median − k·MAD of the earlier finished sessions (at least 3 values) is a
-    regression; with --dsr-below P, so is a trials-adjusted DSR below P. One alert per session, ever: alerted ids are kept in <state-dir>/.ztb/. Exit 0 when
-    nothing regressed or the alert was delivered; 1 when it could not be delivered (it waits in the
-    outbox) or no webhook is configured; 2 on bad input.
+    regression; with --dsr-below P, so is a trials-adjusted DSR below P. One alert per session,
+    ever: alerted ids are kept in <state-dir>/.ztb/. Exit 0 when nothing regressed or the alert was
+    delivered; 1 when it could not be delivered (it waits in the outbox) or no webhook is
+    configured; 2 on bad input.
 
     \b
     Examples:
