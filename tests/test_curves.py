@@ -107,3 +107,30 @@ def test_rolling_band_by_hand() -> None:
 def test_session_without_tb_folder(make_tree: MakeTree) -> None:
     (s,) = load_artifacts(make_tree({"bare": {"summary.json": {"rl_sharpe": 1}}})).sessions
     assert session_curves(s, SB3_TAGS).series == {}
+
+
+def test_interactive_mode_picks_sessions_and_tags(
+    tmp_path: Path, bot_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterLab mode: a session picker and a tags box; changing them redraws with the new tags."""
+    import ipywidgets as widgets
+
+    from ztbkit.analysis import show_learning_curves
+
+    for run in ("PPO_25", "PPO_22"):
+        shutil.copytree(bot_fixtures / "tensorboard" / run, tmp_path / "a" / run / "tb" / run)
+    sessions = load_artifacts(tmp_path / "a").sessions
+    shown: list[object] = []
+    monkeypatch.setattr("IPython.display.display", lambda *items, **_: shown.extend(items))
+    show_learning_curves(sessions, {"tags": ["train/loss"]}, interactive=True)
+    box = next(x for x in shown if isinstance(x, widgets.HBox))
+    picker, tags = box.children
+    assert set(picker.value) == {"PPO_22", "PPO_25"}
+
+    def alts() -> list[str]:
+        return [x.metadata["alt"] for x in shown if hasattr(x, "metadata") and isinstance(x.metadata, dict)]
+
+    assert alts()[-1].startswith("Learning curves of 2 session(s): train/loss")
+    tags.value = "time/fps, rollout/ep_rew_mean"
+    picker.value = ("PPO_22",)
+    assert alts()[-1].startswith("Learning curves of 1 session(s): time/fps, rollout/ep_rew_mean")
