@@ -144,3 +144,25 @@ def test_dashboard_notebook_shows_board_with_cli_parameters(board_tree: Path, tm
     text = md.read_text()
     assert "Trials-adjusted leaderboard" in text and "T = 777" in text and "raw kurtosis = 5" in text
     assert "| a | " in text and "returns: eval_returns.json" in text and "Learning curves" not in text
+
+
+def test_hostile_return_files(make_tree: MakeTree) -> None:
+    import os
+
+    root = make_tree({
+        "h": {"summary.json": {"rl_sharpe": 0.5},
+              "eval_0.json": b"\xff\xfe not utf-8",
+              "eval_1.json": "[" * 5000 + "]" * 5000,
+              "eval_2.json": {"returns": [10**400, "x", True, None, *RETURNS, 0.0]}},
+        "k": {"summary.json": {"rl_sharpe": 0.3}},
+    })  # fmt: skip
+    os.mkfifo(root / "k" / "eval_fifo.json")  # must not hang the reader
+    board = trials_adjusted(load_artifacts(root).sessions)
+    rows = {r.session_id: r for r in board.rows}
+    sr, skew, kurt, t = hand_moments([*RETURNS, 0.0])
+    assert rows["h"].skew == pytest.approx(skew)
+    assert rows["h"].source == "returns: eval_2.json" and rows["h"].observations == t
+    assert rows["h"].sharpe == pytest.approx(sr * math.sqrt(252)) and rows["h"].kurtosis == pytest.approx(
+        kurt
+    )
+    assert rows["k"].source == "bot rl_sharpe"

@@ -79,23 +79,29 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
 
 
+def _number(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    try:
+        v = float(x)
+    except OverflowError:  # a huge JSON integer
+        return None
+    return v if math.isfinite(v) else None
+
+
 def _returns_from_json(folder: Path) -> tuple[list[float], str] | None:
+    """The first ``eval_*.json`` (name order) holding a list of returns; unreadable files are skipped."""
     for path in sorted(folder.glob("eval_*.json")):
         read = read_json(path)
         if not read.ok:
             continue
         doc = read.value
-        series = (
-            doc
-            if isinstance(doc, list)
-            else next(
-                (doc[k] for k in RETURN_KEYS if isinstance(doc, dict) and isinstance(doc.get(k), list)), None
-            )
-        )
-        if series:
-            return [
-                float(x) for x in series if isinstance(x, int | float) and not isinstance(x, bool)
-            ], path.name
+        if isinstance(doc, dict):
+            doc = next((doc[k] for k in RETURN_KEYS if isinstance(doc.get(k), list)), None)
+        if isinstance(doc, list):
+            series = [v for x in doc if (v := _number(x)) is not None]
+            if series:
+                return series, path.name
     return None
 
 
