@@ -141,6 +141,10 @@ def test_moments_against_hand_values() -> None:
         (["--kurtosis", "0.5"], "kurtosis"),
         (["--periods-per-year", "0"], "periods-per-year"),
         (["--sharpe", "inf"], "sharpe"),
+        (["--trials", "9" * 400], "trials"),
+        (["--trials", "10000000000000000"], "trials"),
+        (["--sharpe", "1e300"], "sharpe"),
+        (["--observations", "1e400"], "observations"),
         (["--skew", "50", "--sharpe", "20"], "skew"),
     ],
 )

@@ -45,12 +45,18 @@ EULER_GAMMA = 0.5772156649015329
 NORMAL = NormalDist()  # the standard library's normal CDF/inverse CDF is exact enough; no scipy needed
 DEFAULT_PERIODS_PER_YEAR = 252.0
 DEFAULT_CONFIDENCE = 0.95
+MAX_TRIALS = 1e12  # beyond this 1 − 1/N rounds to 1 in floating point and Φ⁻¹ has no value
 
 
 def _finite(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UsageError(f"{name}: expected a finite number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value) if not isinstance(value, bool) and isinstance(value, int | float) else math.nan
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise UsageError(f"{name}: expected a finite number, got {shown}")
+    return number
 
 
 def _check_moments(skew: float, kurtosis: float) -> tuple[float, float]:
@@ -73,6 +79,10 @@ def _observations(t: float) -> float:
 def _variance_term(sr: float, skew: float, kurtosis: float) -> float:
     """1 − γ3·SR + (γ4 − 1)/4·SR²; must be positive for the PSR standard error to exist."""
     term = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
+    if not math.isfinite(term):
+        raise UsageError(
+            f"sharpe: {sr:.4g} per period is out of range with skew {skew:g}, kurtosis {kurtosis:g}"
+        )
     if term <= 0:
         raise UsageError(
             f"skew/kurtosis: 1 - skew*SR + (kurtosis-1)/4*SR^2 = {term:.4g} is not positive for SR {sr:.4g}"
@@ -104,8 +114,8 @@ def expected_max_sharpe(trials: float, variance: float) -> float:
     """
     n = _finite("trials", trials)
     v = _finite("sharpe-variance", variance)
-    if n < 1 or n != math.floor(n):
-        raise UsageError(f"trials: need a whole number N >= 1, got {trials!r}")
+    if n < 1 or n != math.floor(n) or n > MAX_TRIALS:
+        raise UsageError(f"trials: need a whole number 1 <= N <= {MAX_TRIALS:.0e}, got {trials!r}")
     if v < 0:
         raise UsageError(f"sharpe-variance: need V >= 0, got {v:g}")
     if n == 1:
