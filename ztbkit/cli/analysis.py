@@ -11,9 +11,13 @@ import click
 
 from ztbkit.cli.base import ARTIFACTS_OPT, STATE_DIR_OPT, VERBOSE_OPT, cli, fail, warn_issues
 
+DSR_FLAGS = ("sharpe", "observations", "trials", "sharpe-variance", "skew", "kurtosis", "periods-per-year")
 
-def _fmt(value: float | None) -> str:
-    return "never (SR is not above the benchmark)" if value is None else f"{math.ceil(value)} observations"
+
+def _fmt(value: float | None, periods_per_year: float) -> str:
+    if value is None:
+        return "never (SR is not above the benchmark)"
+    return f"{math.ceil(value)} observations ({value / periods_per_year:.1f} years)"
 
 
 @cli.command("dsr")
@@ -54,17 +58,14 @@ def dsr_cmd(
       ztb dsr --sharpe 2.5 --observations 1250 --trials 100 --sharpe-variance 0.5 \\
               --skew -3 --kurtosis 10 --periods-per-year 250 --json
     """
+    from ztbkit.errors import UsageError
     from ztbkit.stats import deflated_sharpe
 
-    res = deflated_sharpe(
-        sharpe,
-        observations,
-        trials,
-        sharpe_variance,
-        skew=skew,
-        kurtosis=kurtosis,
-        periods_per_year=periods_per_year,
-    )
+    try:
+        res = deflated_sharpe(sharpe, observations, trials, sharpe_variance, skew=skew, kurtosis=kurtosis,
+                              periods_per_year=periods_per_year)  # fmt: skip
+    except UsageError as exc:  # the library names the input; on the command line it is a flag
+        fail(f"--{exc}" if str(exc).split(":")[0].split("/")[0] in DSR_FLAGS else str(exc))
     if as_json:
         click.echo(json.dumps(res.to_json(), sort_keys=True))
         return
@@ -73,8 +74,8 @@ def dsr_cmd(
     click.echo(
         f"Expected max Sharpe (SR0):  {res.expected_max_sharpe:.4f} annualised, N={trials}, V={sharpe_variance:g}"
     )
-    click.echo(f"MinTRL vs SR0 (95 %):       {_fmt(res.min_track_record)}")
-    click.echo(f"MinTRL vs 0 (95 %):         {_fmt(res.min_track_record_zero)}")
+    click.echo(f"MinTRL vs SR0 (95 %):       {_fmt(res.min_track_record, periods_per_year)}")
+    click.echo(f"MinTRL vs 0 (95 %):         {_fmt(res.min_track_record_zero, periods_per_year)}")
 
 
 @cli.command("trend-alert")
