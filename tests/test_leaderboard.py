@@ -166,3 +166,12 @@ def test_hostile_return_files(make_tree: MakeTree) -> None:
         kurt
     )
     assert rows["k"].source == "bot rl_sharpe"
+
+
+def test_markdown_cells_are_escaped(make_tree: MakeTree) -> None:
+    root = make_tree(
+        {"a|b<i>": {"summary.json": {"rl_sharpe": 1.0}}, "c": {"summary.json": {"rl_sharpe": 2.0}}}
+    )
+    md = leaderboard_markdown(trials_adjusted(load_artifacts(root).sessions))
+    table = [ln for ln in md.splitlines() if ln.startswith("| a")]
+    assert table and table[0].startswith("| a\\|b&lt;i&gt; |") and table[0].count(" | ") == 8

@@ -225,7 +225,9 @@ def assumption_lines(board: Leaderboard) -> list[str]:
     ]
 
 
-def leaderboard_markdown(board: Leaderboard, md_escape: Any = str) -> str:
+def leaderboard_markdown(board: Leaderboard) -> str:
+    from ztbkit.costs import md_escape
+
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table_rows(board)]
     return "\n".join([*(f"- {md_escape(x)}" for x in assumption_lines(board)), "", *lines]) + "\n"
