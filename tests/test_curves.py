@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,22 @@ def test_interactive_mode_picks_sessions_and_tags(
     tags.value = "time/fps, rollout/ep_rew_mean"
     picker.value = ("PPO_22",)
     assert alts()[-1].startswith("Learning curves of 1 session(s): time/fps, rollout/ep_rew_mean")
+
+
+def test_band_on_a_start_date_axis() -> None:
+    """The trends x-axis is (becoming) the session start date: the band must draw on dates too."""
+    from datetime import datetime, timedelta
+
+    from matplotlib.figure import Figure
+
+    from ztbkit.curves import add_median_band
+
+    ax = Figure().add_subplot()
+    xs = [datetime(2025, 10, 1, tzinfo=UTC) + timedelta(days=i) for i in range(8)]
+    ys = [1.0, 1.2, 0.9, 1.1, 1.0, 0.2, 1.05, 1.0]
+    ax.plot(xs, ys)
+    add_median_band(ax, xs, ys, window=4, k=2)
+    (band,) = ax.collections
+    assert len(ax.lines) == 2 and band.get_label() == "rolling median ± 2·MAD (last 4)"
+    add_median_band(ax, xs[:3], ys[:3])  # too short for a band: nothing drawn, no error
+    assert len(ax.collections) == 1
