@@ -8,8 +8,12 @@ still parses every file). Then, in the same run, renders the dashboard notebook 
 * baseline: curves disabled (``-p curves '{"enabled": false}'``), leaderboard on;
 * curves: every session's curves, all tags (``sessions = --sessions``), 2000 points per series.
 
-Reported: both render times, the ratio, the points read, and the PNG size. Issue 14's target case is
-100 sessions × 10 tags × 100k steps (the default).
+Reported: both render times, the ratio, the points read and the page sizes; then, in this process,
+where the extra time goes: ``read_s`` (parse the event files and downsample: linear in points),
+``plot_s`` (figure + PNG from the downsampled series: independent of run length) and, when the run
+is small enough, ``plot_full_s`` (the same figure without downsampling). Issue 14's target case is
+100 sessions × 10 tags × 100k steps (the default); on a shared 2-core machine its reading alone takes
+hours, so the README reports smaller cases and the per-point cost.
 
     python benchmarks/bench_curves.py [--sessions 100] [--tags 10] [--points 100000]
 """
@@ -90,13 +94,44 @@ def run(sessions: int, tags: int, points: int, data: Path) -> dict[str, float]:
         sizes[name] = len(html)
         if name == "curves":
             assert "Learning curves of" in html, "no learning-curves figure in the page"
+    split = split_times(artifacts, names, sessions * len(names) * points)
     return {
+        **split,
         "sessions": sessions, "tags": tags, "points": points, "points_read": sessions * tags * points,
         "generate_s": gen_s, "baseline_s": times["baseline"], "curves_s": times["curves"],
         "ratio": times["curves"] / times["baseline"],
         "extra_s_per_session": (times["curves"] - times["baseline"]) / sessions,
         "html_kb_baseline": sizes["baseline"] / 1024, "html_kb_curves": sizes["curves"] / 1024,
     }  # fmt: skip
+
+
+def split_times(artifacts: Path, names: list[str], total_points: int) -> dict[str, float]:
+    """Reading vs plotting, measured directly (the notebook render above includes both)."""
+    from ztbkit.artifacts import load_artifacts
+    from ztbkit.curves import curves_figure, session_curves
+    from ztbkit.views import figure_png
+
+    sessions = [s for s in load_artifacts(artifacts).sessions if s.on_disk]
+    t0 = time.perf_counter()
+    data = [session_curves(s, names) for s in sessions]
+    read_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fig = curves_figure(data, names, sessions[-1].session_id)
+    assert fig is not None
+    figure_png(fig)
+    out = {
+        "read_s": read_s,
+        "plot_s": time.perf_counter() - t0,
+        "read_us_per_point": read_s / total_points * 1e6,
+    }
+    if total_points <= 5_000_000:
+        full = [session_curves(s, names, max_points=10**9) for s in sessions]
+        t0 = time.perf_counter()
+        fig = curves_figure(full, names, sessions[-1].session_id)
+        assert fig is not None
+        figure_png(fig)
+        out["plot_full_s"] = time.perf_counter() - t0
+    return out
 
 
 def main() -> None:
