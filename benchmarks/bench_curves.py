@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ztbkit.demo import build_demo, tb_event_file_bytes
 from ztbkit.reports import render_notebook
@@ -80,7 +81,7 @@ def run(sessions: int, tags: int, points: int, data: Path) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix="ztb-bench-curves-"))
     times: dict[str, float] = {}
     sizes: dict[str, int] = {}
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "baseline": {"curves": {"enabled": False}},
         "curves": {"curves": {"tags": names, "sessions": sessions, "max_points": 2000, "highlight": None}},
     }
