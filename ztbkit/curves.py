@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: Key tags, first present wins per row: (label, candidate TensorBoard tags).
 DEFAULT_TAGS = ("rollout/ep_rew_mean", "eval/mean_reward", "train/loss", "time/fps")
 DEFAULT_MAX_POINTS = 2000
+PANEL_POINTS = 40_000  # drawn per panel, shared among the sessions
+LEGEND_MAX = 8
 TB_FOLDERS = ("tb", "tensorboard")
 
 Series = tuple[list[int], list[float]]
@@ -123,22 +125,41 @@ def recent_sessions(sessions: Sequence[Session], count: int) -> list[Session]:
 def curves_figure(
     curves: Sequence[SessionCurves], tags: Sequence[str], highlight: str | None = None
 ) -> Figure | None:
-    """Small multiples, one panel per tag that any session has; ``highlight`` drawn thick on top."""
+    """Small multiples, one panel per tag that any session has; ``highlight`` drawn thick on top.
+
+    Each panel draws at most about :data:`PANEL_POINTS` points: every other session gets an equal
+    share (at least 200, downsampled again with the same min/max rule) and all of them go into one
+    LineCollection, so a panel of 100 sessions costs about what a panel of 10 does. The legend names
+    the sessions when there are at most :data:`LEGEND_MAX` of them, else counts them.
+    """
+    import numpy as np
+    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     shown = [t for t in tags if any(t in c.series for c in curves)]
     if not shown:
         return None
+    others = [c for c in curves if c.session_id != highlight]
+    chosen = [c for c in curves if c.session_id == highlight]
+    share = max(200, PANEL_POINTS // max(1, len(curves)))
+    colours = {c.session_id: f"C{i % 10}" for i, c in enumerate(others)}
     cols = 2 if len(shown) > 1 else 1
     rows = math.ceil(len(shown) / cols)
     fig = Figure(figsize=(9, 2.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, tag in zip(axes, shown, strict=False):
-        for c in curves:
-            if tag in c.series and c.session_id != highlight:
-                ax.plot(*c.series[tag], linewidth=0.8, alpha=0.55, label=c.session_id)
-        for c in curves:
-            if tag in c.series and c.session_id == highlight:
+        segments, segment_colours = [], []
+        for c in others:
+            if tag in c.series:
+                xs, ys = _downsample_np(np.asarray(c.series[tag][0]), np.asarray(c.series[tag][1]), share)
+                segments.append(np.column_stack([xs, ys]))
+                segment_colours.append(colours[c.session_id])
+        if segments:
+            ax.add_collection(LineCollection(segments, colors=segment_colours, linewidths=0.8, alpha=0.55))
+            ax.autoscale_view()
+        for c in chosen:
+            if tag in c.series:
                 ax.plot(*c.series[tag], linewidth=2.4, color="black", label=f"{c.session_id} (selected)")
         ax.set_title(tag, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
@@ -146,9 +167,16 @@ def curves_figure(
         ax.grid(True, alpha=0.3)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=7)
+    if len(others) <= LEGEND_MAX:
+        handles = [
+            Line2D([], [], color=colours[c.session_id], linewidth=0.8, label=c.session_id) for c in others
+        ]
+    else:
+        handles = [Line2D([], [], color="C0", linewidth=0.8, label=f"{len(others)} other sessions")]
+    handles += [
+        Line2D([], [], color="black", linewidth=2.4, label=f"{c.session_id} (selected)") for c in chosen
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=7)
     return fig
 
 
