@@ -16,3 +16,13 @@ def test_load_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     assert result["json_files"] >= 25 * 3  # index + summary/metrics/run_metadata (+ gates) per session
     assert result["baseline_s"] > 0 and result["ztbkit_s"] > 0 and result["ratio"] > 0
     assert (tmp_path / "tree-25" / "artifacts" / "index.json").is_file()
+
+
+def test_curves_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_curves
+
+    result = bench_curves.run(sessions=3, tags=5, points=300, data=tmp_path, long_points=20_000)
+    assert result["points_read"] == 3 * 5 * 300
+    assert result["baseline_s"] > 0 and result["curves_s"] > 0
+    assert result["html_kb_curves"] > result["html_kb_baseline"]  # the figure is in the page
+    assert result["long_points"] == 20_000 and result["long_plot_whole_s"] > 0 and result["plot_full_s"] > 0

@@ -93,7 +93,11 @@ def test_dashboard_in_chromium(browser: Any, page_url: str) -> None:
     status_colour = page.eval_on_selector(".st-failed", "e => getComputedStyle(e).backgroundColor")
     assert status_colour == "rgb(220, 38, 38)"
     alts = page.eval_on_selector_all("img", "imgs => imgs.filter(i => i.naturalWidth > 0).map(i => i.alt)")
-    assert alts == ["Sharpe and DSR across sessions", "Step progress"]  # the plots load, with alt text
+    assert alts[:2] == ["Sharpe and DSR across sessions", "Step progress"]  # the plots load, with alt text
+    assert len(alts) == 3 and alts[2].startswith(
+        "Learning curves of 6 session(s): rollout/ep_rew_mean, train/loss"
+    )
+    assert page.locator("table.ztb-leaderboard-table tbody tr").count() > 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert errors == [] and external == []

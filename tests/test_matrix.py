@@ -203,6 +203,8 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
                           "--stop-file", "outputs/stop"], {"*": {BAD_INPUT}, "symlink_out": {OK}}),
     ("cronish --state-file", ["cronish", "--interval-sec", "3600", "--once", "--state-file",
                               ".ztb/cronish-state.json", "--stop-file", "outputs/stop", "--", "true"], {"*": {OK}}),
+    ("trend-alert --dry-run", ["trend-alert", "--artifacts-dir", "artifacts", "--dry-run", "--state-dir", "state"],
+     {"*": {OK}}),
     ("compat status", ["compat", "--state-dir", "state", "--artifacts-dir", "artifacts"], {"*": {OK}}),
     ("compat doctor", ["compat", "--artifacts-dir", "artifacts"], {"*": {OK, PROBLEM}}),
     ("demo --out-dir", ["demo", "--out-dir", "out.txt", "--sessions", "1"],
@@ -296,8 +298,9 @@ def test_every_command_survives_every_hostile_input(tmp_path: Path, kind: str) -
     assert not failures, "\n".join(failures)
 
 
-#: Commands that read no file the bot or a user hands them (``kernel install`` only registers a kernel).
-READS_NO_INPUT = {"kernel"}
+#: Commands that read no file the bot or a user hands them
+#: (``kernel install`` registers a kernel, ``dsr`` computes from its flags).
+READS_NO_INPUT = {"kernel", "dsr"}
 
 
 def test_matrix_covers_every_command() -> None:

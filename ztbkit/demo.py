@@ -13,6 +13,7 @@ mistyped ``--out-dir`` can never wipe real artifacts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -225,6 +226,23 @@ def _tb_scalars(
     return out
 
 
+def _eval_returns(seed: int, sharpe: float, days: int = 250) -> dict[str, Any]:
+    """Daily returns of a backtest whose annualised Sharpe is near ``sharpe``, with fat, skewed tails.
+
+    Its own random stream, so adding it changes none of the other demo values.
+    """
+    rng = random.Random(seed)
+    sd = 0.01
+    mean = sharpe / math.sqrt(252) * sd
+    out = []
+    for _ in range(days):
+        r = rng.gauss(mean, sd)
+        if rng.random() < 0.03:  # rare crashes: negative skew, excess kurtosis
+            r -= rng.uniform(2, 4) * sd
+        out.append(round(r, 6))
+    return {"returns": out, "period": "1d", "source": "ztb demo"}
+
+
 def _live_state(w: _Writer, state: Path, end: datetime) -> None:
     day = end.astimezone(default_tz()).date().isoformat()
     w.json(
@@ -318,6 +336,8 @@ def build_demo(
         if not running:
             w.json(folder / "reports" / "gates.json", _gates(rng, failed, rss, n))
             w.text(folder / "ztb.stop", f"stopped {_jst(start + timedelta(hours=hours))}\n")
+        if not running and n % 3 == 0:  # an evaluation return series: the leaderboard's "from data" path
+            w.json(folder / "eval_returns.json", _eval_returns(seed * 1000 + n, sharpe), indent=None)
         if n < 3:  # old sessions estimated by an earlier tool: the flat cost shape
             w.json(
                 folder / "reports" / "cost_estimate.json",

@@ -73,8 +73,12 @@ def run_nightly(
     date_source: str = "--date",
     notebooks: bool = True,
     clock: Clock = SYSTEM_CLOCK,
+    state_dir: str | os.PathLike[str] | None = None,
 ) -> NightlyResult:
     """Load the artifacts once, then write each report. A missing artifacts folder raises (exit 2).
+
+    When a webhook is configured, ``ztb trend-alert`` runs too (after the budget), keeping its
+    state and outbox in ``state_dir`` (default ``$ZTB_STATE_DIR``, else the current folder).
 
     ``date_source`` names where ``date_text`` came from, for the error message when it is bad.
     """
@@ -103,9 +107,24 @@ def run_nightly(
     _run_step(result, "trends.csv", trends_csv)
     _run_step(result, "trends.md", trends_md)
     _run_step(result, "budget.md", budget)
+    _trend_alert_step(result, tree, artifacts_dir, state_dir, clock)
     if notebooks:
         _run_notebooks(result, artifacts_dir, day_dir)
     return result
+
+
+def _trend_alert_step(result: NightlyResult, tree: ArtifactTree, artifacts_dir: str | os.PathLike[str],
+                      state_dir: str | os.PathLike[str] | None, clock: Clock) -> None:  # fmt: skip
+    from ztbkit.regression import nightly_trend_alert
+
+    state = state_dir if state_dir is not None else os.environ.get("ZTB_STATE_DIR") or "."
+    try:  # not run (no step line) when no webhook is configured
+        done = nightly_trend_alert(tree.sessions, artifacts_dir, state, now=clock.now())
+    except (ZtbError, OSError) as exc:
+        result.steps.append(StepResult("trend-alert", "failed", None, str(exc)))
+        return
+    if done is not None:
+        result.steps.append(StepResult("trend-alert", "ok", *done))
 
 
 def _run_notebooks(result: NightlyResult, artifacts_dir: str | os.PathLike[str], day_dir: Path) -> None:

@@ -16,10 +16,12 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ztbkit import dashboard as dash
+from ztbkit.analysis import show_dashboard_analysis, show_learning_curves
 from ztbkit.artifacts import Session, load_artifacts
 from ztbkit.budget import budget_markdown, budget_runs, rollup
 from ztbkit.clock import default_tz
 from ztbkit.costs import md_escape, resolve_rates, yen
+from ztbkit.curves import add_median_band
 from ztbkit.nightly import report_date
 from ztbkit.tariffs import load_tariff
 from ztbkit.trends import METRICS, format_number, sparkline, trend_table
@@ -102,8 +104,10 @@ def _interact(controls: dict[str, Any], render: Callable[..., None]) -> None:
     display(widgets.HBox(list(controls.values())), out)
 
 
-def show_dashboard(artifacts_dir: str, *, interactive: bool = False, title: str = dash.TITLE) -> None:
-    """The dashboard: title, counts, the session table, Sharpe/DSR and step-progress plots."""
+def show_dashboard(artifacts_dir: str, *, interactive: bool = False, title: str = dash.TITLE,
+                   leaderboard: dict[str, Any] | None = None, curves: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """The dashboard: title, counts, the session table, Sharpe/DSR and step-progress plots, then the
+    trials-adjusted leaderboard and learning curves (``leaderboard``/``curves``: see ztbkit.analysis)."""
     tree = load_artifacts(artifacts_dir)
     sessions = tree.sessions
 
@@ -122,6 +126,7 @@ def show_dashboard(artifacts_dir: str, *, interactive: bool = False, title: str 
             dash.metrics_figure(chosen),
             dash.progress_figure(chosen),
         )
+        show_dashboard_analysis(chosen, leaderboard=leaderboard, curves=curves, interactive=interactive)
 
     _display(heading(title))
     if interactive:
@@ -147,12 +152,15 @@ def _trend_figure(table: Any, metric: str) -> Figure:
     pts = [(i, r.values.get(metric)) for i, r in enumerate(table.rows) if r.values.get(metric) is not None]
     if pts:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, linewidth=1)
+        add_median_band(ax, [p[0] for p in pts], [float(p[1]) for p in pts])
     ax.set_xlabel("session (oldest → newest)")
     return dash.finish_axes(fig, ax, metric, f"no {metric} values")
 
 
-def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interactive: bool = False) -> None:
-    """Per-metric trend: sparkline, min/max/latest, and a line across sessions."""
+def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interactive: bool = False,
+                curves: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Per-metric trend: sparkline, min/max/latest, a line across sessions with its rolling median band;
+    then learning curves of the recent sessions (``curves``: see ztbkit.analysis)."""
     tree = load_artifacts(artifacts_dir)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
@@ -184,6 +192,7 @@ def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interac
     else:
         for m in metrics:
             render(m)
+    show_learning_curves(tree.sessions, curves, interactive=interactive)
 
 
 def _cost_per_day_figure(days: Sequence[Any]) -> Figure:

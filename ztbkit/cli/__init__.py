@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ztbkit.charset import setup_stdio
-from ztbkit.cli import alerting, data, kernel, money, notebooks, ops  # noqa: F401  (each registers its commands)
+from ztbkit.cli import alerting, analysis, data, kernel, money, notebooks, ops  # noqa: F401  (each registers its commands)
 from ztbkit.cli.base import cli
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,177 @@
+"""Benchmark: learning curves for many long runs rendered into the dashboard.
+
+Builds a demo tree of ``--sessions`` sessions and gives each one TensorBoard event file with
+``--tags`` scalar tags logged at ``--points`` steps (one file is generated with tensorboardX's
+protobuf messages and hard-linked into every session, so generation does not dominate; the reader
+still parses every file). Then, in the same run, renders the dashboard notebook twice:
+
+* baseline: curves disabled (``-p curves '{"enabled": false}'``), leaderboard on;
+* curves: every session's curves, all tags (``sessions = --sessions``), 2000 points per series.
+
+Reported: both render times, the ratio, the points read and the page sizes; then, in this process,
+where the extra time goes: ``read_s`` (parse the event files and downsample: linear in points),
+``plot_s`` (figure + PNG from the downsampled series: independent of run length) and, when the run
+is small enough, ``plot_full_s`` (the same figure without downsampling). Issue 14's target case is
+100 sessions × 10 tags × 100k steps (the default); on a shared 2-core machine its reading alone takes
+hours, so the README reports smaller cases and the per-point cost.
+
+    python benchmarks/bench_curves.py [--sessions 100] [--tags 10] [--points 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ztbkit.demo import build_demo, tb_event_file_bytes
+from ztbkit.reports import render_notebook
+
+EVENT_NAME = "events.out.tfevents.1759500000.bench.1.0"
+
+
+def tag_names(tags: int) -> list[str]:
+    base = ["rollout/ep_rew_mean", "eval/mean_reward", "train/loss", "time/fps"]
+    return (base + [f"train/extra_{i}" for i in range(max(0, tags - len(base)))])[:tags]
+
+
+def event_file(path: Path, tags: list[str], points: int, seed: int = 5) -> Path:
+    """One event file with ``points`` steps, all ``tags`` in each event (like SB3's logger dump)."""
+    if path.is_file():
+        return path
+    rng = random.Random(seed)
+    scalars = [
+        (s * 2048, 1.7e9 + s, {t: math.sin(s / 500 + i) + rng.gauss(0, 0.1) for i, t in enumerate(tags)})
+        for s in range(points)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tb_event_file_bytes(scalars, 1.7e9))
+    return path
+
+
+def build(data: Path, sessions: int, tags: list[str], points: int) -> Path:
+    root = data / f"curves-{sessions}x{len(tags)}x{points}"
+    artifacts = root / "artifacts"
+    if not (artifacts / "index.json").is_file():
+        build_demo(root, sessions=sessions, tb_sessions=0, with_logs=False, durable=False)
+    source = event_file(data / f"source-{len(tags)}x{points}" / EVENT_NAME, tags, points)
+    for folder in sorted(p for p in artifacts.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        target = folder / "tb" / EVENT_NAME
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                target.write_bytes(source.read_bytes())
+    return artifacts
+
+
+def run(sessions: int, tags: int, points: int, data: Path, long_points: int = 1_000_000) -> dict[str, float]:
+    names = tag_names(tags)
+    t0 = time.perf_counter()
+    artifacts = build(data, sessions, names, points)
+    gen_s = time.perf_counter() - t0
+    out = Path(tempfile.mkdtemp(prefix="ztb-bench-curves-"))
+    times: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    cases: dict[str, dict[str, Any]] = {
+        "baseline": {"curves": {"enabled": False}},
+        "curves": {"curves": {"tags": names, "sessions": sessions, "max_points": 2000, "highlight": None}},
+    }
+    for name, params in cases.items():
+        t0 = time.perf_counter()
+        result = render_notebook("dashboard", artifacts_dir=artifacts, out_dir=out / name, parameters=params,
+                                 formats=("html",), cell_timeout=24 * 3600)  # fmt: skip
+        times[name] = time.perf_counter() - t0
+        assert result.status == "ok", result.error
+        html = (out / name / "dashboard.html").read_text(encoding="utf-8")
+        sizes[name] = len(html)
+        if name == "curves":
+            assert "Learning curves of" in html, "no learning-curves figure in the page"
+    split = split_times(artifacts, names, sessions * len(names) * points)
+    return {
+        **split,
+        **one_long_run(long_points),
+        "sessions": sessions, "tags": tags, "points": points, "points_read": sessions * tags * points,
+        "generate_s": gen_s, "baseline_s": times["baseline"], "curves_s": times["curves"],
+        "ratio": times["curves"] / times["baseline"],
+        "extra_s_per_session": (times["curves"] - times["baseline"]) / sessions,
+        "html_kb_baseline": sizes["baseline"] / 1024, "html_kb_curves": sizes["curves"] / 1024,
+    }  # fmt: skip
+
+
+def _best_png_time(fig_maker: Any, repeat: int = 2) -> float:
+    from ztbkit.views import figure_png
+
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fig = fig_maker()
+        assert fig is not None
+        figure_png(fig)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def split_times(artifacts: Path, names: list[str], total_points: int) -> dict[str, float]:
+    """Reading vs plotting, measured directly (the notebook render above includes both).
+
+    Plot times are the best of 2 after a warm-up figure (fonts, caches), downsampled and full
+    alternating, so neither pays matplotlib's first-figure cost.
+    """
+    from ztbkit.artifacts import load_artifacts
+    from ztbkit.curves import curves_figure, session_curves
+
+    sessions = [s for s in load_artifacts(artifacts).sessions if s.on_disk]
+    t0 = time.perf_counter()
+    data = [session_curves(s, names) for s in sessions]
+    read_s = time.perf_counter() - t0
+    hl = sessions[-1].session_id
+    _best_png_time(lambda: curves_figure(data[:1], names[:1], hl), repeat=1)  # warm-up
+    out = {"read_s": read_s, "read_us_per_point": read_s / total_points * 1e6,
+           "plot_s": _best_png_time(lambda: curves_figure(data, names, hl))}  # fmt: skip
+    if total_points <= 5_000_000:
+        full = [session_curves(s, names, max_points=10**9) for s in sessions]
+        out["plot_full_s"] = _best_png_time(lambda: curves_figure(full, names, hl))
+    return out
+
+
+def one_long_run(points: int = 1_000_000) -> dict[str, float]:
+    """One 1M-point series (the highlighted run, one tag): plot it whole vs downsampled."""
+    import numpy as np
+
+    from ztbkit.curves import SessionCurves, _downsample_np, curves_figure
+
+    rng = np.random.default_rng(3)
+    steps, values = np.arange(points) * 10, np.cumsum(rng.normal(size=points))
+    t0 = time.perf_counter()
+    small = _downsample_np(steps, values, 2000)
+    downsample_s = time.perf_counter() - t0
+    whole = SessionCurves("run", {"t": (steps.tolist(), values.tolist())})
+    part = SessionCurves("run", {"t": small})
+    _best_png_time(lambda: curves_figure([part], ["t"], "run"), repeat=1)  # warm-up
+    return {"long_points": points, "long_downsample_s": downsample_s,
+            "long_plot_downsampled_s": _best_png_time(lambda: curves_figure([part], ["t"], "run")),
+            "long_plot_whole_s": _best_png_time(lambda: curves_figure([whole], ["t"], "run"))}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=100)
+    ap.add_argument("--tags", type=int, default=10)
+    ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
+    args = ap.parse_args()
+    result = run(args.sessions, args.tags, args.points, args.data)
+    print(json.dumps(result, indent=2), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
