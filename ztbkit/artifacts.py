@@ -29,6 +29,7 @@ from ztbkit import gates as gates_mod
 from ztbkit.clock import default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import JsonRead, Problem, read_json_if_exists
+from ztbkit.storage import RemoteTree, is_remote, local_path
 from ztbkit.values import check_count, check_number, describe, parse_timestamp
 
 if TYPE_CHECKING:
@@ -430,10 +431,20 @@ def _prefix_issues(issues: list[Problem], folder: str) -> list[Problem]:
 
 
 def load_session(
-    folder: str | os.PathLike[str], index_entry: Mapping[str, Any] | None = None, *, tz: tzinfo | None = None
+    folder: str | os.PathLike[str],
+    index_entry: Mapping[str, Any] | None = None,
+    *,
+    tz: tzinfo | None = None,
+    remote: RemoteTree | None = None,
 ) -> Session:
-    """Load one session folder (its id is the folder name). Never raises for bad content."""
+    """Load one session folder (its id is the folder name). Never raises for bad content.
+
+    ``remote``: the folder is a URL in that listed tree; its files come from the tree's batch fetch.
+    """
     folder = os.fspath(folder)
+    read_json_if_exists, lexists = (
+        (remote.read_json, remote.exists) if remote else (_read_local, os.path.lexists)
+    )
     s = Session(
         session_id=os.path.basename(folder.rstrip("/\\")), folder=folder, in_index=index_entry is not None
     )
@@ -453,7 +464,7 @@ def load_session(
     s.metrics = docs.get("metrics.json", {})
     if docs.get("run_metadata.json"):
         _apply_run_metadata(s, docs["run_metadata.json"], issues)
-    s.stopped = os.path.lexists(base + KILL_FILE)
+    s.stopped = lexists(base + KILL_FILE)
     gates_file = "reports" + os.sep + "gates.json"
     read = read_json_if_exists(base + gates_file)
     if read is not None:
@@ -472,10 +483,15 @@ def load_session(
     return s
 
 
-def _index_entries(root: str, issues: list[Problem]) -> dict[str, dict[str, Any]]:
+_read_local = read_json_if_exists
+
+
+def _index_entries(
+    root: str, issues: list[Problem], remote: RemoteTree | None = None
+) -> dict[str, dict[str, Any]]:
     """index.json in any of its three shapes → {session id: entry}, in index order."""
     path = os.path.join(root, INDEX_FILE)
-    read = read_json_if_exists(path)
+    read = remote.read_json(path) if remote else read_json_if_exists(path)
     if read is None:
         return {}
     if read.problem is not None:
@@ -529,16 +545,23 @@ def load_artifacts(
 
     Raises :class:`~ztbkit.errors.ArtifactsNotFoundError` when ``root`` is not a folder; every
     other problem is recorded, not raised. ``progress(done, total)`` is called every 500 sessions.
+    ``root`` may be an fsspec URL (``s3://bucket/prefix``): see :mod:`ztbkit.storage`.
     """
-    root_s = os.fspath(root)
-    if not os.path.isdir(root_s):
+    root_s = local_path(root)
+    remote = RemoteTree(root_s) if is_remote(root_s) else None  # listed once, files fetched concurrently
+    root_s = remote.url if remote else root_s
+    if remote is None and not os.path.isdir(root_s):
         what = "is not a folder" if os.path.exists(root_s) else "does not exist"
         raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
     tz = tz or default_tz()  # resolved once, not per timestamp
     tree_issues: list[Problem] = []
-    entries = _index_entries(root_s, tree_issues)
+    entries = _index_entries(root_s, tree_issues, remote)
     try:
-        folders = sorted(e.name for e in os.scandir(root_s) if not e.name.startswith(".") and e.is_dir())
+        folders = (
+            remote.folders
+            if remote
+            else sorted(e.name for e in os.scandir(root_s) if not e.name.startswith(".") and e.is_dir())
+        )
     except OSError as exc:
         raise ArtifactsNotFoundError(
             f"cannot list artifacts folder {root_s!r}: {exc.strerror or exc}"
@@ -546,7 +569,7 @@ def load_artifacts(
     sessions: list[Session] = []
     total = len(folders)
     for n, name in enumerate(folders, 1):
-        sessions.append(load_session(os.path.join(root_s, name), entries.get(name), tz=tz))
+        sessions.append(load_session(os.path.join(root_s, name), entries.get(name), tz=tz, remote=remote))
         if progress is not None and (n % 500 == 0 or n == total):
             progress(n, total)
     on_disk = set(folders)

@@ -17,6 +17,7 @@ from ztbkit.artifacts import ArtifactTree, load_artifacts
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import UsageError, ZtbError
 from ztbkit.fsio import Problem
+from ztbkit.storage import is_remote
 from ztbkit.trends import write_trends_csv, write_trends_markdown
 
 
@@ -24,7 +25,7 @@ from ztbkit.trends import write_trends_csv, write_trends_markdown
 class StepResult:
     name: str
     status: str  # ok | failed
-    output: Path | None = None
+    output: Path | str | None = None  # a str: the URL of an uploaded output
     detail: str = ""
 
     def line(self) -> str:
@@ -35,7 +36,7 @@ class StepResult:
 @dataclass(slots=True)
 class NightlyResult:
     day: date
-    out_dir: Path
+    out_dir: Path | str
     steps: list[StepResult] = field(default_factory=list)
     issues: list[Problem] = field(default_factory=list)
 
@@ -78,6 +79,18 @@ def run_nightly(
 
     ``date_source`` names where ``date_text`` came from, for the error message when it is bad.
     """
+    if is_remote(out_dir):  # object storage: render into a local staging folder, then upload
+        return _run_uploaded(
+            os.fspath(out_dir),
+            lambda local: run_nightly(
+                artifacts_dir,
+                local,
+                date_text=date_text,
+                date_source=date_source,
+                notebooks=notebooks,
+                clock=clock,
+            ),
+        )
     day = report_date(date_text, clock=clock, source=date_source)
     tree: ArtifactTree = load_artifacts(artifacts_dir)
     day_dir = Path(out_dir) / day.isoformat()
@@ -96,7 +109,8 @@ def run_nightly(
         from ztbkit.budget import write_budget
 
         out = day_dir / "budget_daily.md"
-        budget_result = write_budget(tree, out, estimate_missing=True, clock=clock)
+        # A tree on object storage is read-only to ztbkit: unpriced runs are listed, not priced there.
+        budget_result = write_budget(tree, out, estimate_missing=not is_remote(artifacts_dir), clock=clock)
         result.issues.extend(Problem(sid, f"not estimated: {why}") for sid, why in budget_result.skipped)
         return out, budget_result.line()
 
@@ -105,6 +119,19 @@ def run_nightly(
     _run_step(result, "budget.md", budget)
     if notebooks:
         _run_notebooks(result, artifacts_dir, day_dir)
+    return result
+
+
+def _run_uploaded(out_url: str, run: Callable[[Path], NightlyResult]) -> NightlyResult:
+    """Run the nightly into a staging folder, upload it to ``out_url``; outputs then name their URLs."""
+    from ztbkit.storage import join, redact, staged_dir
+
+    with staged_dir(out_url) as local:
+        result = run(local)
+        for step in result.steps:
+            if isinstance(step.output, Path):
+                step.output = join(redact(out_url), step.output.relative_to(local).as_posix())
+    result.out_dir = join(redact(out_url), result.day.isoformat())
     return result
 
 
