@@ -76,6 +76,7 @@ class Shim:
         self.throttled = 0
         self.hidden = 0
         self.requests = 0
+        self.object_gets = 0  # object GETs forwarded to the server
         self.lock = threading.Lock()
         shim = self
 
@@ -107,6 +108,7 @@ class Shim:
                         shim.throttle -= 1
                         shim.throttled += 1
                         return self._reply(503, "SlowDown")
+                    shim.object_gets += is_object_get
                 conn = http.client.HTTPConnection(shim.upstream, timeout=60)
                 conn.request(self.command, self.path, body=body, headers=dict(self.headers))
                 resp = conn.getresponse()

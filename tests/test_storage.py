@@ -170,6 +170,30 @@ def test_report_and_dashboard_out_urls(s3: S3Server, demo_tree: Path, tmp_path: 
     assert_no_secret(ran.stdout, ran.stderr)
 
 
+def test_tb_scrape_over_s3_equals_local_and_refetches_only_changes(
+    s3: S3Server, bot_fixtures: Path, tmp_path: Path
+) -> None:
+    fs = s3fs_for(s3.endpoint)
+    runs = bot_fixtures / "tensorboard"
+    count = upload(fs, runs, "s3://ztb-tb/runs")
+    local = sh(f"ztb tb-scrape --run-dir '{runs}' --no-cache --output local.json", {}, tmp_path)
+    assert local.returncode == 0, local.stderr
+    shim = Shim(s3.endpoint)
+    try:
+        cmd = "ztb tb-scrape --run-dir s3://ztb-tb/runs --output remote.json"
+        first = sh(cmd, s3.env(shim.endpoint), tmp_path)
+        assert first.returncode == 0, first.stderr
+        assert shim.object_gets == count  # every event file fetched once
+        assert (tmp_path / "remote.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+        second = sh(cmd, s3.env(shim.endpoint), tmp_path)
+        assert second.returncode == 0, second.stderr
+        assert shim.object_gets == count  # nothing changed: nothing fetched again
+        assert (tmp_path / "remote.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    finally:
+        shim.stop()
+    assert_no_secret(first.stdout, first.stderr, second.stdout, second.stderr)
+
+
 @pytest.mark.parametrize(
     ("location", "expected"),
     [
