@@ -195,19 +195,29 @@ def test_tb_scrape_over_s3_equals_local_and_refetches_only_changes(
 
 
 @pytest.mark.parametrize(
-    ("location", "expected"),
+    ("command", "expected"),
     [
-        ("s3://ztb-no-such-bucket/artifacts", "is empty or does not exist"),
-        ("gs://some-bucket/artifacts", "pip install 'ztbkit[gcs]'"),
+        ("trends --artifacts-dir s3://ztb-no-such-bucket/artifacts", "is empty or does not exist"),
+        ("trends --artifacts-dir gs://some-bucket/artifacts", "pip install 'ztbkit[gcs]'"),
+        (
+            "budget --artifacts-dir s3://ztb-no-such-bucket/a --estimate-missing",
+            "needs a local --artifacts-dir",
+        ),
     ],
 )
 def test_bad_remote_location_is_one_line_exit_2(
-    s3: S3Server, tmp_path: Path, location: str, expected: str
+    s3: S3Server, tmp_path: Path, command: str, expected: str
 ) -> None:
-    ran = sh(f"ztb trends --artifacts-dir {location}", s3.env(), tmp_path)
+    ran = sh(f"ztb {command}", s3.env(), tmp_path)
     assert ran.returncode == 2
     assert ran.stderr.startswith("ztb: error: ") and expected in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1 and "Traceback" not in ran.stderr
+
+
+def test_commands_that_write_into_sessions_refuse_urls(s3: S3Server, tmp_path: Path) -> None:
+    ran = sh("ztb doctor --correlation-id x --artifacts-dir s3://ztb-eq/demo", s3.env(), tmp_path)
+    assert ran.returncode == 2 and "ztb doctor needs a local folder, not a URL" in ran.stderr
+    assert "Traceback" not in ran.stderr
 
 
 def test_file_urls_are_local_paths(demo_tree: Path, tmp_path: Path) -> None:

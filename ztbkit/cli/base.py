@@ -61,7 +61,13 @@ class Location(click.ParamType[Any]):
 
         if isinstance(value, Path) or not is_remote(str(value)):
             return Path(local_path(str(value)))
+        if ctx is not None and ctx.command.name in LOCAL_ONLY:  # they inspect or write a session's folder
+            self.fail(f"ztb {ctx.command.name} needs a local folder, not a URL", param, ctx)
         return str(value)
+
+
+#: Commands whose --artifacts-dir must be a local folder (they stat, lock or write inside sessions).
+LOCAL_ONLY = frozenset({"doctor", "cost", "gates-alert", "compat"})
 
 
 LOCATION = Location()

@@ -124,11 +124,12 @@ def budget(
     from ztbkit.artifacts import load_artifacts
     from ztbkit.budget import write_budget
     from ztbkit.nightly import report_date
+    from ztbkit.storage import is_remote, redact, staged_file
 
     only = report_date(date_text) if date_text else None
+    if estimate_missing and is_remote(artifacts_dir):
+        fail("--estimate-missing writes cost files into the sessions: it needs a local --artifacts-dir")
     tree = load_artifacts(artifacts_dir, progress=progress_printer("loading sessions"))
-    from ztbkit.storage import redact, staged_file
-
     with staged_file(out) as local:  # a URL: written locally, then uploaded whole
         result = write_budget(tree, local, only=only, estimate_missing=estimate_missing)
     warn_issues(tree.all_issues(), verbose)
