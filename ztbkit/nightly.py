@@ -118,7 +118,7 @@ def run_nightly(
     _run_step(result, "trends.md", trends_md)
     _run_step(result, "budget.md", budget)
     if notebooks:
-        _run_notebooks(result, artifacts_dir, day_dir)
+        _run_notebooks(result, artifacts_dir, day_dir, tree)
     return result
 
 
@@ -135,12 +135,19 @@ def _run_uploaded(out_url: str, run: Callable[[Path], NightlyResult]) -> Nightly
     return result
 
 
-def _run_notebooks(result: NightlyResult, artifacts_dir: str | os.PathLike[str], day_dir: Path) -> None:
-    """The report notebooks, in parallel; one step line each."""
+def _run_notebooks(
+    result: NightlyResult, artifacts_dir: str | os.PathLike[str], day_dir: Path, tree: ArtifactTree
+) -> None:
+    """The report notebooks, in parallel; one step line each. They read the tree already loaded
+    (a snapshot file, ztbkit.snapshot) instead of re-reading every session."""
     from ztbkit.reports import NOTEBOOKS, render_reports
+    from ztbkit.snapshot import snapshot_file
 
     try:
-        reports = render_reports(NOTEBOOKS, artifacts_dir=artifacts_dir, out_dir=day_dir)
+        with snapshot_file(tree, artifacts_dir) as snap:
+            reports = render_reports(
+                NOTEBOOKS, artifacts_dir=artifacts_dir, out_dir=day_dir, parameters={"snapshot": snap}
+            )
     except ZtbError as exc:
         result.steps.append(StepResult("notebooks", "failed", None, str(exc)))
         return

@@ -16,11 +16,12 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ztbkit import dashboard as dash
-from ztbkit.artifacts import Session, load_artifacts
+from ztbkit.artifacts import Session
 from ztbkit.budget import budget_markdown, budget_runs, rollup
 from ztbkit.clock import default_tz
 from ztbkit.costs import md_escape, resolve_rates, yen
 from ztbkit.nightly import report_date
+from ztbkit.snapshot import load_tree
 from ztbkit.tariffs import load_tariff
 from ztbkit.trends import METRICS, format_number, sparkline, trend_table
 
@@ -102,9 +103,10 @@ def _interact(controls: dict[str, Any], render: Callable[..., None]) -> None:
     display(widgets.HBox(list(controls.values())), out)
 
 
-def show_dashboard(artifacts_dir: str, *, interactive: bool = False, title: str = dash.TITLE) -> None:
+def show_dashboard(artifacts_dir: str, *, interactive: bool = False, title: str = dash.TITLE,
+                   snapshot: str = "") -> None:  # fmt: skip
     """The dashboard: title, counts, the session table, Sharpe/DSR and step-progress plots."""
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     sessions = tree.sessions
 
     def render(selected: Sequence[str] = (), start: date | None = None, end: date | None = None) -> None:
@@ -151,9 +153,10 @@ def _trend_figure(table: Any, metric: str) -> Figure:
     return dash.finish_axes(fig, ax, metric, f"no {metric} values")
 
 
-def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interactive: bool = False) -> None:
+def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interactive: bool = False,
+                snapshot: str = "") -> None:  # fmt: skip
     """Per-metric trend: sparkline, min/max/latest, and a line across sessions."""
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"metrics: unknown {', '.join(unknown)} (choose from {', '.join(METRICS)})")
@@ -198,9 +201,10 @@ def _cost_per_day_figure(days: Sequence[Any]) -> Figure:
     return dash.finish_axes(fig, ax, "Cost per day (¥)", "no estimated runs")
 
 
-def show_budget(artifacts_dir: str, *, day: str | None = None, interactive: bool = False) -> None:
+def show_budget(artifacts_dir: str, *, day: str | None = None, interactive: bool = False,
+                snapshot: str = "") -> None:  # fmt: skip
     """The daily budget: cost per day (bar chart) and the per-day / per-run tables."""
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     runs = budget_runs(tree.sessions)
     only = report_date(day, source="day") if day else None
 
@@ -255,13 +259,13 @@ def _per_million_steps_figure(points: Sequence[tuple[Any, float]]) -> Figure:
 
 
 def show_cost(artifacts_dir: str, *, tariff: str = "jp_residential_tiered", month: str | None = None,
-              interactive: bool = False) -> None:  # fmt: skip
+              interactive: bool = False, snapshot: str = "") -> None:  # fmt: skip
     """The month's electricity bill by tier (stacked bar), and cost per 1M steps per session.
 
     The month's kWh is the sum of the runs' ``power_kwh`` (from their cost estimates) started in
     ``month`` (YYYY-MM; default: the newest month with runs).
     """
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     estimates = [(s, s.cost_estimate) for s in tree.sessions if s.on_disk and s.cost_estimate]
     months = sorted(
         {s.start_time.astimezone(default_tz()).strftime("%Y-%m") for s, _ in estimates if s.start_time}
