@@ -35,6 +35,8 @@ from ztbkit.values import check_count, check_number, describe, parse_timestamp
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ztbkit.loadcache import LoadCache
+
 INDEX_FILE = "index.json"
 KILL_FILE = "ztb.stop"
 
@@ -540,12 +542,14 @@ def load_artifacts(
     *,
     tz: tzinfo | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: LoadCache | None = None,
 ) -> ArtifactTree:
     """Load every session under ``root``; sessions sorted by id (plain string order).
 
     Raises :class:`~ztbkit.errors.ArtifactsNotFoundError` when ``root`` is not a folder; every
     other problem is recorded, not raised. ``progress(done, total)`` is called every 500 sessions.
-    ``root`` may be an fsspec URL (``s3://bucket/prefix``): see :mod:`ztbkit.storage`.
+    ``root`` may be an fsspec URL (``s3://bucket/prefix``): see :mod:`ztbkit.storage`. With ``cache``,
+    sessions whose files did not change since the cached load are not parsed again (:mod:`ztbkit.loadcache`).
     """
     root_s = local_path(root)
     remote = RemoteTree(root_s) if is_remote(root_s) else None  # listed once, files fetched concurrently
@@ -554,6 +558,8 @@ def load_artifacts(
         what = "is not a folder" if os.path.exists(root_s) else "does not exist"
         raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
     tz = tz or default_tz()  # resolved once, not per timestamp
+    if cache is not None:
+        cache.begin(root_s, remote, tz)  # before any read: a remote tree then skips unchanged sessions' files
     tree_issues: list[Problem] = []
     entries = _index_entries(root_s, tree_issues, remote)
     try:
@@ -569,7 +575,9 @@ def load_artifacts(
     sessions: list[Session] = []
     total = len(folders)
     for n, name in enumerate(folders, 1):
-        sessions.append(load_session(os.path.join(root_s, name), entries.get(name), tz=tz, remote=remote))
+        folder, entry = os.path.join(root_s, name), entries.get(name)
+        cached = cache.get(folder, entry) if cache is not None else None  # unchanged: not parsed again
+        sessions.append(cached or load_session(folder, entry, tz=tz, remote=remote))
         if progress is not None and (n % 500 == 0 or n == total):
             progress(n, total)
     on_disk = set(folders)
@@ -591,4 +599,6 @@ def load_artifacts(
             )
             sessions.append(ghost)
     sessions.sort(key=lambda s: s.session_id)
+    if cache is not None:
+        cache.save(sessions)
     return ArtifactTree(root=Path(root_s), sessions=sessions, issues=tree_issues)

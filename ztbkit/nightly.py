@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ztbkit.artifacts import ArtifactTree, load_artifacts
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
@@ -19,6 +20,9 @@ from ztbkit.errors import UsageError, ZtbError
 from ztbkit.fsio import Problem
 from ztbkit.storage import is_remote
 from ztbkit.trends import write_trends_csv, write_trends_markdown
+
+if TYPE_CHECKING:
+    from ztbkit.loadcache import LoadCache
 
 
 @dataclass(slots=True)
@@ -74,10 +78,13 @@ def run_nightly(
     date_source: str = "--date",
     notebooks: bool = True,
     clock: Clock = SYSTEM_CLOCK,
+    cache: LoadCache | bool | None = True,
 ) -> NightlyResult:
     """Load the artifacts once, then write each report. A missing artifacts folder raises (exit 2).
 
     ``date_source`` names where ``date_text`` came from, for the error message when it is bad.
+    ``cache``: sessions unchanged since the last night are not parsed again (True: the default cache
+    file of :mod:`ztbkit.loadcache`; a ``LoadCache``; False: parse everything).
     """
     if is_remote(out_dir):  # object storage: render into a local staging folder, then upload
         return _run_uploaded(
@@ -89,10 +96,16 @@ def run_nightly(
                 date_source=date_source,
                 notebooks=notebooks,
                 clock=clock,
+                cache=cache,
             ),
         )
     day = report_date(date_text, clock=clock, source=date_source)
-    tree: ArtifactTree = load_artifacts(artifacts_dir)
+    if cache is True:
+        from ztbkit.loadcache import LoadCache
+
+        cache = LoadCache()
+    load_cache = cache or None
+    tree: ArtifactTree = load_artifacts(artifacts_dir, cache=load_cache)
     day_dir = Path(out_dir) / day.isoformat()
     result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
     csv_path, md_path = day_dir / "trends.csv", day_dir / "trends.md"
@@ -118,7 +131,7 @@ def run_nightly(
     _run_step(result, "trends.md", trends_md)
     _run_step(result, "budget.md", budget)
     if notebooks:
-        _run_notebooks(result, artifacts_dir, day_dir, tree)
+        _run_notebooks(result, artifacts_dir, day_dir, tree, load_cache)
     return result
 
 
@@ -136,7 +149,11 @@ def _run_uploaded(out_url: str, run: Callable[[Path], NightlyResult]) -> Nightly
 
 
 def _run_notebooks(
-    result: NightlyResult, artifacts_dir: str | os.PathLike[str], day_dir: Path, tree: ArtifactTree
+    result: NightlyResult,
+    artifacts_dir: str | os.PathLike[str],
+    day_dir: Path,
+    tree: ArtifactTree,
+    cache: LoadCache | None = None,
 ) -> None:
     """The report notebooks, in parallel; one step line each. They read the tree already loaded
     (a snapshot file, ztbkit.snapshot) instead of re-reading every session."""
@@ -144,7 +161,8 @@ def _run_notebooks(
     from ztbkit.snapshot import snapshot_file
 
     try:
-        with snapshot_file(tree, artifacts_dir) as snap:
+        columns = cache.columns_for(tree.sessions) if cache is not None else None  # unchanged rows copied
+        with snapshot_file(tree, artifacts_dir, columns) as snap:
             reports = render_reports(
                 NOTEBOOKS, artifacts_dir=artifacts_dir, out_dir=day_dir, parameters={"snapshot": snap}
             )

@@ -194,14 +194,22 @@ def read_parquet(
     return table.to_pydict(), meta
 
 
-def write_snapshot(tree: ArtifactTree, path: str | os.PathLike[str], root: str | os.PathLike[str]) -> Path:
-    """Write ``tree`` (loaded from ``root``) as a snapshot file, atomically."""
+def write_snapshot(
+    tree: ArtifactTree,
+    path: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    columns: dict[str, list[Any]] | None = None,
+) -> Path:
+    """Write ``tree`` (loaded from ``root``) as a snapshot file, atomically. ``columns``: its sessions'
+    columns when already at hand (``LoadCache.columns_for``)."""
     meta = {
         "version": SCHEMA_VERSION,
         "root": os.fspath(root),
         "issues": [[p.path, p.reason] for p in tree.issues],
     }
-    return atomic_write_bytes(path, to_parquet_bytes(sessions_to_columns(tree.sessions), meta), durable=False)
+    return atomic_write_bytes(
+        path, to_parquet_bytes(columns or sessions_to_columns(tree.sessions), meta), durable=False
+    )
 
 
 def read_snapshot(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> ArtifactTree | None:
@@ -230,13 +238,15 @@ def load_tree(
 
 
 @contextlib.contextmanager
-def snapshot_file(tree: ArtifactTree, root: str | os.PathLike[str]) -> Iterator[str]:
+def snapshot_file(
+    tree: ArtifactTree, root: str | os.PathLike[str], columns: dict[str, list[Any]] | None = None
+) -> Iterator[str]:
     """A temporary snapshot of ``tree`` for the notebooks of one run ("" if it cannot be written:
     the notebooks then read the tree themselves); removed afterwards."""
     folder = tempfile.mkdtemp(prefix="ztb-snapshot-")
     try:
         try:
-            path = str(write_snapshot(tree, Path(folder) / "sessions.parquet", root))
+            path = str(write_snapshot(tree, Path(folder) / "sessions.parquet", root, columns))
         except (OSError, ValueError) as exc:
             warnings.warn(
                 f"no snapshot for the notebooks ({exc}); each reads the tree", SnapshotWarning, stacklevel=3

@@ -168,8 +168,16 @@ class RemoteTree:
         self.folders = [f for f in self.folders if not f.startswith(".")]
         self._dirs = {rel.rsplit("/", 1)[0] for rel in self.listing if "/" in rel}
         self._reads: dict[str, JsonRead] = {}
-        wanted = ["index.json", *(f"{d}/{f}" for d in self.folders for f in SESSION_FILES)]
-        self.fetch([rel for rel in wanted if rel in self.listing])
+        self._fetched = False
+        #: Folders whose files need not be fetched (the load cache knows them unchanged).
+        self.skip: set[str] = set()
+
+    def _fetch_all(self) -> None:
+        """On the first read: every session file (but those of :attr:`skip`), in one concurrent batch."""
+        self._fetched = True
+        folders = [d for d in self.folders if d not in self.skip]
+        wanted = ["index.json", *(f"{d}/{f}" for d in folders for f in SESSION_FILES)]
+        self.fetch([rel for rel in wanted if rel in self.listing and rel not in self._reads])
 
     def _list(self) -> dict[str, dict[str, Any]]:
         """One recursive listing: {path relative to the root: the backend's info (size, ETag...)}."""
@@ -221,6 +229,8 @@ class RemoteTree:
         rel = self._rel(path)
         if rel is None:
             return None
+        if not self._fetched:
+            self._fetch_all()
         if rel in self._reads:
             return self._reads[rel]
         if rel in self._dirs:
@@ -234,15 +244,20 @@ class RemoteTree:
         rel = self._rel(path)
         return rel is not None and (rel in self.listing or rel in self._dirs)
 
-    def identity(self, folder: str) -> tuple[Any, ...]:
-        """What identifies a session folder's content: (name, ETag or version, size) of each file."""
-        rel = self._rel(folder)
-        prefix = (rel or "") + "/"
-        return tuple(
-            (name[len(prefix):], info.get("VersionId") or info.get("ETag") or info.get("etag")
-             or info.get("LastModified") or info.get("mtime"), info.get("size"))
-            for name, info in sorted(self.listing.items()) if name.startswith(prefix)
-        )  # fmt: skip
+    def identity(self, folder: str) -> list[Any]:
+        """What identifies a session folder's content: [name, version or ETag, size] of each file it reads."""
+        rel = self._rel(folder) or ""
+        out: list[Any] = []
+        for name in (*SESSION_FILES, "ztb.stop"):
+            info = self.listing.get(f"{rel}/{name}")
+            if info is None:
+                out.append([name, "dir"] if f"{rel}/{name}" in self._dirs else None)
+                continue
+            version = info.get("VersionId") or info.get("ETag") or info.get("etag") or info.get("generation")
+            out.append(
+                [name, str(version or info.get("LastModified") or info.get("mtime")), info.get("size")]
+            )
+        return out
 
 
 def mirror_dir(url: str) -> Path:

@@ -132,9 +132,17 @@ def trends_md(csv_path: Path, out: Path, verbose: bool) -> None:
 @click.option(
     "--skip-notebooks", is_flag=True, help="Only the CSV/Markdown reports (no Jupyter kernel needed)."
 )
+@click.option(
+    "--no-cache", is_flag=True, help="Parse every session (default: only those changed since the last run)."
+)
 @VERBOSE_OPT
 def nightly(
-    artifacts_dir: Path, out_dir: Path, date_text: str | None, skip_notebooks: bool, verbose: bool
+    artifacts_dir: Path,
+    out_dir: Path,
+    date_text: str | None,
+    skip_notebooks: bool,
+    no_cache: bool,
+    verbose: bool,
 ) -> None:
     """Run every nightly report, in order; one line per output.
 
@@ -152,7 +160,7 @@ def nightly(
     scheduled = os.environ.get("ZTB_SCHEDULED_FOR")
     source = "--date" if date_text or not scheduled else "ZTB_SCHEDULED_FOR"
     result = run_nightly(artifacts_dir, out_dir, date_text=date_text or scheduled, date_source=source,
-                         notebooks=not skip_notebooks)  # fmt: skip
+                         notebooks=not skip_notebooks, cache=not no_cache)  # fmt: skip
     warn_issues(result.issues, verbose)
     for step in result.steps:
         click.echo(step.line())
