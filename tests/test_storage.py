@@ -224,3 +224,37 @@ def test_file_urls_are_local_paths(demo_tree: Path, tmp_path: Path) -> None:
     ran = sh(f"ztb trends --artifacts-dir file://{demo_tree} --out file://{tmp_path}/f.csv", {}, tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "f.csv").read_text().startswith("session_id,")
+
+
+def test_incremental_remote_load_fetches_only_changed_objects(
+    s3: S3Server, demo_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ztbkit.artifacts import load_artifacts
+    from ztbkit.loadcache import LoadCache
+
+    fs = s3fs_for(s3.endpoint)
+    upload(fs, demo_tree, "s3://ztb-inc/tree")
+    shim = Shim(s3.endpoint)
+    for k, v in s3.env(shim.endpoint).items():
+        monkeypatch.setenv(k, v)
+    cache = tmp_path / "c.parquet"
+    try:
+        first = load_artifacts("s3://ztb-inc/tree", cache=LoadCache(cache))
+        cold_gets = shim.object_gets
+        assert cold_gets > 30
+        load_artifacts("s3://ztb-inc/tree", cache=LoadCache(cache))
+        assert shim.object_gets - cold_gets == 1  # index.json only: every session unchanged by ETag + size
+        sid = sorted(p.name for p in demo_tree.iterdir() if p.is_dir())[7]
+        fs.pipe_file(f"ztb-inc/tree/{sid}/summary.json", b'{"rl_sharpe": 4.5, "global_step": 7}')
+        before = shim.object_gets
+        warm = load_artifacts("s3://ztb-inc/tree", cache=LoadCache(cache))
+    finally:
+        shim.stop()
+    present = [f for f in ("summary.json", "metrics.json", "run_metadata.json", "reports/gates.json",
+                           "reports/cost_estimate.json") if (demo_tree / sid / f).is_file()]  # fmt: skip
+    assert shim.object_gets - before == 1 + len(present)  # index.json + the changed session's files
+    s = warm.get(sid)
+    assert s is not None and (s.rl_sharpe, s.global_step) == (4.5, 7)
+    assert [x for x in warm.sessions if x.session_id != sid] == [
+        x for x in first.sessions if x.session_id != sid
+    ]
