@@ -195,7 +195,8 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
       ztb tb-scrape --run-dir artifacts/20250929T120000Z/tb --output tb_latest.json --tag time/fps
     """
     from ztbkit.fsio import Problem, atomic_write_text
-    from ztbkit.storage import is_remote, mirror, redact
+    from ztbkit.mirror import mirror
+    from ztbkit.storage import is_remote, redact
     from ztbkit.tensorboard import dumps, scrape
 
     url = str(run_dir) if is_remote(run_dir) else None
