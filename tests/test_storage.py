@@ -258,3 +258,20 @@ def test_incremental_remote_load_fetches_only_changed_objects(
     assert [x for x in warm.sessions if x.session_id != sid] == [
         x for x in first.sessions if x.session_id != sid
     ]
+
+
+def test_a_failed_upload_is_exit_1_and_keeps_the_rendered_file(
+    s3: S3Server, demo_tree: Path, tmp_path: Path
+) -> None:
+    ran = sh(
+        f"ztb trends --artifacts-dir '{demo_tree}' --out s3://ztb-no-such-bucket/r/trends.csv",
+        s3.env(),
+        tmp_path,
+    )
+    assert ran.returncode == 1, ran.stderr
+    line = ran.stderr.strip().splitlines()[-1]
+    assert line.startswith("ztb: error: cannot upload to s3://ztb-no-such-bucket/r")
+    kept = Path(line.split("the rendered files are kept in ")[1])
+    assert (kept / "trends.csv").read_text().startswith("session_id,")  # nothing lost
+    assert "Traceback" not in ran.stderr
+    assert_no_secret(ran.stdout, ran.stderr)
