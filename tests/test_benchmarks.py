@@ -16,3 +16,18 @@ def test_load_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     assert result["json_files"] >= 25 * 3  # index + summary/metrics/run_metadata (+ gates) per session
     assert result["baseline_s"] > 0 and result["ztbkit_s"] > 0 and result["ratio"] > 0
     assert (tmp_path / "tree-25" / "artifacts" / "index.json").is_file()
+
+
+def test_incremental_benchmark_changes_exactly_the_sessions_it_names(tmp_path: Path) -> None:
+    import json
+
+    import bench_incremental
+    from gen_tree import ensure_tree
+
+    tree = ensure_tree(tmp_path / "t", 30)
+    before = {p.parent.name: p.read_bytes() for p in tree.glob("*/summary.json")}
+    picked = bench_incremental.change_sessions(tree, 3)
+    after = {p.parent.name: p.read_bytes() for p in tree.glob("*/summary.json")}
+    assert len(picked) == 3
+    assert {k for k in before if before[k] != after.get(k)} == set(picked)
+    assert all("rl_sharpe" in json.loads(after[k]) for k in picked)
