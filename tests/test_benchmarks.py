@@ -26,3 +26,18 @@ def test_curves_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     assert result["baseline_s"] > 0 and result["curves_s"] > 0
     assert result["html_kb_curves"] > result["html_kb_baseline"]  # the figure is in the page
     assert result["long_points"] == 20_000 and result["long_plot_whole_s"] > 0 and result["plot_full_s"] > 0
+
+
+def test_incremental_benchmark_changes_exactly_the_sessions_it_names(tmp_path: Path) -> None:
+    import json
+
+    import bench_incremental
+    from gen_tree import ensure_tree
+
+    tree = ensure_tree(tmp_path / "t", 30)
+    before = {p.parent.name: p.read_bytes() for p in tree.glob("*/summary.json")}
+    picked = bench_incremental.change_sessions(tree, 3)
+    after = {p.parent.name: p.read_bytes() for p in tree.glob("*/summary.json")}
+    assert len(picked) == 3
+    assert {k for k in before if before[k] != after.get(k)} == set(picked)
+    assert all("rl_sharpe" in json.loads(after[k]) for k in picked)

@@ -18,7 +18,9 @@ def _spec(spec: str) -> str:
 
 def test_environment_yml_mirrors_pyproject() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pinned = project["dependencies"] + project["optional-dependencies"]["dev"]
+    pinned = project["dependencies"] + [
+        d for extra in project["optional-dependencies"].values() for d in extra
+    ]
     wanted = {_name(d): _spec(d) for d in pinned}
     items = [
         ln.strip()[2:]

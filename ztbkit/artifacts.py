@@ -29,10 +29,13 @@ from ztbkit import gates as gates_mod
 from ztbkit.clock import default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import JsonRead, Problem, read_json_if_exists
+from ztbkit.storage import RemoteTree, is_remote, local_path
 from ztbkit.values import check_count, check_number, describe, parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ztbkit.loadcache import LoadCache
 
 INDEX_FILE = "index.json"
 KILL_FILE = "ztb.stop"
@@ -449,10 +452,20 @@ def printable_name(name: str) -> str:
 
 
 def load_session(
-    folder: str | os.PathLike[str], index_entry: Mapping[str, Any] | None = None, *, tz: tzinfo | None = None
+    folder: str | os.PathLike[str],
+    index_entry: Mapping[str, Any] | None = None,
+    *,
+    tz: tzinfo | None = None,
+    remote: RemoteTree | None = None,
 ) -> Session:
-    """Load one session folder (its id is the folder name). Never raises for bad content."""
+    """Load one session folder (its id is the folder name). Never raises for bad content.
+
+    ``remote``: the folder is a URL in that listed tree; its files come from the tree's batch fetch.
+    """
     folder = os.fspath(folder)
+    read_json_if_exists, lexists = (
+        (remote.read_json, remote.exists) if remote else (_read_local, os.path.lexists)
+    )
     name = os.path.basename(folder.rstrip("/\\"))
     shown = printable_name(name)
     s = Session(session_id=shown, folder=folder, in_index=index_entry is not None)
@@ -474,7 +487,7 @@ def load_session(
     s.metrics = docs.get("metrics.json", {})
     if docs.get("run_metadata.json"):
         _apply_run_metadata(s, docs["run_metadata.json"], issues)
-    s.stopped = os.path.lexists(base + KILL_FILE)
+    s.stopped = lexists(base + KILL_FILE)
     gates_file = "reports" + os.sep + "gates.json"
     read = read_json_if_exists(base + gates_file)
     if read is not None:
@@ -493,10 +506,15 @@ def load_session(
     return s
 
 
-def _index_entries(root: str, issues: list[Problem]) -> dict[str, dict[str, Any]]:
+_read_local = read_json_if_exists
+
+
+def _index_entries(
+    root: str, issues: list[Problem], remote: RemoteTree | None = None
+) -> dict[str, dict[str, Any]]:
     """index.json in any of its three shapes → {session id: entry}, in index order."""
     path = os.path.join(root, INDEX_FILE)
-    read = read_json_if_exists(path)
+    read = remote.read_json(path) if remote else read_json_if_exists(path)
     if read is None:
         return {}
     if read.problem is not None:
@@ -545,21 +563,32 @@ def load_artifacts(
     *,
     tz: tzinfo | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: LoadCache | None = None,
 ) -> ArtifactTree:
     """Load every session under ``root``; sessions sorted by id (plain string order).
 
     Raises :class:`~ztbkit.errors.ArtifactsNotFoundError` when ``root`` is not a folder; every
     other problem is recorded, not raised. ``progress(done, total)`` is called every 500 sessions.
+    ``root`` may be an fsspec URL (``s3://bucket/prefix``): see :mod:`ztbkit.storage`. With ``cache``,
+    sessions whose files did not change since the cached load are not parsed again (:mod:`ztbkit.loadcache`).
     """
-    root_s = os.fspath(root)
-    if not os.path.isdir(root_s):
+    root_s = local_path(root)
+    remote = RemoteTree(root_s) if is_remote(root_s) else None  # listed once, files fetched concurrently
+    root_s = remote.url if remote else root_s
+    if remote is None and not os.path.isdir(root_s):
         what = "is not a folder" if os.path.exists(root_s) else "does not exist"
         raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
     tz = tz or default_tz()  # resolved once, not per timestamp
+    if cache is not None:
+        cache.begin(root_s, remote, tz)  # before any read: a remote tree then skips unchanged sessions' files
     tree_issues: list[Problem] = []
-    entries = _index_entries(root_s, tree_issues)
+    entries = _index_entries(root_s, tree_issues, remote)
     try:
-        folders = sorted(e.name for e in os.scandir(root_s) if not e.name.startswith(".") and e.is_dir())
+        folders = (
+            remote.folders
+            if remote
+            else sorted(e.name for e in os.scandir(root_s) if not e.name.startswith(".") and e.is_dir())
+        )
     except OSError as exc:
         raise ArtifactsNotFoundError(
             f"cannot list artifacts folder {root_s!r}: {exc.strerror or exc}"
@@ -567,7 +596,9 @@ def load_artifacts(
     sessions: list[Session] = []
     total = len(folders)
     for n, name in enumerate(folders, 1):
-        sessions.append(load_session(os.path.join(root_s, name), entries.get(name), tz=tz))
+        folder, entry = os.path.join(root_s, name), entries.get(name)
+        cached = cache.get(folder, entry) if cache is not None else None  # unchanged: not parsed again
+        sessions.append(cached or load_session(folder, entry, tz=tz, remote=remote))
         if progress is not None and (n % 500 == 0 or n == total):
             progress(n, total)
     on_disk = set(folders)
@@ -589,4 +620,6 @@ def load_artifacts(
             )
             sessions.append(ghost)
     sessions.sort(key=lambda s: s.session_id)
+    if cache is not None:
+        cache.save(sessions)
     return ArtifactTree(root=Path(root_s), sessions=sessions, issues=tree_issues)

@@ -12,19 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ztbkit.artifacts import ArtifactTree, load_artifacts
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import UsageError, ZtbError
 from ztbkit.fsio import Problem
+from ztbkit.storage import is_remote
 from ztbkit.trends import write_trends_csv, write_trends_markdown
+
+if TYPE_CHECKING:
+    from ztbkit.loadcache import LoadCache
 
 
 @dataclass(slots=True)
 class StepResult:
     name: str
     status: str  # ok | failed
-    output: Path | None = None
+    output: Path | str | None = None  # a str: the URL of an uploaded output
     detail: str = ""
 
     def line(self) -> str:
@@ -35,7 +40,7 @@ class StepResult:
 @dataclass(slots=True)
 class NightlyResult:
     day: date
-    out_dir: Path
+    out_dir: Path | str
     steps: list[StepResult] = field(default_factory=list)
     issues: list[Problem] = field(default_factory=list)
 
@@ -74,6 +79,7 @@ def run_nightly(
     notebooks: bool = True,
     clock: Clock = SYSTEM_CLOCK,
     state_dir: str | os.PathLike[str] | None = None,
+    cache: LoadCache | bool | None = True,
 ) -> NightlyResult:
     """Load the artifacts once, then write each report. A missing artifacts folder raises (exit 2).
 
@@ -81,9 +87,30 @@ def run_nightly(
     state and outbox in ``state_dir`` (default ``$ZTB_STATE_DIR``, else the current folder).
 
     ``date_source`` names where ``date_text`` came from, for the error message when it is bad.
+    ``cache``: sessions unchanged since the last night are not parsed again (True: the default cache
+    file of :mod:`ztbkit.loadcache`; a ``LoadCache``; False: parse everything).
     """
+    if is_remote(out_dir):  # object storage: render into a local staging folder, then upload
+        return _run_uploaded(
+            os.fspath(out_dir),
+            lambda local: run_nightly(
+                artifacts_dir,
+                local,
+                date_text=date_text,
+                date_source=date_source,
+                notebooks=notebooks,
+                clock=clock,
+                cache=cache,
+                state_dir=state_dir,
+            ),
+        )
     day = report_date(date_text, clock=clock, source=date_source)
-    tree: ArtifactTree = load_artifacts(artifacts_dir)
+    if cache is True:
+        from ztbkit.loadcache import LoadCache
+
+        cache = LoadCache()
+    load_cache = cache or None
+    tree: ArtifactTree = load_artifacts(artifacts_dir, cache=load_cache)
     day_dir = Path(out_dir) / day.isoformat()
     result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
     csv_path, md_path = day_dir / "trends.csv", day_dir / "trends.md"
@@ -100,7 +127,8 @@ def run_nightly(
         from ztbkit.budget import write_budget
 
         out = day_dir / "budget_daily.md"
-        budget_result = write_budget(tree, out, estimate_missing=True, clock=clock)
+        # A tree on object storage is read-only to ztbkit: unpriced runs are listed, not priced there.
+        budget_result = write_budget(tree, out, estimate_missing=not is_remote(artifacts_dir), clock=clock)
         result.issues.extend(Problem(sid, f"not estimated: {why}") for sid, why in budget_result.skipped)
         return out, budget_result.line()
 
@@ -109,7 +137,7 @@ def run_nightly(
     _run_step(result, "budget.md", budget)
     _trend_alert_step(result, tree, artifacts_dir, state_dir, clock)
     if notebooks:
-        _run_notebooks(result, artifacts_dir, day_dir)
+        _run_notebooks(result, artifacts_dir, day_dir, tree, load_cache)
     return result
 
 
@@ -127,12 +155,37 @@ def _trend_alert_step(result: NightlyResult, tree: ArtifactTree, artifacts_dir: 
         result.steps.append(StepResult("trend-alert", "ok", *done))
 
 
-def _run_notebooks(result: NightlyResult, artifacts_dir: str | os.PathLike[str], day_dir: Path) -> None:
-    """The report notebooks, in parallel; one step line each."""
+def _run_uploaded(out_url: str, run: Callable[[Path], NightlyResult]) -> NightlyResult:
+    """Run the nightly into a staging folder, upload it to ``out_url``; outputs then name their URLs."""
+    from ztbkit.storage import join, redact, staged_dir
+
+    with staged_dir(out_url) as local:
+        result = run(local)
+        for step in result.steps:
+            if isinstance(step.output, Path):
+                step.output = join(redact(out_url), step.output.relative_to(local).as_posix())
+    result.out_dir = join(redact(out_url), result.day.isoformat())
+    return result
+
+
+def _run_notebooks(
+    result: NightlyResult,
+    artifacts_dir: str | os.PathLike[str],
+    day_dir: Path,
+    tree: ArtifactTree,
+    cache: LoadCache | None = None,
+) -> None:
+    """The report notebooks, in parallel; one step line each. They read the tree already loaded
+    (a snapshot file, ztbkit.snapshot) instead of re-reading every session."""
     from ztbkit.reports import NOTEBOOKS, render_reports
+    from ztbkit.snapshot import snapshot_file
 
     try:
-        reports = render_reports(NOTEBOOKS, artifacts_dir=artifacts_dir, out_dir=day_dir)
+        columns = cache.columns_for(tree.sessions) if cache is not None else None  # unchanged rows copied
+        with snapshot_file(tree, artifacts_dir, columns) as snap:
+            reports = render_reports(
+                NOTEBOOKS, artifacts_dir=artifacts_dir, out_dir=day_dir, parameters={"snapshot": snap}
+            )
     except ZtbError as exc:
         result.steps.append(StepResult("notebooks", "failed", None, str(exc)))
         return

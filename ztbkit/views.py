@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from ztbkit import dashboard as dash
 from ztbkit.analysis import show_dashboard_analysis, show_learning_curves
-from ztbkit.artifacts import Session, load_artifacts
+from ztbkit.artifacts import Session
 from ztbkit.budget import budget_markdown, budget_runs, rollup
 from ztbkit.clock import default_tz
 from ztbkit.costs import md_escape, resolve_rates, yen
 from ztbkit.curves import add_median_band
 from ztbkit.nightly import report_date
+from ztbkit.snapshot import load_tree
 from ztbkit.tariffs import load_tariff
 from ztbkit.trends import METRICS, format_number, sparkline, trend_table
 
@@ -105,10 +106,12 @@ def _interact(controls: dict[str, Any], render: Callable[..., None]) -> None:
 
 
 def show_dashboard(artifacts_dir: str, *, interactive: bool = False, title: str = dash.TITLE,
-                   leaderboard: dict[str, Any] | None = None, curves: dict[str, Any] | None = None) -> None:  # fmt: skip
+                   leaderboard: dict[str, Any] | None = None, curves: dict[str, Any] | None = None,
+                   snapshot: str = "") -> None:  # fmt: skip
     """The dashboard: title, counts, the session table, Sharpe/DSR and step-progress plots, then the
-    trials-adjusted leaderboard and learning curves (``leaderboard``/``curves``: see ztbkit.analysis)."""
-    tree = load_artifacts(artifacts_dir)
+    trials-adjusted leaderboard and learning curves (``leaderboard``/``curves``: see ztbkit.analysis).
+    ``snapshot``: the nightly's load-once snapshot file, read instead of the tree when it matches."""
+    tree = load_tree(artifacts_dir, snapshot)
     sessions = tree.sessions
 
     def render(selected: Sequence[str] = (), start: date | None = None, end: date | None = None) -> None:
@@ -158,10 +161,10 @@ def _trend_figure(table: Any, metric: str) -> Figure:
 
 
 def show_trends(artifacts_dir: str, *, metrics: Sequence[str] = METRICS, interactive: bool = False,
-                curves: dict[str, Any] | None = None) -> None:  # fmt: skip
+                curves: dict[str, Any] | None = None, snapshot: str = "") -> None:  # fmt: skip
     """Per-metric trend: sparkline, min/max/latest, a line across sessions with its rolling median band;
     then learning curves of the recent sessions (``curves``: see ztbkit.analysis)."""
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"metrics: unknown {', '.join(unknown)} (choose from {', '.join(METRICS)})")
@@ -207,9 +210,10 @@ def _cost_per_day_figure(days: Sequence[Any]) -> Figure:
     return dash.finish_axes(fig, ax, "Cost per day (¥)", "no estimated runs")
 
 
-def show_budget(artifacts_dir: str, *, day: str | None = None, interactive: bool = False) -> None:
+def show_budget(artifacts_dir: str, *, day: str | None = None, interactive: bool = False,
+                snapshot: str = "") -> None:  # fmt: skip
     """The daily budget: cost per day (bar chart) and the per-day / per-run tables."""
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     runs = budget_runs(tree.sessions)
     only = report_date(day, source="day") if day else None
 
@@ -264,13 +268,13 @@ def _per_million_steps_figure(points: Sequence[tuple[Any, float]]) -> Figure:
 
 
 def show_cost(artifacts_dir: str, *, tariff: str = "jp_residential_tiered", month: str | None = None,
-              interactive: bool = False) -> None:  # fmt: skip
+              interactive: bool = False, snapshot: str = "") -> None:  # fmt: skip
     """The month's electricity bill by tier (stacked bar), and cost per 1M steps per session.
 
     The month's kWh is the sum of the runs' ``power_kwh`` (from their cost estimates) started in
     ``month`` (YYYY-MM; default: the newest month with runs).
     """
-    tree = load_artifacts(artifacts_dir)
+    tree = load_tree(artifacts_dir, snapshot)
     estimates = [(s, s.cost_estimate) for s in tree.sessions if s.on_disk and s.cost_estimate]
     months = sorted(
         {s.start_time.astimezone(default_tz()).strftime("%Y-%m") for s, _ in estimates if s.start_time}

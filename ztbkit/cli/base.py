@@ -86,8 +86,29 @@ def progress_printer(label: str, min_total: int = 2000) -> Callable[[int, int], 
     return show
 
 
+class Location(click.ParamType[Any]):
+    """A local path (→ Path; ``file://`` URLs too) or an fsspec URL such as ``s3://bucket/prefix`` (→ str)."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ztbkit.storage import is_remote, local_path
+
+        if isinstance(value, Path) or not is_remote(str(value)):
+            return Path(local_path(str(value)))
+        if ctx is not None and ctx.command.name in LOCAL_ONLY:  # they inspect or write a session's folder
+            self.fail(f"ztb {ctx.command.name} needs a local folder, not a URL", param, ctx)
+        return str(value)
+
+
+#: Commands whose --artifacts-dir must be a local folder (they stat, lock or write inside sessions).
+LOCAL_ONLY = frozenset({"doctor", "cost", "gates-alert", "compat"})
+
+
+LOCATION = Location()
+
 ARTIFACTS_OPT = click.option(
-    "--artifacts-dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True,
+    "--artifacts-dir", type=LOCATION, default=Path("artifacts"), show_default=True,
     help="Root of the bot's artifact tree (one folder per session).",
 )  # fmt: skip
 SCHEDULER_STATE_OPT = click.option(
@@ -100,7 +121,7 @@ STATE_DIR_OPT = click.option(
     "Env ZTB_STATE_DIR.",
 )  # fmt: skip
 OUT_DIR_OPT = click.option(
-    "--out-dir", type=click.Path(path_type=Path), default=Path("outputs"), show_default=True,
+    "--out-dir", type=LOCATION, default=Path("outputs"), show_default=True,
     help="Reports go to <out-dir>/<YYYY-MM-DD>/ (NAME.html, .md and the executed .ipynb).",
 )  # fmt: skip
 VERBOSE_OPT = click.option(

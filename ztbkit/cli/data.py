@@ -10,6 +10,7 @@ import click
 
 from ztbkit.cli.base import (
     ARTIFACTS_OPT,
+    LOCATION,
     OUT_DIR_OPT,
     VERBOSE_OPT,
     cli,
@@ -51,9 +52,9 @@ def demo(out_dir: Path, sessions: int, seed: int) -> None:
 @ARTIFACTS_OPT
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
     default=None,
-    help="CSV to write.  [default: <artifacts-dir>/trends.csv]",
+    help="CSV to write (a path or URL).  [default: <artifacts-dir>/trends.csv]",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when any artifact had a problem.")
 @VERBOSE_OPT
@@ -70,14 +71,16 @@ def trends(artifacts_dir: Path, out: Path | None, strict: bool, verbose: bool) -
       ztb trends --artifacts-dir /data/bot/artifacts --out reports/trends.csv
     """
     from ztbkit.artifacts import load_artifacts
-    from ztbkit.trends import default_csv_path, write_trends_csv
+    from ztbkit.storage import join, redact, staged_file
+    from ztbkit.trends import write_trends_csv
 
     tree = load_artifacts(artifacts_dir, progress=progress_printer("loading sessions"))
-    target = out or default_csv_path(artifacts_dir)
-    table = write_trends_csv(tree.sessions, target)
+    target = out or join(artifacts_dir, "trends.csv")
+    with staged_file(target) as local:  # a URL: written locally, then uploaded whole
+        table = write_trends_csv(tree.sessions, local)
     issues = tree.all_issues()
     warn_issues(issues, verbose)
-    click.echo(f"wrote {target} ({len(table.rows)} sessions, {len(issues)} warnings)")
+    click.echo(f"wrote {redact(str(target))} ({len(table.rows)} sessions, {len(issues)} warnings)")
     if strict and issues:
         sys.exit(1)
 
@@ -129,9 +132,17 @@ def trends_md(csv_path: Path, out: Path, verbose: bool) -> None:
 @click.option(
     "--skip-notebooks", is_flag=True, help="Only the CSV/Markdown reports (no Jupyter kernel needed)."
 )
+@click.option(
+    "--no-cache", is_flag=True, help="Parse every session (default: only those changed since the last run)."
+)
 @VERBOSE_OPT
 def nightly(
-    artifacts_dir: Path, out_dir: Path, date_text: str | None, skip_notebooks: bool, verbose: bool
+    artifacts_dir: Path,
+    out_dir: Path,
+    date_text: str | None,
+    skip_notebooks: bool,
+    no_cache: bool,
+    verbose: bool,
 ) -> None:
     """Run every nightly report, in order; one line per output.
 
@@ -149,7 +160,7 @@ def nightly(
     scheduled = os.environ.get("ZTB_SCHEDULED_FOR")
     source = "--date" if date_text or not scheduled else "ZTB_SCHEDULED_FOR"
     result = run_nightly(artifacts_dir, out_dir, date_text=date_text or scheduled, date_source=source,
-                         notebooks=not skip_notebooks)  # fmt: skip
+                         notebooks=not skip_notebooks, cache=not no_cache)  # fmt: skip
     warn_issues(result.issues, verbose)
     for step in result.steps:
         click.echo(step.line())

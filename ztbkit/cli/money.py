@@ -8,6 +8,7 @@ import click
 
 from ztbkit.cli.base import (
     ARTIFACTS_OPT,
+    LOCATION,
     VERBOSE_OPT,
     cli,
     fail,
@@ -99,7 +100,7 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
 @click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Only runs started on this day (Asia/Tokyo).")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
     default=Path("reports/budget_daily.md"),
     show_default=True,
     help="Markdown report to write.",
@@ -127,11 +128,15 @@ def budget(
     from ztbkit.artifacts import load_artifacts
     from ztbkit.budget import write_budget
     from ztbkit.nightly import report_date
+    from ztbkit.storage import is_remote, redact, staged_file
 
     only = report_date(date_text) if date_text else None
+    if estimate_missing and is_remote(artifacts_dir):
+        fail("--estimate-missing writes cost files into the sessions: it needs a local --artifacts-dir")
     tree = load_artifacts(artifacts_dir, progress=progress_printer("loading sessions"))
-    result = write_budget(tree, out, only=only, estimate_missing=estimate_missing)
+    with staged_file(out) as local:  # a URL: written locally, then uploaded whole
+        result = write_budget(tree, local, only=only, estimate_missing=estimate_missing)
     warn_issues(tree.all_issues(), verbose)
     for sid, why in result.skipped:
         click.echo(f"warning: {sid}: not estimated: {why}", err=True)
-    click.echo(f"wrote {out}: {result.line()}")
+    click.echo(f"wrote {redact(str(out))}: {result.line()}")

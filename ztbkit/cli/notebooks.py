@@ -10,6 +10,7 @@ import click
 
 from ztbkit.cli.base import (
     ARTIFACTS_OPT,
+    LOCATION,
     OUT_DIR_OPT,
     cli,
 )
@@ -22,9 +23,9 @@ CELL_TIMEOUT_OPT = click.option("--cell-timeout", type=click.IntRange(min=1), de
 @ARTIFACTS_OPT
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
     default=None,
-    help="HTML page to write.  [default: <artifacts-dir>/dashboard.html]",
+    help="HTML page to write (a path or URL).  [default: <artifacts-dir>/dashboard.html]",
 )
 @CELL_TIMEOUT_OPT
 def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> None:
@@ -42,12 +43,16 @@ def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> N
     from ztbkit.artifacts import load_artifacts
     from ztbkit.fsio import prepare_output
     from ztbkit.reports import render_notebook
+    from ztbkit.storage import is_remote, join, shown, staged_file
 
     load_artifacts(artifacts_dir)  # a missing folder is exit 2 here, before a kernel starts
-    target = prepare_output(out or artifacts_dir / "dashboard.html")  # a bad --out is exit 2 here too
-    result = render_notebook("dashboard", artifacts_dir=artifacts_dir, out_dir=target.parent, stem=target.stem,
-                             formats=("html",), cell_timeout=cell_timeout)  # fmt: skip
-    click.echo(result.line())
+    target = out or join(artifacts_dir, "dashboard.html")
+    if not is_remote(target):
+        prepare_output(target)  # a bad --out is exit 2 here, before a kernel starts
+    with staged_file(target) as local:  # a URL: rendered locally, then uploaded with its .ipynb
+        result = render_notebook("dashboard", artifacts_dir=artifacts_dir, out_dir=local.parent, stem=local.stem,
+                                 formats=("html",), cell_timeout=cell_timeout)  # fmt: skip
+    click.echo(shown(result.line(), local.parent, target, up=1))
     sys.exit(result.exit_code)
 
 
@@ -95,18 +100,23 @@ def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: t
     from ztbkit.fsio import prepare_output_dir
     from ztbkit.nightly import report_date
     from ztbkit.reports import parse_parameter, render_reports
+    from ztbkit.storage import is_remote, join, redact, shown, staged_dir
 
     load_artifacts(artifacts_dir)
-    day_dir = prepare_output_dir(out_dir / report_date(date_text).isoformat())
+    day_dir = join(out_dir, report_date(date_text).isoformat())
+    if not is_remote(day_dir):
+        prepare_output_dir(day_dir)  # a bad --out-dir is exit 2 here, before a kernel starts
     parameters = {k: parse_parameter(v) for k, v in params}
     total, done = len(names), 0
 
     def progress(result: Any) -> None:
         nonlocal done
         done += 1
-        click.echo(f"[{done}/{total}] {result.line()}")
+        click.echo(f"[{done}/{total}] {shown(result.line(), local, day_dir)}")
 
-    click.echo(f"rendering {', '.join(names)} into {day_dir}", err=True)
-    results = render_reports(names, artifacts_dir=artifacts_dir, out_dir=day_dir, parameters=parameters,
-                             cell_timeout=cell_timeout, run_timeout=run_timeout, jobs=jobs, on_done=progress)  # fmt: skip
+    click.echo(f"rendering {', '.join(names)} into {redact(str(day_dir))}", err=True)
+    with staged_dir(day_dir) as local:  # a URL: rendered locally, then uploaded
+        results = render_reports(names, artifacts_dir=artifacts_dir, out_dir=local, parameters=parameters,
+                                 cell_timeout=cell_timeout, run_timeout=run_timeout, jobs=jobs,
+                                 on_done=progress)  # fmt: skip
     sys.exit(max(r.exit_code for r in results))

@@ -9,6 +9,7 @@ import click
 
 from ztbkit.cli.base import (
     ARTIFACTS_OPT,
+    LOCATION,
     SCHEDULER_STATE_OPT,
     STATE_DIR_OPT,
     VERBOSE_OPT,
@@ -168,10 +169,10 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
 @cli.command("tb-scrape")
 @click.option(
     "--run-dir",
-    type=click.Path(path_type=Path),
+    type=LOCATION,
     default=Path("runs"),
     show_default=True,
-    help="Folder holding TensorBoard runs (searched recursively).",
+    help="Folder (or URL: mirrored locally, only changed objects fetched) holding TensorBoard runs.",
 )
 @click.option("--output", type=click.Path(path_type=Path), help="Write the JSON here instead of stdout.")
 @click.option(
@@ -196,13 +197,21 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
       ztb tb-scrape --run-dir runs
       ztb tb-scrape --run-dir artifacts/20250929T120000Z/tb --output tb_latest.json --tag time/fps
     """
-    from ztbkit.fsio import atomic_write_text, prepare_output
+    from ztbkit.fsio import Problem, atomic_write_text, prepare_output
+    from ztbkit.mirror import mirror
+    from ztbkit.storage import is_remote, redact
     from ztbkit.tensorboard import dumps, scrape
 
-    if output is not None:
+    if output is not None and not is_remote(output):
         prepare_output(output)  # a bad --output is exit 2 before the cache is touched
+    url = str(run_dir) if is_remote(run_dir) else None
+    run_dir = mirror(str(run_dir)) if url else run_dir  # object storage: a local copy, fetched incrementally
     cache_path = None if no_cache else (cache or run_dir / ".ztb-tb-cache.json")
     result = scrape(run_dir, cache=cache_path, tags=list(tags) or None)
+    if url:
+        result.problems = [
+            Problem(p.path.replace(str(run_dir), redact(url)), p.reason) for p in result.problems
+        ]
     warn_issues(result.problems, verbose)
     text = dumps(result) + "\n"
     if output is None:

@@ -1,0 +1,162 @@
+"""Benchmarks of issue 15: work proportional to change, and loading from object storage.
+
+1. ``nightly``: `run_nightly` (CSV, Markdown, budget, four notebooks) on 10,000 sessions with 10 of them
+   changed since the last night, against the nightly on 100 sessions (its own second night), in the
+   same run. Target: at most 1.5x. The first (cold) night of the 10,000 is reported too.
+2. ``s3``: loading 1,000 sessions from a local S3 server (moto's server mode in its own process on
+   127.0.0.1) against loading the same tree from local disk. Target: within 3x. The incremental
+   remote load (load cache warm, nothing changed) is reported too.
+
+    python benchmarks/bench_incremental.py nightly [--sessions 10000] [--small 100] [--changed 10]
+    python benchmarks/bench_incremental.py s3 [--sessions 1000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from gen_tree import ensure_tree
+
+from ztbkit.artifacts import load_artifacts
+from ztbkit.loadcache import LoadCache
+from ztbkit.nightly import run_nightly
+
+
+def _night(artifacts: Path, out: Path, cache: Path) -> float:
+    t0 = time.perf_counter()
+    result = run_nightly(artifacts, out, date_text="2025-10-31", cache=LoadCache(cache))
+    assert result.ok, [s.line() for s in result.steps if s.status != "ok"]
+    return time.perf_counter() - t0
+
+
+def change_sessions(artifacts: Path, count: int) -> list[str]:
+    """Rewrite the summary.json of ``count`` sessions (a new file replaces the old, as the bot writes)."""
+    names = sorted(p.name for p in artifacts.iterdir() if p.is_dir() and not p.name.startswith("."))
+    picked = names[:: max(1, len(names) // count)][:count]
+    for name in picked:
+        path = artifacts / name / "summary.json"
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            doc = {}
+        doc = doc if isinstance(doc, dict) else {}
+        doc["rl_sharpe"] = round(time.time() % 7, 3)
+        tmp = path.with_suffix(".new")
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, path)
+    return picked
+
+
+def run_nightly_bench(sessions: int, small: int, changed: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="ztb-bench-inc-"))
+    big_tree = ensure_tree(work / f"tree-{sessions}", sessions)
+    small_tree = ensure_tree(work / f"tree-{small}", small)
+    cold = _night(big_tree, work / "out-big", work / "big.parquet")  # the first night: parse and price all
+    _night(small_tree, work / "out-small", work / "small.parquet")
+    small_s = _night(small_tree, work / "out-small", work / "small.parquet")  # its second night
+    _night(big_tree, work / "out-big", work / "big.parquet")  # settle: every run priced, cache written
+    change_sessions(big_tree, changed)
+    cache = LoadCache(work / "big.parquet")
+    t0 = time.perf_counter()
+    result = run_nightly(big_tree, work / "out-big", date_text="2025-10-31", cache=cache)
+    big_s = time.perf_counter() - t0
+    assert result.ok
+    return {"sessions": sessions, "small": small, "changed": changed, "parsed": cache.parsed,
+            "cold_s": cold, "small_s": small_s, "big_s": big_s, "ratio": big_s / small_s}  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_s3_bench(sessions: int, repeat: int) -> dict[str, Any]:
+    import s3fs
+
+    work = Path(tempfile.mkdtemp(prefix="ztb-bench-s3-"))
+    tree = ensure_tree(work / f"tree-{sessions}", sessions)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(endpoint + "/moto-api/", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+               "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+        os.environ.update(env)
+        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True)
+        fs.mkdir("bench")
+        files = [p for p in sorted(tree.rglob("*")) if p.is_file()]
+        fs.put([str(p) for p in files], [f"bench/tree/{p.relative_to(tree).as_posix()}" for p in files])
+        url = "s3://bench/tree"
+        load_artifacts(url)  # warm-up: connections, imports
+        local, remote = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            a = load_artifacts(tree)
+            local.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            b = load_artifacts(url)
+            remote.append(time.perf_counter() - t0)
+        assert len(a.sessions) == len(b.sessions)
+        cache = work / "cache.parquet"
+        load_artifacts(url, cache=LoadCache(cache))
+        t0 = time.perf_counter()
+        load_artifacts(url, cache=LoadCache(cache))
+        warm = time.perf_counter() - t0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lo, re_ = statistics.median(local), statistics.median(remote)
+    return {"sessions": sessions, "objects": len(files), "local_s": lo, "s3_s": re_, "ratio": re_ / lo,
+            "s3_incremental_s": warm}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", choices=("nightly", "s3"))
+    ap.add_argument("--sessions", type=int, default=None)
+    ap.add_argument("--small", type=int, default=100)
+    ap.add_argument("--changed", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if args.which == "nightly":
+        r = run_nightly_bench(args.sessions or 10_000, args.small, args.changed)
+        print(
+            f"nightly, {r['sessions']} sessions, {r['changed']} changed ({r['parsed']} parsed): {r['big_s']:.2f} s"
+        )
+        print(f"nightly, {r['small']} sessions (second night):  {r['small_s']:.2f} s")
+        print(f"first (cold) night of the {r['sessions']}:        {r['cold_s']:.2f} s")
+        print(f"ratio: {r['ratio']:.2f}x (target <= 1.5x)")
+    else:
+        r = run_s3_bench(args.sessions or 1000, args.repeat)
+        print(f"load {r['sessions']} sessions ({r['objects']} objects): local disk {r['local_s']:.2f} s, "
+              f"local S3 server {r['s3_s']:.2f} s")  # fmt: skip
+        print(f"incremental S3 load (load cache warm, nothing changed): {r['s3_incremental_s']:.2f} s")
+        print(f"ratio: {r['ratio']:.2f}x (target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Incremental loading: only changed sessions are parsed; outputs equal a cold run; a bad cache is ignored."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ztbkit.artifacts
+from ztbkit.artifacts import load_artifacts
+from ztbkit.loadcache import LoadCache
+from ztbkit.snapshot import SnapshotWarning
+
+
+@pytest.fixture(scope="module")
+def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ztbkit.demo import build_demo
+
+    out = tmp_path_factory.mktemp("big") / "tree"
+    return Path(
+        build_demo(out, sessions=1000, seed=13, tb_sessions=0, with_logs=False, durable=False).artifacts_dir
+    )
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every session folder the loader parses, in order (load_session is the one parse of a session)."""
+    seen: list[str] = []
+    real = ztbkit.artifacts.load_session
+
+    def counting(folder: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(os.path.basename(os.fspath(folder)))
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(ztbkit.artifacts, "load_session", counting)
+    return seen
+
+
+def outputs(tree: Any) -> tuple[str, str]:
+    """The trends CSV and the budget report of ``tree`` (what a night writes from it)."""
+    from ztbkit.budget import budget_markdown, budget_runs, rollup
+    from ztbkit.trends import trend_table, trends_csv_text
+
+    return trends_csv_text(trend_table(tree.sessions)), budget_markdown(rollup(budget_runs(tree.sessions)))
+
+
+def test_one_changed_session_of_1000_is_the_only_one_parsed(
+    big_tree: Path, tmp_path: Path, parses: list[str]
+) -> None:
+    cache_file = tmp_path / "cache.parquet"
+    load_artifacts(big_tree, cache=LoadCache(cache_file))  # the first night: everything parsed
+    on_disk = sorted(p.name for p in big_tree.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(parses) == len(on_disk) == 1000
+    parses.clear()
+
+    warm = load_artifacts(big_tree, cache=LoadCache(cache_file))
+    assert parses == []  # nothing changed: nothing parsed
+
+    victim = on_disk[500]
+    summary = big_tree / victim / "summary.json"
+    doc = json.loads(summary.read_text())
+    doc["rl_sharpe"] = 9.25  # a new value, written the way the bot writes (a new file replaces the old)
+    tmp = summary.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, summary)
+    (big_tree / on_disk[10] / "ztb.stop").write_text("")  # a kill file appears in another session
+    warm = load_artifacts(big_tree, cache=LoadCache(cache_file))
+    assert sorted(parses) == sorted([victim, on_disk[10]])
+    assert warm.get(victim).rl_sharpe == 9.25  # type: ignore[union-attr]
+    assert warm.get(on_disk[10]).stopped  # type: ignore[union-attr]
+
+    parses.clear()
+    cold = load_artifacts(big_tree)  # no cache at all
+    assert len(parses) == 1000
+    assert warm.sessions == cold.sessions and warm.all_issues() == cold.all_issues()
+    assert outputs(warm) == outputs(cold)
+
+
+def test_index_entry_change_reparses_that_session(make_tree: Any, tmp_path: Path, parses: list[str]) -> None:
+    root = make_tree({"a": {"summary.json": {"global_step": 1}}, "b": {"summary.json": {"global_step": 2}}},
+                     index=[{"id": "a", "status": "running"}, {"id": "b", "status": "running"}])  # fmt: skip
+    cache_file = tmp_path / "c.parquet"
+    load_artifacts(root, cache=LoadCache(cache_file))
+    parses.clear()
+    (root / "index.json").write_text(
+        json.dumps([{"id": "a", "status": "running"}, {"id": "b", "status": "done"}])
+    )
+    tree = load_artifacts(root, cache=LoadCache(cache_file))
+    assert parses == ["b"] and tree.get("b").status == "done"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other-root", "other-version"])
+def test_a_corrupted_or_mismatched_cache_is_ignored_with_a_warning(
+    make_tree: Any, tmp_path: Path, parses: list[str], damage: str
+) -> None:
+    root = make_tree({"a": {"summary.json": {"global_step": 1, "rl_sharpe": 0.5}}})
+    other = make_tree({"a": {"summary.json": {"global_step": 99}}}, root=tmp_path / "other")
+    cache_file = tmp_path / "c.parquet"
+    load_artifacts(other if damage == "other-root" else root, cache=LoadCache(cache_file))
+    if damage == "garbage":
+        cache_file.write_bytes(b"\x00not parquet at all")
+    elif damage == "truncated":
+        cache_file.write_bytes(cache_file.read_bytes()[:-40])
+    elif damage == "other-version":
+        import ztbkit.loadcache
+
+        real = ztbkit.loadcache._parser_fingerprint
+        ztbkit.loadcache._parser_fingerprint = lambda: "another-parser"  # type: ignore[assignment]
+    parses.clear()
+    try:
+        with pytest.warns(SnapshotWarning, match="ignored"):
+            tree = load_artifacts(root, cache=LoadCache(cache_file))
+    finally:
+        if damage == "other-version":
+            ztbkit.loadcache._parser_fingerprint = real  # type: ignore[assignment]
+    assert parses == ["a"]  # parsed, not taken from the bad cache
+    assert tree.get("a").global_step == 1 and tree.get("a").rl_sharpe == 0.5  # type: ignore[union-attr]

@@ -1,0 +1,257 @@
+"""The load-once snapshot: an artifact tree as one Parquet file the report notebooks read.
+
+The nightly loads the tree once and hands the four notebooks this snapshot instead of letting each
+kernel re-read thousands of JSON files. Schema (version :data:`SCHEMA_VERSION`), one row per session:
+
+========================  ==========  ========================================================
+column                    type        meaning
+========================  ==========  ========================================================
+session_id                string      the folder name (or the index id of a missing folder)
+folder                    string      the session folder path or URL; null: index entry only
+on_disk, in_index,        bool        as in :class:`ztbkit.artifacts.Session`
+stopped, is_best
+status, eta,              string      normalised status; ETA text; where the duration came
+duration_source,                      from; run_metadata.json's shape
+run_metadata_shape
+start_time                string      ISO 8601 with its UTC offset (kept exactly)
+global_step, gpu_count    int64       null when missing or invalid (or past 64 bits: see big_ints)
+rl_sharpe, dsr, p_value,  float64     null when missing or invalid
+rss_peak_mb,
+memory_peak_mb,
+duration_seconds,
+steps_per_sec
+summary, metrics,         string      the documents as JSON text (NaN kept as ``NaN``)
+run_metadata,
+cost_estimate
+gates                     string      JSON ``{"declared_pass": b, "results": [[name, status,
+                                      reason, critical], ...]}``; null: no gates file
+issues                    string      JSON ``[[path, reason], ...]``
+big_ints                  string      JSON ``{column: "digits"}`` for integers past 64 bits; else null
+========================  ==========  ========================================================
+
+File metadata key ``ztbkit.snapshot`` holds JSON ``{"version", "root", "issues"}`` (tree-level
+problems). A file that cannot be read, or whose version or root differs, is ignored with a warning
+and the caller loads the tree itself: a snapshot can make a report faster, never wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ztbkit.artifacts import ArtifactTree, Session, load_artifacts
+from ztbkit.fsio import Problem, atomic_write_bytes
+from ztbkit.gates import GateReport, GateResult
+
+SCHEMA_VERSION = 1
+META_KEY = b"ztbkit.snapshot"
+
+_BOOLS = ("on_disk", "in_index", "stopped", "is_best")
+_TEXTS = ("status", "eta", "duration_source", "run_metadata_shape")
+_INTS = ("global_step", "gpu_count")
+_FLOATS = (
+    "rl_sharpe",
+    "dsr",
+    "p_value",
+    "rss_peak_mb",
+    "memory_peak_mb",
+    "duration_seconds",
+    "steps_per_sec",
+)
+_DOCS = ("summary", "metrics", "run_metadata", "cost_estimate")
+
+
+class SnapshotWarning(UserWarning):
+    """A snapshot or cache file was ignored (unreadable, another schema version, another tree)."""
+
+
+def _dumps(value: Any) -> str:
+    # The standard library, not orjson: documents may hold NaN and integers past 64 bits.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str) -> Any:
+    import orjson
+
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # NaN literals, huge integers
+
+
+def _gates(report: GateReport | None) -> str | None:
+    if report is None:
+        return None
+    rows = [[g.name, g.status, g.reason, g.critical] for g in report.results]
+    return _dumps({"declared_pass": report.declared_pass, "results": rows})
+
+
+def sessions_to_columns(sessions: Sequence[Session]) -> dict[str, list[Any]]:
+    """The snapshot columns of ``sessions`` (see the module docstring)."""
+    cols: dict[str, list[Any]] = {
+        "session_id": [s.session_id for s in sessions],
+        "folder": [s.folder for s in sessions],
+        "start_time": [s.start_time.isoformat() if s.start_time else None for s in sessions],
+    }
+    for name in (*_BOOLS, *_TEXTS, *_FLOATS):
+        cols[name] = [getattr(s, name) for s in sessions]
+    big: list[dict[str, str]] = [{} for _ in sessions]
+    for name in _INTS:
+        cols[name] = []
+        for i, s in enumerate(sessions):
+            value = getattr(s, name)
+            if value is not None and not -(2**63) <= value < 2**63:
+                big[i][name], value = str(value), None
+            cols[name].append(value)
+    cols["big_ints"] = [_dumps(b) if b else None for b in big]
+    for name in _DOCS:
+        cols[name] = [None if getattr(s, name) is None else _dumps(getattr(s, name)) for s in sessions]
+    cols["gates"] = [_gates(s.gates) for s in sessions]
+    cols["issues"] = [_dumps([[p.path, p.reason] for p in s.issues]) for s in sessions]
+    return cols
+
+
+def columns_to_sessions(cols: dict[str, list[Any]], rows: Iterable[int] | None = None) -> list[Session]:
+    """Sessions back from snapshot columns (all rows, or only ``rows``)."""
+    out = []
+    for i in rows if rows is not None else range(len(cols["session_id"])):
+        s = Session(session_id=cols["session_id"][i], folder=cols["folder"][i])
+        for name in (*_BOOLS, *_TEXTS, *_INTS, *_FLOATS):
+            setattr(s, name, cols[name][i])
+        start = cols["start_time"][i]
+        s.start_time = datetime.fromisoformat(start) if start else None
+        for name in _DOCS:
+            text = cols[name][i]
+            setattr(s, name, _loads(text) if text is not None else (None if name == "cost_estimate" else {}))
+        gates = cols["gates"][i]
+        if gates is not None:
+            doc = _loads(gates)
+            s.gates = GateReport([GateResult(*r) for r in doc["results"]], doc["declared_pass"])
+        s.issues = [Problem(p, r) for p, r in _loads(cols["issues"][i])]
+        if cols["big_ints"][i] is not None:
+            for name, digits in _loads(cols["big_ints"][i]).items():
+                setattr(s, name, int(digits))
+        out.append(s)
+    return out
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    fields = [("session_id", pa.string()), ("folder", pa.string()), ("start_time", pa.string())]
+    fields += [(n, pa.bool_()) for n in _BOOLS] + [(n, pa.string()) for n in _TEXTS]
+    fields += [(n, pa.int64()) for n in _INTS] + [(n, pa.float64()) for n in _FLOATS]
+    fields += [(n, pa.string()) for n in (*_DOCS, "gates", "issues", "big_ints")]
+    return pa.schema(fields)
+
+
+def to_parquet_bytes(
+    cols: dict[str, list[Any]], meta: dict[str, Any], extra: dict[str, Any] | None = None
+) -> bytes:
+    """Parquet bytes of ``cols`` (plus ``extra`` string columns) with ``meta`` as file metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _schema()
+    for name in extra or {}:
+        schema = schema.append(pa.field(name, pa.string()))
+    table = pa.table(
+        {**cols, **(extra or {})}, schema=schema.with_metadata({META_KEY: _dumps(meta).encode()})
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def read_parquet(
+    path: str | os.PathLike[str], what: str
+) -> tuple[dict[str, list[Any]], dict[str, Any]] | None:
+    """(columns, metadata) of a snapshot-shaped file, or None with a warning when unusable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(os.fspath(path))
+        meta = json.loads((table.schema.metadata or {})[META_KEY])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        warnings.warn(f"{what} {os.fspath(path)} ignored: unreadable ({exc})", SnapshotWarning, stacklevel=3)
+        return None
+    if not isinstance(meta, dict) or meta.get("version") != SCHEMA_VERSION:
+        version = meta.get("version") if isinstance(meta, dict) else None
+        warnings.warn(f"{what} {os.fspath(path)} ignored: schema version {version!r}, this ztbkit reads "
+                      f"{SCHEMA_VERSION}", SnapshotWarning, stacklevel=3)  # fmt: skip
+        return None
+    return table.to_pydict(), meta
+
+
+def write_snapshot(
+    tree: ArtifactTree,
+    path: str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    columns: dict[str, list[Any]] | None = None,
+) -> Path:
+    """Write ``tree`` (loaded from ``root``) as a snapshot file, atomically. ``columns``: its sessions'
+    columns when already at hand (``LoadCache.columns_for``)."""
+    meta = {
+        "version": SCHEMA_VERSION,
+        "root": os.fspath(root),
+        "issues": [[p.path, p.reason] for p in tree.issues],
+    }
+    return atomic_write_bytes(
+        path, to_parquet_bytes(columns or sessions_to_columns(tree.sessions), meta), durable=False
+    )
+
+
+def read_snapshot(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> ArtifactTree | None:
+    """The tree in a snapshot of ``root``; None (with a :class:`SnapshotWarning`) when it cannot be used."""
+    got = read_parquet(path, "snapshot")
+    if got is None:
+        return None
+    cols, meta = got
+    if meta.get("root") != os.fspath(root):
+        warnings.warn(f"snapshot {os.fspath(path)} ignored: it is of {meta.get('root')!r}, not {os.fspath(root)!r}",
+                      SnapshotWarning, stacklevel=2)  # fmt: skip
+        return None
+    issues = [Problem(p, r) for p, r in meta.get("issues", [])]
+    return ArtifactTree(root=Path(os.fspath(root)), sessions=columns_to_sessions(cols), issues=issues)
+
+
+def load_tree(
+    artifacts_dir: str | os.PathLike[str], snapshot: str | os.PathLike[str] | None = None
+) -> ArtifactTree:
+    """The notebooks' loader: the ``snapshot`` when one is given and usable, else the tree itself."""
+    if snapshot:
+        tree = read_snapshot(snapshot, artifacts_dir)
+        if tree is not None:
+            return tree
+    return load_artifacts(artifacts_dir)
+
+
+@contextlib.contextmanager
+def snapshot_file(
+    tree: ArtifactTree, root: str | os.PathLike[str], columns: dict[str, list[Any]] | None = None
+) -> Iterator[str]:
+    """A temporary snapshot of ``tree`` for the notebooks of one run ("" if it cannot be written:
+    the notebooks then read the tree themselves); removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="ztb-snapshot-")
+    try:
+        try:
+            path = str(write_snapshot(tree, Path(folder) / "sessions.parquet", root, columns))
+        except (OSError, ValueError) as exc:
+            warnings.warn(
+                f"no snapshot for the notebooks ({exc}); each reads the tree", SnapshotWarning, stacklevel=3
+            )
+            path = ""
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
