@@ -21,6 +21,13 @@ EVIL = "<script>alert(1)</script>"
 ARTIFACTS = REPO / "test-artifacts"
 
 
+def require_chromium() -> None:
+    """Missing Chromium is a failure with the one line that fixes it, not a skip."""
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} not found: run `make setup-browser` (sudo apt-get install chromium), Debian's Chromium"
+    )
+
+
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("dash")
@@ -39,7 +46,7 @@ def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)"
+    require_chromium()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b

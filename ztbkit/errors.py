@@ -29,3 +29,10 @@ class ArtifactsNotFoundError(ZtbError, FileNotFoundError):
 
 class InputFileError(ZtbError, ValueError):
     """An input file named on the command line is missing, unreadable or malformed."""
+
+
+class ParameterError(UsageError):
+    """A notebook parameter (``artifacts_dir``…) has a value ztbkit cannot use.
+
+    In a Jupyter kernel that imported :mod:`ztbkit.views`, it is shown as one line, not a traceback.
+    """
