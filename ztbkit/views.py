@@ -93,7 +93,11 @@ def _one_line_errors() -> None:
 
     def one_line(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
                  tb_offset: Any = None) -> list[str]:  # fmt: skip
-        return [f"\x1b[31m{etype.__name__}\x1b[0m: {value}"]
+        # IPython's run_code only calls the handler; showing the error (an "error" output with
+        # ename/evalue, so papermill still fails the cell) is the handler's job.
+        stb = [f"\x1b[31m{etype.__name__}\x1b[0m: {value}"]
+        shell._showtraceback(etype, value, stb)
+        return stb
 
     shell.set_custom_exc((ZtbError,), one_line)
     shell._ztb_one_line = True
@@ -387,7 +391,8 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
                         f"{'energy unknown' if e.kwh is None else md_escape(f'{e.source} ({e.detail})')} | "
                         f"{yen(r.cost_jpy) if r and r.cost_jpy is not None else ''} | "
                         f"{'' if v is None else yen(v)} |\n")  # fmt: skip
-        notes = [f"{len(in_month)} priced run(s) started in {selected_month or '—'}"]
+        est_kwh = f", of which {estimated:.2f} kWh estimated (GPU-hours × board power)" if estimated else ""
+        notes = [f"{len(in_month)} priced run(s) started in {selected_month or '—'}: {kwh:.2f} kWh{est_kwh}"]
         if unknown:
             notes.append(f"energy unknown (not in the kWh sum): {', '.join(unknown)}")
         if undated:
