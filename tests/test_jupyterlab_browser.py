@@ -192,7 +192,9 @@ def test_dashboard_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
     known = {e.get("correlation_id") or e.get("id") for e in index["sessions"]}
     known |= {p.name for p in arts.iterdir() if p.is_dir() and not p.name.startswith(".")}
     assert f"{len(known)} session(s)" in before
-    ids = page.locator(".jp-OutputArea-output .widget-select-multiple option").all_inner_texts()
+    options = page.locator(".jp-OutputArea-output .widget-select-multiple option").all_inner_texts()
+    assert options[0] == "(all sessions)"
+    ids = options[1:]
     _select(page, ".widget-select-multiple", ids[0])
     after = _wait_for_text(page, "1 session(s)")
     page.wait_for_function(

@@ -127,6 +127,19 @@ def load_tree(artifacts_dir: str | os.PathLike[str] | None) -> tuple[str, Artifa
         ) from None
 
 
+def _markdown_only(*figs: Figure) -> None:
+    """Figures for the .md export only: the HTML form is an empty comment (HTML pages show SVG)."""
+    import base64
+
+    from IPython.display import display
+
+    for fig in figs:
+        png = base64.b64encode(figure_png(fig)).decode("ascii")
+        display(
+            {"image/png": png, "text/html": "<!-- chart: linked SVG in the dashboard above -->"}, raw=True
+        )
+
+
 def _issues_block(problems: Sequence[Any], limit: int = 20) -> Block | None:
     if not problems:
         return None
@@ -148,6 +161,24 @@ def _in_range(s: Session, start: date | None, end: date | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
 
+#: The picker's "all sessions" entry. Its value is "", which no session id can be (ids are folder names).
+ALL = ("(all sessions)", "")
+
+
+def _session_picker(ids: Sequence[str]) -> Any:
+    """A multi-select of sessions with "(all sessions)" first, and chosen."""
+    import ipywidgets as widgets
+
+    return widgets.SelectMultiple(
+        options=[ALL, *((i, i) for i in ids)], value=("",), description="Sessions", rows=7
+    )
+
+
+def _picked(session_id: str, selected: Sequence[str]) -> bool:
+    """Nothing chosen, or "(all sessions)" among the choices, means every session."""
+    return not selected or "" in selected or session_id in selected
+
+
 def _interact(controls: dict[str, Any], render: Callable[..., None]) -> None:
     import ipywidgets as widgets
     from IPython.display import display
@@ -162,9 +193,7 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
     sessions = tree.sessions
 
     def render(selected: Sequence[str] = (), start: date | None = None, end: date | None = None) -> None:
-        chosen = [
-            s for s in sessions if (not selected or s.session_id in selected) and _in_range(s, start, end)
-        ]
+        chosen = [s for s in sessions if _picked(s.session_id, selected) and _in_range(s, start, end)]
         counts = {st: sum(s.status == st for s in chosen) for st in dash.STATUS_CLASSES}
         summary = ", ".join(f"{n} {st}" for st, n in counts.items() if n)
         failing = sum(s.gate_verdict == "fail" for s in chosen)
@@ -172,20 +201,20 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
             note(
                 f"{len(chosen)} session(s): {summary or 'none'}; {failing} failing gates. Artifacts: {artifacts_dir}"
             ),
-            Block(dash.session_table_html(chosen), dash.session_table_markdown(chosen)),
-            dash.metrics_figure(chosen),
-            dash.progress_figure(chosen),
+            Block(dash.session_table_html(chosen, charts=True), dash.session_table_markdown(chosen)),
         )
+        if len(chosen) > dash.CHART_POINTS:  # too many points for inline SVG: the PNG charts for all
+            _display(dash.metrics_figure(chosen), dash.progress_figure(chosen))
+        else:  # the .md report's copy of the charts; the page shows the linked SVG ones above
+            _markdown_only(dash.metrics_figure(chosen), dash.progress_figure(chosen))
 
     _display(heading(title))
     if interactive:
         import ipywidgets as widgets
 
-        picker = widgets.SelectMultiple(
-            options=[s.session_id for s in sessions], description="Sessions", rows=6
-        )
-        _interact({"selected": picker, "start": widgets.DatePicker(description="From"),
-                   "end": widgets.DatePicker(description="To")}, render)  # fmt: skip
+        _interact({"selected": _session_picker([s.session_id for s in sessions]),
+                   "start": widgets.DatePicker(description="From"), "end": widgets.DatePicker(description="To")},
+                  render)  # fmt: skip
     else:
         render()
     problems = _issues_block(tree.all_issues())
@@ -231,7 +260,7 @@ def show_trends(
     starts = {s.session_id: s.start_time.astimezone(zone) for s in tree.sessions if s.start_time}
 
     def render(metric: str, selected: Sequence[str] = ()) -> None:
-        table = trend_table(s for s in tree.sessions if not selected or s.session_id in selected)
+        table = trend_table(s for s in tree.sessions if _picked(s.session_id, selected))
         present = [v for v in table.series(metric) if v is not None]
         spark = sparkline(present)
         stats = (f"{len(present)} values, min {format_number(min(present))}, max {format_number(max(present))}, "
@@ -251,8 +280,8 @@ def show_trends(
         import ipywidgets as widgets
 
         _interact({"metric": widgets.Dropdown(options=list(metrics), description="Metric"),
-                   "selected": widgets.SelectMultiple(options=[s.session_id for s in tree.sessions if s.on_disk],
-                                                      description="Sessions", rows=6)}, render)  # fmt: skip
+                   "selected": _session_picker([s.session_id for s in tree.sessions if s.on_disk])},
+                  render)  # fmt: skip
     else:
         for m in metrics:
             render(m)
