@@ -56,6 +56,7 @@ def _cost(s: Session) -> tuple[float | None, float | None]:
 
 
 COLUMNS: tuple[Column, ...] = (
+    # Money right after progress: GPU-hours and yen stay in view in a narrow window or a JupyterLab panel.
     Column("ID", "text", lambda s, tz: s.session_id, str),
     Column(
         "Start (JST)",
@@ -63,17 +64,17 @@ COLUMNS: tuple[Column, ...] = (
         lambda s, tz: s.start_time.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.start_time else None,
         lambda v: v or "",
     ),
+    Column("Status", "text", lambda s, tz: s.status, str),
     Column("Latest step", "num", lambda s, tz: s.global_step, _num("{:,}"), "Step"),
     Column("ETA", "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
-    Column("Status", "text", lambda s, tz: s.status, str),
+    Column("GPU-hours", "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), "GPU h"),
+    Column("Cost (¥)", "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
     Column("Sharpe", "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
     Column("p-value", "num", lambda s, tz: s.p_value, _num("{:.4f}")),
+    Column("Gates", "text", lambda s, tz: s.gate_verdict, str),
     Column("VRAM peak (MB)", "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), "VRAM MB"),
     Column("RSS peak (MB)", "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), "RSS MB"),
-    Column("Gates", "text", lambda s, tz: s.gate_verdict, str),
-    Column("GPU-hours", "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), "GPU h"),
-    Column("Cost (¥)", "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
 )
 
 # Selectors are specific enough to beat JupyterLab's table rules (table-layout: fixed, right-aligned cells).
