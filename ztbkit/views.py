@@ -308,8 +308,21 @@ def _cost_per_day_figure(days: Sequence[Any]) -> Figure:
     ax = fig.add_subplot()
     series = daily_series(days)
     if series:
+        import matplotlib.dates as mdates
+
         xs: Any = [d for d, _ in series]
         ax.bar(xs, [c for _, c in series], width=0.8, color="#2563eb")
+        zero: Any = [d for d, c in series if not c]
+        if zero:  # a day without cost is a visible tick on the axis, not a missing day
+            ax.scatter(zero, [0] * len(zero), marker="|", s=60, color="#9ca3af", clip_on=False)
+        ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, len(series) // 10)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+        ax.set_xlim(mdates.date2num(xs[0]) - 0.7, mdates.date2num(xs[-1]) + 0.7)
+        if not any(c for _, c in series):
+            ax.set_ylim(0, 1)
+            ax.text(
+                0.5, 0.5, "no estimated cost on these days", ha="center", va="center", transform=ax.transAxes
+            )
     return dash.finish_axes(fig, ax, "Cost per day (¥)", "no estimated runs", dates=True)
 
 
