@@ -78,9 +78,10 @@ def test_dashboard_facts(rendered: Path) -> None:
     assert "20251001T000000Z" in html and "1,234,567" in html and "1.432" in html and "¥1,556" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and EVIL not in html
     assert 'class="st st-running"' in html and 'class="g-fail"' in html
-    assert html.count("data:image/png;base64") >= 2  # Sharpe/DSR and step-progress plots, embedded
+    # Sharpe/DSR and step-progress plots, inline SVG in the table's box (the filter drives them too)
+    assert html.count('<figure role="img"') == 2 and html.count("<svg") >= 2
     md = (rendered / "dashboard.md").read_text(encoding="utf-8")
-    assert "| 20251001T000000Z | 2025-10-01 09:00 | 1,234,567 |" in md and "&lt;script&gt;" in md
+    assert "| 20251001T000000Z | 2025-10-01 09:00 | stopped | 1,234,567 |" in md and "&lt;script&gt;" in md
     figures = sorted((rendered / "dashboard_files").glob("*.png"))
     assert len(figures) == 2 and all(f"](dashboard_files/{f.name})" in md for f in figures)
 

@@ -9,12 +9,19 @@ Policy (README "In JupyterLab"):
   ``$ZTB_ROOT`` when set, else the source checkout ztbkit runs from (the folder with
   ``pyproject.toml`` and ``notebooks/``), else — for an install from a wheel — the current folder.
 * URLs (``s3://…``) and absolute paths are used as given; ``~`` is expanded.
+* :func:`load_tree` is how a notebook loads its tree: a bad ``artifacts_dir`` is a
+  :class:`~ztbkit.errors.ParameterError` naming that variable, and inside a Jupyter kernel every
+  ``ZtbError`` shows as one line (``Name: message``), not a traceback; the cell still fails.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from ztbkit.artifacts import ArtifactTree, load_artifacts
+from ztbkit.errors import ArtifactsNotFoundError, ParameterError, ZtbError
 
 ENV_ARTIFACTS = "ZTB_ARTIFACTS_DIR"
 ENV_ROOT = "ZTB_ROOT"
@@ -43,3 +50,49 @@ def resolve_artifacts_dir(value: str | os.PathLike[str] | None) -> str:
         return text
     path = Path(text).expanduser()
     return str(path if path.is_absolute() else project_root() / path)
+
+
+def _one_line_errors() -> None:
+    """In a Jupyter kernel, show a ZtbError as ``Name: message`` instead of a 20-line traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_ztb_one_line", False):
+        return
+
+    def one_line(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
+                 tb_offset: Any = None) -> list[str]:  # fmt: skip
+        # IPython's run_code only calls the handler; showing the error (an "error" output with
+        # ename/evalue, so papermill still fails the cell) is the handler's job.
+        stb = [f"\x1b[31m{etype.__name__}\x1b[0m: {value}"]
+        shell._showtraceback(etype, value, stb)
+        return stb
+
+    shell.set_custom_exc((ZtbError,), one_line)
+    shell._ztb_one_line = True
+
+
+def load_tree(artifacts_dir: str | os.PathLike[str] | None) -> tuple[str, ArtifactTree]:
+    """(resolved folder, loaded tree) for a notebook's ``artifacts_dir``; errors name that variable."""
+    _one_line_errors()
+    path = resolve_artifacts_dir(artifacts_dir)
+    given = os.fspath(artifacts_dir).strip() if artifacts_dir is not None else ""
+    env = os.environ.get(ENV_ARTIFACTS, "").strip()
+    if "://" not in path and not os.path.isdir(path):
+        if given:
+            where = "" if os.path.isabs(os.path.expanduser(given)) else f" (relative to {project_root()})"
+            why = f"artifacts_dir = {given!r}: {path}{where} is not a folder"
+        elif env:
+            why = f"artifacts_dir is empty and ${ENV_ARTIFACTS} = {env!r}: {path} is not a folder"
+        else:
+            why = (f"artifacts_dir is empty and the demo artifacts {path} are not built: "
+                   "run `make demo` (or `ztb demo --out-dir demo` in the project root)")  # fmt: skip
+        raise ParameterError(f"{why}; set artifacts_dir in the first cell")
+    try:
+        return path, load_artifacts(path)
+    except ArtifactsNotFoundError as exc:
+        raise ParameterError(
+            f"artifacts_dir: {str(exc).replace(' (set it with --artifacts-dir)', '')}"
+        ) from None

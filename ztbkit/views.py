@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import html
 import io
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ztbkit import dashboard as dash
-from ztbkit.artifacts import ArtifactTree, Session, load_artifacts
+from ztbkit.artifacts import Session
 from ztbkit.budget import budget_markdown, budget_runs, rollup, run_energy
 from ztbkit.clock import default_tz
 from ztbkit.costs import md_escape, resolve_rates, yen
-from ztbkit.errors import ArtifactsNotFoundError, ParameterError, ZtbError
-from ztbkit.locations import ENV_ARTIFACTS, project_root, resolve_artifacts_dir
+from ztbkit.locations import load_tree
 from ztbkit.nightly import report_date
 from ztbkit.tariffs import load_tariff
 from ztbkit.trends import METRICS, format_number, sparkline, trend_table
@@ -79,52 +77,6 @@ def _display(*items: Any) -> None:
             display(Image(data=figure_png(item), format="png", metadata={"alt": alt}))
         else:
             display(item)
-
-
-def _one_line_errors() -> None:
-    """In a Jupyter kernel, show a ZtbError as ``Name: message`` instead of a 20-line traceback."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        return
-    shell = get_ipython()
-    if shell is None or getattr(shell, "_ztb_one_line", False):
-        return
-
-    def one_line(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
-                 tb_offset: Any = None) -> list[str]:  # fmt: skip
-        # IPython's run_code only calls the handler; showing the error (an "error" output with
-        # ename/evalue, so papermill still fails the cell) is the handler's job.
-        stb = [f"\x1b[31m{etype.__name__}\x1b[0m: {value}"]
-        shell._showtraceback(etype, value, stb)
-        return stb
-
-    shell.set_custom_exc((ZtbError,), one_line)
-    shell._ztb_one_line = True
-
-
-def load_tree(artifacts_dir: str | os.PathLike[str] | None) -> tuple[str, ArtifactTree]:
-    """(resolved folder, loaded tree) for a notebook's ``artifacts_dir``; errors name that variable."""
-    _one_line_errors()
-    path = resolve_artifacts_dir(artifacts_dir)
-    given = os.fspath(artifacts_dir).strip() if artifacts_dir is not None else ""
-    env = os.environ.get(ENV_ARTIFACTS, "").strip()
-    if "://" not in path and not os.path.isdir(path):
-        if given:
-            where = "" if os.path.isabs(os.path.expanduser(given)) else f" (relative to {project_root()})"
-            why = f"artifacts_dir = {given!r}: {path}{where} is not a folder"
-        elif env:
-            why = f"artifacts_dir is empty and ${ENV_ARTIFACTS} = {env!r}: {path} is not a folder"
-        else:
-            why = (f"artifacts_dir is empty and the demo artifacts {path} are not built: "
-                   "run `make demo` (or `ztb demo --out-dir demo` in the project root)")  # fmt: skip
-        raise ParameterError(f"{why}; set artifacts_dir in the first cell")
-    try:
-        return path, load_artifacts(path)
-    except ArtifactsNotFoundError as exc:
-        raise ParameterError(
-            f"artifacts_dir: {str(exc).replace(' (set it with --artifacts-dir)', '')}"
-        ) from None
 
 
 def _markdown_only(*figs: Figure) -> None:
