@@ -219,6 +219,9 @@ def test_trends_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
         "() => [...document.querySelectorAll('.jp-OutputArea-output h2')].map(h => h.innerText).join() === 'dsr'"
     )
     assert _output_text(page) != before
+    # The redrawn chart arrives after the heading: wait for it, and for no error text in its place.
+    page.wait_for_selector(".jp-OutputArea-output img[src^='data:image/png']", state="visible")
+    assert "Error" not in _output_text(page)
     _finish(page, "trends", errors, external)
 
 
@@ -238,6 +241,8 @@ def test_budget_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
         ".filter(t => t.startsWith('20')).join() === d",
         arg=latest,
     )
+    page.wait_for_selector(".jp-OutputArea-output img[src^='data:image/png']", state="visible")
+    assert "Error" not in _output_text(page)
     _finish(page, "budget", errors, external)
 
 
@@ -251,6 +256,8 @@ def test_cost_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
     _select(page, ".widget-dropdown", options[0])
     after = _wait_for_text(page, f"Training electricity, {options[0]}", f"Cost per 1M steps, {options[0]}")
     assert after != before and f"Training electricity, {options[-1]}" not in after
+    page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output img').length >= 2")
+    assert "Error" not in _output_text(page)
     _finish(page, "cost", errors, external)
 
 
