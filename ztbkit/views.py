@@ -174,8 +174,8 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
         _display(problems)
 
 
-#: Up to this many points a trend chart labels each with its session id.
-LABEL_POINTS = 40
+#: Up to this many points a trend chart labels each with its session id (else lowest, highest, latest).
+LABEL_POINTS = 12
 
 
 def _trend_figure(table: Any, metric: str, starts: dict[str, Any]) -> Figure:
@@ -189,9 +189,11 @@ def _trend_figure(table: Any, metric: str, starts: dict[str, Any]) -> Figure:
     if pts:
         xs: Any = [p[0] for p in pts]
         ax.plot(xs, [p[1] for p in pts], marker="o", markersize=3, linewidth=1)
-        if len(pts) <= LABEL_POINTS:
-            for x, y, sid in pts:
-                ax.annotate(sid, (x, y), textcoords="offset points", xytext=(2, 3), fontsize=6, rotation=30)
+        # Every id when few enough to read; else the ones people look for: lowest, highest, latest.
+        keep = pts if len(pts) <= LABEL_POINTS else sorted({min(pts, key=lambda p: p[1]),
+                                                           max(pts, key=lambda p: p[1]), pts[-1]})  # fmt: skip
+        for x, y, sid in keep:
+            ax.annotate(sid, (x, y), textcoords="offset points", xytext=(2, 3), fontsize=6, rotation=30)
     undated = sum(
         1 for r in table.rows if r.values.get(metric) is not None and starts.get(r.session_id) is None
     )
