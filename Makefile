@@ -1,12 +1,18 @@
-# ztbkit — two commands on a fresh machine with Python 3.11+:
+# ztbkit — two commands on a fresh machine with Python 3.11+, make and Debian's chromium:
 #   make demo   set up .venv, build the demo artifacts, render every report into outputs/
-#   make test   set up .venv, then ruff, mypy and pytest
+#   make test   set up .venv, then ruff, mypy and pytest (the browser tests need /usr/bin/chromium)
+#   make lab    JupyterLab from .venv, opened in notebooks/ with the demo artifacts built
+#   make setup-browser   apt-get install chromium (the one system package the tests need)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ztbkit-installed
 
-.PHONY: setup demo test lint bench clean
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+LAB_PORT ?= 8888
+
+.PHONY: setup setup-browser check-browser demo-data demo lab test lint bench clean
 
 setup: $(STAMP)
 
@@ -16,6 +22,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)" >/dev/null
 	@touch $(STAMP)
+
+setup-browser:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium faketime
+
+# Before anything is installed: one line saying what to install, instead of a failure minutes later.
+check-browser:
+	@test -x $(CHROMIUM) || { echo "make test needs Chromium at $(CHROMIUM) for the browser tests: run 'make setup-browser' (sudo apt-get install chromium faketime)" >&2; exit 2; }
+
+demo-data: setup
+	@test -d demo/artifacts || $(BIN)/ztb demo --out-dir demo
+
+# JupyterLab from the project venv (the one-environment rule: ipywidgets and JupyterLab side by
+# side), the "Python (ztbkit)" kernel registered by setup, the demo artifacts the notebooks default to.
+lab: setup demo-data
+	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab]'
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(if $(SUDO),,--allow-root) $(LAB_ARGS)
 
 demo: setup
 	$(BIN)/ztb demo --out-dir demo
@@ -27,7 +50,7 @@ lint: setup
 	$(BIN)/ruff format --check ztbkit tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: check-browser lint
 	$(BIN)/python -m pytest
 
 bench: setup

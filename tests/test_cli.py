@@ -112,12 +112,12 @@ def test_nightly_writes_dated_outputs(make_tree: MakeTree, tmp_path: Path) -> No
     )
     assert code == 0
     day = tmp_path / "o" / "2025-10-31"
-    assert (day / "trends.csv").is_file() and (day / "trends.md").read_text(encoding="utf-8").startswith(
-        "# Trend Report"
-    )
+    assert (day / "trends.csv").is_file() and (day / "trends_table.md").read_text(
+        encoding="utf-8"
+    ).startswith("# Trend Report")
     assert out.splitlines() == [
         f"ok     trends.csv   {day / 'trends.csv'}  (1 sessions)",
-        f"ok     trends.md    {day / 'trends.md'}  (1 sessions)",
+        f"ok     trends-md    {day / 'trends_table.md'}  (1 sessions)",
         f"ok     budget.md    {day / 'budget_daily.md'}  (1 day(s), 1 run(s), 1 not estimated, total ¥0)",
     ]
 
@@ -138,7 +138,7 @@ def test_nightly_uses_scheduled_slot_date(make_tree: MakeTree, tmp_path: Path) -
 def test_nightly_failed_step_does_not_stop_the_next(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree({"a": {}})
     day = tmp_path / "o" / "2025-10-31"
-    (day / "trends.md").mkdir(parents=True)  # something in the way of the Markdown report
+    (day / "trends_table.md").mkdir(parents=True)  # something in the way of the Markdown report
     code, out, _ = run(
         "nightly",
         "--skip-notebooks",
@@ -151,7 +151,7 @@ def test_nightly_failed_step_does_not_stop_the_next(make_tree: MakeTree, tmp_pat
     )
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("ok     trends.csv") and lines[1].startswith("failed trends.md")
+    assert lines[0].startswith("ok     trends.csv") and lines[1].startswith("failed trends-md")
     assert (day / "trends.csv").is_file()
 
 

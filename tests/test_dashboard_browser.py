@@ -21,6 +21,13 @@ EVIL = "<script>alert(1)</script>"
 ARTIFACTS = REPO / "test-artifacts"
 
 
+def require_chromium() -> None:
+    """Missing Chromium is a failure with the one line that fixes it, not a skip."""
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} not found: run `make setup-browser` (sudo apt-get install chromium), Debian's Chromium"
+    )
+
+
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("dash")
@@ -39,7 +46,7 @@ def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)"
+    require_chromium()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
@@ -57,7 +64,7 @@ def column(page: Any, title: str) -> list[str]:
 
 
 def test_dashboard_in_chromium(browser: Any, page_url: str) -> None:
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     external: list[str] = []
     dialogs: list[str] = []
@@ -83,18 +90,35 @@ def test_dashboard_in_chromium(browser: Any, page_url: str) -> None:
     assert desc == sorted(desc, reverse=True) and len(desc) == len(values)
     assert page.get_attribute("th:has-text('Sharpe')", "aria-sort") == "descending"
 
+    # At 1280 px the money columns are in view without scrolling; the ID column stays put.
+    for title in ("GPU-hours", "Cost (¥)"):
+        box = page.locator(f"th[title='{title}']").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280, (title, box)
+
+    shown = "els => els.filter(e => e.style.display !== 'none').length"
+    groups = {g: page.eval_on_selector_all(f"g[id='{g}'] > g > *", shown)
+              for g in ("ztb-progress-0", "ztb-progress-1", "ztb-rl_sharpe")}  # fmt: skip
+    assert groups["ztb-progress-0"] > 0 and groups["ztb-progress-1"] > 0 and groups["ztb-rl_sharpe"] > 0
     page.fill("input.ztb-filter", "running")
     running = column(page, "Status")
     assert running and set(running) == {"running"} and len(running) < len(ids)
     assert page.inner_text(".ztb-count") == f"{len(running)} of {len(ids)} sessions match"
+    # The same filter drives the charts: only running sessions' points are left.
+    assert page.eval_on_selector_all("g[id='ztb-progress-0'] > g > *", shown) == 0
+    assert 0 < page.eval_on_selector_all("g[id='ztb-progress-1'] > g > *", shown) <= len(running)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-filtered.png"), full_page=True)
     page.fill("input.ztb-filter", "")
     assert len(column(page, "ID")) == len(ids)
+    assert {g: page.eval_on_selector_all(f"g[id='{g}'] > g > *", shown) for g in groups} == groups
 
     status_colour = page.eval_on_selector(".st-failed", "e => getComputedStyle(e).backgroundColor")
     assert status_colour == "rgb(220, 38, 38)"
+    charts = page.eval_on_selector_all("figure[role=img]", "fs => fs.map(f => f.getAttribute('aria-label'))")
+    assert charts == ["Sharpe and DSR across sessions", "Step progress"]  # inline SVG, labelled
+    assert page.eval_on_selector_all("img", "imgs => imgs.filter(i => i.naturalWidth > 0).length") == 0
     alts = page.eval_on_selector_all("img", "imgs => imgs.filter(i => i.naturalWidth > 0).map(i => i.alt)")
-    assert alts[:2] == ["Sharpe and DSR across sessions", "Step progress"]  # the plots load, with alt text
-    assert len(alts) == 3 and alts[2].startswith(
+    assert len(alts) == 1 and alts[0].startswith(  # the learning curves load, with alt text naming the tags
         "Learning curves of 6 session(s): rollout/ep_rew_mean, train/loss"
     )
     assert page.locator("table.ztb-leaderboard-table tbody tr").count() > 1

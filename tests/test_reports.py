@@ -78,9 +78,10 @@ def test_dashboard_facts(rendered: Path) -> None:
     assert "20251001T000000Z" in html and "1,234,567" in html and "1.432" in html and "¥1,556" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and EVIL not in html
     assert 'class="st st-running"' in html and 'class="g-fail"' in html
-    assert html.count("data:image/png;base64") >= 2  # Sharpe/DSR and step-progress plots, embedded
+    # Sharpe/DSR and step-progress plots, inline SVG in the table's box (the filter drives them too)
+    assert html.count('<figure role="img"') == 2 and html.count("<svg") >= 2
     md = (rendered / "dashboard.md").read_text(encoding="utf-8")
-    assert "| 20251001T000000Z | 2025-10-01 09:00 | 1,234,567 |" in md and "&lt;script&gt;" in md
+    assert "| 20251001T000000Z | 2025-10-01 09:00 | stopped | 1,234,567 |" in md and "&lt;script&gt;" in md
     figures = sorted((rendered / "dashboard_files").glob("*.png"))
     assert len(figures) == 2 and all(f"](dashboard_files/{f.name})" in md for f in figures)
 
@@ -91,7 +92,11 @@ def test_trends_budget_cost_facts(rendered: Path) -> None:
     budget = (rendered / "budget.md").read_text(encoding="utf-8")
     assert "| 2025-10-01 | 1 | 1.00 | ¥1,556 | 0 |" in budget and "not estimated" in budget
     cost = (rendered / "cost.md").read_text(encoding="utf-8")
-    assert "## Training electricity, 2025-10" in cost and "| 20251001T000000Z | ¥1,260 |" in cost
+    assert (
+        "## Training electricity, 2025-10" in cost
+        and "| 20251001T000000Z | 2025-10-01 09:00 | 0.30 | recorded (power_kwh in the cost file) | ¥1,556 | ¥1,260 |"
+        in cost
+    )
     assert len(list((rendered / "cost_files").glob("*.png"))) == 2  # tier stack + cost per 1M steps
 
 
@@ -203,7 +208,7 @@ def test_nightly_renders_every_report(make_tree: MakeTree, tmp_path: Path) -> No
     names = [ln.split()[1] for ln in r.stdout.splitlines()]
     assert names == [
         "trends.csv",
-        "trends.md",
+        "trends-md",
         "budget.md",
         "dashboard.html",
         "trends.html",
@@ -222,9 +227,14 @@ def test_notebooks_are_thin_and_stripped() -> None:
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name}: outputs committed"
         params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-        assert len(params) == 1 and code[0] is params[0], (
-            f"{name}: the first code cell must be tagged parameters"
+        assert len(params) == 1 and nb.cells[0] is params[0], (
+            f"{name}: the first cell must be the parameters cell (README says so)"
         )
+        assert nb.metadata.kernelspec == {
+            "name": "ztbkit",
+            "display_name": "Python (ztbkit)",
+            "language": "python",
+        }
         tree = ast.parse(params[0].source)
         assert tree.body and all(isinstance(n, ast.AnnAssign) for n in tree.body), (
             f"{name}: parameters must be typed"

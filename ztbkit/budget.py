@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING, Any
 from ztbkit.artifacts import ArtifactTree, Session, load_session
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.costs import (
+    DEFAULT_GPU_WATTS,
     CostEstimate,
     CostUnavailableError,
     Rates,
+    board_power_watts,
     derive_inputs,
     estimate_cost,
     md_escape,
     resolve_rates,
     yen,
 )
+from ztbkit.costs import _gpu_model as gpu_model
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import atomic_write_json, atomic_write_text
 from ztbkit.tariffs import load_tariff
@@ -143,6 +146,37 @@ def read_cost(doc: Mapping[str, Any] | None) -> tuple[float | None, float | None
     if total is None:
         return None, None, "cost_estimate.json: the total is not a non-negative number"
     return total, _finite(doc.get("gpu_hours")), None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnergy:
+    """A run's electricity and how it is known. ``kwh`` is None when it is *energy unknown*."""
+
+    kwh: float | None
+    source: str  # "recorded" (the cost file's power_kwh) | "estimated" | "unknown"
+    detail: str
+
+
+def run_energy(session: Session) -> RunEnergy:
+    """Energy of a priced run, from what its cost file holds — never a silent 0 kWh.
+
+    ztbkit's own cost file carries ``power_kwh`` (used as written). The older flat shape holds only
+    ``gpu_hours`` (and ``total_cost_jpy``): its energy is *estimated* as GPU-hours × board power of
+    the GPU model recorded in run_metadata (``ztbkit/gpu_power.toml``), else 300 W. A cost file
+    with neither is *energy unknown*.
+    """
+    doc = session.cost_estimate or {}
+    kwh = _finite(doc.get("power_kwh"))
+    if kwh is not None:
+        return RunEnergy(kwh, "recorded", "power_kwh in the cost file")
+    gpu_hours = _finite(doc.get("gpu_hours"))
+    if gpu_hours is None:
+        return RunEnergy(None, "unknown", "the cost file has neither power_kwh nor gpu_hours")
+    model = gpu_model(session.run_metadata)
+    watts = board_power_watts(model) if model else None
+    how = f"board power of {model}" if watts is not None else "no GPU model recorded"
+    watts = watts if watts is not None else DEFAULT_GPU_WATTS
+    return RunEnergy(gpu_hours * watts / 1000, "estimated", f"{gpu_hours:g} GPU-hours × {watts:g} W, {how}")
 
 
 def budget_runs(sessions: Iterable[Session], tz: tzinfo | None = None) -> list[BudgetRun]:

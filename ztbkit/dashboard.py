@@ -6,6 +6,11 @@ JavaScript sort it by a click on a column header and filter it with a text box �
 offline. Large tables keep the first :data:`PAGE_ROWS` rows in the page and the rest in an inert
 ``<template>``; sorting and filtering cover every row, and "Show all" shows them all. The same rows
 render as a Markdown table for the ``.md`` report.
+
+Layout: the ID column is sticky and headers are compact (the full name is the header's tooltip), so
+the money columns (GPU-hours, ¥) fit a 1280 px window; the table scrolls inside its own box. With
+``charts=True`` the Sharpe/DSR and step-progress charts are inline SVG inside the same box, and the
+one text filter hides the points of filtered-out sessions too (client-side, no kernel needed).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Column:
     kind: str  # "num" sorts numerically (blanks last), "text" as text
     value: Callable[[Session, tzinfo], Any]
     shown: Callable[[Any], str]
+    short: str = ""  # the HTML header when the title is long; the title becomes its tooltip
 
 
 def _num(fmt: str) -> Callable[[Any], str]:
@@ -50,6 +56,7 @@ def _cost(s: Session) -> tuple[float | None, float | None]:
 
 
 COLUMNS: tuple[Column, ...] = (
+    # Money right after progress: GPU-hours and yen stay in view in a narrow window or a JupyterLab panel.
     Column("ID", "text", lambda s, tz: s.session_id, str),
     Column(
         "Start (JST)",
@@ -57,17 +64,17 @@ COLUMNS: tuple[Column, ...] = (
         lambda s, tz: s.start_time.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.start_time else None,
         lambda v: v or "",
     ),
-    Column("Latest step", "num", lambda s, tz: s.global_step, _num("{:,}")),
-    Column("ETA", "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
     Column("Status", "text", lambda s, tz: s.status, str),
+    Column("Latest step", "num", lambda s, tz: s.global_step, _num("{:,}"), "Step"),
+    Column("ETA", "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
+    Column("GPU-hours", "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), "GPU h"),
+    Column("Cost (¥)", "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
     Column("Sharpe", "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
     Column("p-value", "num", lambda s, tz: s.p_value, _num("{:.4f}")),
-    Column("VRAM peak (MB)", "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}")),
-    Column("RSS peak (MB)", "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}")),
     Column("Gates", "text", lambda s, tz: s.gate_verdict, str),
-    Column("GPU-hours", "num", lambda s, tz: _cost(s)[1], _num("{:.2f}")),
-    Column("Cost (¥)", "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
+    Column("VRAM peak (MB)", "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), "VRAM MB"),
+    Column("RSS peak (MB)", "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), "RSS MB"),
 )
 
 # Selectors are specific enough to beat JupyterLab's table rules (table-layout: fixed, right-aligned cells).
@@ -75,10 +82,16 @@ _CSS = """
 .ztb-dash{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;font-size:13px}
 .ztb-dash .ztb-bar{display:flex;gap:1em;align-items:center;margin:.5em 0}
 .ztb-dash input.ztb-filter{padding:.3em .5em;min-width:18em;font-size:13px}
-.ztb-dash table.ztb-sessions{border-collapse:collapse;table-layout:auto;width:auto;margin:0}
-.ztb-dash table.ztb-sessions th,.ztb-dash table.ztb-sessions td{padding:3px 8px;border-bottom:1px solid #ddd;
+.ztb-dash .ztb-scroll{overflow:auto;max-height:70vh;max-width:100%;border:1px solid #e5e7eb}
+.ztb-dash table.ztb-sessions{border-collapse:separate;border-spacing:0;table-layout:auto;width:auto;margin:0}
+.ztb-dash table.ztb-sessions th,.ztb-dash table.ztb-sessions td{padding:3px 6px;border-bottom:1px solid #ddd;
   text-align:left;white-space:nowrap;max-width:none}
-.ztb-dash table.ztb-sessions th{cursor:pointer;user-select:none;background:#f3f4f6;position:sticky;top:0}
+.ztb-dash table.ztb-sessions th{cursor:pointer;user-select:none;background:#f3f4f6;position:sticky;top:0;z-index:1}
+.ztb-dash table.ztb-sessions th:first-child,.ztb-dash table.ztb-sessions td:first-child{position:sticky;left:0;
+  background:#fff;z-index:2;max-width:15em;overflow:hidden;text-overflow:ellipsis;border-right:1px solid #ddd}
+.ztb-dash table.ztb-sessions th:first-child{background:#f3f4f6;z-index:3}
+.ztb-dash .ztb-charts{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}
+.ztb-dash .ztb-charts figure{margin:0;max-width:100%}.ztb-dash .ztb-charts svg{max-width:100%;height:auto}
 .ztb-dash table.ztb-sessions th.num,.ztb-dash table.ztb-sessions td.num{text-align:right}
 .ztb-dash table.ztb-sessions th[aria-sort=ascending]::after{content:" ▲"}
 .ztb-dash table.ztb-sessions th[aria-sort=descending]::after{content:" ▼"}
@@ -106,10 +119,21 @@ _JS = """
   var rows=Array.prototype.slice.call(tbody.rows);
   if(more) rows=rows.concat(Array.prototype.slice.call(more.content.querySelectorAll("tr")));
   var text=rows.map(function(r){return r.textContent.toLowerCase();});
+  var points=[];  // [svg element, row index] for every chart point linked to a table row
+  Array.prototype.forEach.call(root.querySelectorAll("figure[data-series]"),function(f){
+    var series=JSON.parse(f.getAttribute("data-series"));
+    Object.keys(series).forEach(function(gid){
+      var g=f.querySelector('g[id="'+gid+'"] > g')||f.querySelector('g[id="'+gid+'"]'); if(!g) return;
+      var els=Array.prototype.filter.call(g.children,function(e){return e.tagName!=="defs";});
+      series[gid].forEach(function(row,k){ if(els[k]) points.push([els[k],row]); });
+    });
+  });
   var order=rows.map(function(r,i){return i;}), page=%(page)d, showAll=false;
   function render(){
     var q=input.value.trim().toLowerCase(), hits=[], frag=document.createDocumentFragment();
-    for(var k=0;k<order.length;k++){var i=order[k]; if(!q||text[i].indexOf(q)>=0) hits.push(i);}
+    var hit=new Uint8Array(rows.length);
+    for(var k=0;k<order.length;k++){var i=order[k]; if(!q||text[i].indexOf(q)>=0){hits.push(i); hit[i]=1;}}
+    for(var p=0;p<points.length;p++) points[p][0].style.display=hit[points[p][1]]?"":"none";
     var n=showAll?hits.length:Math.min(page,hits.length);
     for(var j=0;j<n;j++) frag.appendChild(rows[hits[j]]);
     tbody.textContent=""; tbody.appendChild(frag);
@@ -166,12 +190,16 @@ def _cell(col: Column, value: Any) -> str:
     return f"<td>{shown}</td>"
 
 
-def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None) -> str:
-    """The sortable, filterable, escaped session table (HTML with inline CSS and JavaScript)."""
+def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *, charts: bool = False) -> str:
+    """The sortable, filterable, escaped session table (HTML with inline CSS and JavaScript).
+
+    ``charts=True`` adds the two dashboard charts as inline SVG that follow the same filter.
+    """
     zone = tz or default_tz()
     uid = f"ztb-dash-{next(_ids)}"
     head = "".join(
-        f'<th class="{"num" if c.kind == "num" else "text"}" scope="col">{html.escape(c.title)}</th>'
+        f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(c.title)}">'
+        f"{html.escape(c.short or c.title)}</th>"
         for c in COLUMNS
     )
     body = []
@@ -186,7 +214,8 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None) ->
         '<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="Filter sessions…" '
         'aria-label="Filter sessions"><span class="ztb-count"></span>'
         '<button type="button" class="ztb-all" hidden>Show all</button></div>'
-        f'<table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{shown}</tbody></table>{more}'
+        f'<div class="ztb-scroll"><table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{shown}'
+        f"</tbody></table></div>{more}{_charts_html(sessions, zone) if charts else ''}"
         f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS}}</script></div>"
     )
 
@@ -224,43 +253,82 @@ def _finite(v: float | int | None) -> bool:
     return v is not None and math.isfinite(v)
 
 
-def metrics_figure(sessions: Sequence[Session], tz: tzinfo | None = None) -> Figure:
-    """Sharpe and DSR across sessions, by start time."""
+#: Above this many points the inline charts are left out (the PNG charts still show every session).
+CHART_POINTS = 5000
+
+
+def metrics_figure(
+    sessions: Sequence[Session], tz: tzinfo | None = None, *, link: dict[str, list[int]] | None = None
+) -> Figure:
+    """Sharpe and DSR across sessions, by start time (one point per session).
+
+    ``link`` collects, per plotted series (SVG group id), the index in ``sessions`` of each point.
+    """
     from matplotlib.figure import Figure
 
     zone = tz or default_tz()
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.add_subplot()
     for attr, label, marker in (("rl_sharpe", "Sharpe", "o"), ("dsr", "DSR", "s")):
-        pts = [(s.start_time.astimezone(zone), getattr(s, attr)) for s in sessions
-               if s.start_time and _finite(getattr(s, attr))]  # fmt: skip
-        pts.sort()
+        pts = sorted((s.start_time.astimezone(zone), getattr(s, attr), i) for i, s in enumerate(sessions)
+                     if s.start_time and _finite(getattr(s, attr)))  # fmt: skip
         if pts:
-            times: Any = [p[0] for p in pts]  # matplotlib plots datetimes; its stubs say floats
-            ax.plot(
-                times,
-                [p[1] for p in pts],
-                marker=marker,
-                markersize=3,
-                linewidth=1,
-                label=label,
-            )
+            _scatter(ax, pts, link, f"ztb-{attr}", s=12, marker=marker, label=label)
     ax.set_xlabel("session start (JST)")
     return finish_axes(fig, ax, "Sharpe and DSR across sessions", "no Sharpe or DSR values yet", dates=True)
 
 
-def progress_figure(sessions: Sequence[Session], tz: tzinfo | None = None) -> Figure:
-    """Latest step per session over time; running sessions highlighted."""
+def _scatter(ax: Any, pts: Sequence[tuple[Any, Any, int]], link: dict[str, list[int]] | None, gid: str,
+             **style: Any) -> None:  # fmt: skip
+    times: Any = [p[0] for p in pts]  # matplotlib plots datetimes; its stubs say floats
+    ax.scatter(times, [p[1] for p in pts], gid=gid, **style)
+    if link is not None:
+        link[gid] = [p[2] for p in pts]
+
+
+#: Progress chart groups: (status test, label, colour, marker). Failed runs stand apart.
+_PROGRESS_GROUPS: tuple[tuple[Callable[[str], bool], str, str, str], ...] = (
+    (lambda st: st not in ("running", "failed"), "finished / stopped", "#6b7280", "o"),
+    (lambda st: st == "running", "running", "#2563eb", "o"),
+    (lambda st: st == "failed", "failed", "#dc2626", "X"),
+)
+
+
+def progress_figure(
+    sessions: Sequence[Session], tz: tzinfo | None = None, *, link: dict[str, list[int]] | None = None
+) -> Figure:
+    """Latest step per session over time: running in blue, failed as red crosses, the rest grey."""
     from matplotlib.figure import Figure
 
     zone = tz or default_tz()
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.add_subplot()
-    for running, color, label in ((False, "#6b7280", "finished / stopped"), (True, "#2563eb", "running")):
-        pts = sorted((s.start_time.astimezone(zone), s.global_step) for s in sessions
-                     if s.start_time and s.global_step is not None and (s.status == "running") == running)  # fmt: skip
+    for n, (test, label, color, marker) in enumerate(_PROGRESS_GROUPS):
+        pts = sorted((s.start_time.astimezone(zone), s.global_step, i) for i, s in enumerate(sessions)
+                     if s.start_time and s.global_step is not None and test(s.status))  # fmt: skip
         if pts:
-            times: Any = [p[0] for p in pts]
-            ax.scatter(times, [p[1] for p in pts], s=14, color=color, label=label)
+            _scatter(ax, pts, link, f"ztb-progress-{n}", s=24 if marker == "X" else 14, color=color,
+                     marker=marker, label=label)  # fmt: skip
     ax.set_ylabel("latest step")
     return finish_axes(fig, ax, "Step progress", "no step counts yet", dates=True)
+
+
+def _charts_html(sessions: Sequence[Session], zone: tzinfo) -> str:
+    """The two charts as inline SVG figures whose points the table's filter can hide."""
+    import io
+    import json
+
+    if len(sessions) > CHART_POINTS:
+        return ""
+    out = []
+    for make in (metrics_figure, progress_figure):
+        link: dict[str, list[int]] = {}
+        fig = make(sessions, zone, link=link)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+        svg = buf.getvalue()
+        svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
+        title = html.escape(fig.axes[0].get_title(), quote=True)
+        out.append(f"<figure role=\"img\" aria-label=\"{title}\" data-series='{html.escape(json.dumps(link))}'>"
+                   f"{svg}</figure>")  # fmt: skip
+    return '<div class="ztb-charts">' + "".join(out) + "</div>"

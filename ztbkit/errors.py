@@ -33,3 +33,10 @@ class InputFileError(ZtbError, ValueError):
 
 class OutputPathError(ZtbError, OSError):
     """An output path cannot be written: a folder, a path under a file, a read-only place."""
+
+
+class ParameterError(UsageError):
+    """A notebook parameter (``artifacts_dir``…) has a value ztbkit cannot use.
+
+    In a Jupyter kernel that imported :mod:`ztbkit.views`, it is shown as one line, not a traceback.
+    """

@@ -3,6 +3,10 @@
 Steps run in order; a failed step is recorded with its reason and the next step still runs, so one
 broken report never costs the others. The date is the scheduled slot's date when the scheduler
 passes one (``ZTB_SCHEDULED_FOR``), so a catch-up run after a reboot files under the right day.
+
+Every step writes its own file, so no step overwrites another's: ``trends.csv``, ``trends_table.md``
+(the trends-md table with sparklines), ``budget_daily.md``, then each notebook report as
+``NAME.html``, ``NAME.md`` (figures in ``NAME_files/``) and the executed ``NAME.ipynb``.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def run_nightly(
     tree: ArtifactTree = load_artifacts(artifacts_dir, cache=load_cache)
     day_dir = Path(out_dir) / day.isoformat()
     result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
-    csv_path, md_path = day_dir / "trends.csv", day_dir / "trends.md"
+    csv_path, md_path = day_dir / "trends.csv", day_dir / "trends_table.md"
 
     def trends_csv() -> tuple[Path, str]:
         table = write_trends_csv(tree.sessions, csv_path)
@@ -133,7 +137,7 @@ def run_nightly(
         return out, budget_result.line()
 
     _run_step(result, "trends.csv", trends_csv)
-    _run_step(result, "trends.md", trends_md)
+    _run_step(result, "trends-md", trends_md)
     _run_step(result, "budget.md", budget)
     _trend_alert_step(result, tree, artifacts_dir, state_dir, clock)
     if notebooks:

@@ -220,7 +220,10 @@ def render_notebook(
     out.mkdir(parents=True, exist_ok=True)
     partial, final = out / f".{base}.partial.ipynb", out / f"{base}.ipynb"
     result = ReportResult(base, "ok", ipynb=str(final))
-    params = {"artifacts_dir": os.fspath(artifacts_dir), **(parameters or {})}
+    # Absolute: the notebook resolves a relative artifacts_dir against the project root, the CLI
+    # against the caller's folder (a URL is passed as given).
+    given = os.fspath(artifacts_dir)
+    params = {"artifacts_dir": given if "://" in given else os.path.abspath(given), **(parameters or {})}
     try:
         papermill.execute_notebook(
             str(src), str(partial), parameters=params, kernel_name=kernel or kernel_name(), progress_bar=False,

@@ -204,12 +204,19 @@ def write_snapshot(
     columns when already at hand (``LoadCache.columns_for``)."""
     meta = {
         "version": SCHEMA_VERSION,
-        "root": os.fspath(root),
+        "root": root_key(root),
         "issues": [[p.path, p.reason] for p in tree.issues],
     }
     return atomic_write_bytes(
         path, to_parquet_bytes(columns or sessions_to_columns(tree.sessions), meta), durable=False
     )
+
+
+def root_key(root: str | os.PathLike[str]) -> str:
+    """How a snapshot names its tree: a URL as given, a local folder by its real absolute path (the
+    nightly may name it relative to its folder, a notebook kernel by the resolved absolute path)."""
+    text = os.fspath(root)
+    return text if "://" in text else os.path.realpath(text)
 
 
 def read_snapshot(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> ArtifactTree | None:
@@ -218,7 +225,7 @@ def read_snapshot(path: str | os.PathLike[str], root: str | os.PathLike[str]) ->
     if got is None:
         return None
     cols, meta = got
-    if meta.get("root") != os.fspath(root):
+    if meta.get("root") != root_key(root):
         warnings.warn(f"snapshot {os.fspath(path)} ignored: it is of {meta.get('root')!r}, not {os.fspath(root)!r}",
                       SnapshotWarning, stacklevel=2)  # fmt: skip
         return None

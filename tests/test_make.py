@@ -1,0 +1,42 @@
+"""The Makefile's newcomer promises: `make test` says what to install, in one line, before it starts;
+`make lab` builds what the notebooks default to and starts JupyterLab from the project venv."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from conftest import REPO
+
+
+def _make(*args: str) -> subprocess.CompletedProcess[str]:
+    make = shutil.which("make")
+    assert make, "make is a documented prerequisite"
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+    cmd = " ".join([make, "--no-print-directory", "-C", str(REPO), *args])
+    return subprocess.run(["/bin/sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_make_test_without_chromium_says_what_to_install_first() -> None:
+    # `make -n` would print the recipe; run the real check with Chromium "missing".
+    r = _make("check-browser", "CHROMIUM=/nonexistent/chromium")
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if not ln.startswith(("make:", "make["))]
+    assert lines == [
+        "make test needs Chromium at /nonexistent/chromium for the browser tests: run 'make setup-browser' "
+        "(sudo apt-get install chromium faketime)"
+    ]
+    # ...and that check runs before anything else in `make test` (no venv, no lint first).
+    dry = _make("-n", "test", "CHROMIUM=/nonexistent/chromium")
+    assert dry.stdout.lstrip().startswith("test -x /nonexistent/chromium")
+
+
+def test_make_lab_recipe() -> None:
+    dry = _make("-n", "-B", "lab", "LAB_ARGS=--no-browser")
+    out = dry.stdout
+    # the demo artifacts the notebooks default to, then JupyterLab from .venv, in notebooks/, on 127.0.0.1
+    assert "test -d demo/artifacts || .venv/bin/ztb demo --out-dir demo" in out
+    assert 'ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)"' in out
+    lab = [ln for ln in out.splitlines() if ln.startswith(".venv/bin/jupyter lab")]
+    assert len(lab) == 1 and "--notebook-dir=notebooks" in lab[0] and "--ServerApp.ip=127.0.0.1" in lab[0]
+    assert lab[0].rstrip().endswith("--no-browser")
