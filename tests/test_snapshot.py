@@ -122,3 +122,23 @@ def test_nightly_hands_the_notebooks_a_snapshot_of_what_it_loaded(
         sessions_to_columns(load_artifacts(demo_root).sessions)  # priced by the nightly's budget step first
     )
     assert not Path(seen["params"]["snapshot"]).exists()  # removed after the run
+
+
+def test_a_relative_nightly_root_matches_the_notebooks_absolute_one(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ztb nightly --artifacts-dir demo/artifacts` (relative, as README shows) writes the snapshot;
+    the report worker hands its kernel the absolute path: the snapshot must still be used."""
+    import warnings
+
+    from ztbkit.locations import load_tree as notebook_load
+
+    monkeypatch.chdir(demo_root.parent)
+    relative = demo_root.name
+    tree = load_artifacts(relative)
+    snap = write_snapshot(tree, tmp_path / "s.parquet", relative)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SnapshotWarning)  # "ignored: it is of ..." would fail here
+        path, seen = notebook_load(str(demo_root.resolve()), str(snap))
+    assert path == str(demo_root.resolve())
+    assert [s.session_id for s in seen.sessions] == [s.session_id for s in tree.sessions]

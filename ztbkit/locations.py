@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ztbkit.artifacts import ArtifactTree
+from ztbkit.artifacts import ArtifactTree, load_artifacts
 from ztbkit.errors import ArtifactsNotFoundError, ParameterError, ZtbError
 
 ENV_ARTIFACTS = "ZTB_ARTIFACTS_DIR"
@@ -81,10 +81,12 @@ def load_tree(
 
     ``snapshot``: the nightly's load-once snapshot (:mod:`ztbkit.snapshot`), used when it matches.
     """
-    from ztbkit.snapshot import load_tree as load_snapshot_or_tree
+    from ztbkit.snapshot import read_snapshot
 
     _one_line_errors()
     path = resolve_artifacts_dir(artifacts_dir)
+    if snapshot and (tree := read_snapshot(snapshot, path)) is not None:
+        return path, tree  # the snapshot stands for the tree (which need not be readable from here)
     given = os.fspath(artifacts_dir).strip() if artifacts_dir is not None else ""
     env = os.environ.get(ENV_ARTIFACTS, "").strip()
     if "://" not in path and not os.path.isdir(path):
@@ -98,7 +100,7 @@ def load_tree(
                    "run `make demo` (or `ztb demo --out-dir demo` in the project root)")  # fmt: skip
         raise ParameterError(f"{why}; set artifacts_dir in the first cell")
     try:
-        return path, load_snapshot_or_tree(path, snapshot)
+        return path, load_artifacts(path)
     except ArtifactsNotFoundError as exc:
         raise ParameterError(
             f"artifacts_dir: {str(exc).replace(' (set it with --artifacts-dir)', '')}"

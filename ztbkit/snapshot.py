@@ -214,9 +214,9 @@ def write_snapshot(
 
 def root_key(root: str | os.PathLike[str]) -> str:
     """How a snapshot names its tree: a URL as given, a local folder by its real absolute path (the
-    nightly may name it relative to its folder, a notebook kernel by the resolved absolute path)."""
+    nightly may name it relative to its folder, a notebook kernel by its absolute path)."""
     text = os.fspath(root)
-    return text if "://" in text else os.path.realpath(text)
+    return text if "://" in text else os.path.abspath(text)
 
 
 def read_snapshot(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> ArtifactTree | None:
