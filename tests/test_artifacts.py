@@ -229,7 +229,7 @@ def test_empty_and_missing_artifacts_folder(tmp_path: Path) -> None:
 
 def test_fifty_megabyte_summary_loads_without_hanging(make_tree: MakeTree) -> None:
     root = make_tree({"huge": {}, "next": {"summary.json": {"global_step": 2}}})
-    with open(root / "huge" / "summary.json", "w") as fh:
+    with open(root / "huge" / "summary.json", "w", encoding="utf-8") as fh:
         fh.write('{"global_step": 99, "pad": [')
         fh.write(",".join(['"' + "x" * 1000 + '"'] * 50_000))
         fh.write("]}")
