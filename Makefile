@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ztbkit-installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench mutation clean
 
 setup: $(STAMP)
 
@@ -33,5 +33,14 @@ test: lint
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 
+# Mutation score of the modules whose promises users rely on ([tool.mutmut] in pyproject.toml).
+# Slow (tens of minutes on 2 cores), so not part of `make test`. Narrow it with mutmut's names,
+# e.g. make mutation MUTANTS='ztbkit.fsio.*'; list survivors with `.venv/bin/mutmut results`.
+MUTANTS ?=
+mutation: setup
+	rm -rf mutants
+	$(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/python tests/mutation_score.py
+
 clean:
-	rm -rf $(VENV) outputs demo benchmarks/data test-artifacts .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) outputs demo benchmarks/data test-artifacts mutants .mypy_cache .ruff_cache .pytest_cache

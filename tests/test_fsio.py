@@ -35,6 +35,56 @@ def test_failed_write_keeps_old_file_and_cleans_temp(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
+@pytest.mark.parametrize("failing", ["replace", "fsync", "chmod"])
+def test_a_write_failing_after_its_temp_exists_removes_the_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The temp file is created first; whatever fails after that (disk full at fsync, a locked target
+    on Windows at replace) must leave the old file and no ``.state.json.*.tmp`` behind."""
+    target = tmp_path / "state.json"
+    target.write_text('{"ok": 1}\n')
+    seen_temp: list[str] = []
+
+    def boom(*args: object, **kwargs: object) -> None:
+        seen_temp.extend(p.name for p in tmp_path.iterdir() if p.name != "state.json")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fsio.os, failing, boom)
+    with pytest.raises(OSError, match="No space left"):
+        fsio.atomic_write_json(target, {"new": 2})
+    monkeypatch.undo()
+    assert len(seen_temp) == 1 and seen_temp[0].startswith(".state.json.")  # the temp did exist
+    assert target.read_text() == '{"ok": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_durable_write_fsyncs_the_data_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", os.stat(src).st_ino))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsio.os, "fsync", fsync)
+    monkeypatch.setattr(fsio.os, "replace", replace)
+    target = fsio.atomic_write_text(tmp_path / "report.md", "data")
+    file_ino, folder_ino = target.stat().st_ino, tmp_path.stat().st_ino
+    expected = [("fsync", file_ino), ("replace", file_ino)]
+    if os.name == "posix":
+        expected.append(("fsync", folder_ino))  # the rename itself made durable
+    assert events == expected
+    events.clear()
+    fsio.atomic_write_text(tmp_path / "bulk.csv", "data", durable=False)
+    assert [e[0] for e in events] == ["replace"]  # durable=False: no fsync at all
+
+
 def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
     target = tmp_path / "trends.csv"
     big_a, big_b = "a" * 200_000, "b" * 200_000
@@ -107,3 +157,17 @@ def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(fsio.os, "read", lambda fd, n: real_read(fd, min(n, 700)))
     result = fsio.read_json(p)
     assert result.ok and result.value["global_step"] == 12345
+
+
+def test_permission_denied_is_a_one_line_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as root, where chmod 000 does not stop a read: the OS refusal is simulated at open()."""
+    p = tmp_path / "summary.json"
+    p.write_text("{}")
+
+    def denied(path: str, flags: int, *a: object) -> int:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(fsio.os, "open", denied)
+    result = fsio.read_json(p)
+    assert result.problem == fsio.Problem(str(p), "cannot read: Permission denied")
+    assert str(result.problem) == f"{p}: cannot read: Permission denied"

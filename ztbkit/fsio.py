@@ -1,7 +1,8 @@
 """File I/O policy: the only place ztbkit writes files, and its tolerant JSON reader.
 
 Writes are atomic: the bytes go to a temporary file in the target's own folder, are flushed (and by
-default fsync'd), then ``os.replace`` puts them in place. A run killed at any moment leaves either
+default fsync'd), then ``os.replace`` puts them in place; on POSIX the folder is then fsync'd too, so
+the rename itself survives a power cut. A run killed at any moment leaves either
 the old file or the new one, never half of one. New files get the usual ``0666 & ~umask`` mode, not
 the private mode of the temporary file.
 
@@ -184,7 +185,24 @@ def atomic_write_bytes(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if durable:
+        _fsync_folder(target.parent)
     return target
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the rename just made) to disk: POSIX only; best effort.
+
+    Windows cannot open a folder for fsync; some file systems (network shares) refuse it.
+    """
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(
