@@ -36,10 +36,11 @@ bench: setup
 # Mutation score of the modules whose promises users rely on ([tool.mutmut] in pyproject.toml).
 # Slow (tens of minutes on 2 cores), so not part of `make test`. Narrow it with mutmut's names,
 # e.g. make mutation MUTANTS='ztbkit.fsio.*'; list survivors with `.venv/bin/mutmut results`.
+# The tests run from mutants/ (a copy), so the shared bot fixtures are passed by ZTB_SHARED_DIR.
 MUTANTS ?=
 mutation: setup
 	rm -rf mutants
-	$(BIN)/mutmut run $(MUTANTS)
+	ZTB_SHARED_DIR=$${ZTB_SHARED_DIR:-$(abspath ..)/shared} $(BIN)/mutmut run $(MUTANTS)
 	$(BIN)/python tests/mutation_score.py
 
 clean:

@@ -373,3 +373,56 @@ def test_index_entry_problems_name_the_root_index(make_tree: MakeTree) -> None:
     root = make_tree({"s": {}}, index={"sessions": [{"correlation_id": "s", "latest_step": "abc"}]})
     [problem] = load_artifacts(root).sessions[0].issues
     assert problem.path == os.path.join(str(root), "index.json") and problem.reason.startswith("latest_step:")
+
+
+# FORMATS.md "Lookup order (first present, non-null wins)", written out here as the independent oracle
+# (not ztbkit.artifacts.LOOKUP): (file, dotted key, raw value, expected field value). The last
+# global_step and start-time rows are the loader's documented further fallbacks (metrics.json,
+# run_metadata.json cost inputs).
+def _ts(day: int) -> str:
+    return f"2025-01-0{day}T0{day}:00:00+00:00"
+
+
+LOOKUP_ORDER = {
+    "global_step": [("summary.json", "global_step", 101, 101), ("summary.json", "summary.global_step", 202, 202),
+                    ("index.json", "latest_step", 303, 303), ("metrics.json", "global_step", 404, 404)],
+    "rl_sharpe": [("summary.json", "rl_sharpe", 1.1, 1.1), ("summary.json", "best_sharpe", 2.2, 2.2),
+                  ("summary.json", "summary.best_sharpe", 3.3, 3.3)],
+    "dsr": [("summary.json", "dsr", 0.11, 0.11), ("summary.json", "best_dsr", 0.22, 0.22),
+            ("summary.json", "summary.best_dsr", 0.33, 0.33)],
+    "p_value": [("summary.json", "p_value", 0.011, 0.011),
+                ("summary.json", "best_bootstrap_p_value", 0.022, 0.022),
+                ("summary.json", "summary.best_bootstrap_p_value", 0.033, 0.033)],
+    "rss_peak_mb": [("summary.json", "rss_peak_mb", 111, 111), ("summary.json", "rss_peak", 222, 222),
+                    ("summary.json", "summary.rss_peak_mb", 333, 333)],
+    "memory_peak_mb": [("summary.json", "vram_peak_mb", 1111, 1111), ("summary.json", "memory_peak", 2222, 2222),
+                       ("summary.json", "summary.vram_peak_mb", 3333, 3333)],
+    "start_time": [(f, k, _ts(i + 1), datetime.fromisoformat(_ts(i + 1))) for i, (f, k) in enumerate([
+        ("index.json", "start_time"), ("index.json", "created_at"), ("summary.json", "metadata.timestamp"),
+        ("summary.json", "timestamp"), ("run_metadata.json", "start_time")])],
+    "eta": [("index.json", "eta", "1h", "1h"), ("summary.json", "progress.completion_time",
+             "2025-10-01T12:00:00", "2025-10-01T12:00:00"), ("summary.json", "progress.eta", "100s", "100s")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("field", sorted(LOOKUP_ORDER))
+def test_lookup_order_first_present_source_wins(tmp_path: Path, field: str) -> None:
+    """Every source present with a distinct value: the first wins; remove it, the next one wins, ..."""
+    sources = LOOKUP_ORDER[field]
+    for skip in range(len(sources) + 1):
+        docs: dict[str, dict] = {}
+        for file, key, raw, _ in sources[skip:]:
+            *parents, leaf = key.split(".")
+            node = docs.setdefault(file, {})
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = raw
+        folder = tmp_path / f"run{skip}" / "session-x"  # not a timestamp id: no start-time fallback
+        folder.mkdir(parents=True)
+        for file, doc in docs.items():
+            if file != "index.json":
+                write(folder / file, doc)
+        s = load_session(folder, docs.get("index.json", {}))
+        expected = sources[skip][3] if skip < len(sources) else None
+        assert getattr(s, field) == expected, (field, sources[skip - 1 : skip + 1])
+        assert s.issues == []

@@ -88,3 +88,62 @@ def test_unknown_tariff_lists_the_known_ones() -> None:
         TariffError, match=r"--tariff: unknown tariff 'nope' \(known: jp_residential_tiered, simple"
     ):
         load_tariff("nope")
+
+
+@pytest.mark.parametrize(
+    ("kwh", "lines"),
+    [
+        (0, [("0–120 kWh", 0)]),  # an empty month still shows the first tier, at zero
+        (50, [("0–120 kWh", 50)]),
+        (120, [("0–120 kWh", 120)]),  # on the edge: the upper tiers are unused, so not listed
+        (120.5, [("0–120 kWh", 120), ("120–300 kWh", 0.5)]),
+        (300, [("0–120 kWh", 120), ("120–300 kWh", 180)]),
+    ],
+)
+def test_bill_lines_never_list_unused_tiers(kwh: float, lines: list[tuple[str, float]]) -> None:
+    bill = load_tariff("jp_residential_tiered").bill(kwh)
+    assert [(ln.label, ln.kwh) for ln in bill.lines] == lines
+    assert [ln.jpy for ln in bill.lines] == pytest.approx(
+        [k * r for (_, k), r in zip(lines, [29.70, 35.69][: len(lines)], strict=True)]
+    )
+
+
+def _cost_cli(tariff: str, tmp_path: Path) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from ztbkit.cli import cli
+
+    write(tmp_path / "a" / "s" / "run_metadata.json", {"duration_seconds": 3600, "gpu_count": 1})
+    r = CliRunner().invoke(cli, ["cost", "--correlation-id", "s", "--artifacts-dir", str(tmp_path / "a"),
+                                 "--tariff", tariff], env={})  # fmt: skip
+    return r.exit_code, r.stderr
+
+
+def test_tariff_file_errors_are_one_line_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing, folder = tmp_path / "missing.toml", tmp_path / "dir.toml"
+    folder.mkdir()
+    no_upper = write(tmp_path / "no_upper.toml", 'name = "x"\neffective_date = "2025-01-01"\n'
+                     "[[tiers]]\njpy_per_kwh = 1\n[[tiers]]\njpy_per_kwh = 2\n")  # fmt: skip
+    bad = write(tmp_path / "bad.toml", "name = \n")
+    cases = [
+        (missing, f"ztb: error: --tariff: cannot read {missing}: No such file or directory\n"),
+        (folder, f"ztb: error: --tariff: cannot read {folder}: Is a directory\n"),
+        (no_upper, f"ztb: error: {no_upper}: tiers[0] needs up_to_kwh (only the last tier is open-ended)\n"),
+        (bad, f"ztb: error: {bad}: invalid TOML: Invalid value (at line 1, column 8)\n"),
+    ]
+    for path, message in cases:
+        assert _cost_cli(str(path), tmp_path) == (2, message)
+    # Permission denied (tests run as root, where chmod 000 does not stop a read: simulate the refusal).
+    locked = write(tmp_path / "locked.toml", "")
+    real_read_text = Path.read_text
+
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "locked.toml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    assert _cost_cli(str(locked), tmp_path) == (
+        2,
+        f"ztb: error: --tariff: cannot read {locked}: Permission denied\n",
+    )

@@ -15,8 +15,23 @@ from ztbkit.tensorboard import masked_crc, scalars_frame, scan_file, scrape
 
 
 def frame(data: bytes) -> bytes:
+    """A TFRecord frame built with tensorboardX's own (pure Python) CRC32C, not ztbkit's."""
+    from tensorboardX.record_writer import masked_crc32c
+
     header = struct.pack("<Q", len(data))
-    return header + struct.pack("<I", masked_crc(header)) + data + struct.pack("<I", masked_crc(data))
+    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def test_the_framing_oracle_is_crc32c_and_agrees_with_masked_crc() -> None:
+    from tensorboardX.crc32c import crc32c
+    from tensorboardX.record_writer import masked_crc32c
+
+    assert crc32c(b"123456789") == 0xE3069283  # the published CRC-32C (Castagnoli) check value
+    assert crc32c(b"") == 0
+    # TFRecord's mask: rotate right by 15, add 0xa282ead8 (mod 2**32), from TensorFlow's crc32c.h.
+    for data in (b"", b"123456789", b"\x00" * 8, bytes(range(256)) * 3):
+        c = crc32c(data)
+        assert masked_crc(data) == masked_crc32c(data) == (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def tf2_event(step: int, tag: str, value: float, *, kind: str = "float", first: bool = False) -> bytes:
@@ -233,3 +248,54 @@ def test_demo_tensorboard_files_scrape(tmp_path: Path) -> None:
     assert all(
         set(tags) == {"rollout/ep_rew_mean", "train/loss", "time/fps"} for tags in result.runs.values()
     )
+
+
+def test_tf2_tensors_that_are_not_scalars_are_left_out(tmp_path: Path) -> None:
+    """A histogram-like vector under the scalars plugin is not a scalar: the tag is left out, quietly
+    (like images), and the real scalars around it are kept."""
+    from tensorboardX.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
+
+    def tensor_event(step: int, tag: str, values: list[float], dims: list[int]) -> bytes:
+        shape = tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in dims]
+        )
+        tensor = tensor_pb2.TensorProto(dtype=1, float_val=values, tensor_shape=shape)
+        v = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+        v.metadata.plugin_data.plugin_name = "scalars"
+        return event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[v])).SerializeToString()
+
+    run = tmp_path / "runs" / "tf2"
+    run.mkdir(parents=True)
+    records = [tensor_event(1, "vec", [1.0, 2.0], [2]), tensor_event(1, "matrix", [1.0] * 4, [2, 2]),
+               tensor_event(2, "one", [0.5], [1, 1]), tensor_event(3, "loss", [0.25], []),
+               tf2_event(4, "loss", 0.125)]  # fmt: skip
+    (run / "events.out.tfevents.1.host.1.v2").write_bytes(b"".join(frame(r) for r in records))
+    result = scrape(tmp_path / "runs")
+    assert result.problems == []
+    assert result.to_json()["tf2"] == {
+        "loss": 0.125,
+        "one": 0.5,
+        "_latest_step": 4,
+        "_latest_wall_time": 1_700_000_004.0,
+    }
+
+
+def test_a_file_vanishing_during_a_scan_is_a_one_line_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotation or cleanup deletes an event file between listing and reading: reported, others still read."""
+    from ztbkit import tensorboard
+
+    write_sb3_style(tmp_path / "runs" / "a", range(0, 30, 10))
+    gone = write_sb3_style(tmp_path / "runs" / "b", range(0, 30, 10))
+    real_find_runs = tensorboard.find_runs
+
+    def find_then_delete(run_dir: Any) -> Any:
+        runs = real_find_runs(run_dir)
+        gone.unlink()  # after the walk listed it, before it is read
+        return runs
+
+    monkeypatch.setattr(tensorboard, "find_runs", find_then_delete)
+    result = scrape(tmp_path / "runs")
+    assert [str(p) for p in result.problems] == [f"{gone}: cannot read: No such file or directory"]
+    assert result.to_json()["a"]["_latest_step"] == 20 and result.runs["b"] == {}
