@@ -229,11 +229,11 @@ def test_fifty_megabyte_summary_loads_without_hanging(make_tree: MakeTree) -> No
 
 
 def test_file_over_the_size_limit_is_reported(make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ztbkit import fsio
+    from ztbkit import artifacts, fsio
 
     root = make_tree({"s": {"summary.json": {"pad": "x" * 5000}}})
-    monkeypatch.setattr(fsio, "DEFAULT_MAX_JSON_BYTES", 1000)
-    monkeypatch.setattr(fsio.read_json_if_exists, "__kwdefaults__", {"max_bytes": 1000})
+    real = fsio.read_json_if_exists
+    monkeypatch.setattr(artifacts, "read_json_if_exists", lambda path, **kw: real(path, max_bytes=1000))
     s = load_artifacts(root).sessions[0]
     assert "over the 1,000 bytes limit" in issue_texts(s)[0]
 
