@@ -108,20 +108,25 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b'{"global_step": 10, "rl', "truncated JSON"),
-        (b'{"a": 1} trailing', "invalid JSON"),
+        (b'{"global_step": 10, "rl',
+         "truncated JSON (the file ends early): Unterminated string starting at (line 1, column 21)"),
+        (b'{"a": [1, 2', "truncated JSON (the file ends early): Expecting ',' delimiter (line 1, column 12)"),
+        (b'{"a": 1} trailing', "invalid JSON: Extra data (line 1, column 10)"),
+        (b'{"a": 1,}', "invalid JSON: Expecting property name enclosed in double quotes (line 1, column 9)"),
         (b"", "file is empty"),
-        (b"\xff\xfe{}", "not UTF-8"),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"  \n", "file is empty"),
+        (b"\xef\xbb\xbf", "file is empty"),
+        (b"\xff\xfe{}", "not UTF-8 text (bad byte at offset 0)"),
+        (b'{"k": "\xe6\x97"}', "not UTF-8 text (bad byte at offset 7)"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply to read"),
     ],
-)
+)  # fmt: skip
 def test_read_json_reports_bad_content(tmp_path: Path, content: bytes, reason: str) -> None:
     p = tmp_path / "summary.json"
     p.write_bytes(content)
     result = fsio.read_json(p)
-    assert not result.ok and result.problem is not None
-    assert reason in result.problem.reason
-    assert result.problem.path == str(p)
+    assert not result.ok and result.value is None
+    assert result.problem == fsio.Problem(str(p), reason)
 
 
 def test_read_json_accepts_bom_and_nan_literals(tmp_path: Path) -> None:
@@ -144,9 +149,45 @@ def test_read_json_missing_folder_and_fifo_do_not_hang(tmp_path: Path) -> None:
 
 def test_read_json_size_limit(tmp_path: Path) -> None:
     p = tmp_path / "big.json"
-    p.write_text(json.dumps({"pad": "x" * 5000}))
-    assert "over the" in str(fsio.read_json(p, max_bytes=1024).problem)
-    assert fsio.read_json(p).ok
+    p.write_text(json.dumps({"pad": "x" * 5000}))  # 5,011 bytes
+    assert fsio.read_json(p, max_bytes=1024).problem == fsio.Problem(
+        str(p), "file is 5,011 bytes, over the 1,024 bytes limit"
+    )
+    assert fsio.read_json(p, max_bytes=5011).ok and fsio.read_json(p).ok  # the limit itself is allowed
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps({"pad": "x" * (3 * 2**20)}))  # 3.0 MB
+    assert fsio.read_json(huge, max_bytes=2**21).problem == fsio.Problem(
+        str(huge), "file is 3.0 MB, over the 2.0 MB limit"
+    )
+
+
+def test_atomic_write_json_exact_text_and_durability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(fsio.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    target = fsio.atomic_write_json(tmp_path / "state.json", {"a": 1, "円": ["¥"]})
+    assert target.read_bytes() == '{\n  "a": 1,\n  "円": [\n    "¥"\n  ]\n}\n'.encode()
+    assert len(synced) == (2 if os.name == "posix" else 1)  # the file, then its folder
+    synced.clear()
+    fsio.atomic_write_json(tmp_path / "c.json", {"a": 1}, indent=None, durable=False)
+    assert (tmp_path / "c.json").read_text() == '{"a": 1}\n' and synced == []
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        fsio.atomic_write_json(tmp_path / "nan.json", {"v": float("inf")})
+
+
+def test_current_umask_is_read_without_changing_it() -> None:
+    old = os.umask(0o027)
+    try:
+        assert fsio._current_umask() == 0o027
+        assert os.umask(0o027) == 0o027  # still in force afterwards
+    finally:
+        os.umask(old)
+
+
+def test_missing_file_problem_names_the_path(tmp_path: Path) -> None:
+    p = tmp_path / "absent.json"
+    assert fsio.read_json(p).problem == fsio.Problem(str(p), "file not found")
+    assert fsio.read_json(str(p)).problem == fsio.Problem(str(p), "file not found")
 
 
 def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

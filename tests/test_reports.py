@@ -300,6 +300,7 @@ def probe_notebook(tmp_path: Path, code: str = PROBE, kernel: str = "python3") -
     return path
 
 
+@pytest.mark.timeout(1200)  # 120 kernel starts: about 2 min on a quiet 2-core box, 5+ when it is shared
 def test_parallel_kernel_starts_never_collide(tmp_path: Path) -> None:
     """4 kernels started at the same instant, 30 rounds: every run ok, each kernel on its own IPC sockets.
 

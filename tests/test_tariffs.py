@@ -147,3 +147,60 @@ def test_tariff_file_errors_are_one_line_with_exit_2(tmp_path: Path, monkeypatch
         2,
         f"ztb: error: --tariff: cannot read {locked}: Permission denied\n",
     )
+
+
+HEAD = 'name = "x"\neffective_date = "2025-01-01"\n'
+OPEN = "[[tiers]]\njpy_per_kwh = 1\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('name = "x"\neffective_date = "2025-01-01"\ntiers = []', "needs at least one [[tiers]] entry"),
+        (HEAD + "tiers = 3", "needs at least one [[tiers]] entry"),
+        (HEAD + "tiers = [1]", "tiers[0] must be a table"),
+        (HEAD + OPEN + OPEN, "tiers[0] needs up_to_kwh (only the last tier is open-ended)"),
+        (HEAD + "[[tiers]]\nup_to_kwh = 0\njpy_per_kwh = 1\n" + OPEN, "tiers[0].up_to_kwh must be above 0"),
+        (HEAD + "[[tiers]]\nup_to_kwh = 10\njpy_per_kwh = 1\n[[tiers]]\nup_to_kwh = 10\njpy_per_kwh = 1\n" + OPEN,
+         "tiers[1].up_to_kwh must be above 10"),
+        (HEAD + "[[tiers]]\nup_to_kwh = -1\njpy_per_kwh = 1\n" + OPEN,
+         "tiers[0]: up_to_kwh must be a non-negative number, got -1"),
+        (HEAD + "[[tiers]]\njpy_per_kwh = true\n", "tiers[0]: jpy_per_kwh must be a non-negative number, got True"),
+        (HEAD + "[[tiers]]\njpy_per_kwh = nan\n", "tiers[0]: jpy_per_kwh must be a non-negative number, got nan"),
+        (HEAD + "[[tiers]]\njpy_per_kwh = '3'\n", "tiers[0]: jpy_per_kwh must be a non-negative number, got '3'"),
+        (HEAD + "[[tiers]]\n", "tiers[0]: jpy_per_kwh must be a non-negative number, got None"),
+        (HEAD + OPEN + "[[surcharges]]\njpy_per_kwh = 1\n", "surcharges[0] needs a name and jpy_per_kwh"),
+        (HEAD + "surcharges = [2]\n" + OPEN, "surcharges[0] needs a name and jpy_per_kwh"),
+        (HEAD + OPEN + "[[surcharges]]\nname = 'levy'\njpy_per_kwh = -2\n",
+         "surcharges[0]: jpy_per_kwh must be a non-negative number, got -2"),
+        ('name = "x"\neffective_date = "2025-13-01"\n' + OPEN, "effective_date '2025-13-01' is not YYYY-MM-DD"),
+        ('name = "x"\neffective_date = 5\n' + OPEN, "effective_date (YYYY-MM-DD) is required"),
+        ('effective_date = "2025-01-01"\n' + OPEN, "name is required"),
+        ('name = ""\neffective_date = "2025-01-01"\n' + OPEN, "name is required"),
+        ("base_fee_jpy = -1\n" + HEAD + OPEN, "base_fee_jpy must be a non-negative number, got -1"),
+    ],
+)  # fmt: skip
+def test_each_malformed_tariff_has_its_exact_message(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path / "t.toml", body)
+    with pytest.raises(TariffError) as err:
+        load_tariff(str(path))
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_defaults_and_surcharge_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.toml", HEAD + "effective_date_note = 1\n[[tiers]]\nup_to_kwh = 10\njpy_per_kwh = 2\n"
+                 "[[tiers]]\njpy_per_kwh = 3\n[[surcharges]]\nname = 'levy'\njpy_per_kwh = 0.5\n")  # fmt: skip
+    t = load_tariff(str(path))
+    assert (t.name, t.description, t.base_fee_jpy, t.flat_rate) == ("x", "", 0.0, False)
+    assert str(t.effective_date) == "2025-01-01"
+    bill = t.bill(12)
+    assert [(ln.label, ln.kwh, ln.jpy_per_kwh, ln.jpy) for ln in bill.lines] == [
+        ("0–10 kWh", 10, 2, 20), ("10–∞ kWh", 2, 3, 6), ("levy", 12, 0.5, 6)]  # fmt: skip
+    assert bill.total_jpy == 32 and bill.kwh == 12
+
+
+@pytest.mark.parametrize("kwh", [-1, -0.001, float("nan"), float("inf")])
+def test_bill_refuses_impossible_energy(kwh: float) -> None:
+    with pytest.raises(TariffError) as err:
+        load_tariff("simple").bill(kwh)
+    assert str(err.value) == f"energy must be a non-negative number of kWh, got {kwh}"
