@@ -299,3 +299,49 @@ def test_a_file_vanishing_during_a_scan_is_a_one_line_problem(
     result = scrape(tmp_path / "runs")
     assert [str(p) for p in result.problems] == [f"{gone}: cannot read: No such file or directory"]
     assert result.to_json()["a"]["_latest_step"] == 20 and result.runs["b"] == {}
+
+
+def test_split_reads_equal_the_serial_read_at_every_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parallel path's ranges, run in this process (a pool that calls in place), for 2..9 workers:
+    every split lands somewhere else inside a record, and each must resynchronise to the same result."""
+    import itertools
+    import multiprocessing
+
+    from ztbkit import tensorboard
+
+    class InPlacePool:
+        def __init__(self, jobs: int) -> None:
+            self.jobs = jobs
+
+        def __enter__(self) -> InPlacePool:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def starmap(self, fn: Any, args: Any) -> list[Any]:
+            return list(itertools.starmap(fn, args))
+
+    class Context:
+        Pool = InPlacePool
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: Context)
+    monkeypatch.setattr(tensorboard, "PARALLEL_MIN_BYTES", 256)
+    records = [frame(tf2_event(s, f"t{s % 3}", s / 4, first=s < 3)) for s in range(60)]
+    broken = bytearray(records[30])
+    broken[25] ^= 0xFF  # one bad data CRC in the middle
+    records[30] = bytes(broken)
+    f = tmp_path / "events.out.tfevents.small"
+    f.write_bytes(b"".join(records) + records[1][:9])  # and a half-written tail
+    serial = scan_file(f, workers=1)
+    assert serial.latest["t2"][0] == 59 and len(serial.problems) == 1
+    for workers in range(2, 10):
+        split = scan_file(f, workers=workers)
+        assert (split.latest, split.offset, split.plugins) == (
+            serial.latest,
+            serial.offset,
+            serial.plugins,
+        ), workers
+        assert [str(p) for p in split.problems] == [str(p) for p in serial.problems], workers
