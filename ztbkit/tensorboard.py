@@ -159,22 +159,14 @@ def _resync(data: Any, pos: int, stop: int, crc: Any) -> int | None:
     return None
 
 
-def _scan_range(
-    path: str, lo: int, hi: int, first: bool, plugins: dict[str, str], wanted: set[str] | None
-) -> FileScan:
-    """Worker: the records that start in [lo, hi) of ``path`` (resynchronising at ``lo`` unless first)."""
+def _scan_range(path: str, lo: int, hi: int, plugins: dict[str, str], wanted: set[str] | None) -> FileScan:
+    """Worker: the records of ``path`` that start in [lo, hi); ``lo`` is a record start."""
     import mmap
-
-    import google_crc32c
 
     scan = FileScan(lo, plugins=dict(plugins))
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        begin = lo if first else _resync(data, lo, hi, google_crc32c.value)
-        if begin is None:
-            scan.offset = hi
-            return scan
-        _scan_buffer(data, begin, hi, 0, path, scan, wanted)
-        scan.bytes_read = scan.offset - begin
+        _scan_buffer(data, lo, hi, 0, path, scan, wanted)
+        scan.bytes_read = scan.offset - lo
     return scan
 
 
@@ -201,7 +193,7 @@ def _scan_parallel(path: str, start: int, size: int, jobs: int, plugins: dict[st
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(len(begins)) as pool:
         parts = pool.starmap(
-            _scan_range, [(path, bounds[i], bounds[i + 1], True, plugins, wanted) for i in range(len(begins))]
+            _scan_range, [(path, bounds[i], bounds[i + 1], plugins, wanted) for i in range(len(begins))]
         )
     merged = FileScan(parts[-1].offset, plugins=dict(plugins))
     for part in parts:  # in file order, so the merge equals a serial read
