@@ -426,3 +426,62 @@ def test_lookup_order_first_present_source_wins(tmp_path: Path, field: str) -> N
         expected = sources[skip][3] if skip < len(sources) else None
         assert getattr(s, field) == expected, (field, sources[skip - 1 : skip + 1])
         assert s.issues == []
+
+
+def _session(tmp_path: Path, summary: dict | None = None, entry: dict | None = None, rm: dict | None = None,
+             tz: object = None, kill: bool = False) -> tuple[object, list[str]]:  # fmt: skip
+    folder = tmp_path / "sess"
+    folder.mkdir(parents=True)
+    if summary is not None:
+        write(folder / "summary.json", summary)
+    if rm is not None:
+        write(folder / "run_metadata.json", rm)
+    if kill:
+        write(folder / "ztb.stop", "")
+    s = load_session(folder, entry, tz=tz)  # type: ignore[arg-type]
+    return s, [str(p).replace(str(tmp_path), "T") for p in s.issues]
+
+
+def test_a_bad_source_is_reported_and_the_next_one_used(tmp_path: Path) -> None:
+    s, issues = _session(tmp_path, {"vram_peak_mb": "x", "memory_peak": 5, "rl_sharpe": "y", "best_sharpe": 2.0,
+                                    "global_step": 0})  # fmt: skip
+    assert (s.memory_peak_mb, s.rl_sharpe, s.global_step) == (5, 2.0, 0)  # type: ignore[attr-defined]
+    assert issues == ["T/sess/summary.json: rl_sharpe: expected a number, got str 'y'",
+                      "T/sess/summary.json: vram_peak_mb: expected a number, got str 'x'"]  # fmt: skip
+
+
+def test_start_time_zone_and_a_bad_timestamp(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    s, _ = _session(tmp_path, {"timestamp": "2025-01-01T09:00:00"}, tz=ZoneInfo("UTC"))
+    assert s.start_time == datetime.fromisoformat("2025-01-01T09:00:00+00:00")  # type: ignore[attr-defined]
+    s, issues = _session(
+        tmp_path / "b", {"metadata": {"timestamp": "garbage"}, "timestamp": "2025-01-01T09:00:00"}
+    )
+    assert s.start_time == datetime.fromisoformat("2025-01-01T09:00:00+09:00")  # type: ignore[attr-defined]
+    assert issues == ["T/sess/summary.json: metadata.timestamp: not a timestamp: str 'garbage'"]
+
+
+def test_eta_forms_fall_through_and_the_rest_is_still_filled(tmp_path: Path) -> None:
+    s, issues = _session(tmp_path / "a", {"progress": {"completion_time": 5, "eta": "x"}},
+                         entry={"eta": True, "status": "running"}, rm={"duration_seconds": 60})  # fmt: skip
+    assert (s.eta, s.duration_seconds, s.status) == ("5s", 60.0, "running")  # type: ignore[attr-defined]
+    assert issues == ["T/index.json: eta: expected text or seconds, got bool True"]
+    s, issues = _session(
+        tmp_path / "b", {"progress": {"completion_time": "  ", "eta": 1.5}}, entry={"eta": []}
+    )
+    assert s.eta == "1.5s"  # type: ignore[attr-defined]
+    assert issues == ["T/index.json: eta: expected text or seconds, got list []",
+                      "T/sess/summary.json: progress.completion_time: expected text or seconds, got str '  '"]  # fmt: skip
+    s, issues = _session(tmp_path / "c", {"progress": {"eta": float("nan")}}, entry={"eta": 3600})
+    assert (s.eta, issues) == ("3600s", [])  # type: ignore[attr-defined]
+
+
+def test_status_and_duration_problems_and_the_kill_file(tmp_path: Path) -> None:
+    s, issues = _session(tmp_path / "a", {}, entry={"status": 5}, rm={"duration_seconds": "x"})
+    assert (s.status, s.duration_seconds) == ("unknown", None)  # type: ignore[attr-defined]
+    assert issues == ["T/sess/run_metadata.json: duration_seconds: expected a number, got str 'x'",
+                      "T/index.json: status: expected text, got int 5"]  # fmt: skip
+    assert _session(tmp_path / "b", {}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
+    assert _session(tmp_path / "c", {}, entry={"status": " Running"}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
+    assert _session(tmp_path / "d", {}, entry={"status": "Done "}, kill=True)[0].status == "done"  # type: ignore[attr-defined]
