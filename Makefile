@@ -47,7 +47,7 @@ MUTANTS ?= 'ztbkit.fsio.*' 'ztbkit.tariffs.*' 'ztbkit.notify.delivery.*' 'ztbkit
 mutation: setup
 	rm -rf mutants
 	ZTB_SHARED_DIR=$${ZTB_SHARED_DIR:-$(abspath ..)/shared} $(BIN)/mutmut run $(MUTANTS)
-	$(BIN)/python tests/mutation_score.py
+	$(BIN)/python tests/mutation_score.py $(MUTANTS)
 
 clean:
 	rm -rf $(VENV) outputs demo benchmarks/data test-artifacts mutants .mypy_cache .ruff_cache .pytest_cache

@@ -2,10 +2,13 @@
 
 Killed = a test failed (or timed out, or mypy-style type check caught it) with the mutant in place.
 Score = killed / (all mutants that ran); "no tests" mutants count as survivors: no test reaches them.
+Arguments: mutmut name patterns (as given to ``mutmut run``) to count only those mutants; ``-v`` also
+lists the survivors.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import sys
 from collections import Counter
@@ -15,10 +18,12 @@ KILLED = {1, 3, 36, -24, 24, 152, 255, 37}  # mutmut: killed, pytest internal er
 SURVIVED = {0, 5, 33}  # survived; no test reached the mutant
 
 
-def main(root: str = "mutants") -> int:
+def main(patterns: list[str], root: str = "mutants") -> int:
     rows = []
     for meta in sorted(Path(root).rglob("*.py.meta")):
         codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
+        if patterns:
+            codes = {k: c for k, c in codes.items() if any(fnmatch.fnmatch(k, p) for p in patterns)}
         ran = [c for c in codes.values() if c in KILLED | SURVIVED]
         if not ran:
             continue
@@ -42,4 +47,4 @@ def main(root: str = "mutants") -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main([a for a in sys.argv[1:] if a != "-v"]))
