@@ -212,3 +212,87 @@ def test_permission_denied_is_a_one_line_problem(tmp_path: Path, monkeypatch: py
     result = fsio.read_json(p)
     assert result.problem == fsio.Problem(str(p), "cannot read: Permission denied")
     assert str(result.problem) == f"{p}: cannot read: Permission denied"
+
+
+def test_mode_override_and_default_durability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = fsio.atomic_write_text(tmp_path / "hook.env", "URL=x", mode=0o600)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600  # credentials stay private
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(fsio.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    fsio.atomic_write_bytes(tmp_path / "b.bin", b"x")  # durable unless told otherwise
+    assert len(synced) == (2 if os.name == "posix" else 1)
+
+
+def test_temp_name_and_a_failing_cleanup_keep_the_first_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temp is ``.<name>.<random>.tmp`` beside the target; if even removing it fails, the error the
+    caller sees is still the one that stopped the write."""
+    target = tmp_path / "state.json"
+    names: list[str] = []
+
+    def replace(src: str, dst: str) -> None:
+        names.append(Path(src).name)
+        raise OSError(28, "No space left on device")
+
+    def unlink(path: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fsio.os, "replace", replace)
+    monkeypatch.setattr(fsio.os, "unlink", unlink)
+    with pytest.raises(OSError, match="No space left"):
+        fsio.atomic_write_text(target, "x")
+    assert len(names) == 1 and names[0].startswith(".state.json.") and names[0].endswith(".tmp")
+
+
+def test_a_folder_that_refuses_fsync_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")  # some network file systems
+        real_fsync(fd)
+
+    monkeypatch.setattr(fsio.os, "fsync", fsync)
+    assert fsio.atomic_write_text(tmp_path / "a.txt", "ok").read_text() == "ok"
+
+
+def test_exact_problems_for_folders_fifos_io_errors_and_growth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "dir.json").mkdir()
+    assert fsio.read_json(tmp_path / "dir.json").problem == fsio.Problem(
+        str(tmp_path / "dir.json"), "is a folder, expected a file"
+    )
+    os.mkfifo(tmp_path / "fifo.json")
+    assert fsio.read_json(tmp_path / "fifo.json").problem == fsio.Problem(
+        str(tmp_path / "fifo.json"), "is not a regular file, expected a file"
+    )
+    exact = tmp_path / "mib.json"
+    exact.write_bytes(b"[" + b" " * (2**20 - 2) + b"]")  # exactly 1 MiB
+    assert fsio.read_json(exact, max_bytes=1000).problem == fsio.Problem(
+        str(exact), "file is 1.0 MB, over the 1,000 bytes limit"
+    )
+    p = tmp_path / "s.json"
+    body = b'{"pad": "' + b"x" * 130 + b'"}'  # 141 bytes
+    p.write_bytes(body)
+    real_read = os.read
+
+    def io_error(fd: int, n: int) -> bytes:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsio.os, "read", io_error)
+    assert fsio.read_json(p).problem == fsio.Problem(str(p), "cannot read: Input/output error")
+    # A file that grows while read: within the limit it is read whole, at the limit too, beyond it not.
+    for limit, extra, expected in ((1000, b" " * 9, None), (150, b" " * 9, None),
+                                   (150, b" " * 10, "file grew past the 150 bytes limit while being read")):  # fmt: skip
+        chunks = [body[:10], body[10:] + extra, b""]
+        monkeypatch.setattr(fsio.os, "read", lambda fd, n, c=chunks: c.pop(0) if c else real_read(fd, n))
+        result = fsio.read_json(p, max_bytes=limit)
+        if expected is None:
+            assert result.ok and result.value == {"pad": "x" * 130}, limit
+        else:
+            assert result.problem == fsio.Problem(str(p), expected)
