@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from ztbkit.cli import cli
+from ztbkit.fsio import Problem
 from ztbkit.tensorboard import masked_crc, scalars_frame, scan_file, scrape
 
 
@@ -329,7 +330,8 @@ def test_split_reads_equal_the_serial_read_at_every_boundary(
 
     monkeypatch.setattr(multiprocessing, "get_context", lambda method: Context)
     monkeypatch.setattr(tensorboard, "PARALLEL_MIN_BYTES", 256)
-    records = [frame(tf2_event(s, f"t{s % 3}", s / 4, first=s < 3)) for s in range(60)]
+    # t1 never names its plugin in the file: what the cache says about it must reach every range.
+    records = [frame(tf2_event(s, f"t{s % 3}", s / 4, first=s in (0, 2))) for s in range(60)]
     broken = bytearray(records[30])
     broken[25] ^= 0xFF  # one bad data CRC in the middle
     records[30] = bytes(broken)
@@ -345,3 +347,44 @@ def test_split_reads_equal_the_serial_read_at_every_boundary(
             serial.plugins,
         ), workers
         assert [str(p) for p in split.problems] == [str(p) for p in serial.problems], workers
+        assert split.bytes_read == split.offset  # the ranges meet: every byte up to the offset, once
+    # Plugins already known (from the cache) and a tag filter reach every range.
+    kwargs: dict[str, Any] = {"plugins": {"t1": "histograms"}, "tags": ["t1", "t2"]}
+    serial = scan_file(f, workers=1, **kwargs)
+    assert set(serial.latest) == {"t2"}
+    for workers in (2, 5):
+        assert scan_file(f, workers=workers, **kwargs).latest == serial.latest
+
+
+def test_undecodable_and_empty_events_are_skipped_and_reading_goes_on(tmp_path: Path) -> None:
+    from tensorboardX.proto import event_pb2
+
+    version = event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString()
+    records = [frame(version), frame(tf2_event(1, "loss", 0.5, first=True)), frame(b"\xff\xff\xff\xff"),
+               frame(tf2_event(2, "loss", 0.25))]  # fmt: skip
+    f = tmp_path / "events.out.tfevents.1"
+    f.write_bytes(b"".join(records))
+    scan = scan_file(f)
+    bad_at = len(records[0]) + len(records[1])
+    assert scan.problems == [Problem(str(f), f"undecodable record at offset {bad_at}; skipped")]
+    assert scan.latest["loss"][0] == 2 and scan.offset == f.stat().st_size
+
+
+def test_problems_name_the_file_and_a_lost_tail_ends_the_scan(tmp_path: Path) -> None:
+    records = [frame(tf2_event(s, "loss", float(s), first=s == 0)) for s in range(3)]
+    bad = bytearray(records[1])
+    bad[20] ^= 0xFF
+    f = tmp_path / "events.out.tfevents.2"
+    f.write_bytes(records[0] + bytes(bad) + records[2])
+    assert scan_file(f).problems == [
+        Problem(str(f), f"corrupt record at offset {len(records[0])} (bad CRC); skipped")
+    ]
+    bad_len = bytearray(records[2])
+    bad_len[0] ^= 0x01
+    f.write_bytes(records[0] + records[1] + bytes(bad_len))
+    scan = scan_file(f)
+    at = len(records[0]) + len(records[1])
+    assert scan.problems == [
+        Problem(str(f), f"corrupt record length at offset {at}; skipped to the end of the file")
+    ]
+    assert scan.offset == f.stat().st_size and scan.latest["loss"][0] == 1
