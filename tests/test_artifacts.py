@@ -239,11 +239,11 @@ def test_fifty_megabyte_summary_loads_without_hanging(make_tree: MakeTree) -> No
 
 
 def test_file_over_the_size_limit_is_reported(make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ztbkit import fsio
+    from ztbkit import artifacts, fsio
 
     root = make_tree({"s": {"summary.json": {"pad": "x" * 5000}}})
-    monkeypatch.setattr(fsio, "DEFAULT_MAX_JSON_BYTES", 1000)
-    monkeypatch.setattr(fsio.read_json_if_exists, "__kwdefaults__", {"max_bytes": 1000})
+    real = fsio.read_json_if_exists
+    monkeypatch.setattr(artifacts, "_read_local", lambda path, **kw: real(path, max_bytes=1000))
     s = load_artifacts(root).sessions[0]
     assert "over the 1,000 bytes limit" in issue_texts(s)[0]
 
@@ -383,3 +383,115 @@ def test_index_entry_problems_name_the_root_index(make_tree: MakeTree) -> None:
     root = make_tree({"s": {}}, index={"sessions": [{"correlation_id": "s", "latest_step": "abc"}]})
     [problem] = load_artifacts(root).sessions[0].issues
     assert problem.path == os.path.join(str(root), "index.json") and problem.reason.startswith("latest_step:")
+
+
+# FORMATS.md "Lookup order (first present, non-null wins)", written out here as the independent oracle
+# (not ztbkit.artifacts.LOOKUP): (file, dotted key, raw value, expected field value). The last
+# global_step and start-time rows are the loader's documented further fallbacks (metrics.json,
+# run_metadata.json cost inputs).
+def _ts(day: int) -> str:
+    return f"2025-01-0{day}T0{day}:00:00+00:00"
+
+
+LOOKUP_ORDER = {
+    "global_step": [("summary.json", "global_step", 101, 101), ("summary.json", "summary.global_step", 202, 202),
+                    ("index.json", "latest_step", 303, 303), ("metrics.json", "global_step", 404, 404)],
+    "rl_sharpe": [("summary.json", "rl_sharpe", 1.1, 1.1), ("summary.json", "best_sharpe", 2.2, 2.2),
+                  ("summary.json", "summary.best_sharpe", 3.3, 3.3)],
+    "dsr": [("summary.json", "dsr", 0.11, 0.11), ("summary.json", "best_dsr", 0.22, 0.22),
+            ("summary.json", "summary.best_dsr", 0.33, 0.33)],
+    "p_value": [("summary.json", "p_value", 0.011, 0.011),
+                ("summary.json", "best_bootstrap_p_value", 0.022, 0.022),
+                ("summary.json", "summary.best_bootstrap_p_value", 0.033, 0.033)],
+    "rss_peak_mb": [("summary.json", "rss_peak_mb", 111, 111), ("summary.json", "rss_peak", 222, 222),
+                    ("summary.json", "summary.rss_peak_mb", 333, 333)],
+    "memory_peak_mb": [("summary.json", "vram_peak_mb", 1111, 1111), ("summary.json", "memory_peak", 2222, 2222),
+                       ("summary.json", "summary.vram_peak_mb", 3333, 3333)],
+    "start_time": [(f, k, _ts(i + 1), datetime.fromisoformat(_ts(i + 1))) for i, (f, k) in enumerate([
+        ("index.json", "start_time"), ("index.json", "created_at"), ("summary.json", "metadata.timestamp"),
+        ("summary.json", "timestamp"), ("run_metadata.json", "start_time")])],
+    "eta": [("index.json", "eta", "1h", "1h"), ("summary.json", "progress.completion_time",
+             "2025-10-01T12:00:00", "2025-10-01T12:00:00"), ("summary.json", "progress.eta", "100s", "100s")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("field", sorted(LOOKUP_ORDER))
+def test_lookup_order_first_present_source_wins(tmp_path: Path, field: str) -> None:
+    """Every source present with a distinct value: the first wins; remove it, the next one wins, ..."""
+    sources = LOOKUP_ORDER[field]
+    for skip in range(len(sources) + 1):
+        docs: dict[str, dict] = {}
+        for file, key, raw, _ in sources[skip:]:
+            *parents, leaf = key.split(".")
+            node = docs.setdefault(file, {})
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = raw
+        folder = tmp_path / f"run{skip}" / "session-x"  # not a timestamp id: no start-time fallback
+        folder.mkdir(parents=True)
+        for file, doc in docs.items():
+            if file != "index.json":
+                write(folder / file, doc)
+        s = load_session(folder, docs.get("index.json", {}))
+        expected = sources[skip][3] if skip < len(sources) else None
+        assert getattr(s, field) == expected, (field, sources[skip - 1 : skip + 1])
+        assert s.issues == []
+
+
+def _session(tmp_path: Path, summary: dict | None = None, entry: dict | None = None, rm: dict | None = None,
+             tz: object = None, kill: bool = False) -> tuple[object, list[str]]:  # fmt: skip
+    folder = tmp_path / "sess"
+    folder.mkdir(parents=True)
+    if summary is not None:
+        write(folder / "summary.json", summary)
+    if rm is not None:
+        write(folder / "run_metadata.json", rm)
+    if kill:
+        write(folder / "ztb.stop", "")
+    s = load_session(folder, entry, tz=tz)  # type: ignore[arg-type]
+    return s, [str(p).replace(str(tmp_path), "T") for p in s.issues]
+
+
+def test_a_bad_source_is_reported_and_the_next_one_used(tmp_path: Path) -> None:
+    s, issues = _session(tmp_path, {"vram_peak_mb": "x", "memory_peak": 5, "rl_sharpe": "y", "best_sharpe": 2.0,
+                                    "global_step": 0})  # fmt: skip
+    assert (s.memory_peak_mb, s.rl_sharpe, s.global_step) == (5, 2.0, 0)  # type: ignore[attr-defined]
+    assert issues == ["T/sess/summary.json: rl_sharpe: expected a number, got str 'y'",
+                      "T/sess/summary.json: vram_peak_mb: expected a number, got str 'x'"]  # fmt: skip
+
+
+def test_start_time_zone_and_a_bad_timestamp(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    s, _ = _session(tmp_path, {"timestamp": "2025-01-01T09:00:00"}, tz=ZoneInfo("UTC"))
+    assert s.start_time == datetime.fromisoformat("2025-01-01T09:00:00+00:00")  # type: ignore[attr-defined]
+    s, issues = _session(
+        tmp_path / "b", {"metadata": {"timestamp": "garbage"}, "timestamp": "2025-01-01T09:00:00"}
+    )
+    assert s.start_time == datetime.fromisoformat("2025-01-01T09:00:00+09:00")  # type: ignore[attr-defined]
+    assert issues == ["T/sess/summary.json: metadata.timestamp: not a timestamp: str 'garbage'"]
+
+
+def test_eta_forms_fall_through_and_the_rest_is_still_filled(tmp_path: Path) -> None:
+    s, issues = _session(tmp_path / "a", {"progress": {"completion_time": 5, "eta": "x"}},
+                         entry={"eta": True, "status": "running"}, rm={"duration_seconds": 60})  # fmt: skip
+    assert (s.eta, s.duration_seconds, s.status) == ("5s", 60.0, "running")  # type: ignore[attr-defined]
+    assert issues == ["T/index.json: eta: expected text or seconds, got bool True"]
+    s, issues = _session(
+        tmp_path / "b", {"progress": {"completion_time": "  ", "eta": 1.5}}, entry={"eta": []}
+    )
+    assert s.eta == "1.5s"  # type: ignore[attr-defined]
+    assert issues == ["T/index.json: eta: expected text or seconds, got list []",
+                      "T/sess/summary.json: progress.completion_time: expected text or seconds, got str '  '"]  # fmt: skip
+    s, issues = _session(tmp_path / "c", {"progress": {"eta": float("nan")}}, entry={"eta": 3600})
+    assert (s.eta, issues) == ("3600s", [])  # type: ignore[attr-defined]
+
+
+def test_status_and_duration_problems_and_the_kill_file(tmp_path: Path) -> None:
+    s, issues = _session(tmp_path / "a", {}, entry={"status": 5}, rm={"duration_seconds": "x"})
+    assert (s.status, s.duration_seconds) == ("unknown", None)  # type: ignore[attr-defined]
+    assert issues == ["T/sess/run_metadata.json: duration_seconds: expected a number, got str 'x'",
+                      "T/index.json: status: expected text, got int 5"]  # fmt: skip
+    assert _session(tmp_path / "b", {}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
+    assert _session(tmp_path / "c", {}, entry={"status": " Running"}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
+    assert _session(tmp_path / "d", {}, entry={"status": "Done "}, kill=True)[0].status == "done"  # type: ignore[attr-defined]

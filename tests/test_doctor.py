@@ -6,12 +6,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import MakeTree, write
 
 from ztbkit.cli import cli
 from ztbkit.clock import FakeClock
-from ztbkit.doctor import CHECKS, Check, Context, run_doctor
+from ztbkit.doctor import CHECKS, Check, Context, Host, disk_health, run_doctor
 
 NOW = datetime(2025, 10, 1, 3, 0, tzinfo=UTC)  # 12:00 JST
 HEALTHY = {
@@ -21,6 +22,10 @@ HEALTHY = {
     "logs/train.log": "2025-10-01T11:50:00+09:00 INFO Step 40000/100000\n2025-10-01T11:51:40+09:00 INFO Step 50000/100000\n",
 }  # fmt: skip
 FAST = tuple(c for c in CHECKS if c.__name__ != "kernel_starts")  # the kernel check runs once, below
+GB = 2**30
+# A roomy, fast disk: the doctor's verdicts in these tests must not depend on the machine running them.
+ROOMY = Host(disk_space=lambda folder: (100 * GB, 50 * GB), inodes=lambda folder: (1000, 500),
+             write_latency=lambda folder: 0.01)  # fmt: skip
 
 
 def statuses(report: object) -> dict[str, str]:
@@ -31,8 +36,10 @@ def test_healthy_session(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree({"ok": HEALTHY})
     job = {"status": "ok", "exit_code": 0, "last_finish": "2025-09-30T21:31:00+00:00"}
     state = write(tmp_path / "st" / "s.json", {"jobs": {"nightly": job}})
-    report = run_doctor(root, "ok", state_file=state, checks=FAST, clock=FakeClock(NOW))
+    report = run_doctor(root, "ok", state_file=state, checks=FAST, clock=FakeClock(NOW), host=ROOMY)
     s = statuses(report)
+    disk = next(c for c in report.checks if c.name == "disk_health").reason
+    assert disk == "free 50.0 GB of 100.0 GB (50.0%); free inodes 50.0%; 1 MB write+fsync took 10 ms"
     assert (
         s["validate_artifacts"] == s["collect_last_errors"] == s["progress_eta"] == s["disk_health"] == "OK"
     )
@@ -82,7 +89,12 @@ def test_half_written_session_and_a_crashing_check(make_tree: MakeTree, tmp_path
     assert next(c for c in report.checks if c.name == "explode").reason == "check crashed: RuntimeError: boom"
 
 
-def test_doctor_cli_exit_codes_json_and_kernel(make_tree: MakeTree, tmp_path: Path) -> None:
+def test_doctor_cli_exit_codes_json_and_kernel(
+    make_tree: MakeTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ztbkit import doctor
+
+    monkeypatch.setattr(doctor, "Host", lambda: ROOMY)  # the CLI's real-host default, made roomy and fast
     root = make_tree({"ok": HEALTHY})
     no_hooks = {"ZTB_DISCORD_WEBHOOK": "", "SLACK_WEBHOOK_URL": ""}
     args = [
@@ -169,3 +181,61 @@ def test_log_content_cannot_forge_a_summary_line_and_fifo_logs_do_not_hang(
     assert "\x1b" not in p.stdout and "\x0b" not in p.stdout and "\\x1b[2K" in p.stdout
     text = (root / "s" / "reports" / "doctor.txt").read_text(encoding="utf-8")
     assert "\x1b" not in text and sum(ln.startswith("Doctor Summary") for ln in text.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("free_gb", "free_inodes", "latency", "status", "reason"),
+    [
+        (4.9, 500, 0.01, "FAIL", "free 4.9 GB of 100.0 GB (4.9%); free inodes 50.0%; 1 MB write+fsync took 10 ms"),
+        (5.0, 500, 0.01, "WARN", "free 5.0 GB of 100.0 GB (5.0%); free inodes 50.0%; 1 MB write+fsync took 10 ms"),
+        (14.9, 500, 0.01, "WARN", "free 14.9 GB of 100.0 GB (14.9%); free inodes 50.0%; 1 MB write+fsync took 10 ms"),
+        (15.0, 500, 0.01, "OK", "free 15.0 GB of 100.0 GB (15.0%); free inodes 50.0%; 1 MB write+fsync took 10 ms"),
+        (50.0, 49, 0.01, "FAIL", "free 50.0 GB of 100.0 GB (50.0%); free inodes 4.9%; 1 MB write+fsync took 10 ms"),
+        (50.0, 50, 0.01, "WARN", "free 50.0 GB of 100.0 GB (50.0%); free inodes 5.0%; 1 MB write+fsync took 10 ms"),
+        (50.0, 150, 0.01, "OK", "free 50.0 GB of 100.0 GB (50.0%); free inodes 15.0%; 1 MB write+fsync took 10 ms"),
+        (50.0, 500, 2.0, "OK", "free 50.0 GB of 100.0 GB (50.0%); free inodes 50.0%; 1 MB write+fsync took 2000 ms"),
+        (50.0, 500, 2.5, "WARN", "free 50.0 GB of 100.0 GB (50.0%); free inodes 50.0%; 1 MB write+fsync took 2500 ms"),
+        (4.0, 500, 9.0, "FAIL", "free 4.0 GB of 100.0 GB (4.0%); free inodes 50.0%; 1 MB write+fsync took 9000 ms"),
+    ],
+)  # fmt: skip
+def test_disk_thresholds(
+    tmp_path: Path, free_gb: float, free_inodes: int, latency: float, status: str, reason: str
+) -> None:
+    host = Host(disk_space=lambda folder: (100 * GB, int(free_gb * GB)), inodes=lambda folder: (1000, free_inodes),
+                write_latency=lambda folder: latency)  # fmt: skip
+    ctx = Context(tmp_path, "x", None, tmp_path / "s.json", FakeClock(NOW), host=host)
+    check = disk_health(ctx)
+    assert (check.status, check.reason) == (status, reason)
+
+
+def test_disk_without_inode_counts_and_the_real_host(tmp_path: Path) -> None:
+    host = Host(disk_space=lambda folder: (100 * GB, 20 * GB), inodes=lambda folder: None,
+                write_latency=lambda folder: 0.5)  # fmt: skip
+    check = disk_health(Context(tmp_path, "x", None, tmp_path / "s.json", FakeClock(NOW), host=host))
+    assert (check.status, check.reason) == (
+        "OK",
+        "free 20.0 GB of 100.0 GB (20.0%); 1 MB write+fsync took 500 ms",
+    )
+    real = disk_health(
+        Context(tmp_path, "x", None, tmp_path / "s.json", FakeClock(NOW))
+    )  # measures, any verdict
+    assert real.reason.startswith("free ") and "1 MB write+fsync took" in real.reason
+    assert not list(tmp_path.glob(".ztb-doctor-*"))  # the probe file is removed
+
+
+def test_a_running_session_without_progress_for_an_hour_is_stalled(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    index = {"sessions": [{"correlation_id": "ok", "status": "running"}]}
+    root = make_tree({"ok": HEALTHY}, index=index)
+    later = datetime(2025, 10, 1, 4, 0, tzinfo=UTC)  # 13:00 JST; the last Step line is 11:51:40 JST
+    report = run_doctor(root, "ok", state_file=tmp_path / "s.json", checks=FAST[2:3], clock=FakeClock(later))
+    [check] = report.checks
+    assert (check.status, check.reason) == ("WARN", "step 50,000/100,000 (50.0%); 100.0 steps/s from log lines; "
+                                            "ETA 0:08:20 (about 2025-10-01 13:08 JST); "
+                                            "last progress line is 1:08:20 old: stalled?")  # fmt: skip
+    # The same session stopped (index status) is not stalled, and neither is a running one at 12:00 JST.
+    root = make_tree({}, index={"sessions": [{"correlation_id": "ok", "status": "stopped"}]})
+    assert run_doctor(root, "ok", checks=FAST[2:3], clock=FakeClock(later)).checks[0].status == "OK"
+    root = make_tree({}, index=index)
+    assert run_doctor(root, "ok", checks=FAST[2:3], clock=FakeClock(NOW)).checks[0].status == "OK"

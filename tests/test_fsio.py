@@ -35,6 +35,56 @@ def test_failed_write_keeps_old_file_and_cleans_temp(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
+@pytest.mark.parametrize("failing", ["replace", "fsync", "chmod"])
+def test_a_write_failing_after_its_temp_exists_removes_the_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The temp file is created first; whatever fails after that (disk full at fsync, a locked target
+    on Windows at replace) must leave the old file and no ``.state.json.*.tmp`` behind."""
+    target = tmp_path / "state.json"
+    target.write_text('{"ok": 1}\n')
+    seen_temp: list[str] = []
+
+    def boom(*args: object, **kwargs: object) -> None:
+        seen_temp.extend(p.name for p in tmp_path.iterdir() if p.name != "state.json")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fsio.os, failing, boom)
+    with pytest.raises(OSError, match="No space left"):
+        fsio.atomic_write_json(target, {"new": 2})
+    monkeypatch.undo()
+    assert len(seen_temp) == 1 and seen_temp[0].startswith(".state.json.")  # the temp did exist
+    assert target.read_text() == '{"ok": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_durable_write_fsyncs_the_data_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", os.stat(src).st_ino))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsio.os, "fsync", fsync)
+    monkeypatch.setattr(fsio.os, "replace", replace)
+    target = fsio.atomic_write_text(tmp_path / "report.md", "data")
+    file_ino, folder_ino = target.stat().st_ino, tmp_path.stat().st_ino
+    expected = [("fsync", file_ino), ("replace", file_ino)]
+    if os.name == "posix":
+        expected.append(("fsync", folder_ino))  # the rename itself made durable
+    assert events == expected
+    events.clear()
+    fsio.atomic_write_text(tmp_path / "bulk.csv", "data", durable=False)
+    assert [e[0] for e in events] == ["replace"]  # durable=False: no fsync at all
+
+
 def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
     target = tmp_path / "trends.csv"
     big_a, big_b = "a" * 200_000, "b" * 200_000
@@ -58,20 +108,25 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b'{"global_step": 10, "rl', "truncated JSON"),
-        (b'{"a": 1} trailing', "invalid JSON"),
+        (b'{"global_step": 10, "rl',
+         "truncated JSON (the file ends early): Unterminated string starting at (line 1, column 21)"),
+        (b'{"a": [1, 2', "truncated JSON (the file ends early): Expecting ',' delimiter (line 1, column 12)"),
+        (b'{"a": 1} trailing', "invalid JSON: Extra data (line 1, column 10)"),
+        (b'{"a": 1,}', "invalid JSON: Expecting property name enclosed in double quotes (line 1, column 9)"),
         (b"", "file is empty"),
-        (b"\xff\xfe{}", "not UTF-8"),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"  \n", "file is empty"),
+        (b"\xef\xbb\xbf", "file is empty"),
+        (b"\xff\xfe{}", "not UTF-8 text (bad byte at offset 0)"),
+        (b'{"k": "\xe6\x97"}', "not UTF-8 text (bad byte at offset 7)"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply to read"),
     ],
-)
+)  # fmt: skip
 def test_read_json_reports_bad_content(tmp_path: Path, content: bytes, reason: str) -> None:
     p = tmp_path / "summary.json"
     p.write_bytes(content)
     result = fsio.read_json(p)
-    assert not result.ok and result.problem is not None
-    assert reason in result.problem.reason
-    assert result.problem.path == str(p)
+    assert not result.ok and result.value is None
+    assert result.problem == fsio.Problem(str(p), reason)
 
 
 def test_read_json_accepts_bom_and_nan_literals(tmp_path: Path) -> None:
@@ -94,9 +149,45 @@ def test_read_json_missing_folder_and_fifo_do_not_hang(tmp_path: Path) -> None:
 
 def test_read_json_size_limit(tmp_path: Path) -> None:
     p = tmp_path / "big.json"
-    p.write_text(json.dumps({"pad": "x" * 5000}))
-    assert "over the" in str(fsio.read_json(p, max_bytes=1024).problem)
-    assert fsio.read_json(p).ok
+    p.write_text(json.dumps({"pad": "x" * 5000}))  # 5,011 bytes
+    assert fsio.read_json(p, max_bytes=1024).problem == fsio.Problem(
+        str(p), "file is 5,011 bytes, over the 1,024 bytes limit"
+    )
+    assert fsio.read_json(p, max_bytes=5011).ok and fsio.read_json(p).ok  # the limit itself is allowed
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps({"pad": "x" * (3 * 2**20)}))  # 3.0 MB
+    assert fsio.read_json(huge, max_bytes=2**21).problem == fsio.Problem(
+        str(huge), "file is 3.0 MB, over the 2.0 MB limit"
+    )
+
+
+def test_atomic_write_json_exact_text_and_durability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(fsio.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    target = fsio.atomic_write_json(tmp_path / "state.json", {"a": 1, "円": ["¥"]})
+    assert target.read_bytes() == '{\n  "a": 1,\n  "円": [\n    "¥"\n  ]\n}\n'.encode()
+    assert len(synced) == (2 if os.name == "posix" else 1)  # the file, then its folder
+    synced.clear()
+    fsio.atomic_write_json(tmp_path / "c.json", {"a": 1}, indent=None, durable=False)
+    assert (tmp_path / "c.json").read_text() == '{"a": 1}\n' and synced == []
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        fsio.atomic_write_json(tmp_path / "nan.json", {"v": float("inf")})
+
+
+def test_current_umask_is_read_without_changing_it() -> None:
+    old = os.umask(0o027)
+    try:
+        assert fsio._current_umask() == 0o027
+        assert os.umask(0o027) == 0o027  # still in force afterwards
+    finally:
+        os.umask(old)
+
+
+def test_missing_file_problem_names_the_path(tmp_path: Path) -> None:
+    p = tmp_path / "absent.json"
+    assert fsio.read_json(p).problem == fsio.Problem(str(p), "file not found")
+    assert fsio.read_json(str(p)).problem == fsio.Problem(str(p), "file not found")
 
 
 def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,3 +286,101 @@ def test_huge_integers_are_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert (
         read.problem is not None and "invalid JSON" in read.problem.reason and "4300" in read.problem.reason
     )
+
+
+def test_permission_denied_is_a_one_line_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as root, where chmod 000 does not stop a read: the OS refusal is simulated at open()."""
+    p = tmp_path / "summary.json"
+    p.write_text("{}")
+
+    def denied(path: str, flags: int, *a: object) -> int:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(fsio.os, "open", denied)
+    result = fsio.read_json(p)
+    assert result.problem == fsio.Problem(str(p), "cannot read: Permission denied")
+    assert str(result.problem) == f"{p}: cannot read: Permission denied"
+
+
+def test_mode_override_and_default_durability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = fsio.atomic_write_text(tmp_path / "hook.env", "URL=x", mode=0o600)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600  # credentials stay private
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(fsio.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    fsio.atomic_write_bytes(tmp_path / "b.bin", b"x")  # durable unless told otherwise
+    assert len(synced) == (2 if os.name == "posix" else 1)
+
+
+def test_temp_name_and_a_failing_cleanup_keep_the_first_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temp is ``.<name>.<random>.tmp`` beside the target; if even removing it fails, the error the
+    caller sees is still the one that stopped the write."""
+    target = tmp_path / "state.json"
+    names: list[str] = []
+
+    def replace(src: str, dst: str) -> None:
+        names.append(Path(src).name)
+        raise OSError(28, "No space left on device")
+
+    def unlink(path: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fsio.os, "replace", replace)
+    monkeypatch.setattr(fsio.os, "unlink", unlink)
+    with pytest.raises(OSError, match="No space left"):
+        fsio.atomic_write_text(target, "x")
+    assert len(names) == 1 and names[0].startswith(".state.json.") and names[0].endswith(".tmp")
+
+
+def test_a_folder_that_refuses_fsync_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")  # some network file systems
+        real_fsync(fd)
+
+    monkeypatch.setattr(fsio.os, "fsync", fsync)
+    assert fsio.atomic_write_text(tmp_path / "a.txt", "ok").read_text() == "ok"
+
+
+def test_exact_problems_for_folders_fifos_io_errors_and_growth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "dir.json").mkdir()
+    assert fsio.read_json(tmp_path / "dir.json").problem == fsio.Problem(
+        str(tmp_path / "dir.json"), "is a folder, expected a file"
+    )
+    os.mkfifo(tmp_path / "fifo.json")
+    assert fsio.read_json(tmp_path / "fifo.json").problem == fsio.Problem(
+        str(tmp_path / "fifo.json"), "is not a regular file, expected a file"
+    )
+    exact = tmp_path / "mib.json"
+    exact.write_bytes(b"[" + b" " * (2**20 - 2) + b"]")  # exactly 1 MiB
+    assert fsio.read_json(exact, max_bytes=1000).problem == fsio.Problem(
+        str(exact), "file is 1.0 MB, over the 1,000 bytes limit"
+    )
+    p = tmp_path / "s.json"
+    body = b'{"pad": "' + b"x" * 130 + b'"}'  # 141 bytes
+    p.write_bytes(body)
+    real_read = os.read
+
+    def io_error(fd: int, n: int) -> bytes:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsio.os, "read", io_error)
+    assert fsio.read_json(p).problem == fsio.Problem(str(p), "cannot read: Input/output error")
+    # A file that grows while read: within the limit it is read whole, at the limit too, beyond it not.
+    for limit, extra, expected in ((1000, b" " * 9, None), (150, b" " * 9, None),
+                                   (150, b" " * 10, "file grew past the 150 bytes limit while being read")):  # fmt: skip
+        chunks = [body[:10], body[10:] + extra, b""]
+        monkeypatch.setattr(fsio.os, "read", lambda fd, n, c=chunks: c.pop(0) if c else real_read(fd, n))
+        result = fsio.read_json(p, max_bytes=limit)
+        if expected is None:
+            assert result.ok and result.value == {"pad": "x" * 130}, limit
+        else:
+            assert result.problem == fsio.Problem(str(p), expected)

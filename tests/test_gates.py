@@ -39,23 +39,37 @@ def test_shape2_reasons_only() -> None:
     assert report.critical_failure and "reasons[1]" in issues[0].reason
 
 
+F = "reports/gates.json"
+
+
 @pytest.mark.parametrize(
-    "doc",
+    ("doc", "verdict", "results", "reasons"),
     [
-        {"gates": [{"name": None, "status": None, "error": None}]},
-        {"gates": [{"name": 5, "status": 1, "error": ["x"]}, None, "str"]},
-        {"gate_results": {"a": None, "b": {"status": "weird"}}},
-        {"gates": None},
-        [],
-        None,
-        {"something": "else"},
+        # An unknown status is reported, and is not a failure by itself (only "fail" fails a run).
+        ({"gates": [{"name": None, "status": None, "error": None}]}, "pass",
+         [("gates[0]", "unknown", None, False)], ["gates[0]: status None is not pass/fail/skip"]),
+        ({"gates": [{"name": 5, "status": 1, "error": ["x"]}, None, "str"]}, "pass",
+         [("5", "unknown", "['x']", False)],
+         ["gates[0]: status 1 is not pass/fail/skip", "gates[1]: expected an object, got NoneType",
+          "gates[2]: expected an object, got str"]),
+        ({"gate_results": {"a": None, "b": {"status": "weird"}}}, "pass", [("b", "unknown", None, False)],
+         ["gate_results.a: expected an object, got NoneType", "b: status 'weird' is not pass/fail/skip"]),
+        ({"gates": [{"name": "x", "status": " FAIL ", "error": {"why": "Critical"}}]}, "fail",
+         [("x", "fail", "{'why': 'Critical'}", True)], []),
+        ({"gates": None}, "none", [], []),
+        ([], "none", [], ["expected a JSON object, got list"]),
+        (None, "none", [], ["expected a JSON object, got NoneType"]),
+        ({"something": "else"}, "none", [], ["unknown gates shape (keys: something)"]),
+        ({"gates": "fail"}, "none", [], ["gates: unexpected type str"]),
     ],
-)
-def test_null_and_odd_fields_never_crash(doc: Any) -> None:
+)  # fmt: skip
+def test_null_and_odd_fields_never_crash(
+    doc: Any, verdict: str, results: list[Any], reasons: list[str]
+) -> None:
     report, issues = parse(doc)
-    assert report.verdict in ("pass", "fail", "none")
-    if doc not in ({"gates": None},):
-        assert issues, "odd input must be reported"
+    assert report.verdict == verdict
+    assert [(g.name, g.status, g.reason, g.critical) for g in report.results] == results
+    assert [(p.path, p.reason) for p in issues] == [(F, r) for r in reasons]
 
 
 def test_declared_fail_without_results_is_fail_and_empty_is_none() -> None:

@@ -11,12 +11,28 @@ import pytest
 from click.testing import CliRunner
 
 from ztbkit.cli import cli
+from ztbkit.fsio import Problem
 from ztbkit.tensorboard import masked_crc, scalars_frame, scan_file, scrape
 
 
 def frame(data: bytes) -> bytes:
+    """A TFRecord frame built with tensorboardX's own (pure Python) CRC32C, not ztbkit's."""
+    from tensorboardX.record_writer import masked_crc32c
+
     header = struct.pack("<Q", len(data))
-    return header + struct.pack("<I", masked_crc(header)) + data + struct.pack("<I", masked_crc(data))
+    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def test_the_framing_oracle_is_crc32c_and_agrees_with_masked_crc() -> None:
+    from tensorboardX.crc32c import crc32c
+    from tensorboardX.record_writer import masked_crc32c
+
+    assert crc32c(b"123456789") == 0xE3069283  # the published CRC-32C (Castagnoli) check value
+    assert crc32c(b"") == 0
+    # TFRecord's mask: rotate right by 15, add 0xa282ead8 (mod 2**32), from TensorFlow's crc32c.h.
+    for data in (b"", b"123456789", b"\x00" * 8, bytes(range(256)) * 3):
+        c = crc32c(data)
+        assert masked_crc(data) == masked_crc32c(data) == (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def tf2_event(step: int, tag: str, value: float, *, kind: str = "float", first: bool = False) -> bytes:
@@ -263,3 +279,142 @@ def test_cache_entries_of_the_wrong_type_are_ignored(tmp_path: Path, files: Any)
     assert result.exit_code == 0, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert json.loads(result.stdout) == fresh
+
+
+def test_tf2_tensors_that_are_not_scalars_are_left_out(tmp_path: Path) -> None:
+    """A histogram-like vector under the scalars plugin is not a scalar: the tag is left out, quietly
+    (like images), and the real scalars around it are kept."""
+    from tensorboardX.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
+
+    def tensor_event(step: int, tag: str, values: list[float], dims: list[int]) -> bytes:
+        shape = tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in dims]
+        )
+        tensor = tensor_pb2.TensorProto(dtype=1, float_val=values, tensor_shape=shape)
+        v = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+        v.metadata.plugin_data.plugin_name = "scalars"
+        return event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[v])).SerializeToString()
+
+    run = tmp_path / "runs" / "tf2"
+    run.mkdir(parents=True)
+    records = [tensor_event(1, "vec", [1.0, 2.0], [2]), tensor_event(1, "matrix", [1.0] * 4, [2, 2]),
+               tensor_event(2, "one", [0.5], [1, 1]), tensor_event(3, "loss", [0.25], []),
+               tf2_event(4, "loss", 0.125)]  # fmt: skip
+    (run / "events.out.tfevents.1.host.1.v2").write_bytes(b"".join(frame(r) for r in records))
+    result = scrape(tmp_path / "runs")
+    assert result.problems == []
+    assert result.to_json()["tf2"] == {
+        "loss": 0.125,
+        "one": 0.5,
+        "_latest_step": 4,
+        "_latest_wall_time": 1_700_000_004.0,
+    }
+
+
+def test_a_file_vanishing_during_a_scan_is_a_one_line_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotation or cleanup deletes an event file between listing and reading: reported, others still read."""
+    from ztbkit import tensorboard
+
+    write_sb3_style(tmp_path / "runs" / "a", range(0, 30, 10))
+    gone = write_sb3_style(tmp_path / "runs" / "b", range(0, 30, 10))
+    real_find_runs = tensorboard.find_runs
+
+    def find_then_delete(run_dir: Any) -> Any:
+        runs = real_find_runs(run_dir)
+        gone.unlink()  # after the walk listed it, before it is read
+        return runs
+
+    monkeypatch.setattr(tensorboard, "find_runs", find_then_delete)
+    result = scrape(tmp_path / "runs")
+    assert [str(p) for p in result.problems] == [f"{gone}: cannot read: No such file or directory"]
+    assert result.to_json()["a"]["_latest_step"] == 20 and result.runs["b"] == {}
+
+
+def test_split_reads_equal_the_serial_read_at_every_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parallel path's ranges, run in this process (a pool that calls in place), for 2..9 workers:
+    every split lands somewhere else inside a record, and each must resynchronise to the same result."""
+    import itertools
+    import multiprocessing
+
+    from ztbkit import tensorboard
+
+    class InPlacePool:
+        def __init__(self, jobs: int) -> None:
+            self.jobs = jobs
+
+        def __enter__(self) -> InPlacePool:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def starmap(self, fn: Any, args: Any) -> list[Any]:
+            return list(itertools.starmap(fn, args))
+
+    class Context:
+        Pool = InPlacePool
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: Context)
+    monkeypatch.setattr(tensorboard, "PARALLEL_MIN_BYTES", 256)
+    # t1 never names its plugin in the file: what the cache says about it must reach every range.
+    records = [frame(tf2_event(s, f"t{s % 3}", s / 4, first=s in (0, 2))) for s in range(60)]
+    broken = bytearray(records[30])
+    broken[25] ^= 0xFF  # one bad data CRC in the middle
+    records[30] = bytes(broken)
+    f = tmp_path / "events.out.tfevents.small"
+    f.write_bytes(b"".join(records) + records[1][:9])  # and a half-written tail
+    serial = scan_file(f, workers=1)
+    assert serial.latest["t2"][0] == 59 and len(serial.problems) == 1
+    for workers in range(2, 10):
+        split = scan_file(f, workers=workers)
+        assert (split.latest, split.offset, split.plugins) == (
+            serial.latest,
+            serial.offset,
+            serial.plugins,
+        ), workers
+        assert [str(p) for p in split.problems] == [str(p) for p in serial.problems], workers
+        assert split.bytes_read == split.offset  # the ranges meet: every byte up to the offset, once
+    # Plugins already known (from the cache) and a tag filter reach every range.
+    kwargs: dict[str, Any] = {"plugins": {"t1": "histograms"}, "tags": ["t1", "t2"]}
+    serial = scan_file(f, workers=1, **kwargs)
+    assert set(serial.latest) == {"t2"}
+    for workers in (2, 5):
+        assert scan_file(f, workers=workers, **kwargs).latest == serial.latest
+
+
+def test_undecodable_and_empty_events_are_skipped_and_reading_goes_on(tmp_path: Path) -> None:
+    from tensorboardX.proto import event_pb2
+
+    version = event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString()
+    records = [frame(version), frame(tf2_event(1, "loss", 0.5, first=True)), frame(b"\xff\xff\xff\xff"),
+               frame(tf2_event(2, "loss", 0.25))]  # fmt: skip
+    f = tmp_path / "events.out.tfevents.1"
+    f.write_bytes(b"".join(records))
+    scan = scan_file(f)
+    bad_at = len(records[0]) + len(records[1])
+    assert scan.problems == [Problem(str(f), f"undecodable record at offset {bad_at}; skipped")]
+    assert scan.latest["loss"][0] == 2 and scan.offset == f.stat().st_size
+
+
+def test_problems_name_the_file_and_a_lost_tail_ends_the_scan(tmp_path: Path) -> None:
+    records = [frame(tf2_event(s, "loss", float(s), first=s == 0)) for s in range(3)]
+    bad = bytearray(records[1])
+    bad[20] ^= 0xFF
+    f = tmp_path / "events.out.tfevents.2"
+    f.write_bytes(records[0] + bytes(bad) + records[2])
+    assert scan_file(f).problems == [
+        Problem(str(f), f"corrupt record at offset {len(records[0])} (bad CRC); skipped")
+    ]
+    bad_len = bytearray(records[2])
+    bad_len[0] ^= 0x01
+    f.write_bytes(records[0] + records[1] + bytes(bad_len))
+    scan = scan_file(f)
+    at = len(records[0]) + len(records[1])
+    assert scan.problems == [
+        Problem(str(f), f"corrupt record length at offset {at}; skipped to the end of the file")
+    ]
+    assert scan.offset == f.stat().st_size and scan.latest["loss"][0] == 1

@@ -558,6 +558,11 @@ def _index_entries(
     return entries
 
 
+def index_entry(root: str | os.PathLike[str], session_id: str) -> dict[str, Any] | None:
+    """The ``index.json`` entry (any index shape) of one session under ``root``, or None."""
+    return _index_entries(os.fspath(root), []).get(session_id)
+
+
 def load_artifacts(
     root: str | os.PathLike[str],
     *,

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ztbkit.artifacts import load_session
+from ztbkit.artifacts import index_entry, load_session
 from ztbkit.charset import LEGACY_ENCODING, decode_line
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import ArtifactsNotFoundError, ZtbError
@@ -49,6 +49,36 @@ class Check:
         return f"[{self.status:<4}] {self.name}: {safe_repr(self.reason)}"
 
 
+def _disk_space(folder: Path) -> tuple[int, int]:
+    usage = shutil.disk_usage(folder)
+    return usage.total, usage.free
+
+
+def _inodes(folder: Path) -> tuple[int, int] | None:
+    if not hasattr(os, "statvfs"):
+        return None  # Windows: no inode counts
+    st = os.statvfs(folder)
+    return (st.f_files, st.f_ffree) if st.f_files else None
+
+
+def _write_latency(folder: Path) -> float:
+    t0 = time.perf_counter()
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".ztb-doctor-", delete=True) as fh:
+        fh.write(os.urandom(1 << 20))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return time.perf_counter() - t0
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """What disk_health measures on the machine; tests inject fixed figures instead of the host's."""
+
+    disk_space: Callable[[Path], tuple[int, int]] = _disk_space  # (total, free) bytes
+    inodes: Callable[[Path], tuple[int, int] | None] = _inodes  # (total, free), None if unknown
+    write_latency: Callable[[Path], float] = _write_latency  # seconds for 1 MB write + fsync
+
+
 @dataclass(slots=True)
 class Context:
     folder: Path
@@ -57,6 +87,7 @@ class Context:
     state_file: Path
     clock: Clock
     kernel_timeout: float = 60.0
+    host: Host = field(default_factory=Host)
 
 
 def validate_artifacts(ctx: Context) -> Check:
@@ -173,7 +204,8 @@ def _log_progress(ctx: Context) -> list[tuple[datetime, int, int]]:
 
 
 def progress_eta(ctx: Context) -> Check:
-    s = load_session(ctx.folder)
+    """Step, rate and ETA; a *running* session (index.json status) without progress for an hour is WARN."""
+    s = load_session(ctx.folder, index_entry(ctx.folder.parent, ctx.correlation_id))
     points = _log_progress(ctx)
     step = s.global_step
     total = ctx.total_steps or (points[-1][2] if points else None)
@@ -206,25 +238,20 @@ def progress_eta(ctx: Context) -> Check:
 
 
 def disk_health(ctx: Context) -> Check:
-    usage = shutil.disk_usage(ctx.folder)
-    free_pct = usage.free / usage.total * 100
-    details = [f"free {usage.free / 2**30:.1f} GB of {usage.total / 2**30:.1f} GB ({free_pct:.1f}%)"]
+    """FAIL under 5% free space or inodes, WARN under 15% or when 1 MB write+fsync takes over 2 s."""
+    total, free = ctx.host.disk_space(ctx.folder)
+    free_pct = free / total * 100
+    details = [f"free {free / 2**30:.1f} GB of {total / 2**30:.1f} GB ({free_pct:.1f}%)"]
     status = "FAIL" if free_pct < 5 else "WARN" if free_pct < 15 else "OK"
-    if hasattr(os, "statvfs"):
-        st = os.statvfs(ctx.folder)
-        if st.f_files:
-            inode_pct = st.f_ffree / st.f_files * 100
-            details.append(f"free inodes {inode_pct:.1f}%")
-            if inode_pct < 5:
-                status = "FAIL"
-            elif inode_pct < 15 and status == "OK":
-                status = "WARN"
-    t0 = time.perf_counter()
-    with tempfile.NamedTemporaryFile(dir=ctx.folder, prefix=".ztb-doctor-", delete=True) as fh:
-        fh.write(os.urandom(1 << 20))
-        fh.flush()
-        os.fsync(fh.fileno())
-    latency = time.perf_counter() - t0
+    inodes = ctx.host.inodes(ctx.folder)
+    if inodes is not None:
+        inode_pct = inodes[1] / inodes[0] * 100
+        details.append(f"free inodes {inode_pct:.1f}%")
+        if inode_pct < 5:
+            status = "FAIL"
+        elif inode_pct < 15 and status == "OK":
+            status = "WARN"
+    latency = ctx.host.write_latency(ctx.folder)
     details.append(f"1 MB write+fsync took {latency * 1000:.0f} ms")
     if latency > 2 and status == "OK":
         status = "WARN"
@@ -356,12 +383,13 @@ def run_doctor(
     state_file: str | os.PathLike[str] = ".ztb/cronish-state.json",
     checks: tuple[Callable[[Context], Check], ...] = CHECKS,
     clock: Clock = SYSTEM_CLOCK,
+    host: Host | None = None,
 ) -> DoctorReport:
     """Run every check in order and write reports/doctor.txt. Raises only for an unknown session (exit 2)."""
     folder = Path(artifacts_dir) / check_component(correlation_id, "--correlation-id")
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
-    ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock)
+    ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock, host=host or Host())
     results = []
     for check in checks:
         name = check.__name__

@@ -1,7 +1,8 @@
 """File I/O policy: the only place ztbkit writes files, and its tolerant JSON reader.
 
 Writes are atomic: the bytes go to a temporary file in the target's own folder, are flushed (and by
-default fsync'd), then ``os.replace`` puts them in place. A run killed at any moment leaves either
+default fsync'd), then ``os.replace`` puts them in place; on POSIX the folder is then fsync'd too, so
+the rename itself survives a power cut. A run killed at any moment leaves either
 the old file or the new one, never half of one. New files get the usual ``0666 & ~umask`` mode, not
 the private mode of the temporary file.
 
@@ -284,6 +285,8 @@ def atomic_write_bytes(
         if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
             raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
         raise
+    if durable:
+        _fsync_folder(target.parent)
     remove_stale_temps(target.parent)
     return target
 
@@ -347,6 +350,15 @@ def remove_stale_temps(
                     os.unlink(entry.path)
                     removed.append(entry.name)
     return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the rename just made) to disk: POSIX only; best effort.
+
+    Windows cannot open a folder for fsync; some file systems (network shares) refuse it.
+    """
+    with contextlib.suppress(OSError):
+        fsync_dir(folder)
 
 
 def atomic_write_text(

@@ -9,18 +9,25 @@ Policy:
   Markdown, whose figure files go to ``<name>_files/`` beside the ``.md``.
 * The executed ``.ipynb`` is always kept beside the outputs, failed runs included. It is written to
   a temporary name and moved into place, so a reader never sees half a notebook.
+* Kernels start without racing each other: on POSIX each run's kernel talks over IPC (Unix
+  sockets) in a private folder of its own, so parallel starts cannot pick the same TCP port; a
+  kernel that still fails to start (before any cell ran) is started once more, and the retry is
+  written to stderr as one ``ztb:`` line. A second failure is a kernel failure (exit 3).
 * Exit codes: 0 ok; 1 a cell raised (the message names notebook, cell and exception); 3 the kernel
   died or a time limit was hit; 2 bad usage (unknown notebook, missing kernel).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +131,49 @@ def _failed_cell(nb_path: Path) -> str:
     return f"cell {started[-1]}" if started else "an unknown cell"
 
 
+def _cells_started(nb_path: Path) -> int:
+    """How many cells papermill started in ``nb_path`` (0: the kernel never got that far)."""
+    try:
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    return sum(1 for c in nb.get("cells", []) if c.get("metadata", {}).get("papermill", {}).get("start_time"))
+
+
+# A Unix socket path must fit in sun_path (104 bytes on macOS, 108 on Linux); the kernel appends "-N".
+_MAX_IPC_PREFIX = 90
+
+
+@contextlib.contextmanager
+def kernel_transport() -> Iterator[dict[str, Any]]:
+    """papermill/nbclient keyword arguments that start one kernel without racing other starts.
+
+    With TCP, jupyter_client picks free ports by binding port 0 and closing the socket before the
+    kernel binds it, so kernels starting at the same moment in separate processes can pick the same
+    port ("Kernel didn't respond"). On POSIX the kernel instead gets IPC sockets under a fresh
+    private folder (mode 0700, removed afterwards): names no other run can choose. Elsewhere (Windows)
+    or when the temp path is too long for a socket, TCP stays and the start retry covers the race.
+    """
+    if os.name != "posix":
+        yield {}
+        return
+    from traitlets.config import Config
+
+    runtime = tempfile.mkdtemp(prefix="ztb-kernel-")
+    try:
+        prefix = os.path.join(runtime, "k")
+        if len(prefix.encode()) > _MAX_IPC_PREFIX:
+            yield {}
+            return
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = prefix
+        config.KernelManager.connection_file = os.path.join(runtime, "kernel.json")
+        yield {"config": config}
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
 def _html_exporter(base: type) -> type:
     """nbconvert's HTMLExporter without its final BeautifulSoup pass over the whole page.
 
@@ -225,10 +275,21 @@ def render_notebook(
     given = os.fspath(artifacts_dir)
     params = {"artifacts_dir": given if "://" in given else os.path.abspath(given), **(parameters or {})}
     try:
-        papermill.execute_notebook(
-            str(src), str(partial), parameters=params, kernel_name=kernel or kernel_name(), progress_bar=False,
-            execution_timeout=cell_timeout, start_timeout=120,
-        )  # fmt: skip
+        for attempt in (1, 2):
+            try:
+                with kernel_transport() as transport:
+                    papermill.execute_notebook(
+                        str(src), str(partial), parameters=params, kernel_name=kernel or kernel_name(),
+                        progress_bar=False, execution_timeout=cell_timeout, start_timeout=120, **transport,
+                    )  # fmt: skip
+                break
+            except (RuntimeError, TimeoutError) as exc:
+                # Only a kernel that never reached the first cell is started again (once); a kernel
+                # that died in a cell, or a cell timeout, is the notebook's failure, not start-up's.
+                if isinstance(exc, CellTimeoutError) or _cells_started(partial) or attempt == 2:
+                    raise
+                print(f"ztb: {src.name}: the kernel did not start ({exc}); retrying once", file=sys.stderr,
+                      flush=True)  # fmt: skip
     except PapermillExecutionError as exc:
         result.status = "cell-failed"
         result.error = (
@@ -240,6 +301,9 @@ def render_notebook(
     except DeadKernelError as exc:
         result.status = "kernel-died"
         result.error = f"{src.name}: the kernel died in {_failed_cell(partial)}: {exc}"
+    except (RuntimeError, TimeoutError) as exc:  # start-up failed twice (see kernel_transport)
+        result.status = "kernel-died"
+        result.error = f"{src.name}: the kernel did not start (tried twice): {exc}"
     except (
         PapermillException,
         ValueError,
@@ -315,6 +379,11 @@ def render_reports(
                 res = _child_result(
                     name, decode_output(stdout), decode_output(stderr), proc.returncode, elapsed
                 )
+                for line in decode_output(
+                    stderr
+                ).splitlines():  # the child's own notes (a kernel start retried)
+                    if line.startswith("ztb: "):
+                        print(line, file=sys.stderr, flush=True)
             del running[name]
             results[name] = res
             if on_done is not None:

@@ -163,34 +163,41 @@ def _resync(data: Any, pos: int, stop: int, crc: Any) -> int | None:
     return None
 
 
-def _scan_range(
-    path: str, lo: int, hi: int, first: bool, plugins: dict[str, str], wanted: set[str] | None
-) -> FileScan:
-    """Worker: the records that start in [lo, hi) of ``path`` (resynchronising at ``lo`` unless first)."""
+def _scan_range(path: str, lo: int, hi: int, plugins: dict[str, str], wanted: set[str] | None) -> FileScan:
+    """Worker: the records of ``path`` that start in [lo, hi); ``lo`` is a record start."""
     import mmap
-
-    import google_crc32c
 
     scan = FileScan(lo, plugins=dict(plugins))
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        begin = lo if first else _resync(data, lo, hi, google_crc32c.value)
-        if begin is None:
-            scan.offset = hi
-            return scan
-        _scan_buffer(data, begin, hi, 0, path, scan, wanted)
-        scan.bytes_read = scan.offset - begin
+        _scan_buffer(data, lo, hi, 0, path, scan, wanted)
+        scan.bytes_read = scan.offset - lo
     return scan
 
 
 def _scan_parallel(path: str, start: int, size: int, jobs: int, plugins: dict[str, str],
                    wanted: set[str] | None) -> FileScan:  # fmt: skip
+    import mmap
     import multiprocessing
 
-    bounds = [start + (size - start) * i // jobs for i in range(jobs)] + [size]
+    import google_crc32c
+
+    # Each range starts at a record proven by both CRCs, found here, and ends where the next one
+    # starts: a worker reads exactly what a serial read would, so a corrupt record just after a
+    # split is reported as it is serially (a worker resynchronising on its own skipped it silently).
+    begins = [start]
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for i in range(1, jobs):
+            found = _resync(
+                data, max(begins[-1] + 1, start + (size - start) * i // jobs), size, google_crc32c.value
+            )
+            if found is None:
+                break
+            begins.append(found)
+    bounds = [*begins, size]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(jobs) as pool:
+    with multiprocessing.get_context(method).Pool(len(begins)) as pool:
         parts = pool.starmap(
-            _scan_range, [(path, bounds[i], bounds[i + 1], i == 0, plugins, wanted) for i in range(jobs)]
+            _scan_range, [(path, bounds[i], bounds[i + 1], plugins, wanted) for i in range(len(begins))]
         )
     merged = FileScan(parts[-1].offset, plugins=dict(plugins))
     for part in parts:  # in file order, so the merge equals a serial read
