@@ -118,3 +118,26 @@ def test_a_corrupted_or_mismatched_cache_is_ignored_with_a_warning(
             ztbkit.loadcache._parser_fingerprint = real  # type: ignore[assignment]
     assert parses == ["a"]  # parsed, not taken from the bad cache
     assert tree.get("a").global_step == 1 and tree.get("a").rl_sharpe == 0.5  # type: ignore[union-attr]
+
+
+def test_non_utf8_folder_names_and_lone_surrogates_survive_cache_and_snapshot(tmp_path: Path) -> None:
+    """A folder named with bytes that are not UTF-8, and a bot file holding a lone "\\udcff" escape:
+    Parquet stores only valid UTF-8, so neither may crash the nightly's cache or its snapshot."""
+    from ztbkit.snapshot import read_snapshot, write_snapshot
+
+    root = tmp_path / "artifacts"
+    odd = root / os.fsdecode(b"run-\xff")
+    odd.mkdir(parents=True)
+    (odd / "summary.json").write_text('{"global_step": 7, "status": "\\udcff"}', encoding="utf-8")
+    (root / "plain").mkdir()
+    (root / "plain" / "summary.json").write_text('{"global_step": 9}', encoding="utf-8")
+    cache = LoadCache(tmp_path / "cache.parquet")
+    first = load_artifacts(root, cache=cache)
+    second_cache = LoadCache(tmp_path / "cache.parquet")
+    second = load_artifacts(root, cache=second_cache)
+    steps = sorted(s.global_step or 0 for s in second.sessions)
+    assert steps == sorted(s.global_step or 0 for s in first.sessions) == [7, 9]
+    assert second_cache.reused == 1 and second_cache.parsed == 1  # the odd name cannot be a cache key
+    snap = write_snapshot(second, tmp_path / "s.parquet", root)
+    back = read_snapshot(snap, root)
+    assert back is not None and sorted(s.global_step or 0 for s in back.sessions) == [7, 9]

@@ -75,7 +75,28 @@ class SnapshotWarning(UserWarning):
 
 def _dumps(value: Any) -> str:
     # The standard library, not orjson: documents may hold NaN and integers past 64 bits.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if _utf8_ok(text):
+        return text
+    # A lone surrogate (a non-UTF-8 folder name, a "\udcff" escape in a bot file): escaped, lossless.
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _storable(value: Any) -> Any:
+    """A string Parquet can hold: lone surrogates (from non-UTF-8 names) become U+FFFD. Used for plain
+    text columns; a folder changed this way no longer matches its real name, so the load cache just
+    parses that session again and a notebook finds no TensorBoard curves under it."""
+    if isinstance(value, str) and not _utf8_ok(value):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
 def _loads(text: str) -> Any:
@@ -163,9 +184,8 @@ def to_parquet_bytes(
     schema = _schema()
     for name in extra or {}:
         schema = schema.append(pa.field(name, pa.string()))
-    table = pa.table(
-        {**cols, **(extra or {})}, schema=schema.with_metadata({META_KEY: _dumps(meta).encode()})
-    )
+    data = {name: [_storable(v) for v in col] for name, col in {**cols, **(extra or {})}.items()}
+    table = pa.table(data, schema=schema.with_metadata({META_KEY: _dumps(meta).encode()}))
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
