@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from conftest import REPO
-from test_dashboard_browser import ARGS, CHROMIUM, require_chromium
 
 from ztbkit.demo import build_demo
 from ztbkit.proc import kill_tree, new_group_kwargs
@@ -91,17 +90,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         kill_tree(proc.pid)
         proc.wait(timeout=60)
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _output_text(page: Any) -> str:
