@@ -267,3 +267,18 @@ def test_interactive_mode_builds_widgets_in_a_real_kernel(tiny_tree: Path, tmp_p
         nb = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
         kinds = {k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {})}
         assert "application/vnd.jupyter.widget-view+json" in kinds, name
+
+
+def test_a_mistyped_parameter_name_is_exit_2_before_any_kernel(tiny_tree: Path, tmp_path: Path) -> None:
+    # `-p leaderbord ...` used to render the page with the default leaderboard, exit 0: the typo was lost.
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["report", "dashboard", "--artifacts-dir", str(tiny_tree), "--out-dir", str(out),
+                                 "-p", "leaderbord", '{"observations": 500}'])  # fmt: skip
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "-p leaderbord" in lines[0] and "leaderboard" in lines[0], r.stderr
+    assert not out.exists() or not any(out.rglob("*.html"))
+    # a name that is a parameter of one of the named notebooks is fine (papermill passes it to that one)
+    r = CliRunner().invoke(cli, ["report", "budget", "--artifacts-dir", str(tiny_tree), "--out-dir", str(out),
+                                 "-p", "day", "2025-10-01"])  # fmt: skip
+    assert r.exit_code == 0, r.output
