@@ -11,8 +11,10 @@ STAMP  := $(VENV)/.ztbkit-installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LAB_PORT ?= 8888
+# The real bot files the tests read (tests/conftest.py): ../shared unless ZTB_SHARED_DIR says otherwise.
+ZTB_SHARED_DIR ?= ../shared
 
-.PHONY: setup setup-browser check-browser demo-data demo lab test lint bench mutation clean
+.PHONY: setup setup-browser check-browser check-fixtures demo-data demo lab test lint bench mutation clean
 
 setup: $(STAMP)
 
@@ -30,6 +32,9 @@ setup-browser:
 # Before anything is installed: one line saying what to install, instead of a failure minutes later.
 check-browser:
 	@test -x $(CHROMIUM) || { echo "make test needs Chromium at $(CHROMIUM) for the browser tests: run 'make setup-browser' (sudo apt-get install chromium faketime)" >&2; exit 2; }
+
+check-fixtures:
+	@test -d $(ZTB_SHARED_DIR)/fixtures/zaif-trade-bot || { echo "make test needs the real bot fixtures at $(ZTB_SHARED_DIR)/fixtures/zaif-trade-bot: put the shared/ folder beside this checkout or set ZTB_SHARED_DIR" >&2; exit 2; }
 
 demo-data: setup
 	@test -d demo/artifacts || $(BIN)/ztb demo --out-dir demo
@@ -50,7 +55,7 @@ lint: setup
 	$(BIN)/ruff format --check ztbkit tests benchmarks
 	$(BIN)/mypy
 
-test: check-browser lint
+test: check-browser check-fixtures lint
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -301,3 +301,15 @@ def test_flush_command_reports_and_keeps_failures(tmp_path: Path, hook_server: F
     assert r.exit_code == 1 and "0 delivered, 2 still waiting" in r.stdout, r.output
     assert hook_server.titles == ["first"] * 4
     assert [e["payload"]["embeds"][0]["title"] for e in outbox.pending()] == ["first", "second"]
+
+
+def test_gates_alert_from_the_wrong_folder_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    """Run from a folder without artifacts/ (cron's home, a typo in --artifacts-dir): the gates were
+    never looked at, so this must not read as "no gates to check" (exit 0 would hide every failure)."""
+    missing = tmp_path / "no-artifacts-here"
+    r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(missing))
+    assert r.exit_code == 2, r.output
+    assert "SKIP" not in r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0] and "--artifacts-dir" in lines[0], r.stderr
+    assert not missing.exists()

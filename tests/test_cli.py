@@ -163,3 +163,24 @@ def test_demo_command(tmp_path: Path) -> None:
     (tmp_path / "real" / "artifacts" / "x").mkdir()
     code, _, err = run("demo", "--out-dir", str(tmp_path / "real"))
     assert code == 2 and "--out-dir" in err and "refusing to replace" in err
+
+
+@pytest.mark.parametrize("command", ["trends", "nightly"])
+def test_relative_artifacts_dir_from_another_folder_names_where_it_looked(
+    tmp_path: Path, command: str
+) -> None:
+    """README's `--artifacts-dir demo/artifacts` pasted in a shell that is not in the checkout: the one
+    line says which folder the relative path was taken from, so the user sees why it is not found."""
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        ["/bin/sh", "-c", f'"{sys.executable}" -m ztbkit {command} --artifacts-dir demo/artifacts --out-dir out'
+         if command == "nightly" else f'"{sys.executable}" -m ztbkit {command} --artifacts-dir demo/artifacts'],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+             **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
+    )  # fmt: skip
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "'demo/artifacts'" in lines[0] and str(elsewhere.resolve()) in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr

@@ -141,3 +141,29 @@ def test_non_utf8_folder_names_and_lone_surrogates_survive_cache_and_snapshot(tm
     snap = write_snapshot(second, tmp_path / "s.parquet", root)
     back = read_snapshot(snap, root)
     assert back is not None and sorted(s.global_step or 0 for s in back.sessions) == [7, 9]
+
+
+def test_a_session_folder_whose_name_is_not_utf8_does_not_crash_the_nightly(tmp_path: Path) -> None:
+    """README: such a folder is listed with a warning. The load cache (on by default in `ztb nightly`)
+    must not turn it into a traceback: the nightly's steps still run and the other sessions load."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "artifacts"
+    good = root / "20251001T000000Z"
+    good.mkdir(parents=True)
+    (good / "summary.json").write_text(json.dumps({"global_step": 1234, "rl_sharpe": 0.5}))
+    os.mkdir(os.path.join(os.fsencode(root), b"odd\xff-name"))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}  # fmt: skip
+    for night in ("first", "second"):  # the second night reads the cache the first wrote
+        proc = subprocess.run(
+            [sys.executable, "-m", "ztbkit", "nightly", "--artifacts-dir", str(root), "--out-dir",
+             str(tmp_path / "out"), "--date", "2025-10-31", "--skip-notebooks"],
+            capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+        assert "Traceback" not in proc.stderr, (night, proc.stderr[-2000:])
+        assert proc.returncode == 0, (night, proc.stderr)
+        csv = (tmp_path / "out" / "2025-10-31" / "trends.csv").read_text(encoding="utf-8")
+        assert "20251001T000000Z,1234," in csv, csv

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 from conftest import REPO
 
@@ -40,3 +41,18 @@ def test_make_lab_recipe() -> None:
     lab = [ln for ln in out.splitlines() if ln.startswith(".venv/bin/jupyter lab")]
     assert len(lab) == 1 and "--notebook-dir=notebooks" in lab[0] and "--ServerApp.ip=127.0.0.1" in lab[0]
     assert lab[0].rstrip().endswith("--no-browser")
+
+
+def test_make_test_without_the_bot_fixtures_says_where_they_belong_first(tmp_path: Path) -> None:
+    # A clone on its own (no shared/ beside it): one line before anything runs, not 20 test errors later.
+    missing = tmp_path / "no-shared"
+    r = _make("check-fixtures", f"ZTB_SHARED_DIR={missing}")
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if not ln.startswith(("make:", "make["))]
+    assert lines == [
+        f"make test needs the real bot fixtures at {missing}/fixtures/zaif-trade-bot: "
+        "put the shared/ folder beside this checkout or set ZTB_SHARED_DIR"
+    ]
+    dry = _make("-n", "test", f"ZTB_SHARED_DIR={missing}")
+    first = [ln for ln in dry.stdout.splitlines() if ln.strip()][:2]
+    assert first[1].startswith(f"test -d {missing}/fixtures/zaif-trade-bot"), dry.stdout

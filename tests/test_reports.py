@@ -405,3 +405,18 @@ def test_missing_kernel_is_a_usage_error_with_the_fix(tmp_path: Path) -> None:
         "probe.ipynb: Jupyter kernel 'no-such-kernel' not found; run `make setup` or "
         "`python -m ipykernel install --sys-prefix --name ztbkit` (or set ZTB_KERNEL)"
     )
+
+
+def test_a_mistyped_parameter_name_is_exit_2_before_any_kernel(tiny_tree: Path, tmp_path: Path) -> None:
+    # `-p leaderbord ...` used to render the page with the default leaderboard, exit 0: the typo was lost.
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["report", "dashboard", "--artifacts-dir", str(tiny_tree), "--out-dir", str(out),
+                                 "-p", "leaderbord", '{"observations": 500}'])  # fmt: skip
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "-p leaderbord" in lines[0] and "leaderboard" in lines[0], r.stderr
+    assert not out.exists() or not any(out.rglob("*.html"))
+    # a name that is a parameter of one of the named notebooks is fine (papermill passes it to that one)
+    r = CliRunner().invoke(cli, ["report", "budget", "--artifacts-dir", str(tiny_tree), "--out-dir", str(out),
+                                 "-p", "day", "2025-10-01"])  # fmt: skip
+    assert r.exit_code == 0, r.output

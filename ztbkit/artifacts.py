@@ -582,6 +582,8 @@ def load_artifacts(
     root_s = remote.url if remote else root_s
     if remote is None and not os.path.isdir(root_s):
         what = "is not a folder" if os.path.exists(root_s) else "does not exist"
+        if not os.path.isabs(root_s):  # README's relative paths pasted from another folder: say which one
+            what += f" in {os.getcwd()}"
         raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
     tz = tz or default_tz()  # resolved once, not per timestamp
     if cache is not None:

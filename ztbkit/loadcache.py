@@ -158,14 +158,27 @@ class LoadCache:
         only means the next run parses everything)."""
         from ztbkit.snapshot import to_parquet_bytes
 
-        kept = [s for s in sessions if s.folder is not None and s.folder in self._idents]
-        cols = self.columns_for(kept)
-        data = to_parquet_bytes(
-            cols, self._meta, extra={"identity": [self._idents[s.folder or ""] for s in kept]}
-        )
+        # A folder whose name is not UTF-8 (kept as surrogates) cannot go into Parquet: parsed every run.
+        kept = [s for s in sessions if s.folder is not None and s.folder in self._idents and _utf8(s.folder)]
+        try:
+            cols = self.columns_for(kept)
+            data = to_parquet_bytes(
+                cols, self._meta, extra={"identity": [self._idents[s.folder or ""] for s in kept]}
+            )
+        except ValueError as exc:  # UnicodeEncodeError and pyarrow's ArrowInvalid among them
+            warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
+            return
         if self.path is None:
             return
         try:
             atomic_write_bytes(self.path, data, durable=False)
         except OSError as exc:
             warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -97,6 +97,38 @@ def find_notebook(name: str) -> Path:
     raise UsageError(f"notebook {name}.ipynb not found in {', '.join(map(str, notebook_dirs()))}")
 
 
+def notebook_parameters(name: str) -> list[str] | None:
+    """The names assigned in notebook ``name``'s cell tagged ``parameters`` (what ``-p`` may set); None
+    when it has no such cell (papermill then injects the values at the top, unchecked)."""
+    import ast
+
+    nb = json.loads(find_notebook(name).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            tree = ast.parse(source if isinstance(source, str) else "".join(source))
+            names: list[str] = []
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                names += [t.id for t in targets if isinstance(t, ast.Name)]
+            return names
+    return None
+
+
+def check_parameters(names: Sequence[str], keys: Sequence[str]) -> None:
+    """UsageError naming ``-p KEY`` when no notebook in ``names`` has that parameter: papermill would
+    only inject it as an unused variable, so a typo would render the defaults and exit 0."""
+    known = {n: notebook_parameters(n) for n in names}
+    if any(params is None for params in known.values()):
+        return
+    for key in keys:
+        if not any(key in (params or ()) for params in known.values()):
+            choices = sorted({p for params in known.values() for p in params or ()})
+            raise UsageError(
+                f"-p {key}: not a parameter of {', '.join(names)} (choose from {', '.join(choices)})"
+            )
+
+
 def kernel_name() -> str:
     """$ZTB_KERNEL, else the ``ztbkit`` kernel `make setup` installs, else ipykernel's own python3."""
     if os.environ.get("ZTB_KERNEL"):

@@ -170,7 +170,8 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
                     state_dir: Path, dry_run: bool, verbose: bool) -> None:  # fmt: skip
     """Alert Discord/Slack when a session's acceptance gates failed.
 
-    No gates file (or an empty one): prints SKIP, exit 0. No failures: nothing is sent, exit 0.
+    No gates file (or an empty one): prints SKIP, exit 0; no --artifacts-dir folder at all: exit 2.
+    No failures: nothing is sent, exit 0.
     Failures: one alert naming the first 3 failing gates (+N more) with reasons and a dashboard link,
     ERROR when a critical gate failed, else WARN. Failures with no webhook configured: exit 1.
     The alert is queued in <state-dir>/.ztb before the first attempt and leaves the queue only when
@@ -186,7 +187,13 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     """
     from ztbkit.alerts import dashboard_link, gates_alert, read_gates
     from ztbkit.clock import SYSTEM_CLOCK
+    from ztbkit.errors import ArtifactsNotFoundError
 
+    if not artifacts_dir.is_dir():  # run from the wrong folder: no gates were looked at, so no SKIP
+        what = "is not a folder" if artifacts_dir.exists() else "does not exist"
+        raise ArtifactsNotFoundError(
+            f"artifacts folder {str(artifacts_dir)!r} {what} (set it with --artifacts-dir)"
+        )
     check = read_gates(artifacts_dir, correlation_id)
     try:
         warn_issues(check.issues, verbose)

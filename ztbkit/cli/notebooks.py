@@ -99,9 +99,10 @@ def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: t
     from ztbkit.artifacts import load_artifacts
     from ztbkit.fsio import prepare_output_dir
     from ztbkit.nightly import report_date
-    from ztbkit.reports import parse_parameter, render_reports
+    from ztbkit.reports import check_parameters, parse_parameter, render_reports
     from ztbkit.storage import is_remote, join, redact, shown, staged_dir
 
+    check_parameters(names, [k for k, _ in params])  # a mistyped -p name: exit 2, before any kernel
     load_artifacts(artifacts_dir)
     day_dir = join(out_dir, report_date(date_text).isoformat())
     if not is_remote(day_dir):
