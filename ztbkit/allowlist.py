@@ -10,7 +10,7 @@ reports and write report files inside the configured roots, and nothing else.
 * Every option must be one the command declares, spelt out in full (``--out X`` or ``--out=X``);
   an unknown option, an abbreviation, a bundle of short flags or ``--`` is refused, and so are
   ``report``'s notebook parameters (``-p``), which could point a notebook at any folder.
-* Every path-valued option (a ``click.Path`` option, plus ``--tariff FILE.toml``) must resolve,
+* Every path-valued option (a ``click.Path`` or ``Location`` option, plus ``--tariff FILE.toml``) must resolve,
   after following symlinks, inside one of the roots: by default compat's artifacts folder and the
   ``outputs`` folder; more via the config's ``"roots"`` list or ``ZTB_COMPAT_ROOTS``
   (``os.pathsep``-separated). Remote URLs (``s3://``) are refused. A path option left out takes
@@ -168,9 +168,18 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
             i += param.nargs
             if len(values) < param.nargs:
                 raise AllowListError("known-options-only", f"{flag} needs a value")
-        if isinstance(param.type, click.Path) or flag in _EXTRA_PATH_OPTIONS:
+        if _is_path_type(param.type) or flag in _EXTRA_PATH_OPTIONS:
             for value in values:
                 _check_path(flag, value, policy)
+
+
+def _is_path_type(kind: object) -> bool:
+    """A click.Path or any other type that converts to a path (the CLI's ``Location``, which takes
+    local paths and URLs): every such type names itself ``path``. Checking by name keeps a new
+    path type from slipping past the roots check unnoticed."""
+    import click
+
+    return isinstance(kind, click.Path) or getattr(kind, "name", None) == "path"
 
 
 def _check_path(flag: str, value: str, policy: Policy) -> None:
