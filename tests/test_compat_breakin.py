@@ -51,3 +51,24 @@ def test_every_path_option_outside_the_roots_is_refused(tmp_path: Path, command:
     assert response["error"].startswith("refused by rule 'paths-inside-roots'"), response
     assert "returncode" not in response
     assert list(outside.iterdir()) == []
+
+
+def test_a_ztbkit_package_planted_in_the_working_folder_is_not_imported(tmp_path: Path) -> None:
+    """`python -m` puts the working folder first on sys.path: a planted `ztbkit/` there (compat
+    started inside a folder others can write, e.g. the artifacts folder) must not run."""
+    import subprocess
+    import sys
+
+    cwd = tmp_path / "cwd"
+    (cwd / "ztbkit").mkdir(parents=True)
+    sentinel = tmp_path / "PWNED"
+    (cwd / "ztbkit" / "__init__.py").write_text(
+        f"open({str(sentinel)!r}, 'w').write('x')\n", encoding="utf-8"
+    )
+    (cwd / "ztbkit" / "__main__.py").write_text("", encoding="utf-8")
+    request = json.dumps({"action": "run", "params": {"command": ["ztb", "--version"], "timeout": 60}})
+    done = subprocess.run([sys.executable, "-P", "-m", "ztbkit", "compat", "--artifacts-dir", str(cwd)],
+                          input=request.encode(), capture_output=True, cwd=cwd, timeout=120)  # fmt: skip
+    answer = json.loads(done.stdout)
+    assert not sentinel.exists()
+    assert answer["success"] and answer["stdout"].startswith("ztb, version"), answer
