@@ -72,3 +72,42 @@ def test_a_ztbkit_package_planted_in_the_working_folder_is_not_imported(tmp_path
     answer = json.loads(done.stdout)
     assert not sentinel.exists()
     assert answer["success"] and answer["stdout"].startswith("ztb, version"), answer
+
+
+def _ztb(args: list[str], cwd: Path) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-P", "-m", "ztbkit", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})  # fmt: skip
+
+
+@pytest.mark.parametrize("planted", ["session", "reports"])
+@pytest.mark.parametrize("command", ["doctor", "cost"])
+def test_a_symlink_planted_in_the_artifacts_folder_does_not_carry_writes_out(
+    tmp_path: Path, planted: str, command: str
+) -> None:
+    """Someone who can plant files in the artifacts folder links a session (or its reports/) to a
+    folder outside; doctor and cost must not write their report there."""
+    root = tmp_path / "artifacts"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious\n", encoding="utf-8")
+    summary = '{"global_step": 100, "wall_clock_duration_hours": 1.0}'
+    if planted == "session":
+        root.mkdir()
+        (outside / "summary.json").write_text(summary, encoding="utf-8")
+        (root / "s1").symlink_to(outside, target_is_directory=True)
+    else:
+        (root / "s1").mkdir(parents=True)
+        (root / "s1" / "summary.json").write_text(summary, encoding="utf-8")
+        (root / "s1" / "reports").symlink_to(outside, target_is_directory=True)
+    before = sorted(p.name for p in outside.rglob("*"))
+    args = [command, "--correlation-id", "s1", "--artifacts-dir", str(root)]
+    if command == "cost":
+        args += ["--kwh", "1", "--kwh-rate", "30"]
+    done = _ztb(args, tmp_path)
+    assert sorted(p.name for p in outside.rglob("*")) == before, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "outside the artifacts folder" in done.stderr
