@@ -111,3 +111,30 @@ def test_a_symlink_planted_in_the_artifacts_folder_does_not_carry_writes_out(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "outside the artifacts folder" in done.stderr
+
+
+@pytest.mark.parametrize("where", ["outside", "inside"])
+def test_report_of_a_notebook_path_is_refused_and_nothing_runs(tmp_path: Path, where: str) -> None:
+    """`ztb report NAME` also takes a path to any .ipynb and executes it: through compat that is
+    running arbitrary code, wherever the notebook lies (a planted one inside the roots too)."""
+    import nbformat
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    sentinel = tmp_path / "PWNED"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"open({str(sentinel)!r}, 'w').write('x')")]
+    path = (tmp_path if where == "outside" else root) / "evil.ipynb"
+    nbformat.write(nb, str(path))
+    for name in [str(path), f"{path}", "../" + path.name, path.name]:
+        response = ask({"action": "run", "params": {"command": ["ztb", "report", name, "--artifacts-dir", str(root),
+                                                                "--out-dir", str(root / "o")], "timeout": 60}},
+                       tmp_path, root)  # fmt: skip
+        assert response["success"] is False, response
+        assert response["error"].startswith("refused by rule 'report-commands-only'"), response
+        assert "returncode" not in response
+    assert not sentinel.exists()
+    ok = ask(
+        {"action": "run", "params": {"command": ["ztb", "report", "--help"], "timeout": 60}}, tmp_path, root
+    )
+    assert ok["success"], ok

@@ -145,6 +145,7 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
         if not arg.startswith("-") or arg == "-":
             if not takes_arguments:
                 raise AllowListError("known-options-only", f"ztb {name} takes no argument {arg!r}")
+            _check_argument(name, arg)
             continue
         flag, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if flag not in options:
@@ -171,6 +172,21 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
         if _is_path_type(param.type) or flag in _EXTRA_PATH_OPTIONS:
             for value in values:
                 _check_path(flag, value, policy)
+
+
+def _check_argument(command: str, arg: str) -> None:
+    """A positional argument: ``report`` takes shipped report names only, never a notebook path
+    (executing a notebook runs any code in it, wherever the file lies)."""
+    from ztbkit.reports import NOTEBOOKS
+
+    if command == "report" and arg not in NOTEBOOKS:
+        raise AllowListError(
+            "report-commands-only",
+            f"ztb report {arg!r}: only the shipped reports ({', '.join(NOTEBOOKS)}) run through compat, "
+            "never a notebook path (a notebook runs any code)",
+        )
+    if command != "report":
+        raise AllowListError("known-options-only", f"ztb {command} takes no argument {arg!r}")
 
 
 def _is_path_type(kind: object) -> bool:
