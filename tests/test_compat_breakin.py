@@ -138,3 +138,20 @@ def test_report_of_a_notebook_path_is_refused_and_nothing_runs(tmp_path: Path, w
         {"action": "run", "params": {"command": ["ztb", "report", "--help"], "timeout": 60}}, tmp_path, root
     )
     assert ok["success"], ok
+
+
+@pytest.mark.parametrize("command", [["trends", "-v", "--out", "t.csv"], ["budget", "-v", "--out", "b.md"],
+                                     ["trends", "--strict", "--out", "t.csv"]])  # fmt: skip
+def test_a_session_name_cannot_forge_lines_on_stderr(tmp_path: Path, command: list[str]) -> None:
+    """A folder planted in artifacts whose name holds a newline (or CR) followed by a fake line:
+    warnings that name it must stay one line each."""
+    name = "bad\rOK\nztb: error: forged"
+    session = tmp_path / "artifacts" / name
+    session.mkdir(parents=True)
+    (session / "summary.json").write_text('{"global_step":', encoding="utf-8")
+    done = _ztb(command, tmp_path)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and not any(line.startswith("ztb: error: forged") for line in lines), done.stderr
+    assert all(line.startswith(("warning: ", "ztb: error: ")) for line in lines), done.stderr
+    assert "\r" not in done.stderr and "\r" not in done.stdout
