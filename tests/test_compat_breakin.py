@@ -155,3 +155,21 @@ def test_a_session_name_cannot_forge_lines_on_stderr(tmp_path: Path, command: li
     assert lines and not any(line.startswith("ztb: error: forged") for line in lines), done.stderr
     assert all(line.startswith(("warning: ", "ztb: error: ")) for line in lines), done.stderr
     assert "\r" not in done.stderr and "\r" not in done.stdout
+
+
+@pytest.mark.skipif(__import__("sys").platform == "win32", reason="POSIX byte names")
+def test_nightly_survives_a_folder_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """The load cache (Parquet) cannot hold a surrogate-escaped folder name: nightly crashed with a
+    traceback and wrote nothing."""
+    import os
+
+    root = tmp_path / "artifacts"
+    for name in [b"20251001T000000Z", b"bad\xff"]:
+        folder = os.path.join(os.fsencode(root), name)
+        os.makedirs(folder)
+        with open(os.path.join(folder, b"summary.json"), "wb") as fh:
+            fh.write(b'{"global_step": 5, "wall_clock_duration_hours": 1.0}')
+    done = _ztb(["nightly", "--skip-notebooks", "--artifacts-dir", str(root)], tmp_path)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "bad\ufffd" in done.stderr  # reported with a replacement character, still listed

@@ -158,14 +158,28 @@ class LoadCache:
         only means the next run parses everything)."""
         from ztbkit.snapshot import to_parquet_bytes
 
-        kept = [s for s in sessions if s.folder is not None and s.folder in self._idents]
+        # A folder whose name is not UTF-8 (surrogate-escaped bytes) cannot go into Parquet: it is
+        # left out of the cache and simply parsed again next run.
+        kept = [s for s in sessions if s.folder is not None and s.folder in self._idents and _utf8(s.folder)]
         cols = self.columns_for(kept)
-        data = to_parquet_bytes(
-            cols, self._meta, extra={"identity": [self._idents[s.folder or ""] for s in kept]}
-        )
+        try:
+            data = to_parquet_bytes(
+                cols, self._meta, extra={"identity": [self._idents[s.folder or ""] for s in kept]}
+            )
+        except (UnicodeEncodeError, ValueError) as exc:  # text from a file that Parquet cannot hold
+            warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
+            return
         if self.path is None:
             return
         try:
             atomic_write_bytes(self.path, data, durable=False)
         except OSError as exc:
             warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
