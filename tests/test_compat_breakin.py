@@ -173,3 +173,16 @@ def test_nightly_survives_a_folder_name_that_is_not_utf8(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
     assert "bad\ufffd" in done.stderr  # reported with a replacement character, still listed
+
+
+def test_a_command_killed_at_the_timeout_reports_sigkill(tmp_path: Path) -> None:
+    """README: a killed command answers its negative returncode and "signal": "SIGKILL". At the
+    timeout the answer said returncode 0 (psutil reaped the child before subprocess could)."""
+    import sys
+
+    code = "import time; print('started', flush=True); time.sleep(120)"
+    answer = handle(json.dumps({"action": "run", "params": {"command": [sys.executable, "-c", code], "timeout": 3}}),
+                    artifacts_dir=tmp_path, state_dir=tmp_path, env={"ZTB_COMPAT_ALLOW": sys.executable},
+                    config=None)  # fmt: skip
+    assert answer["timed_out"] is True and answer["success"] is False, answer
+    assert answer["returncode"] == -9 and answer["signal"] == "SIGKILL", answer
