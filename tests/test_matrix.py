@@ -202,7 +202,9 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("cronish --config", ["cronish", "--config", "jobs.json", "--once", "--state-file", "outputs/cs.json",
                           "--stop-file", "outputs/stop"], {"*": {BAD_INPUT}, "symlink_out": {OK}}),
     ("cronish --state-file", ["cronish", "--interval-sec", "3600", "--once", "--state-file",
-                              ".ztb/cronish-state.json", "--stop-file", "outputs/stop", "--", "true"], {"*": {OK}}),
+                              ".ztb/cronish-state.json", "--stop-file", "outputs/stop", "--", "true"],
+     # README: a state path that is not a file (FIFO, folder) is "a bad config/state path", exit 2
+     {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),
     ("trend-alert --dry-run", ["trend-alert", "--artifacts-dir", "artifacts", "--dry-run", "--state-dir", "state"],
      {"*": {OK}}),
     ("compat status", ["compat", "--state-dir", "state", "--artifacts-dir", "artifacts"], {"*": {OK}}),
