@@ -172,7 +172,8 @@ def _select(page: Any, css: str, label: str) -> None:
 def test_dashboard_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
     page, errors, external = _open_and_run(browser, lab, "dashboard")
     _assert_widgets(page)
-    assert page.locator(".jp-OutputArea-output .widget-select-multiple select").count() == 1
+    # the session picker, then the learning curves' own "Curves of" picker
+    assert page.locator(".jp-OutputArea-output .widget-select-multiple select").count() == 2
     assert page.locator(".jp-OutputArea-output .widget-datepicker input[type=date]").count() == 2
     before = _output_text(page)
     arts = lab["arts"]
@@ -180,7 +181,11 @@ def test_dashboard_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
     known = {e.get("correlation_id") or e.get("id") for e in index["sessions"]}
     known |= {p.name for p in arts.iterdir() if p.is_dir() and not p.name.startswith(".")}
     assert f"{len(known)} session(s)" in before
-    options = page.locator(".jp-OutputArea-output .widget-select-multiple option").all_inner_texts()
+    options = (
+        page.locator(".jp-OutputArea-output .widget-select-multiple select")
+        .first.locator("option")
+        .all_inner_texts()
+    )
     assert options[0].replace("\xa0", " ") == "(all sessions)"  # ipywidgets shows spaces as nbsp
     ids = options[1:]
     _select(page, ".widget-select-multiple", ids[0])
@@ -200,11 +205,13 @@ def test_trends_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
     page, errors, external = _open_and_run(browser, lab, "trends")
     _assert_widgets(page)
     headings = page.locator(".jp-OutputArea-output h2").all_inner_texts()
-    assert headings == ["global_step"]  # the interactive report shows the chosen metric only
+    # the interactive report shows the chosen metric only, then the learning curves
+    assert headings == ["global_step", "Learning curves"]
     before = _output_text(page)
     _select(page, ".widget-dropdown", "dsr")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-OutputArea-output h2')].map(h => h.innerText).join() === 'dsr'"
+        "() => [...document.querySelectorAll('.jp-OutputArea-output h2')].map(h => h.innerText).join()"
+        " === 'dsr,Learning curves'"
     )
     assert _output_text(page) != before
     # The redrawn chart arrives after the heading: wait for it, and for no error text in its place.

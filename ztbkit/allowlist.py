@@ -10,7 +10,7 @@ reports and write report files inside the configured roots, and nothing else.
 * Every option must be one the command declares, spelt out in full (``--out X`` or ``--out=X``);
   an unknown option, an abbreviation, a bundle of short flags or ``--`` is refused, and so are
   ``report``'s notebook parameters (``-p``), which could point a notebook at any folder.
-* Every path-valued option (a ``click.Path`` option, plus ``--tariff FILE.toml``) must resolve,
+* Every path-valued option (a ``click.Path`` or ``Location`` option, plus ``--tariff FILE.toml``) must resolve,
   after following symlinks, inside one of the roots: by default compat's artifacts folder and the
   ``outputs`` folder; more via the config's ``"roots"`` list or ``ZTB_COMPAT_ROOTS``
   (``os.pathsep``-separated). Remote URLs (``s3://``) are refused. A path option left out takes
@@ -145,6 +145,7 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
         if not arg.startswith("-") or arg == "-":
             if not takes_arguments:
                 raise AllowListError("known-options-only", f"ztb {name} takes no argument {arg!r}")
+            _check_argument(name, arg)
             continue
         flag, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if flag not in options:
@@ -168,9 +169,33 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
             i += param.nargs
             if len(values) < param.nargs:
                 raise AllowListError("known-options-only", f"{flag} needs a value")
-        if isinstance(param.type, click.Path) or flag in _EXTRA_PATH_OPTIONS:
+        if _is_path_type(param.type) or flag in _EXTRA_PATH_OPTIONS:
             for value in values:
                 _check_path(flag, value, policy)
+
+
+def _check_argument(command: str, arg: str) -> None:
+    """A positional argument: ``report`` takes shipped report names only, never a notebook path
+    (executing a notebook runs any code in it, wherever the file lies)."""
+    from ztbkit.reports import NOTEBOOKS
+
+    if command == "report" and arg not in NOTEBOOKS:
+        raise AllowListError(
+            "report-commands-only",
+            f"ztb report {arg!r}: only the shipped reports ({', '.join(NOTEBOOKS)}) run through compat, "
+            "never a notebook path (a notebook runs any code)",
+        )
+    if command != "report":
+        raise AllowListError("known-options-only", f"ztb {command} takes no argument {arg!r}")
+
+
+def _is_path_type(kind: object) -> bool:
+    """A click.Path or any other type that converts to a path (the CLI's ``Location``, which takes
+    local paths and URLs): every such type names itself ``path``. Checking by name keeps a new
+    path type from slipping past the roots check unnoticed."""
+    import click
+
+    return isinstance(kind, click.Path) or getattr(kind, "name", None) == "path"
 
 
 def _check_path(flag: str, value: str, policy: Policy) -> None:

@@ -100,7 +100,10 @@ def price_session(
         inputs, rates, load_tariff(rates.tariff), household_kwh=household_kwh, generated_at=clock.now()
     )
     if write:
-        atomic_write_json(folder / COST_FILE, estimate.to_dict())
+        from ztbkit.ids import check_inside
+
+        # A session is a direct child of the artifacts folder (its id is one path component).
+        atomic_write_json(check_inside(folder / COST_FILE, folder.parent), estimate.to_dict())
         session.cost_estimate = estimate.to_dict()
     return estimate
 

@@ -104,8 +104,10 @@ def run_captured(argv: Sequence[str], *, timeout: float, cap: int, env: Mapping[
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill_everything(proc, pipes)
+        reaped = _kill_everything(proc, pipes)
         proc.wait()
+        if reaped.get(proc.pid) is not None:  # kill_tree reaped it: Popen alone would say 0
+            proc.returncode = reaped[proc.pid]
     if not _join(readers, grace):
         _kill_everything(proc, pipes)
         if not _join(readers, grace):
@@ -123,11 +125,12 @@ def _join(readers: list[threading.Thread], seconds: float) -> bool:
     return not any(t.is_alive() for t in readers)
 
 
-def _kill_everything(proc: subprocess.Popen[bytes], pipes: list[Any]) -> None:
-    kill_tree(proc.pid, wait=2.0)
+def _kill_everything(proc: subprocess.Popen[bytes], pipes: list[Any]) -> dict[int, int | None]:
+    reaped = kill_tree(proc.pid, wait=2.0)
     stray = set(session_members(proc.pid))
     for p in pipes:
         with contextlib.suppress(OSError, ValueError):
             stray.update(pipe_holders(p.fileno()))
     stray.discard(os.getpid())
     kill_pids(sorted(stray))
+    return reaped

@@ -135,7 +135,8 @@ def _run(params: Mapping[str, Any], artifacts_dir: Path, env: Mapping[str, str],
             raise ValueError(f"--config: {read.problem}")
         config_value = read.value
     check_command(command, build_policy(env, config_value, artifacts_dir))
-    argv = [sys.executable, "-m", "ztbkit", *command[1:]] if command[0] == "ztb" else list(command)
+    # -P: the working folder is not put on sys.path, so a ztbkit/ or click.py planted there never runs.
+    argv = [sys.executable, "-P", "-m", "ztbkit", *command[1:]] if command[0] == "ztb" else list(command)
     try:
         result = run_captured(argv, timeout=timeout, cap=OUTPUT_CAP, env=os.environ)
     except OSError as exc:

@@ -28,7 +28,7 @@ from ztbkit.charset import LEGACY_ENCODING, decode_line
 from ztbkit.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.errors import ArtifactsNotFoundError, ZtbError
 from ztbkit.fsio import atomic_write_text, open_regular, read_json_if_exists
-from ztbkit.ids import check_component, safe_repr
+from ztbkit.ids import check_component, check_inside, safe_repr
 from ztbkit.values import parse_timestamp
 
 MAX_ERRORS = 50
@@ -389,6 +389,7 @@ def run_doctor(
     folder = Path(artifacts_dir) / check_component(correlation_id, "--correlation-id")
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+    report_path = check_inside(folder / "reports" / "doctor.txt", artifacts_dir)  # before any work
     ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock, host=host or Host())
     results = []
     for check in checks:
@@ -400,6 +401,6 @@ def run_doctor(
             results.append(Check(name, "FAIL", f"check crashed: {type(exc).__name__}: {exc}",
                                  [f"at {Path(where.filename).name}:{where.lineno}"]))  # fmt: skip
     report = DoctorReport(correlation_id, results)
-    report.report_path = folder / "reports" / "doctor.txt"
+    report.report_path = report_path
     atomic_write_text(report.report_path, report.text(clock.now()))
     return report

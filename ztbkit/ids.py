@@ -7,13 +7,20 @@ an NTFS stream on Windows), none of ``<>"|?*`` (forbidden in Windows names), not
 name (``CON``, ``NUL``, ``COM1`` …, with or without an extension), no trailing dot or space
 (Windows strips them), at most 200 characters.
 Anything else is refused with :class:`~ztbkit.errors.UsageError` (exit 2) naming the flag.
+
+A file ztbkit writes inside a session (``<id>/reports/doctor.txt``, ``cost_estimate.json``) must
+also land inside the artifacts folder after symlinks are followed (:func:`check_inside`): a session
+folder or ``reports/`` that someone linked elsewhere is refused (OutputPathError, exit 2), so
+whoever can plant files in the artifacts folder cannot carry ztbkit's writes out of it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
-from ztbkit.errors import UsageError
+from ztbkit.errors import OutputPathError, UsageError
 
 MAX_LENGTH = 200
 _WINDOWS_DEVICES = frozenset(
@@ -63,3 +70,16 @@ def check_component(value: str, flag: str) -> str:
             f"{flag} {safe_repr(value)!r} {why}: it must be a single name, like 20250929T120000Z"
         )
     return value
+
+
+def check_inside(target: str | os.PathLike[str], root: str | os.PathLike[str]) -> Path:
+    """Return ``target`` when its folder resolves (after symlinks) inside ``root``; else raise
+    OutputPathError (exit 2) naming both. The file itself may be a symlink: writes replace it."""
+    folder = Path(os.path.realpath(Path(target).parent))
+    base = Path(os.path.realpath(root))
+    if folder != base and not folder.is_relative_to(base):
+        raise OutputPathError(
+            f"{safe_repr(str(target))}: cannot write: it resolves to {safe_repr(str(folder))}, outside the "
+            f"artifacts folder {safe_repr(str(base))} (a symlink points out of it)"
+        )
+    return Path(target)

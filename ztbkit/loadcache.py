@@ -36,6 +36,7 @@ from ztbkit.snapshot import (
     columns_to_sessions,
     read_parquet,
     sessions_to_columns,
+    utf8_ok,
 )
 from ztbkit.storage import SESSION_FILES, RemoteTree, redact
 
@@ -159,7 +160,9 @@ class LoadCache:
         from ztbkit.snapshot import to_parquet_bytes
 
         # A folder whose name is not UTF-8 (kept as surrogates) cannot go into Parquet: parsed every run.
-        kept = [s for s in sessions if s.folder is not None and s.folder in self._idents and _utf8(s.folder)]
+        kept = [
+            s for s in sessions if s.folder is not None and s.folder in self._idents and utf8_ok(s.folder)
+        ]
         try:
             cols = self.columns_for(kept)
             data = to_parquet_bytes(
@@ -174,11 +177,3 @@ class LoadCache:
             atomic_write_bytes(self.path, data, durable=False)
         except OSError as exc:
             warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

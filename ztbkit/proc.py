@@ -23,11 +23,13 @@ def new_group_kwargs() -> dict[str, Any]:
     return {"creationflags": 0x00000200}  # CREATE_NEW_PROCESS_GROUP
 
 
-def kill_tree(pid: int, *, wait: float = 10.0) -> None:
+def kill_tree(pid: int, *, wait: float = 10.0) -> dict[int, int | None]:
     """Kill a process and all its descendants, each in its own group too; wait up to ``wait`` s.
 
     A pid that no longer exists is not an error. Descendants are collected before anything is
-    killed, so children re-parented to init by the kill are still found.
+    killed, so children re-parented to init by the kill are still found. Returns the exit status
+    of each process that ended (negative: the signal), by pid: waiting here reaps our own child,
+    so ``Popen.wait`` afterwards can only say 0 and the caller must take the status from here.
     """
     import psutil
 
@@ -35,13 +37,14 @@ def kill_tree(pid: int, *, wait: float = 10.0) -> None:
         root = psutil.Process(pid)
         family = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return
+        return {}
     for p in reversed(family):
         with contextlib.suppress(psutil.Error, OSError):
             if os.name == "posix":
                 os.killpg(os.getpgid(p.pid), signal.SIGKILL)
             p.kill()
-    psutil.wait_procs(family, timeout=wait)
+    gone, _alive = psutil.wait_procs(family, timeout=wait)
+    return {p.pid: getattr(p, "returncode", None) for p in gone}
 
 
 def pid_alive(pid: int) -> bool:

@@ -76,13 +76,14 @@ class SnapshotWarning(UserWarning):
 def _dumps(value: Any) -> str:
     # The standard library, not orjson: documents may hold NaN and integers past 64 bits.
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if _utf8_ok(text):
+    if utf8_ok(text):
         return text
     # A lone surrogate (a non-UTF-8 folder name, a "\udcff" escape in a bot file): escaped, lossless.
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
-def _utf8_ok(text: str) -> bool:
+def utf8_ok(text: str) -> bool:
+    """True when ``text`` can be written as UTF-8 (no lone surrogates from undecodable names)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -94,7 +95,7 @@ def _storable(value: Any) -> Any:
     """A string Parquet can hold: lone surrogates (from non-UTF-8 names) become U+FFFD. Used for plain
     text columns; a folder changed this way no longer matches its real name, so the load cache just
     parses that session again and a notebook finds no TensorBoard curves under it."""
-    if isinstance(value, str) and not _utf8_ok(value):
+    if isinstance(value, str) and not utf8_ok(value):
         return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return value
 

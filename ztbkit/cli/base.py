@@ -14,6 +14,7 @@ import click
 from ztbkit import __version__
 from ztbkit.errors import ZtbError
 from ztbkit.fsio import Problem
+from ztbkit.ids import safe_repr
 
 MAX_WARNINGS = 10
 
@@ -45,12 +46,12 @@ class ZtbGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZtbError as exc:
-            click.echo(f"ztb: error: {exc}", err=True)
+            click.echo(f"ztb: error: {safe_repr(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise
-            click.echo(f"ztb: error: {describe_os_error(exc)}", err=True)
+            click.echo(f"ztb: error: {safe_repr(describe_os_error(exc))}", err=True)
             ctx.exit(2)
 
 
@@ -63,7 +64,7 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"ztb: error: {message}", err=True)
+    click.echo(f"ztb: error: {safe_repr(message)}", err=True)
     sys.exit(code)
 
 
@@ -71,7 +72,7 @@ def warn_issues(issues: Sequence[Problem], verbose: bool = False) -> None:
     """Print problems as warnings on stderr, the first few unless ``verbose``."""
     shown = issues if verbose else issues[:MAX_WARNINGS]
     for p in shown:
-        click.echo(f"warning: {p}", err=True)
+        click.echo(f"warning: {safe_repr(str(p))}", err=True)  # a planted folder name cannot forge lines
     if len(issues) > len(shown):
         click.echo(f"warning: ... and {len(issues) - len(shown)} more (use -v to list all)", err=True)
 

@@ -16,6 +16,7 @@ from ztbkit.cli.base import (
     warn_issues,
     yen,
 )
+from ztbkit.ids import safe_repr
 
 
 @cli.command()
@@ -138,5 +139,5 @@ def budget(
         result = write_budget(tree, local, only=only, estimate_missing=estimate_missing)
     warn_issues(tree.all_issues(), verbose)
     for sid, why in result.skipped:
-        click.echo(f"warning: {sid}: not estimated: {why}", err=True)
+        click.echo(safe_repr(f"warning: {sid}: not estimated: {why}"), err=True)
     click.echo(f"wrote {redact(str(out))}: {result.line()}")
