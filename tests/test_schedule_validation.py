@@ -242,3 +242,22 @@ def test_clock_going_back_never_reruns_a_cron_slot(tmp_path: Path) -> None:
         tmp_path, marker(tmp_path, cron="0 9 * * *"), jst(2025, 10, 4, 9), jst(2025, 10, 4, 8, 59)
     )
     assert ran == [] and any("waiting for the next slot after it" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("runs", ["NaN", "Infinity", "1e999", "-Infinity"])
+def test_state_entry_with_non_finite_number_is_set_aside(tmp_path: Path, runs: str) -> None:
+    """Python's json reads NaN/Infinity/1e999 but refuses to write them back: the set-aside copy of the
+    bad entry must still be written (as text), not crash the runner on every start."""
+    path = state_file(tmp_path)
+    path.parent.mkdir()
+    raw = '{"version": 1, "jobs": {"job": {"runs": ' + runs + '}, "other": ' + json.dumps(OTHER) + "}}"
+    path.write_text(raw, encoding="utf-8")
+    p = cronish(tmp_path, "--interval-sec", "3600", "--once", "--", "true")
+    assert p.returncode == 0 and "Traceback" not in p.stderr + p.stdout, p.stderr
+    [warning] = [ln for ln in p.stderr.splitlines() if "warning" in ln]
+    assert "jobs.job: 'runs'" in warning and "is not a count" in warning, warning
+    aside = (path.parent / "cronish-state.json.job.bad.json").read_text(encoding="utf-8")
+    assert json.loads(aside)["job"] == "job" and ("nan" if runs == "NaN" else "inf") in aside
+    jobs = json.loads(path.read_text(encoding="utf-8"))["jobs"]
+    assert jobs["other"] == OTHER
+    assert datetime.fromisoformat(jobs["job"]["last_slot"]) <= datetime.now(UTC)
