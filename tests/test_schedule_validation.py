@@ -261,3 +261,21 @@ def test_state_entry_with_non_finite_number_is_set_aside(tmp_path: Path, runs: s
     jobs = json.loads(path.read_text(encoding="utf-8"))["jobs"]
     assert jobs["other"] == OTHER
     assert datetime.fromisoformat(jobs["job"]["last_slot"]) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("expr", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"])
+@pytest.mark.parametrize("where", ["cli", "config"])
+def test_cron_that_never_fires_is_bad_usage(tmp_path: Path, expr: str, where: str) -> None:
+    """A valid-looking cron line with no date at all (Feb 31) is refused at start, naming it."""
+    if where == "cli":
+        p = cronish(tmp_path, "--cron", expr, "--once", "--", "true")
+    else:
+        cfg = tmp_path / "jobs.json"
+        cfg.write_text(
+            json.dumps({"jobs": [{"name": "x", "cron": expr, "command": ["true"]}]}), encoding="utf-8"
+        )
+        p = cronish(tmp_path, "--config", str(cfg), "--once")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    [line] = p.stderr.strip().splitlines()
+    assert expr in line and "never" in line, line
+    assert not (tmp_path / ".ztb").exists()
