@@ -279,3 +279,25 @@ def test_cron_that_never_fires_is_bad_usage(tmp_path: Path, expr: str, where: st
     [line] = p.stderr.strip().splitlines()
     assert expr in line and "never" in line, line
     assert not (tmp_path / ".ztb").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "file-for-folder", "folder-for-file"])
+def test_unusable_job_log_is_a_failed_start_not_a_hang(tmp_path: Path, kind: str) -> None:
+    """A FIFO at logs/job.log used to block the runner in open() (deaf even to SIGTERM); a file where
+    the log folder belongs crashed it and left the state saying "running" forever."""
+    logs = tmp_path / ".ztb" / "logs"
+    if kind == "file-for-folder":
+        logs.parent.mkdir(parents=True)
+        logs.write_text("not a folder\n", encoding="utf-8")
+        where = logs
+    else:
+        logs.mkdir(parents=True)
+        where = logs / "job.log"
+        os.mkfifo(where) if kind == "fifo" else where.mkdir()
+    long_ago = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    state_file(tmp_path).write_text(json.dumps({"jobs": {"job": {"last_slot": long_ago.isoformat()}}}))
+    p = cronish(tmp_path, "--interval-sec", "3600", "--max-catchup", "1", "--once", "--", "true", timeout=30)
+    assert p.returncode == 1 and "Traceback" not in p.stderr + p.stdout, p.stderr
+    assert str(where.relative_to(tmp_path)) in p.stdout + p.stderr, p.stdout + p.stderr
+    entry = json.loads(state_file(tmp_path).read_text(encoding="utf-8"))["jobs"]["job"]
+    assert entry["status"] == "error" and "running_slot" not in entry, entry
