@@ -242,3 +242,62 @@ def test_clock_going_back_never_reruns_a_cron_slot(tmp_path: Path) -> None:
         tmp_path, marker(tmp_path, cron="0 9 * * *"), jst(2025, 10, 4, 9), jst(2025, 10, 4, 8, 59)
     )
     assert ran == [] and any("waiting for the next slot after it" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("runs", ["NaN", "Infinity", "1e999", "-Infinity"])
+def test_state_entry_with_non_finite_number_is_set_aside(tmp_path: Path, runs: str) -> None:
+    """Python's json reads NaN/Infinity/1e999 but refuses to write them back: the set-aside copy of the
+    bad entry must still be written (as text), not crash the runner on every start."""
+    path = state_file(tmp_path)
+    path.parent.mkdir()
+    raw = '{"version": 1, "jobs": {"job": {"runs": ' + runs + '}, "other": ' + json.dumps(OTHER) + "}}"
+    path.write_text(raw, encoding="utf-8")
+    p = cronish(tmp_path, "--interval-sec", "3600", "--once", "--", "true")
+    assert p.returncode == 0 and "Traceback" not in p.stderr + p.stdout, p.stderr
+    [warning] = [ln for ln in p.stderr.splitlines() if "warning" in ln]
+    assert "jobs.job: 'runs'" in warning and "is not a count" in warning, warning
+    aside = (path.parent / "cronish-state.json.job.bad.json").read_text(encoding="utf-8")
+    assert json.loads(aside)["job"] == "job" and ("nan" if runs == "NaN" else "inf") in aside
+    jobs = json.loads(path.read_text(encoding="utf-8"))["jobs"]
+    assert jobs["other"] == OTHER
+    assert datetime.fromisoformat(jobs["job"]["last_slot"]) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("expr", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"])
+@pytest.mark.parametrize("where", ["cli", "config"])
+def test_cron_that_never_fires_is_bad_usage(tmp_path: Path, expr: str, where: str) -> None:
+    """A valid-looking cron line with no date at all (Feb 31) is refused at start, naming it."""
+    if where == "cli":
+        p = cronish(tmp_path, "--cron", expr, "--once", "--", "true")
+    else:
+        cfg = tmp_path / "jobs.json"
+        cfg.write_text(
+            json.dumps({"jobs": [{"name": "x", "cron": expr, "command": ["true"]}]}), encoding="utf-8"
+        )
+        p = cronish(tmp_path, "--config", str(cfg), "--once")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    [line] = p.stderr.strip().splitlines()
+    assert expr in line and "never" in line, line
+    assert not (tmp_path / ".ztb").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "file-for-folder", "folder-for-file"])
+def test_unusable_job_log_is_a_failed_start_not_a_hang(tmp_path: Path, kind: str) -> None:
+    """A FIFO at logs/job.log used to block the runner in open() (deaf even to SIGTERM); a file where
+    the log folder belongs crashed it and left the state saying "running" forever."""
+    logs = tmp_path / ".ztb" / "logs"
+    if kind == "file-for-folder":
+        logs.parent.mkdir(parents=True)
+        logs.write_text("not a folder\n", encoding="utf-8")
+        where = logs
+    else:
+        logs.mkdir(parents=True)
+        where = logs / "job.log"
+        os.mkfifo(where) if kind == "fifo" else where.mkdir()
+    long_ago = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    state_file(tmp_path).write_text(json.dumps({"jobs": {"job": {"last_slot": long_ago.isoformat()}}}))
+    p = cronish(tmp_path, "--interval-sec", "3600", "--max-catchup", "1", "--once", "--", "true", timeout=30)
+    assert p.returncode == 1 and "Traceback" not in p.stderr + p.stdout, p.stderr
+    assert str(where.relative_to(tmp_path)) in p.stdout + p.stderr, p.stdout + p.stderr
+    entry = json.loads(state_file(tmp_path).read_text(encoding="utf-8"))["jobs"]["job"]
+    assert entry["status"] == "error" and "running_slot" not in entry, entry

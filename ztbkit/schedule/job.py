@@ -72,6 +72,13 @@ class Job:
                 )
             if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
                 raise UsageError(f"job {self.name!r}: {self.cron!r} is not a 5-field cron expression")
+            from croniter import CroniterBadDateError
+
+            try:  # "0 0 31 2 *" parses, but has no date: refuse it now, not with a traceback mid-run
+                it = croniter(self.cron, datetime(2026, 1, 1, tzinfo=UTC))
+                it.get_next(datetime), it.get_prev(datetime)
+            except CroniterBadDateError:
+                raise UsageError(f"job {self.name!r}: {self.cron!r} never fires (no such date)") from None
         if self.interval_sec is not None:
             number = isinstance(self.interval_sec, int | float) and not isinstance(self.interval_sec, bool)
             if number and self.interval_sec <= 0:

@@ -34,8 +34,10 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -86,6 +88,20 @@ def _rotate(log: Path) -> None:
         src = log if i == 1 else log.with_name(f"{log.name}.{i - 1}")
         if src.exists():
             os.replace(src, log.with_name(f"{log.name}.{i}"))
+
+
+def _open_log(log_dir: Path, log_path: Path) -> TextIO:
+    """The job's log for appending, never blocking: a FIFO or folder there is an OSError, not a hang."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _rotate(log_path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(log_path, flags, 0o666)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    if flags & getattr(os, "O_NONBLOCK", 0):
+        os.set_blocking(fd, True)
+    return open(fd, "a", encoding="utf-8")
 
 
 @dataclass
@@ -323,11 +339,14 @@ class Runner:
         return record
 
     def _spawn(self, job: Job, slot: datetime, started: datetime, lock: JobLock) -> RunRecord:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{job.name}.log"
-        _rotate(log_path)
+        try:
+            log = _open_log(self.log_dir, log_path)
+        except OSError as exc:
+            why = f"cannot open its log {log_path}: {exc.strerror or exc}"
+            return RunRecord(slot, "error", None, started, self.clock.now(), why)
         env = {**self.env, "ZTB_SCHEDULED_FOR": slot.isoformat(), "ZTB_JOB_NAME": job.name}
-        with open(log_path, "a", encoding="utf-8") as log:
+        with log:
             log.write(f"=== {started.isoformat()} {job.name} slot {slot.isoformat()}\n")
             log.flush()
             try:

@@ -116,7 +116,10 @@ class StateStore:
         if why is None:
             return dict(entry), False
         aside = self.path.with_name(f"{self.path.name}.{name}.bad.json")
-        atomic_write_json(aside, {"job": name, "problem": why, "entry": entry})
+        try:
+            atomic_write_json(aside, {"job": name, "problem": why, "entry": entry})
+        except ValueError:  # NaN/Infinity: Python's json reads them but strict JSON cannot hold them
+            atomic_write_json(aside, {"job": name, "problem": why, "entry_text": repr(entry)})
         self.say(f"warning: {self.path}: jobs.{name}: {why}; kept in {aside.name}, starting this job fresh")
         del doc["jobs"][name]
         return {}, True
