@@ -56,7 +56,9 @@ def run(sessions: int, data: Path, repeat: int = 3) -> dict[str, float]:
     assert result.status == "ok", result.error
     page_file = out / "dashboard.html"
     empty = out / "empty.html"
-    empty.write_text(page_file.read_text(encoding="utf-8").split("<body", 1)[0] + "<body></body></html>")
+    empty.write_text(
+        page_file.read_text(encoding="utf-8").split("<body", 1)[0] + "<body></body></html>", encoding="utf-8"
+    )
     figures: dict[str, list[float]] = {
         k: [] for k in ("load", "empty_load", "sort_num", "sort_text", "filter", "show_all")
     }

@@ -49,13 +49,13 @@ def change_sessions(artifacts: Path, count: int) -> list[str]:
     for name in picked:
         path = artifacts / name / "summary.json"
         try:
-            doc = json.loads(path.read_text())
+            doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             doc = {}
         doc = doc if isinstance(doc, dict) else {}
         doc["rl_sharpe"] = round(time.time() % 7, 3)
         tmp = path.with_suffix(".new")
-        tmp.write_text(json.dumps(doc))
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
         os.replace(tmp, path)
     return picked
 

@@ -51,7 +51,7 @@ def generate(folder: Path, steps: int, tags: int) -> Path:
                     )
                 )
             fh.write(b"".join(chunk))
-    marker.write_text("")
+    marker.write_text("", encoding="utf-8")
     return path.parent
 
 

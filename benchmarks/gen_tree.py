@@ -21,7 +21,7 @@ def ensure_tree(out: Path, sessions: int, seed: int = 11) -> Path:
     """The artifacts folder of a generated tree, generating it only when missing or different."""
     marker = out / "artifacts" / MARKER
     wanted = f"made by `ztb demo --seed {seed} --sessions {sessions}`\n"
-    if not (marker.is_file() and marker.read_text() == wanted):
+    if not (marker.is_file() and marker.read_text(encoding="utf-8") == wanted):
         t0 = time.perf_counter()
         build_demo(out, sessions=sessions, seed=seed, tb_sessions=0, with_logs=False, durable=False)
         print(

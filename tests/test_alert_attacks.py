@@ -33,7 +33,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def sh(command: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """The documented command, pasted as-is into /bin/sh -c."""
     return subprocess.run(
-        ["/bin/sh", "-c", command], env=env, capture_output=True, text=True, timeout=timeout
+        ["/bin/sh", "-c", command], env=env, capture_output=True, text=True, timeout=timeout, encoding="utf-8"
     )
 
 
@@ -124,7 +124,7 @@ def test_an_error_page_quoting_the_webhook_path_late_never_shows_part_of_the_tok
             assert token_pieces(printed) == [], (pad, printed)
             for name in ("ztb-outbox.jsonl", "ztb-outbox-dead.jsonl"):
                 path = state / ".ztb" / name
-                for line in path.read_text().splitlines() if path.exists() else []:
+                for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
                     assert token_pieces(json.loads(line)["last_error"]) == [], (pad, line)
 
 

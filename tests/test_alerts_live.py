@@ -210,7 +210,7 @@ def test_live_status_edit_keeps_one_message(tmp_path: Path, hook_server: FakeHoo
     first = hook_server.seen[0]
     assert first.method == "POST" and first.query == {"wait": ["true"]}
     [message_id] = list(hook_server.messages)
-    saved = (state / ".ztb" / "live-status.json").read_text()
+    saved = (state / ".ztb" / "live-status.json").read_text(encoding="utf-8")
     assert TOKEN not in saved and message_id in saved
     r = run("live-status", "--discord-webhook", hook_server.url(), "--state-dir", str(state), "--edit")
     assert r.exit_code == 0 and f"edited status message {message_id}" in r.stdout

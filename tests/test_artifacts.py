@@ -218,7 +218,9 @@ def _fs_can_encode(text: str) -> bool:
 def test_empty_and_missing_artifacts_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".hidden").mkdir()  # dot-folders are not sessions
-    (tmp_path / "empty" / "trends.csv").write_text("x")  # files at the root are not sessions
+    (tmp_path / "empty" / "trends.csv").write_text(
+        "x", encoding="utf-8"
+    )  # files at the root are not sessions
     assert load_artifacts(tmp_path / "empty").sessions == []
     with pytest.raises(ArtifactsNotFoundError, match="does not exist") as err:
         load_artifacts(tmp_path / "nope")

@@ -39,11 +39,17 @@ def test_every_command_has_help_with_examples(command: str) -> None:
 
 def test_entry_points_run_as_processes() -> None:
     mod = subprocess.run(
-        [sys.executable, "-m", "ztbkit", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "ztbkit", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        encoding="utf-8",
     )
     assert mod.stdout.strip() == "ztb, version 0.1.0"
     script = Path(sys.executable).parent / "ztb"
-    out = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=True, encoding="utf-8"
+    ).stdout
     assert all(c in out for c in COMMANDS)
 
 
@@ -52,7 +58,12 @@ def test_help_does_not_import_heavy_libraries() -> None:
         "import sys; from ztbkit.cli import main; "
         "print(sorted(m for m in ('pandas', 'matplotlib', 'papermill') if m in sys.modules))"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8"
+        ).stdout.strip()
+        == "[]"
+    )
 
 
 def test_missing_artifacts_dir_is_exit_2_naming_the_flag(tmp_path: Path) -> None:
@@ -69,7 +80,7 @@ def test_trends_writes_default_csv_and_warns_by_file(make_tree: MakeTree) -> Non
     root = make_tree({"a": {"summary.json": "{"}, "b": {"summary.json": {"global_step": 3}}})
     code, out, err = run("trends", "--artifacts-dir", str(root))
     assert code == 0
-    assert (root / "trends.csv").read_text().splitlines()[1:] == ["a,,,,", "b,3,,,"]
+    assert (root / "trends.csv").read_text(encoding="utf-8").splitlines()[1:] == ["a,,,,", "b,3,,,"]
     assert f"warning: {root / 'a' / 'summary.json'}: truncated JSON" in err
     assert f"wrote {root / 'trends.csv'} (2 sessions, 1 warnings)" in out
 
@@ -178,7 +189,7 @@ def test_relative_artifacts_dir_from_another_folder_names_where_it_looked(
          if command == "nightly" else f'"{sys.executable}" -m ztbkit {command} --artifacts-dir demo/artifacts'],
         cwd=elsewhere, capture_output=True, text=True, timeout=120,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-             **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
+             **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}, encoding="utf-8"
     )  # fmt: skip
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr

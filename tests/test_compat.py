@@ -108,7 +108,7 @@ def test_status_and_doctor(make_tree: MakeTree, tmp_path: Path) -> None:
 )
 def test_cli_reads_stdin_and_exits_by_success(tmp_path: Path, request_text: str, code: int) -> None:
     p = subprocess.run([sys.executable, "-m", "ztbkit", "compat", "--state-dir", str(tmp_path)], input=request_text,
-                       capture_output=True, text=True)  # fmt: skip
+                       capture_output=True, text=True, encoding="utf-8")  # fmt: skip
     assert p.returncode == code and json.loads(p.stdout)["success"] is (code == 0)
 
 

@@ -78,8 +78,9 @@ def _ztb(args: list[str], cwd: Path) -> Any:
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-P", "-m", "ztbkit", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})  # fmt: skip
+    return subprocess.run([sys.executable, "-P", "-m", "ztbkit", *args], capture_output=True,
+                          encoding="utf-8", cwd=cwd, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})  # fmt: skip
 
 
 @pytest.mark.parametrize("planted", ["session", "reports"])

@@ -19,9 +19,9 @@ ARTIFACTS = REPO / "test-artifacts"
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("dash")
     build_demo(root, sessions=24)
-    index = json.loads((root / "artifacts" / "index.json").read_text())
+    index = json.loads((root / "artifacts" / "index.json").read_text(encoding="utf-8"))
     index["sessions"].append({"correlation_id": EVIL, "status": "running", "latest_step": 1})
-    (root / "artifacts" / "index.json").write_text(json.dumps(index))
+    (root / "artifacts" / "index.json").write_text(json.dumps(index), encoding="utf-8")
     result = render_notebook(
         "dashboard", artifacts_dir=root / "artifacts", out_dir=root / "out", formats=("html",)
     )

@@ -73,7 +73,7 @@ def test_demo_is_realistic(demo_root: Path) -> None:
 
 
 def test_demo_logs_tensorboard_and_live_state(demo_root: Path) -> None:
-    logs = "".join(p.read_text() for p in (demo_root / "artifacts").glob("*/logs/train.log"))
+    logs = "".join(p.read_text(encoding="utf-8") for p in (demo_root / "artifacts").glob("*/logs/train.log"))
     assert "ERROR" in logs and "CRITICAL" in logs and "Step " in logs
     tb_files = sorted((demo_root / "artifacts").glob("*/tb/events.out.tfevents.*"))
     assert len(tb_files) == 4

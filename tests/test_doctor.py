@@ -174,7 +174,7 @@ def test_log_content_cannot_forge_a_summary_line_and_fifo_logs_do_not_hang(
     os.mkfifo(logs / "watch_log.jsonl")
     p = subprocess.run([sys.executable, "-m", "ztbkit", "doctor", "--correlation-id", "s", "--artifacts-dir",
                         str(root), "--state-file", str(tmp_path / "none.json")],
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+                       capture_output=True, text=True, timeout=120, encoding="utf-8")  # fmt: skip
     lines = p.stdout.splitlines()
     assert [ln for ln in lines if "Doctor Summary" in ln and not ln.startswith("[")] == [lines[-1]]
     assert lines[-1].startswith("Doctor Summary: OK=") and lines[-1] != "Doctor Summary: OK=9, WARN=0, FAIL=0"

@@ -31,7 +31,7 @@ def test_failed_write_keeps_old_file_and_cleans_temp(tmp_path: Path) -> None:
     fsio.atomic_write_json(target, {"ok": 1})
     with pytest.raises(ValueError):
         fsio.atomic_write_json(target, {"bad": float("nan")})  # NaN is not JSON
-    assert json.loads(target.read_text()) == {"ok": 1}
+    assert json.loads(target.read_text(encoding="utf-8")) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
@@ -42,7 +42,7 @@ def test_a_write_failing_after_its_temp_exists_removes_the_temp(
     """The temp file is created first; whatever fails after that (disk full at fsync, a locked target
     on Windows at replace) must leave the old file and no ``.state.json.*.tmp`` behind."""
     target = tmp_path / "state.json"
-    target.write_text('{"ok": 1}\n')
+    target.write_text('{"ok": 1}\n', encoding="utf-8")
     seen_temp: list[str] = []
 
     def boom(*args: object, **kwargs: object) -> None:
@@ -54,7 +54,7 @@ def test_a_write_failing_after_its_temp_exists_removes_the_temp(
         fsio.atomic_write_json(target, {"new": 2})
     monkeypatch.undo()
     assert len(seen_temp) == 1 and seen_temp[0].startswith(".state.json.")  # the temp did exist
-    assert target.read_text() == '{"ok": 1}\n'
+    assert target.read_text(encoding="utf-8") == '{"ok": 1}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
@@ -94,7 +94,7 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
 
     def reader() -> None:
         while not stop.is_set():
-            seen.add(target.read_text()[:1] + str(len(target.read_text())))
+            seen.add(target.read_text(encoding="utf-8")[:1] + str(len(target.read_text(encoding="utf-8"))))
 
     t = threading.Thread(target=reader)
     t.start()
@@ -149,13 +149,13 @@ def test_read_json_missing_folder_and_fifo_do_not_hang(tmp_path: Path) -> None:
 
 def test_read_json_size_limit(tmp_path: Path) -> None:
     p = tmp_path / "big.json"
-    p.write_text(json.dumps({"pad": "x" * 5000}))  # 5,011 bytes
+    p.write_text(json.dumps({"pad": "x" * 5000}), encoding="utf-8")  # 5,011 bytes
     assert fsio.read_json(p, max_bytes=1024).problem == fsio.Problem(
         str(p), "file is 5,011 bytes, over the 1,024 bytes limit"
     )
     assert fsio.read_json(p, max_bytes=5011).ok and fsio.read_json(p).ok  # the limit itself is allowed
     huge = tmp_path / "huge.json"
-    huge.write_text(json.dumps({"pad": "x" * (3 * 2**20)}))  # 3.0 MB
+    huge.write_text(json.dumps({"pad": "x" * (3 * 2**20)}), encoding="utf-8")  # 3.0 MB
     assert fsio.read_json(huge, max_bytes=2**21).problem == fsio.Problem(
         str(huge), "file is 3.0 MB, over the 2.0 MB limit"
     )
@@ -170,7 +170,7 @@ def test_atomic_write_json_exact_text_and_durability(tmp_path: Path, monkeypatch
     assert len(synced) == (2 if os.name == "posix" else 1)  # the file, then its folder
     synced.clear()
     fsio.atomic_write_json(tmp_path / "c.json", {"a": 1}, indent=None, durable=False)
-    assert (tmp_path / "c.json").read_text() == '{"a": 1}\n' and synced == []
+    assert (tmp_path / "c.json").read_text(encoding="utf-8") == '{"a": 1}\n' and synced == []
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         fsio.atomic_write_json(tmp_path / "nan.json", {"v": float("inf")})
 
@@ -193,7 +193,7 @@ def test_missing_file_problem_names_the_path(tmp_path: Path) -> None:
 def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Network shares may return fewer bytes than asked before the end; the reader must go on."""
     p = tmp_path / "summary.json"
-    p.write_text(json.dumps({"global_step": 12345, "pad": "x" * 3000}))
+    p.write_text(json.dumps({"global_step": 12345, "pad": "x" * 3000}), encoding="utf-8")
     real_read = os.read
     monkeypatch.setattr(fsio.os, "read", lambda fd, n: real_read(fd, min(n, 700)))
     result = fsio.read_json(p)
@@ -291,7 +291,7 @@ def test_huge_integers_are_a_problem_not_a_crash(tmp_path: Path) -> None:
 def test_permission_denied_is_a_one_line_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run as root, where chmod 000 does not stop a read: the OS refusal is simulated at open()."""
     p = tmp_path / "summary.json"
-    p.write_text("{}")
+    p.write_text("{}", encoding="utf-8")
 
     def denied(path: str, flags: int, *a: object) -> int:
         raise PermissionError(13, "Permission denied", path)
@@ -345,7 +345,7 @@ def test_a_folder_that_refuses_fsync_does_not_fail_the_write(
         real_fsync(fd)
 
     monkeypatch.setattr(fsio.os, "fsync", fsync)
-    assert fsio.atomic_write_text(tmp_path / "a.txt", "ok").read_text() == "ok"
+    assert fsio.atomic_write_text(tmp_path / "a.txt", "ok").read_text(encoding="utf-8") == "ok"
 
 
 def test_exact_problems_for_folders_fifos_io_errors_and_growth(

@@ -64,13 +64,17 @@ def _tree(tmp_path: Path) -> Path:
     root = tmp_path / "work" / "artifacts"
     s = root / "20251001T000000Z"
     (s / "reports").mkdir(parents=True)
-    (s / "summary.json").write_text(json.dumps({"global_step": 10, "wall_clock_duration_hours": 1}), "utf-8")
+    (s / "summary.json").write_text(
+        json.dumps({"global_step": 10, "wall_clock_duration_hours": 1}), "utf-8", encoding="utf-8"
+    )
     (s / "reports" / "gates.json").write_text(
-        json.dumps({"gates": [{"name": "g", "status": "fail"}]}), "utf-8"
+        json.dumps({"gates": [{"name": "g", "status": "fail"}]}), "utf-8", encoding="utf-8"
     )
     # What an id walking out would reach: a session-like folder outside the artifacts root.
     (tmp_path / "outside" / "dir" / "reports").mkdir(parents=True)
-    (tmp_path / "outside" / "dir" / "summary.json").write_text('{"global_step": 1}', "utf-8")
+    (tmp_path / "outside" / "dir" / "summary.json").write_text(
+        '{"global_step": 1}', "utf-8", encoding="utf-8"
+    )
     return root
 
 
@@ -95,7 +99,7 @@ def test_every_command_taking_an_id_refuses_unsafe_ids(tmp_path: Path, command: 
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     line = f"{shlex.quote(sys.executable)} -m ztbkit {command} --correlation-id {shlex.quote(bad)} --artifacts-dir artifacts"
     p = subprocess.run(["/bin/sh", "-c", line], cwd=root.parent, capture_output=True, text=True, timeout=120,
-                       env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})  # fmt: skip
+                       env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, encoding="utf-8")  # fmt: skip
     assert p.returncode == 2, p.stderr
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("ztb: error: --correlation-id "), p.stderr
     assert "Doctor Summary" not in p.stdout and "Traceback" not in p.stderr

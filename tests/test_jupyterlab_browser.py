@@ -75,7 +75,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
     while True:  # ready when the REST API answers with our token
-        assert proc.poll() is None, (root / "lab.log").read_text(errors="replace")[-3000:]
+        assert proc.poll() is None, (root / "lab.log").read_text(errors="replace", encoding="utf-8")[-3000:]
         try:
             with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as r:
                 if r.status == 200:
@@ -259,7 +259,7 @@ def test_cost_in_jupyterlab(browser: Any, lab: dict[str, Any]) -> None:
 def test_kernelspec_is_registered_in_the_venv() -> None:
     """The notebooks ask for `ztbkit`; make setup registers it inside the venv (--sys-prefix)."""
     out = subprocess.run([str(JUPYTER), "kernelspec", "list", "--json"], capture_output=True, text=True,
-                         timeout=120, env={**os.environ, "JUPYTER_PATH": ""})  # fmt: skip
+                         timeout=120, env={**os.environ, "JUPYTER_PATH": ""}, encoding="utf-8")  # fmt: skip
     specs = json.loads(out.stdout)["kernelspecs"]
     assert "ztbkit" in specs and specs["ztbkit"]["spec"]["display_name"] == "Python (ztbkit)"
     assert Path(specs["ztbkit"]["resource_dir"]).is_relative_to(Path(sys.prefix))

@@ -138,10 +138,12 @@ def test_dashboard_notebook_shows_board_with_cli_parameters(board_tree: Path, tm
     cmd = (f"{sys.executable} -m ztbkit report dashboard --artifacts-dir {board_tree} --out-dir {out} "
            """-p leaderboard '{"observations": 777, "kurtosis": 5}' -p curves '{"enabled": false}'""")  # fmt: skip
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path))}
-    r = subprocess.run(["/bin/sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        ["/bin/sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=600, encoding="utf-8"
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (md,) = out.glob("*/dashboard.md")
-    text = md.read_text()
+    text = md.read_text(encoding="utf-8")
     assert "Trials-adjusted leaderboard" in text and "T = 777" in text and "raw kurtosis = 5" in text
     assert "| a | " in text and "returns: eval_returns.json" in text and "Learning curves" not in text
 

@@ -61,12 +61,14 @@ def test_one_changed_session_of_1000_is_the_only_one_parsed(
 
     victim = on_disk[500]
     summary = big_tree / victim / "summary.json"
-    doc = json.loads(summary.read_text())
+    doc = json.loads(summary.read_text(encoding="utf-8"))
     doc["rl_sharpe"] = 9.25  # a new value, written the way the bot writes (a new file replaces the old)
     tmp = summary.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc))
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, summary)
-    (big_tree / on_disk[10] / "ztb.stop").write_text("")  # a kill file appears in another session
+    (big_tree / on_disk[10] / "ztb.stop").write_text(
+        "", encoding="utf-8"
+    )  # a kill file appears in another session
     warm = load_artifacts(big_tree, cache=LoadCache(cache_file))
     assert sorted(parses) == sorted([victim, on_disk[10]])
     assert warm.get(victim).rl_sharpe == 9.25  # type: ignore[union-attr]
@@ -86,7 +88,7 @@ def test_index_entry_change_reparses_that_session(make_tree: Any, tmp_path: Path
     load_artifacts(root, cache=LoadCache(cache_file))
     parses.clear()
     (root / "index.json").write_text(
-        json.dumps([{"id": "a", "status": "running"}, {"id": "b", "status": "done"}])
+        json.dumps([{"id": "a", "status": "running"}, {"id": "b", "status": "done"}]), encoding="utf-8"
     )
     tree = load_artifacts(root, cache=LoadCache(cache_file))
     assert parses == ["b"] and tree.get("b").status == "done"  # type: ignore[union-attr]
@@ -152,7 +154,7 @@ def test_a_session_folder_whose_name_is_not_utf8_does_not_crash_the_nightly(tmp_
     root = tmp_path / "artifacts"
     good = root / "20251001T000000Z"
     good.mkdir(parents=True)
-    (good / "summary.json").write_text(json.dumps({"global_step": 1234, "rl_sharpe": 0.5}))
+    (good / "summary.json").write_text(json.dumps({"global_step": 1234, "rl_sharpe": 0.5}), encoding="utf-8")
     os.mkdir(os.path.join(os.fsencode(root), b"odd\xff-name"))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
            "XDG_CACHE_HOME": str(tmp_path / "cache"),
@@ -161,7 +163,7 @@ def test_a_session_folder_whose_name_is_not_utf8_does_not_crash_the_nightly(tmp_
         proc = subprocess.run(
             [sys.executable, "-m", "ztbkit", "nightly", "--artifacts-dir", str(root), "--out-dir",
              str(tmp_path / "out"), "--date", "2025-10-31", "--skip-notebooks"],
-            capture_output=True, text=True, timeout=300, env=env,
+            capture_output=True, text=True, timeout=300, env=env, encoding="utf-8"
         )  # fmt: skip
         assert "Traceback" not in proc.stderr, (night, proc.stderr[-2000:])
         assert proc.returncode == 0, (night, proc.stderr)

@@ -15,7 +15,9 @@ def _make(*args: str) -> subprocess.CompletedProcess[str]:
     assert make, "make is a documented prerequisite"
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
     cmd = " ".join([make, "--no-print-directory", "-C", str(REPO), *args])
-    return subprocess.run(["/bin/sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["/bin/sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=120, encoding="utf-8"
+    )
 
 
 def test_make_test_without_chromium_says_what_to_install_first() -> None:

@@ -26,7 +26,13 @@ def test_nightly_writes_every_step_to_its_own_file(make_tree: MakeTree, tmp_path
     cmd = f"{shlex.quote(str(ZTB))} nightly --artifacts-dir {shlex.quote(str(root))} --out-dir {shlex.quote(str(out))} --date 2025-10-31"  # noqa: E501
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     r = subprocess.run(
-        ["/bin/sh", "-c", cmd], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900
+        ["/bin/sh", "-c", cmd],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        encoding="utf-8",
     )
     assert r.returncode == 0, r.stdout + r.stderr
     day = out / "2025-10-31"
@@ -66,7 +72,9 @@ def test_relative_artifacts_dir_from_the_cli_is_the_callers_folder(
     make_tree({"a": {"summary.json": {"global_step": 1}}}, root=tmp_path / "here" / "arts")
     env = {**os.environ, "ZTB_ROOT": str(REPO)}
     args = [str(ZTB), "report", "trends", "--artifacts-dir", "arts", "--out-dir", "o", "--date", "2025-10-31"]
-    r = subprocess.run(args, cwd=tmp_path / "here", env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        args, cwd=tmp_path / "here", env=env, capture_output=True, text=True, timeout=600, encoding="utf-8"
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 sessions in " + str(tmp_path / "here" / "arts") in (
         tmp_path / "here" / "o" / "2025-10-31" / "trends.md"

@@ -73,13 +73,13 @@ def test_kill_9_during_retries_never_loses_the_alert(
         assert proc.returncode == -signal.SIGKILL, "the run ended before the kill; kill earlier"
         # The server never accepted it (always 500), so the outbox must hold it.
         waiting = subprocess.run(ztb("notify", "--state-dir", str(state)), env=clean_env(),
-                                 capture_output=True, text=True, timeout=120)  # fmt: skip
+                                 capture_output=True, text=True, timeout=120, encoding="utf-8")  # fmt: skip
         assert waiting.stdout.startswith("1 alert(s) waiting"), (run, waiting.stdout, waiting.stderr)
     # And it really goes out later, once, to the URL it was meant for.
     server_500.always = Reply(204)
     before = len(server_500.titles)
     done = subprocess.run(ztb("notify", "--flush-outbox", "--state-dir", str(tmp_path / "state0")),
-                          env=clean_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+                          env=clean_env(), capture_output=True, text=True, timeout=120, encoding="utf-8")  # fmt: skip
     assert done.returncode == 0 and "1 delivered, 0 still waiting" in done.stdout, done.stdout + done.stderr
     assert server_500.titles[before:] == ["Critical gate failed: s1"]
     assert TOKEN not in done.stdout + done.stderr
@@ -125,7 +125,7 @@ def test_command_against_slow_drip_server_is_bounded_and_queues(make_tree: MakeT
         r = subprocess.run(
             ztb("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-dir", str(tmp_path)),
             env=clean_env(ZTB_DISCORD_WEBHOOK=drip.url(), ZTB_WEBHOOK_TIMEOUT_SEC="2", ZTB_DELIVERY_BUDGET_SEC="6"),
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, encoding="utf-8"
         )  # fmt: skip
     finally:
         drip.close()
@@ -176,7 +176,7 @@ def test_new_alert_is_queued_and_sent_while_a_flusher_holds_the_outbox(
                 ztb("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-dir", str(state),
                     "--discord-webhook", hook_server.url()),
                 env=clean_env(ZTB_WEBHOOK_TIMEOUT_SEC="1", ZTB_DELIVERY_BUDGET_SEC="30"),
-                capture_output=True, text=True, timeout=180,
+                capture_output=True, text=True, timeout=180, encoding="utf-8"
             )  # fmt: skip
             assert "Traceback" not in r.stderr and "Timeout" not in r.stderr, r.stderr
             assert r.returncode == 0 and "delivered to discord" in r.stdout, r.stdout + r.stderr
@@ -224,7 +224,7 @@ def test_corrupt_outbox_lines_are_quarantined_and_good_ones_still_go(
         r = subprocess.run(
             ztb("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-dir", str(tmp_path),
                 "--discord-webhook", hook_server.url()),
-            env=clean_env(), capture_output=True, text=True, timeout=120,
+            env=clean_env(), capture_output=True, text=True, timeout=120, encoding="utf-8"
         )  # fmt: skip
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
     assert hook_server.titles == ["queued good", "Critical gate failed: s1", "Critical gate failed: s1"]
@@ -244,7 +244,7 @@ def test_outbox_path_that_is_a_fifo_or_folder_is_named_and_does_not_hang(
     r = subprocess.run(
         ztb("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-dir", str(tmp_path),
             "--discord-webhook", hook_server.url()),
-        env=clean_env(), capture_output=True, text=True, timeout=120,
+        env=clean_env(), capture_output=True, text=True, timeout=120, encoding="utf-8"
     )  # fmt: skip
     what = "a FIFO" if kind == "fifo" else "a folder"
     assert r.stderr.count(str(target)) == 1 and what in r.stderr and "Traceback" not in r.stderr, r.stderr
@@ -260,17 +260,20 @@ def test_400_echoing_the_url_is_a_redacted_dead_letter(
     r = subprocess.run(
         ztb("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-dir", str(tmp_path),
             "--discord-webhook", url),
-        env=clean_env(), capture_output=True, text=True, timeout=120,
+        env=clean_env(), capture_output=True, text=True, timeout=120, encoding="utf-8"
     )  # fmt: skip
     assert r.returncode == 1 and "failed permanently" in r.stdout and "HTTP 400: bad request for" in r.stdout
     assert TOKEN not in r.stdout + r.stderr and len(hook_server.seen) == 1  # not retried
-    [dead] = [json.loads(x) for x in (tmp_path / ".ztb" / "ztb-outbox-dead.jsonl").read_text().splitlines()]
+    [dead] = [
+        json.loads(x)
+        for x in (tmp_path / ".ztb" / "ztb-outbox-dead.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert dead["http_status"] == 400 and TOKEN not in dead["last_error"] and "HTTP 400" in dead["last_error"]
     assert dead["payload"]["embeds"][0]["title"] == "Critical gate failed: s1"
     assert Outbox(tmp_path / ".ztb").pending() == []
     assert stat.S_IMODE((tmp_path / ".ztb" / "ztb-outbox-dead.jsonl").stat().st_mode) == 0o600
     shown = subprocess.run(ztb("notify", "--state-dir", str(tmp_path)), env=clean_env(), capture_output=True,
-                           text=True, timeout=120)  # fmt: skip
+                           text=True, timeout=120, encoding="utf-8")  # fmt: skip
     assert shown.stdout.splitlines()[1].startswith("1 alert(s) refused for good in ")
 
 
@@ -288,7 +291,7 @@ def test_redirects_are_never_followed(status: int, hook_server: FakeHook, tmp_pa
     assert result.status == "failed-permanently" and result.http_status == status
     assert result.detail == (f"HTTP {status}: redirect to http://127.0.0.2:{elsewhere.server.server_address[1]}"
                              "/api/webhooks/123456/**** not followed (a webhook must answer directly)")  # fmt: skip
-    assert json.loads(outbox.dead_path.read_text())["http_status"] == status
+    assert json.loads(outbox.dead_path.read_text(encoding="utf-8"))["http_status"] == status
 
 
 def test_kill_9_around_acceptance_leaves_it_accepted_or_queued(make_tree: MakeTree, tmp_path: Path) -> None:

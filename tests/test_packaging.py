@@ -17,14 +17,14 @@ def _spec(spec: str) -> str:
 
 
 def test_environment_yml_mirrors_pyproject() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     pinned = project["dependencies"] + [
         d for extra in project["optional-dependencies"].values() for d in extra
     ]
     wanted = {_name(d): _spec(d) for d in pinned}
     items = [
         ln.strip()[2:]
-        for ln in (REPO / "environment.yml").read_text().splitlines()
+        for ln in (REPO / "environment.yml").read_text(encoding="utf-8").splitlines()
         if ln.strip().startswith("- ")
     ]
     skip = ("conda-forge", "pip", "pip:")

@@ -52,9 +52,9 @@ def test_job_dies_with_its_runner_on_linux(tmp_path: Path) -> None:
               f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(300)")  # fmt: skip
     runner = subprocess.Popen([sys.executable, "-c", middle])
     end = time.monotonic() + 60
-    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < end:
+    while not (pid_file.exists() and pid_file.read_text(encoding="utf-8")) and time.monotonic() < end:
         time.sleep(0.02)
-    job = int(pid_file.read_text())
+    job = int(pid_file.read_text(encoding="utf-8"))
     assert os.getpgid(job) == job and os.getsid(job) == job  # its own session and group
     runner.kill()  # kill -9
     runner.wait()
@@ -83,9 +83,9 @@ def test_kill_recorded_group_finds_the_group_after_its_leader_died(tmp_path: Pat
     leader = subprocess.Popen(["/bin/sh", "-c", f"sleep 300 & echo $! > {pid_file}; exec sleep 300"],
                               start_new_session=True)  # fmt: skip
     end = time.monotonic() + 30
-    while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < end:
+    while not (pid_file.exists() and pid_file.read_text(encoding="utf-8").strip()) and time.monotonic() < end:
         time.sleep(0.02)
-    member = int(pid_file.read_text())
+    member = int(pid_file.read_text(encoding="utf-8"))
     started = proc.start_time(leader.pid)
     assert started is not None
     leader.kill()

@@ -72,7 +72,7 @@ def test_sent_once_then_never_again(make_tree: MakeTree, hook_server: FakeHook, 
     embed = hook_server.seen[0].body["embeds"][0]
     assert embed["title"] == "Trend regression: run-01" and "rl_sharpe" in embed["description"]
     assert "0.2 < median 1" in embed["description"]
-    state = json.loads((tmp_path / ".ztb" / "trend-alert-state.json").read_text())
+    state = json.loads((tmp_path / ".ztb" / "trend-alert-state.json").read_text(encoding="utf-8"))
     assert list(state["alerted"]) == ["run-01"]
     r2 = run(*args)
     assert r2.exit_code == 0 and "already alerted" in r2.stdout
@@ -142,7 +142,7 @@ def test_bad_options(make_tree: MakeTree, tmp_path: Path, args: list[str], flag:
 
 def test_corrupt_state_file_is_named(make_tree: MakeTree, hook_server: FakeHook, tmp_path: Path) -> None:
     (tmp_path / ".ztb").mkdir()
-    (tmp_path / ".ztb" / "trend-alert-state.json").write_text('{"alerted": ')
+    (tmp_path / ".ztb" / "trend-alert-state.json").write_text('{"alerted": ', encoding="utf-8")
     r = run(
         "--artifacts-dir",
         str(tree(make_tree, 0.2)),

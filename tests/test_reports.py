@@ -40,8 +40,8 @@ def tiny_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for sid, docs in files.items():
         for name, doc in docs.items():
             (root / sid / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / sid / name).write_text(json.dumps(doc))
-    (root / "index.json").write_text(json.dumps(index))
+            (root / sid / name).write_text(json.dumps(doc), encoding="utf-8")
+    (root / "index.json").write_text(json.dumps(index), encoding="utf-8")
     return root
 
 
@@ -159,7 +159,7 @@ def test_whole_run_limit_kills_the_process_tree_kernel_included(tiny_tree: Path,
     assert result.status == "timed-out" and result.exit_code == 3
     assert result.error == "slow.ipynb: the whole run passed the 30 s limit"
     assert time.monotonic() - t0 < 300  # killed, not waited out
-    kernel_pid = int(pid_file.read_text())  # the kernel got as far as the sleeping cell
+    kernel_pid = int(pid_file.read_text(encoding="utf-8"))  # the kernel got as far as the sleeping cell
     assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
     assert (tmp_path / "o" / "slow.ipynb").is_file()  # as far as it got
 
@@ -330,6 +330,7 @@ def test_parallel_kernel_starts_never_collide(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            encoding="utf-8",
         )
         for w in range(width)
     ]
@@ -360,7 +361,7 @@ def flaky_kernel(tmp_path: Path, fail_times: int) -> str:
     )
     argv = ["/bin/sh", "-c", shell, "{connection_file}"]
     (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "flaky", "language": "python"})
+        json.dumps({"argv": argv, "display_name": "flaky", "language": "python"}), encoding="utf-8"
     )
     return str(count)
 

@@ -40,7 +40,7 @@ def marker_job(tmp_path: Path, name: str = "daily", cron: str = "0 9 * * *", cod
 
 def runs(tmp_path: Path) -> list[str]:
     f = tmp_path / "runs.txt"
-    return f.read_text().split() if f.exists() else []
+    return f.read_text(encoding="utf-8").split() if f.exists() else []
 
 
 def make_runner(tmp_path: Path, jobs: list[Job], clock: FakeClock, **kw: Any) -> tuple[Runner, list[str]]:
@@ -53,7 +53,9 @@ def make_runner(tmp_path: Path, jobs: list[Job], clock: FakeClock, **kw: Any) ->
 def seed_state(tmp_path: Path, job: str, last_slot: datetime) -> None:
     path = tmp_path / "state" / "s.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": 1, "jobs": {job: {"last_slot": last_slot.isoformat()}}}))
+    path.write_text(
+        json.dumps({"version": 1, "jobs": {job: {"last_slot": last_slot.isoformat()}}}), encoding="utf-8"
+    )
 
 
 # ---------------------------------------------------------------- templates
@@ -127,7 +129,7 @@ def test_template_json_round_trip_into_config(tmp_path: Path) -> None:
 )
 def test_bad_config_names_the_file_and_job(tmp_path: Path, doc: Any, message: str) -> None:
     path = tmp_path / "jobs.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(InputFileError, match=message) as err:
         load_jobs(path)
     assert str(path) in str(err.value)
@@ -159,7 +161,7 @@ def test_interval_and_cron_slots() -> None:
 def test_no_state_means_no_catch_up(tmp_path: Path) -> None:
     runner, _ = make_runner(tmp_path, [marker_job(tmp_path)], FakeClock(jst(2025, 10, 4, 12)), max_catchup=5)
     assert runner.run(once=True) == 0 and runs(tmp_path) == []
-    state = json.loads((tmp_path / "state" / "s.json").read_text())
+    state = json.loads((tmp_path / "state" / "s.json").read_text(encoding="utf-8"))
     assert state["jobs"]["daily"]["last_slot"] == "2025-10-04T09:00:00+09:00"
 
 
@@ -208,7 +210,7 @@ def test_state_after_each_run_and_after_a_crash(tmp_path: Path) -> None:
     runner._spawn = crash_on_second  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         runner.run(once=True)
-    state = json.loads((tmp_path / "state" / "s.json").read_text())["jobs"]["daily"]
+    state = json.loads((tmp_path / "state" / "s.json").read_text(encoding="utf-8"))["jobs"]["daily"]
     assert (
         state["last_slot"] == "2025-10-02T09:00:00+09:00" and state["runs"] == 1 and state["exit_code"] == 0
     )
@@ -224,7 +226,7 @@ def test_state_after_each_run_and_after_a_crash(tmp_path: Path) -> None:
 
 def test_kill_file_stops_before_running(tmp_path: Path) -> None:
     seed_state(tmp_path, "daily", jst(2025, 10, 1, 9))
-    (tmp_path / "ztb.stop").write_text("")
+    (tmp_path / "ztb.stop").write_text("", encoding="utf-8")
     runner, lines = make_runner(
         tmp_path, [marker_job(tmp_path)], FakeClock(jst(2025, 10, 4, 12)), max_catchup=5
     )
@@ -243,7 +245,7 @@ def test_fail_fast_and_failure_hook(tmp_path: Path) -> None:
                             fail_fast=True, on_failure=hook)  # fmt: skip
     assert runner.run(once=True) == 1
     assert len(runs(tmp_path)) == 1 and failures == [("daily", "failed", 3)]
-    state = json.loads((tmp_path / "state" / "s.json").read_text())["jobs"]["daily"]
+    state = json.loads((tmp_path / "state" / "s.json").read_text(encoding="utf-8"))["jobs"]["daily"]
     assert state["status"] == "failed" and state["exit_code"] == 3
 
 
@@ -276,9 +278,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     runner.run(once=True)
     assert time.monotonic() - t0 < 20
     assert any("slow: slot" in ln and "timeout" in ln for ln in lines)
-    child = int(pid_file.read_text())
+    child = int(pid_file.read_text(encoding="utf-8"))
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
-    log = (tmp_path / "logs" / "slow.log").read_text()
+    log = (tmp_path / "logs" / "slow.log").read_text(encoding="utf-8")
     assert "begin" in log and "killed after the 3 s timeout" in log  # output streamed, not buffered
 
 
@@ -289,7 +291,7 @@ def test_clock_jump_after_suspend_follows_catch_up(tmp_path: Path) -> None:
             if len(self.sleeps) == 1:
                 self.advance(3 * 3600)  # the lid was closed for three hours
             if len(self.sleeps) > 3:
-                (tmp_path / "ztb.stop").write_text("")
+                (tmp_path / "ztb.stop").write_text("", encoding="utf-8")
 
     job = marker_job(tmp_path, name="hourly", cron="0 * * * *")
     seed_state(tmp_path, "hourly", jst(2025, 10, 4, 9))
@@ -314,7 +316,7 @@ def test_stale_lock_from_a_dead_runner_is_taken_over(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (tmp_path / "state" / "locks").mkdir(parents=True)
-    (tmp_path / "state" / "locks" / "daily.pid").write_text(str(dead.pid))
+    (tmp_path / "state" / "locks" / "daily.pid").write_text(str(dead.pid), encoding="utf-8")
     seed_state(tmp_path, "daily", jst(2025, 10, 3, 9))
     runner, lines = make_runner(tmp_path, [marker_job(tmp_path)], FakeClock(jst(2025, 10, 4, 9)))
     runner.run(once=True)
@@ -323,7 +325,7 @@ def test_stale_lock_from_a_dead_runner_is_taken_over(tmp_path: Path) -> None:
 
 def cronish_proc(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "ztbkit", "cronish", *args], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8")  # fmt: skip
 
 
 def test_sigterm_cancels_the_running_job_and_saves_state(tmp_path: Path) -> None:
@@ -332,12 +334,14 @@ def test_sigterm_cancels_the_running_job_and_saves_state(tmp_path: Path) -> None
     )
     state = tmp_path / ".ztb" / "cronish-state.json"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and '"running"' not in (state.read_text() if state.exists() else ""):
+    while time.monotonic() < deadline and '"running"' not in (
+        state.read_text(encoding="utf-8") if state.exists() else ""
+    ):
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, out
-    entry = json.loads(state.read_text())["jobs"]["job"]
+    entry = json.loads(state.read_text(encoding="utf-8"))["jobs"]["job"]
     assert entry["status"] == "cancelled" and "stopping: SIGTERM" in out
 
 
@@ -356,7 +360,7 @@ def test_cronish_cli_usage_errors(tmp_path: Path) -> None:
 
 
 def unit(name: str) -> str:
-    return (REPO / "ops" / "systemd" / name).read_text()
+    return (REPO / "ops" / "systemd" / name).read_text(encoding="utf-8")
 
 
 def test_systemd_units_content() -> None:
@@ -373,13 +377,21 @@ def test_systemd_units_content() -> None:
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
     for name in ("ztb-live.service", "ztb-nightly.service", "ztb-nightly.timer"):
         # The units name /opt/ztb/.venv/bin/ztb, which does not exist here; verify checks executables.
-        (tmp_path / name).write_text(unit(name).replace("/opt/ztb/.venv/bin/ztb", "/bin/true"))
+        (tmp_path / name).write_text(
+            unit(name).replace("/opt/ztb/.venv/bin/ztb", "/bin/true"), encoding="utf-8"
+        )
     p = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in ("ztb-live.service",
-                        "ztb-nightly.service", "ztb-nightly.timer"))], capture_output=True, text=True)  # fmt: skip
+                        "ztb-nightly.service", "ztb-nightly.timer"))], capture_output=True,
+                       encoding="utf-8")  # fmt: skip
     assert p.returncode == 0 and p.stderr.strip() == "", p.stderr
-    (tmp_path / "old.service").write_text(unit("ztb-live.service").replace("MemoryMax=", "MemoryLimit="))
+    (tmp_path / "old.service").write_text(
+        unit("ztb-live.service").replace("MemoryMax=", "MemoryLimit="), encoding="utf-8"
+    )
     p = subprocess.run(
-        ["systemd-analyze", "verify", str(tmp_path / "old.service")], capture_output=True, text=True
+        ["systemd-analyze", "verify", str(tmp_path / "old.service")],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
     )
     assert "MemoryLimit" in p.stderr  # the check above would catch a deprecated directive
 

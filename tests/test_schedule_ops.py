@@ -57,7 +57,7 @@ def as_cron(
     ]
     del jobs_env
     return subprocess.run(["env", "-i", *env, "faketime", "-f", f"{offset:+d}s", shell, "-c", cmd],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+                          capture_output=True, text=True, timeout=120, encoding="utf-8")  # fmt: skip
 
 
 def test_crontab_has_the_documented_lines() -> None:

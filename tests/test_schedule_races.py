@@ -57,7 +57,9 @@ def runner(d: Path, *args: str, offset: float | None = None) -> subprocess.Popen
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("ZTB_DISCORD_WEBHOOK", None)
     env.pop("SLACK_WEBHOOK_URL", None)
-    return subprocess.Popen(cmd, cwd=d, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    return subprocess.Popen(
+        cmd, cwd=d, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, encoding="utf-8"
+    )
 
 
 def wait_for(cond: Callable[[], bool], what: str, deadline: float = 60) -> None:
@@ -115,9 +117,10 @@ def test_two_once_runners_started_together_run_each_slot_once(tmp_path: Path) ->
                "--max-catchup", "2", "--once"]  # fmt: skip
         procs = [subprocess.Popen(  # both wait at the gate, so they race from the same instant
             ["/bin/sh", "-c", f'while [ ! -e {gate} ]; do sleep 0.005; done; exec "$@"', "sh", *cmd],
-            cwd=d, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]  # fmt: skip
+            cwd=d, encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(2)]  # fmt: skip
         time.sleep(0.05)
-        gate.write_text("")
+        gate.write_text("", encoding="utf-8")
         log = finish(*procs)
         per_slot, spans = runs(out)
         expected = {(hour - timedelta(hours=h)).isoformat() for h in (0, 1)}
@@ -188,7 +191,7 @@ def test_second_runner_names_the_lock_holder(tmp_path: Path) -> None:
     wait_for(lambda: "start " in text(out), "A's job to start")
     b = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once")
     b_out = b.communicate(timeout=60)[0]
-    release.write_text("")
+    release.write_text("", encoding="utf-8")
     a_out = a.communicate(timeout=60)[0]
     assert f"job: skipped: another runner (pid {a.pid}) holds its lock" in b_out, b_out
     assert b.returncode == 0 and a.returncode == 0 and sum(runs(out)[0].values()) == 1
@@ -265,7 +268,7 @@ def idle_runner(d: Path) -> subprocess.Popen[str]:
     seed(d, "job", datetime.now(UTC))
     log = d / "runner.log"
     with open(log, "w", encoding="utf-8") as fh:
-        p = subprocess.Popen([sys.executable, "-m", "ztbkit", "cronish", "--config", str(cfg)], cwd=d, text=True,
+        p = subprocess.Popen([sys.executable, "-m", "ztbkit", "cronish", "--config", str(cfg)], cwd=d, encoding="utf-8",
                              stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     wait_for(lambda: "idle until" in text(log), "the runner to be idle")
     return p
@@ -288,7 +291,7 @@ def test_idle_runner_stops_promptly(tmp_path: Path, how: str) -> None:
     if how == "SIGTERM":
         took, out = stop_latency(p, lambda: p.send_signal(signal.SIGTERM))
     else:
-        took, out = stop_latency(p, lambda: (tmp_path / "ztb.stop").write_text(""))
+        took, out = stop_latency(p, lambda: (tmp_path / "ztb.stop").write_text("", encoding="utf-8"))
     # The promise is 2 s (a 0.5 s poll); the bound here leaves room for a loaded CI machine.
     assert p.returncode == 0 and "stopping:" in out and took < 10, (took, out)
 
@@ -311,7 +314,7 @@ def test_kill_file_cancels_a_running_job(tmp_path: Path) -> None:
     p = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1")
     wait_for(lambda: "start " in text(out), "the job to start")
     leader = int(text(out).split()[3])
-    took, log = stop_latency(p, lambda: (tmp_path / "ztb.stop").write_text(""))
+    took, log = stop_latency(p, lambda: (tmp_path / "ztb.stop").write_text("", encoding="utf-8"))
     assert took < 30 and "kill file" in log and not alive(leader), log
     assert json.loads(text(tmp_path / ".ztb" / "cronish-state.json"))["jobs"]["job"]["status"] == "cancelled"
 

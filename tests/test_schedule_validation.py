@@ -24,7 +24,7 @@ OTHER = {"last_slot": "2025-10-01T09:00:00+09:00", "runs": 4, "status": "ok"}
 def cronish(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("ZTB_DISCORD_WEBHOOK", "SLACK_WEBHOOK_URL")}
     return subprocess.run([sys.executable, "-m", "ztbkit", "cronish", *args], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=timeout, env=env)  # fmt: skip
+                          text=True, timeout=timeout, env=env, encoding="utf-8")  # fmt: skip
 
 
 def state_file(tmp_path: Path) -> Path:
@@ -214,7 +214,7 @@ def test_clock_going_back_does_not_pause_an_interval_job(tmp_path: Path) -> None
             if len(self.sleeps) == 1:
                 self.advance(-3600)
             if self.now() > start + timedelta(minutes=12) - timedelta(hours=1):
-                stop.write_text("")
+                stop.write_text("", encoding="utf-8")
 
     start = datetime(2025, 10, 4, 3, 0, 30, tzinfo=UTC)
     clock = BackwardsClock(start)
@@ -295,7 +295,9 @@ def test_unusable_job_log_is_a_failed_start_not_a_hang(tmp_path: Path, kind: str
         where = logs / "job.log"
         os.mkfifo(where) if kind == "fifo" else where.mkdir()
     long_ago = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-    state_file(tmp_path).write_text(json.dumps({"jobs": {"job": {"last_slot": long_ago.isoformat()}}}))
+    state_file(tmp_path).write_text(
+        json.dumps({"jobs": {"job": {"last_slot": long_ago.isoformat()}}}), encoding="utf-8"
+    )
     p = cronish(tmp_path, "--interval-sec", "3600", "--max-catchup", "1", "--once", "--", "true", timeout=30)
     assert p.returncode == 1 and "Traceback" not in p.stderr + p.stdout, p.stderr
     assert str(where.relative_to(tmp_path)) in p.stdout + p.stderr, p.stdout + p.stderr

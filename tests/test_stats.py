@@ -61,6 +61,7 @@ def test_cli_reference_json_in_a_clean_shell() -> None:
         text=True,
         timeout=120,
         check=True,
+        encoding="utf-8",
     )
     doc = json.loads(out.stdout)
     assert {"dsr", "psr_zero", "expected_max_sharpe", "min_track_record", "inputs"} <= set(doc)

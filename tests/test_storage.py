@@ -38,7 +38,13 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sh(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     full = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), **env}
     return subprocess.run(
-        ["/bin/sh", "-c", command], env=full, cwd=cwd, capture_output=True, text=True, timeout=900
+        ["/bin/sh", "-c", command],
+        env=full,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        encoding="utf-8",
     )
 
 
@@ -124,7 +130,10 @@ def test_throttling_a_vanished_and_a_truncated_object_are_survived(
     assert_no_secret(ran.stdout, ran.stderr)
     local = sh(f"ztb trends --artifacts-dir '{demo_tree}' --out l.csv", {}, tmp_path)
     assert local.returncode == 0
-    got, want = csv_rows((tmp_path / "t.csv").read_text()), csv_rows((tmp_path / "l.csv").read_text())
+    got, want = (
+        csv_rows((tmp_path / "t.csv").read_text(encoding="utf-8")),
+        csv_rows((tmp_path / "l.csv").read_text(encoding="utf-8")),
+    )
     assert [r[0] for r in got] == [r[0] for r in want]  # every session still has its row
     assert [r for r in got if r[0] not in (gone, cut)] == [r for r in want if r[0] not in (gone, cut)]
 
@@ -223,7 +232,7 @@ def test_commands_that_write_into_sessions_refuse_urls(s3: S3Server, tmp_path: P
 def test_file_urls_are_local_paths(demo_tree: Path, tmp_path: Path) -> None:
     ran = sh(f"ztb trends --artifacts-dir file://{demo_tree} --out file://{tmp_path}/f.csv", {}, tmp_path)
     assert ran.returncode == 0, ran.stderr
-    assert (tmp_path / "f.csv").read_text().startswith("session_id,")
+    assert (tmp_path / "f.csv").read_text(encoding="utf-8").startswith("session_id,")
 
 
 def test_incremental_remote_load_fetches_only_changed_objects(
@@ -275,6 +284,6 @@ def test_a_failed_upload_is_exit_1_and_keeps_the_rendered_file(
     line = ran.stderr.strip().splitlines()[-1]
     assert line.startswith("ztb: error: cannot upload to s3://ztb-no-such-bucket/r")
     kept = Path(line.split("the rendered files are kept in ")[1])
-    assert (kept / "trends.csv").read_text().startswith("session_id,")  # nothing lost
+    assert (kept / "trends.csv").read_text(encoding="utf-8").startswith("session_id,")  # nothing lost
     assert "Traceback" not in ran.stderr
     assert_no_secret(ran.stdout, ran.stderr)

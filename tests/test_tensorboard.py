@@ -163,7 +163,7 @@ def test_resumed_training_merges_by_step(tmp_path: Path) -> None:
 def test_scalars_summary_json_takes_precedence(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "hand"
     write_sb3_style(run, range(3))
-    (run / "scalars_summary.json").write_text(json.dumps({"loss": 0.5, "bad": "x"}))
+    (run / "scalars_summary.json").write_text(json.dumps({"loss": 0.5, "bad": "x"}), encoding="utf-8")
     result = scrape(tmp_path / "runs")
     assert result.to_json()["hand"] == {"loss": 0.5, "_latest_step": None, "_latest_wall_time": None}
     assert "bad: not a finite number" in result.problems[0].reason
@@ -237,7 +237,11 @@ def test_tb_scrape_cli(tmp_path: Path, bot_fixtures: Path) -> None:
     out = tmp_path / "o.json"
     r = CliRunner().invoke(cli, ["tb-scrape", "--run-dir", str(bot_fixtures / "runs"), "--output", str(out),
                                  "--cache", str(tmp_path / "c.json")])  # fmt: skip
-    assert r.exit_code == 0 and "3 run(s); read 3 file(s) whole" in r.stdout and json.loads(out.read_text())
+    assert (
+        r.exit_code == 0
+        and "3 run(s); read 3 file(s) whole" in r.stdout
+        and json.loads(out.read_text(encoding="utf-8"))
+    )
 
 
 def test_demo_tensorboard_files_scrape(tmp_path: Path) -> None:

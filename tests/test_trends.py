@@ -23,7 +23,7 @@ def test_csv_exact_format(make_tree: MakeTree, tmp_path: Path) -> None:
     }, index=index)  # fmt: skip
     out = tmp_path / "out" / "trends.csv"
     write_trends_csv(load_artifacts(root).sessions, out)
-    assert out.read_text() == (
+    assert out.read_text(encoding="utf-8") == (
         "session_id,global_step,rl_sharpe,dsr,p_value\n"
         "B,,,,1e-05\n"  # plain string order: uppercase first
         "a,,2,,\n"  # invalid values are empty cells; numbers as Python prints them
