@@ -399,7 +399,10 @@ def test_answer_prints_on_any_console_code_page(tmp_path: Path, encoding: str) -
 
 
 def test_children_run_in_utf8_mode(tmp_path: Path) -> None:
-    code = "import os, sys; print(os.environ.get('PYTHONUTF8'), sys.stdout.encoding, '日本語 ¥ 🤖')"
+    # The text is escaped in the argument (ASCII argv works under any locale, EUC-JP included); the child
+    # must still print it as UTF-8.
+    text = "'\\u65e5\\u672c\\u8a9e \\xa5 \\U0001f916'"
+    code = f"import os, sys; print(os.environ.get('PYTHONUTF8'), sys.stdout.encoding, {text})"
     answer = ask({"action": "run", "params": {"command": [sys.executable, "-c", code], "timeout": 60}}, tmp_path,
                  env={"ZTB_COMPAT_ALLOW": sys.executable})  # fmt: skip
     assert answer["success"] and answer["stdout"] == "1 utf-8 日本語 ¥ 🤖\n", answer
