@@ -66,6 +66,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     tariff = TARIFF_TOML.replace("NAME", "再エネ賦課金").encode("cp932")
     (root / "ansi.toml").write_bytes(tariff)
     (root / "a-file").write_bytes(b"")
+    # trends-md's input, made here so that no case depends on another having run first (random order)
+    (root / "t").mkdir()
+    subprocess.run([str(ZTB), "trends", "--artifacts-dir", str(artifacts), "--out", str(root / "t" / "input.csv")],
+                   check=True, capture_output=True)  # fmt: skip
     return World(root, artifacts, with_gates[0], next(s for s in sessions if s not in with_gates), critical)
 
 
@@ -130,7 +134,7 @@ CASES: dict[str, Case] = {
     "demo": Case(lambda w: ["demo", "--out-dir", str(w.root / "demo2"), "--sessions", "2"],
                  expect=_expect_in("2 sessions")),
     "trends": Case(lambda w: ["trends", "--artifacts-dir", str(w.artifacts), "--out", str(w.root / "t" / "trends.csv")]),
-    "trends-md": Case(lambda w: ["trends-md", "--csv", str(w.root / "t" / "trends.csv"), "--out",
+    "trends-md": Case(lambda w: ["trends-md", "--csv", str(w.root / "t" / "input.csv"), "--out",
                                  str(w.root / "t" / "trends.md")]),
     "cost": Case(lambda w: ["cost", "--correlation-id", w.failing, "--artifacts-dir", str(w.artifacts)],
                  expect=_expect_in('"total_jpy"')),

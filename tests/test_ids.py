@@ -64,17 +64,13 @@ def _tree(tmp_path: Path) -> Path:
     root = tmp_path / "work" / "artifacts"
     s = root / "20251001T000000Z"
     (s / "reports").mkdir(parents=True)
-    (s / "summary.json").write_text(
-        json.dumps({"global_step": 10, "wall_clock_duration_hours": 1}), "utf-8", encoding="utf-8"
-    )
+    (s / "summary.json").write_text(json.dumps({"global_step": 10, "wall_clock_duration_hours": 1}), "utf-8")
     (s / "reports" / "gates.json").write_text(
-        json.dumps({"gates": [{"name": "g", "status": "fail"}]}), "utf-8", encoding="utf-8"
+        json.dumps({"gates": [{"name": "g", "status": "fail"}]}), "utf-8"
     )
     # What an id walking out would reach: a session-like folder outside the artifacts root.
     (tmp_path / "outside" / "dir" / "reports").mkdir(parents=True)
-    (tmp_path / "outside" / "dir" / "summary.json").write_text(
-        '{"global_step": 1}', "utf-8", encoding="utf-8"
-    )
+    (tmp_path / "outside" / "dir" / "summary.json").write_text('{"global_step": 1}', "utf-8")
     return root
 
 
