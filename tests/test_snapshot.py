@@ -62,6 +62,39 @@ def test_round_trip_is_exact_on_demo_fixture_and_hostile_trees(
     assert u64 is not None and u64.global_step == 9223372036854775813
 
 
+def test_sessions_read_back_behave_like_loaded_ones(
+    demo_root: Path, bot_fixtures: Path, tmp_path: Path
+) -> None:
+    """Documents are parsed only when first used; a reader must not be able to tell."""
+    import copy
+    import dataclasses
+    import pickle
+
+    root = demo_root
+    tree = load_artifacts(root)
+    snap = write_snapshot(tree, tmp_path / "s.parquet", root)
+
+    def fresh() -> list[Any]:
+        back = read_snapshot(snap, root)
+        assert back is not None
+        return back.sessions
+
+    assert fresh() == tree.sessions and tree.sessions == fresh()  # equal from either side
+    with_docs = [s for s in tree.sessions if s.summary and s.metrics]
+    assert with_docs, "the demo has sessions with a summary and metrics"
+    ref = with_docs[0]
+    idx = tree.sessions.index(ref)
+    for clone in (copy.copy, copy.deepcopy, dataclasses.replace, lambda s: pickle.loads(pickle.dumps(s))):
+        got = clone(fresh()[idx])
+        assert got == ref and got.summary == ref.summary and got.metrics == ref.metrics
+    assert dataclasses.asdict(fresh()[idx]) == dataclasses.asdict(ref)
+    s = fresh()[idx]
+    s.summary = {"replaced": 1}  # an assignment before the first read wins over the stored text
+    assert s.summary == {"replaced": 1} and s != ref
+    s = fresh()[idx]
+    assert s.metrics is s.metrics  # parsed once, then the same object
+
+
 def test_other_version_other_tree_or_garbage_is_ignored_with_a_warning(
     demo_root: Path, tmp_path: Path
 ) -> None:

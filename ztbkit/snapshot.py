@@ -43,6 +43,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -141,18 +142,63 @@ def sessions_to_columns(sessions: Sequence[Session]) -> dict[str, list[Any]]:
     return cols
 
 
+def _lazy_doc(name: str) -> property:
+    """``SnapshotSession.<name>``: the document parsed from its JSON text on first access, then kept."""
+    slot = getattr(Session, name)  # the dataclass's own slot, under this property
+
+    def get(self: SnapshotSession) -> Any:
+        texts = getattr(self, "_texts", None)  # unset in a copy or unpickled session: all parsed
+        if texts and name in texts:
+            text = texts.pop(name)
+            slot.__set__(
+                self, _loads(text) if text is not None else (None if name == "cost_estimate" else {})
+            )
+        return slot.__get__(self, type(self))
+
+    def set_(self: SnapshotSession, value: Any) -> None:
+        texts = getattr(self, "_texts", None)
+        if texts:
+            texts.pop(name, None)
+        slot.__set__(self, value)
+
+    return property(get, set_)
+
+
+class SnapshotSession(Session):
+    """A :class:`Session` read from a snapshot or the load cache. Its documents (summary, metrics,
+    run_metadata, cost_estimate) stay JSON text until first used: most reports read few of them, and
+    parsing all of them was most of a 10,000-session notebook's load time. Equal to, and used like,
+    a freshly loaded Session."""
+
+    __slots__ = ("_texts",)
+    _texts: dict[str, str | None]
+
+    summary = _lazy_doc("summary")
+    metrics = _lazy_doc("metrics")
+    run_metadata = _lazy_doc("run_metadata")
+    cost_estimate = _lazy_doc("cost_estimate")
+
+    def __eq__(self, other: object) -> bool:  # as a Session: field by field, whichever class
+        if not isinstance(other, Session):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(Session))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like Session
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:  # copy/pickle: the documents parsed first
+        return None, {f.name: getattr(self, f.name) for f in fields(Session)}
+
+
 def columns_to_sessions(cols: dict[str, list[Any]], rows: Iterable[int] | None = None) -> list[Session]:
     """Sessions back from snapshot columns (all rows, or only ``rows``)."""
-    out = []
+    out: list[Session] = []
     for i in rows if rows is not None else range(len(cols["session_id"])):
-        s = Session(session_id=cols["session_id"][i], folder=cols["folder"][i])
+        s = SnapshotSession(session_id=cols["session_id"][i], folder=cols["folder"][i])
         for name in (*_BOOLS, *_TEXTS, *_INTS, *_FLOATS):
             setattr(s, name, cols[name][i])
         start = cols["start_time"][i]
         s.start_time = datetime.fromisoformat(start) if start else None
-        for name in _DOCS:
-            text = cols[name][i]
-            setattr(s, name, _loads(text) if text is not None else (None if name == "cost_estimate" else {}))
+        s._texts = {name: cols[name][i] for name in _DOCS}
         gates = cols["gates"][i]
         if gates is not None:
             doc = _loads(gates)

@@ -227,16 +227,21 @@ class Moments:
 
 def moments(returns: Iterable[float]) -> Moments | None:
     """Moments of the finite values of ``returns``; None with fewer than 3 of them or zero spread."""
-    xs: Sequence[float] = [float(x) for x in returns if isinstance(x, int | float) and math.isfinite(x)]
+    given = returns if isinstance(returns, list) else list(returns)
+    xs: Sequence[float]
+    if set(map(type, given)) <= {float}:  # the usual series: filtered in C, no per-item Python calls
+        xs = list(filter(math.isfinite, given))
+    else:
+        xs = [float(x) for x in given if isinstance(x, int | float) and math.isfinite(x)]
     n = len(xs)
     if n < 3:
         return None
     mean = math.fsum(xs) / n
     dev = [x - mean for x in xs]
-    m2 = math.fsum(d * d for d in dev) / n
+    m2 = math.fsum([d * d for d in dev]) / n
     if m2 <= 0 or not math.isfinite(m2):
         return None
-    m3 = math.fsum(d**3 for d in dev) / n
-    m4 = math.fsum(d**4 for d in dev) / n
+    m3 = math.fsum([d**3 for d in dev]) / n
+    m4 = math.fsum([d**4 for d in dev]) / n
     sample_std = math.sqrt(m2 * n / (n - 1))
     return Moments(sharpe=mean / sample_std, skew=m3 / m2**1.5, kurtosis=m4 / (m2 * m2), observations=n)
