@@ -271,6 +271,35 @@ def test_interactive_mode_builds_widgets_in_a_real_kernel(tiny_tree: Path, tmp_p
         assert "application/vnd.jupyter.widget-view+json" in kinds, name
 
 
+def test_headless_output_widgets_send_nothing_back_to_the_kernel(tmp_path: Path) -> None:
+    """The ipykernel 7 hang (reports.py docstring): a request reaching the kernel's shell socket while it
+    sends a reply can be left unread, and the run hangs with the kernel idle. nbclient's Output widget
+    sent one such request per captured output; ours sends none. Observable from the kernel: its
+    Output widget's ``outputs`` only change when a front end sends them, so they stay empty, while
+    the notebook still records what the widget showed."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "ztbkit", "display_name": "Python (ztbkit)", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import ipywidgets as w\nfrom IPython.display import display\nout = w.Output()\ndisplay(out)\n"
+            "with out:\n    for i in range(50):\n        print('line', i)"
+        ),
+        nbformat.v4.new_code_cell(
+            "import time\ntime.sleep(0.5)\nprint('kernel-side outputs:', len(out.outputs))"
+        ),
+    ]
+    src = tmp_path / "widgets.ipynb"
+    nbformat.write(nb, src)
+    res = render_notebook(str(src), artifacts_dir=tmp_path, out_dir=tmp_path / "out", formats=())
+    assert (res.status, res.error) == ("ok", "")
+    done = nbformat.read(tmp_path / "out" / "widgets.ipynb", as_version=4)
+    last = next(c for c in done.cells if "kernel-side outputs" in c.source)
+    printed = "".join(o.get("text", "") for o in last.outputs)
+    assert "kernel-side outputs: 0" in printed, printed
+    state = json.dumps(done.metadata.get("widgets", {}))
+    assert "line 49" in state, "the Output widget's captured text is kept in the notebook's widget state"
+
+
 # --- Kernel start-up: parallel starts must not collide (IPC transport), one logged retry ---------------
 
 PROBE = (

@@ -246,9 +246,6 @@ def test_incremental_remote_load_fetches_only_changed_objects(
     shim = Shim(s3.endpoint)
     for k, v in s3.env(shim.endpoint).items():
         monkeypatch.setenv(k, v)
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()  # fsspec reuses clients: one made by an earlier test skips the shim
     cache = tmp_path / "c.parquet"
     try:
         first = load_artifacts("s3://ztb-inc/tree", cache=LoadCache(cache))
@@ -270,6 +267,31 @@ def test_incremental_remote_load_fetches_only_changed_objects(
     assert [x for x in warm.sessions if x.session_id != sid] == [
         x for x in first.sessions if x.session_id != sid
     ]
+
+
+def test_a_changed_endpoint_takes_effect_in_the_same_process(
+    s3: S3Server, demo_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook kernel that switches AWS_ENDPOINT_URL (or profile) must not keep talking to the old
+    endpoint: here the old one is a proxy that has been shut down."""
+    from ztbkit.artifacts import load_artifacts
+
+    upload(s3fs_for(s3.endpoint), demo_tree, "s3://ztb-switch/tree")
+    shim = Shim(s3.endpoint)
+    for k, v in s3.env(shim.endpoint).items():
+        monkeypatch.setenv(k, v)
+    try:
+        through_shim = load_artifacts("s3://ztb-switch/tree")
+        assert shim.object_gets > 0
+    finally:
+        shim.stop()
+    seen = shim.requests
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    direct = load_artifacts("s3://ztb-switch/tree")
+    # A kept client would go on using the old endpoint: refused on a new connection, or (as here, its
+    # keep-alive connections still served by the stopped proxy's threads) counted by the proxy.
+    assert shim.requests == seen, "the second load still went through the old endpoint"
+    assert [s.session_id for s in direct.sessions] == [s.session_id for s in through_shim.sessions]
 
 
 def test_a_failed_upload_is_exit_1_and_keeps_the_rendered_file(

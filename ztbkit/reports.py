@@ -13,6 +13,12 @@ Policy:
   sockets) in a private folder of its own, so parallel starts cannot pick the same TCP port; a
   kernel that still fails to start (before any cell ran) is started once more, and the retry is
   written to stderr as one ``ztb:`` line. A second failure is a kernel failure (exit 3).
+* Widgets in a headless run (``interactive=True``) never talk back to the kernel: nbclient's Output
+  widget would otherwise send each captured output to the kernel's shell socket while the cell runs,
+  and ipykernel 7 can miss a request that lands while it sends a reply (ipykernel issue #1554,
+  nbclient #312): the kernel sits idle, the run hangs. The widget state is still recorded in the
+  notebook. Measured before the fix: 1 hang in 6 runs of the four reports with ``interactive=True``.
+* A caller interrupted while reports render (Ctrl-C, a timeout) takes their processes with it.
 * Exit codes: 0 ok; 1 a cell raised (the message names notebook, cell and exception); 3 the kernel
   died or a time limit was hit; 2 bad usage (unknown notebook, missing kernel).
 """
@@ -206,6 +212,48 @@ def kernel_transport() -> Iterator[dict[str, Any]]:
         shutil.rmtree(runtime, ignore_errors=True)
 
 
+_ENGINE = "ztbkit"
+
+
+def headless_engine() -> str:
+    """Register (once per process) and name the papermill engine reports run with: papermill's own
+    nbclient engine, except that Output widgets keep their state in the notebook instead of sending it
+    to the kernel (the hang in the module docstring)."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    if _ENGINE in papermill_engines._engines:
+        return _ENGINE
+    from nbclient.output_widget import OutputWidget
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class QuietOutputWidget(OutputWidget):
+        def _publish_msg(self, *args: Any, **kwargs: Any) -> None:
+            """Nothing goes back to the kernel: nobody reads its copy of the state in a headless run."""
+
+    class Client(PapermillNotebookClient):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.widget_registry = {"@jupyter-widgets/output": {"OutputModel": QuietOutputWidget}}
+
+    class Engine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                                     execution_timeout: int | None = None, **kwargs: Any) -> Any:  # fmt: skip
+            # papermill's NBClientEngine.execute_managed_notebook, with the client above.
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(safe, timeout=execution_timeout or kwargs.get("timeout"),
+                                 startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                                 log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)  # fmt: skip
+            return Client(nb_man, **final).execute()
+
+    papermill_engines.register(_ENGINE, Engine)
+    return _ENGINE
+
+
 def _html_exporter(base: type) -> type:
     """nbconvert's HTMLExporter without its final BeautifulSoup pass over the whole page.
 
@@ -312,7 +360,8 @@ def render_notebook(
                 with kernel_transport() as transport:
                     papermill.execute_notebook(
                         str(src), str(partial), parameters=params, kernel_name=kernel or kernel_name(),
-                        progress_bar=False, execution_timeout=cell_timeout, start_timeout=120, **transport,
+                        progress_bar=False, execution_timeout=cell_timeout, start_timeout=120,
+                        engine_name=headless_engine(), **transport,
                     )  # fmt: skip
                 break
             except (RuntimeError, TimeoutError) as exc:
@@ -380,48 +429,53 @@ def render_reports(
     running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
     results: dict[str, ReportResult] = {}
     out = Path(out_dir)
-    while pending or running:
-        while pending and len(running) < limit:
-            name = pending.pop(0)
-            spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
-                    "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
-            # UTF-8 mode for the worker and its kernel; output decoded UTF-8 first (ztbkit.charset).
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "ztbkit.reports", json.dumps(spec)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
-                start_new_session=os.name == "posix",
-                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-            )  # fmt: skip
-            running[name] = (proc, time.monotonic())
-        for name, (proc, started) in list(running.items()):
-            elapsed = time.monotonic() - started
-            if proc.poll() is None and elapsed < run_timeout:
-                continue
-            if proc.poll() is None:
-                kill_tree(proc.pid)
-                proc.wait()
-                stem = Path(name).stem
-                partial = out / f".{stem}.partial.ipynb"
-                if partial.exists():
-                    os.replace(partial, out / f"{stem}.ipynb")
-                res = ReportResult(stem, "timed-out", str(out / f"{stem}.ipynb"), seconds=elapsed,
-                                   error=f"{stem}.ipynb: the whole run passed the {run_timeout:g} s limit")  # fmt: skip
-            else:
-                stdout, stderr = proc.communicate()
-                res = _child_result(
-                    name, decode_output(stdout), decode_output(stderr), proc.returncode, elapsed
-                )
-                for line in decode_output(
-                    stderr
-                ).splitlines():  # the child's own notes (a kernel start retried)
-                    if line.startswith("ztb: "):
-                        print(line, file=sys.stderr, flush=True)
-            del running[name]
-            results[name] = res
-            if on_done is not None:
-                on_done(res)
-        if running:
-            time.sleep(0.05)  # polling children; no clock to fake here: real processes are running
+    try:
+        while pending or running:
+            while pending and len(running) < limit:
+                name = pending.pop(0)
+                spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
+                        "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
+                # UTF-8 mode for the worker and its kernel; output decoded UTF-8 first (ztbkit.charset).
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "ztbkit.reports", json.dumps(spec)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
+                    start_new_session=os.name == "posix",
+                    creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+                )  # fmt: skip
+                running[name] = (proc, time.monotonic())
+            for name, (proc, started) in list(running.items()):
+                elapsed = time.monotonic() - started
+                if proc.poll() is None and elapsed < run_timeout:
+                    continue
+                if proc.poll() is None:
+                    kill_tree(proc.pid)
+                    proc.wait()
+                    stem = Path(name).stem
+                    partial = out / f".{stem}.partial.ipynb"
+                    if partial.exists():
+                        os.replace(partial, out / f"{stem}.ipynb")
+                    res = ReportResult(stem, "timed-out", str(out / f"{stem}.ipynb"), seconds=elapsed,
+                                       error=f"{stem}.ipynb: the whole run passed the {run_timeout:g} s limit")  # fmt: skip
+                else:
+                    stdout, stderr = proc.communicate()
+                    res = _child_result(
+                        name, decode_output(stdout), decode_output(stderr), proc.returncode, elapsed
+                    )
+                    for line in decode_output(
+                        stderr
+                    ).splitlines():  # the child's own notes (a kernel start retried)
+                        if line.startswith("ztb: "):
+                            print(line, file=sys.stderr, flush=True)
+                del running[name]
+                results[name] = res
+                if on_done is not None:
+                    on_done(res)
+            if running:
+                time.sleep(0.05)  # polling children; no clock to fake here: real processes are running
+    except BaseException:  # interrupted (Ctrl-C, a caller's timeout): no report process outlives us
+        for proc, _ in running.values():
+            kill_tree(proc.pid)
+        raise
     return [results[n] for n in names]
 
 

@@ -6,6 +6,8 @@ Policy (users depend on it):
   adlfs: the ``ztbkit[s3]``/``[gcs]``/``[azure]`` extras). Credentials and endpoints come only from the
   backend's standard sources (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, instance roles, fsspec config);
   every URL ztbkit prints has its user-info and secret-looking query values replaced by ``***``.
+* Credentials and endpoint are looked up afresh for every command (no client is kept across calls in
+  a process), so changing ``AWS_ENDPOINT_URL`` or ``AWS_PROFILE`` in a notebook takes effect.
 * Reading a remote artifact tree lists it once per run (one recursive listing), then fetches the small
   JSON files concurrently through the backend's own async ``_cat_file`` in batches of
   :data:`FETCH_CONCURRENCY`. Throttling (503 SlowDown) is retried by the backend's retry policy.
@@ -106,7 +108,10 @@ def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     import fsspec
 
     try:
-        return fsspec.core.url_to_fs(url)  # type: ignore[no-any-return]
+        # A fresh client each time: fsspec's instance cache would keep the endpoint and credentials
+        # of the first call for the process's lifetime (a notebook kernel, a test run), even after
+        # AWS_ENDPOINT_URL or AWS_PROFILE changed. Each run lists once, so this costs one client per run.
+        return fsspec.core.url_to_fs(url, skip_instance_cache=True)  # type: ignore[no-any-return]
     except ImportError as exc:
         extra = _EXTRAS.get(scheme(url) or "", "")
         hint = f" (pip install 'ztbkit[{extra}]')" if extra else ""
