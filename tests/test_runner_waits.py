@@ -158,3 +158,12 @@ def test_catch_up_runs_are_spaced_by_the_cooldown_in_stop_poll_chunks(tmp_path: 
     assert r.run(once=True) == 0
     assert len(runs(tmp_path)) == 3
     assert clock.sleeps == [1.0, 1.0, 0.5] * 2  # two gaps of exactly 2.5 s
+
+
+def test_an_idle_runner_notices_the_kill_file_within_stop_poll(tmp_path: Path) -> None:
+    seed(tmp_path, jst(2025, 10, 4, 9))
+    clock = StopAfterRuns(jst(2025, 10, 4, 10), tmp_path, max_sleeps=1)  # the kill file after one nap
+    r, lines = runner(tmp_path, clock, poll=60, stop_poll=0.25)
+    assert r.run() == 0
+    assert clock.sleeps == [0.25]  # idle naps are stop_poll long, not poll: it stops within 0.25 s
+    assert lines[-1] == f"stopping: kill file {tmp_path / 'ztb.stop'} found"
