@@ -200,3 +200,26 @@ def test_the_kill_file_is_named_when_it_stops_the_runner(tmp_path: Path) -> None
     _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
     assert rc == 0 and not ran.exists()
     assert lines == [f"stopping: kill file {tmp_path / 'ztb.stop'} found"]
+
+
+def test_the_jobs_descendants_are_recorded_in_the_pid_file_while_it_runs(tmp_path: Path) -> None:
+    """Every 2 s the pid file lists the job's descendants ([pid, start time]) for a takeover to kill."""
+    seed(tmp_path)
+    pid_file = tmp_path / "state" / "locks" / "daily.pid"
+    out = tmp_path / "seen.json"
+    code = (
+        "import json, subprocess, sys, time, psutil\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "want = [[c.pid, psutil.Process(c.pid).create_time()]]\n"
+        "deadline, got = time.monotonic() + 60, None\n"
+        "while time.monotonic() < deadline:\n"
+        f"    got = json.load(open({str(pid_file)!r}, encoding='utf-8')).get('descendants')\n"
+        "    if got is not None:\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        f"json.dump({{'want': want, 'got': got}}, open({str(out)!r}, 'w', encoding='utf-8'))\n"
+        "c.kill()\n"
+    )
+    _, rc, _ = run(tmp_path, job(code))
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert rc == 0 and seen["got"] == seen["want"]  # the child itself, not the runner's own family

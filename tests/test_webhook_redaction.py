@@ -151,3 +151,15 @@ def test_resolve_strips_the_url_and_reads_the_environment(monkeypatch: pytest.Mo
     assert hook == Webhook(f"https://hooks.slack.com/services/T/B/{TOKEN}", "slack", "SLACK_WEBHOOK_URL")
     assert resolve_webhook(env={}) is None
     assert resolve_webhook(discord_webhook=" ", webhook="", env={"ZTB_DISCORD_WEBHOOK": "\t"}) is None
+
+
+def test_a_secret_of_eight_characters_is_scrubbed_but_seven_are_not() -> None:
+    # "very short pieces are not secrets on their own": the limit is 8 characters
+    assert (
+        scrub("login hunter22 refused", "https://u:hunter22@h.example/services/T0/B0/x")
+        == "login **** refused"
+    )
+    assert (
+        scrub("login hunter2 refused", "https://u:hunter2@h.example/services/T0/B0/x")
+        == "login hunter2 refused"
+    )
