@@ -223,3 +223,22 @@ def test_the_jobs_descendants_are_recorded_in_the_pid_file_while_it_runs(tmp_pat
     _, rc, _ = run(tmp_path, job(code))
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert rc == 0 and seen["got"] == seen["want"]  # the child itself, not the runner's own family
+
+
+def test_a_job_that_cannot_start_is_an_error_run_said_in_its_log(tmp_path: Path) -> None:
+    seed(tmp_path, runs=1)
+    prog = tmp_path / "no-such-program"
+    _, rc, lines = run(tmp_path, Job("daily", (str(prog),), cron="0 9 * * *"))
+    detail = f"cannot start: [Errno 2] No such file or directory: '{prog}'"
+    assert rc == 1
+    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} error in 0.0 s: {detail}"]
+    e = entry(tmp_path)
+    assert (e["status"], e["exit_code"], e["detail"], e["runs"], e["last_slot"]) == (
+        "error",
+        None,
+        detail,
+        2,
+        SLOT,
+    )
+    log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
+    assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\n=== {detail}\n"
