@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ZTB_SHARED_DIR", REPO.parent / "shared"))
 BOT_FIXTURES = SHARED / "fixtures" / "zaif-trade-bot"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``make mutation`` each mutant's tests run in a fork of mutmut, in mutmut's process group.
+    A mutant such as ``kill_tree(None)`` (psutil's "this process") makes the code kill its *own* group,
+    which took mutmut and make down with it. In a group of its own, only the test process dies (the
+    mutant counts as killed: exit -9)."""
+    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", "") and hasattr(os, "setpgid"):
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

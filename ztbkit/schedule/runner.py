@@ -197,8 +197,8 @@ class Runner:
     def _wait_for_next(self) -> None:
         now = self.clock.now()
         target = min(job.next_slot(self.state.last_slot(job.name, now) or now) for job in self.jobs)
-        if self._retry_soon:  # another runner holds a lock: look again soon
-            target = min(target, now + timedelta(seconds=1))
+        if self._retry_soon:  # another runner holds a lock: look again in a second (its slot is
+            target = now + timedelta(seconds=1)  # already due, so waiting for it would not wait at all)
         elif target != self._told_idle:
             self._told_idle = target
             self.say(f"idle until {target.isoformat()} (pid {os.getpid()})")

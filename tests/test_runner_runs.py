@@ -1,0 +1,244 @@
+"""One run of a cronish job, in process (``ztbkit.schedule.runner`` docstring): what the job gets
+(``ZTB_SCHEDULED_FOR``, ``ZTB_JOB_NAME``, its own process group, stderr in its log), what the state
+says during and after it, the exact log lines, exit codes with ``--once`` and ``--fail-fast``, and a
+job log that cannot be opened (a folder, a device, a FIFO: an ``error`` run, never a hang).
+Expected values are written here; time is a FakeClock, the jobs are real processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ztbkit.clock import FakeClock
+from ztbkit.errors import UsageError
+from ztbkit.schedule import runner as runner_mod
+from ztbkit.schedule.runner import Job, Runner
+
+SLOT = "2025-10-04T09:00:00+09:00"
+NOW = datetime(2025, 10, 4, 0, 0, 30, tzinfo=UTC)  # 09:00:30 in Tokyo: the 09:00 slot is due
+
+
+def seed(tmp_path: Path, **entry: Any) -> Path:
+    state = tmp_path / "state" / "s.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"version": 1, "jobs": {"daily": {"last_slot": "2025-10-03T09:00:00+09:00", **entry}}}
+    state.write_text(json.dumps(doc), encoding="utf-8")
+    return state
+
+
+def job(code: str, **kw: Any) -> Job:
+    return Job("daily", (sys.executable, "-c", code), cron="0 9 * * *", **kw)
+
+
+def run(tmp_path: Path, j: Job, log_dir: Path | None = None, **kw: Any) -> tuple[Runner, int, list[str]]:
+    lines: list[str] = []
+    r = Runner([j], state_file=tmp_path / "state" / "s.json", log_dir=log_dir or tmp_path / "logs",
+               clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop", say=lines.append, **kw)  # fmt: skip
+    return r, r.run(once=True), lines
+
+
+def entry(tmp_path: Path) -> dict[str, Any]:
+    doc = json.loads((tmp_path / "state" / "s.json").read_text(encoding="utf-8"))
+    return dict(doc["jobs"]["daily"])
+
+
+def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Path) -> None:
+    seed(tmp_path, runs=4)
+    out = tmp_path / "seen.json"
+    code = (
+        "import json, os, sys\n"
+        f"state = json.load(open({str(tmp_path / 'state' / 's.json')!r}, encoding='utf-8'))['jobs']['daily']\n"
+        "seen = {'state': state, 'for': os.environ['ZTB_SCHEDULED_FOR'], 'name': os.environ['ZTB_JOB_NAME'],\n"
+        "        'pid': os.getpid(), 'pgid': os.getpgid(0), 'sid': os.getsid(0)}\n"
+        f"json.dump(seen, open({str(out)!r}, 'w', encoding='utf-8'))\n"
+        "print('to stdout', flush=True); print('to stderr', file=sys.stderr, flush=True)\n"
+    )
+    _, rc, lines = run(tmp_path, job(code))
+    assert rc == 0
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert (seen["for"], seen["name"]) == (SLOT, "daily")
+    assert seen["state"] == {"last_slot": "2025-10-03T09:00:00+09:00", "runs": 4, "status": "running",
+                             "last_start": "2025-10-04T00:00:30+00:00", "running_slot": SLOT,
+                             "runner_pid": os.getpid()}  # fmt: skip
+    assert seen["pgid"] == seen["pid"] == seen["sid"] != os.getpgid(0)  # its own session and group
+    assert entry(tmp_path) == {"last_slot": SLOT, "runs": 5, "status": "ok", "exit_code": 0, "detail": "",
+                               "last_start": "2025-10-04T00:00:30+00:00",
+                               "last_finish": "2025-10-04T00:00:30+00:00", "runner_pid": os.getpid()}  # fmt: skip
+    log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
+    assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\nto stdout\nto stderr\n"
+    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "logs" / "daily.log").stat().st_mode) == 0o666 & ~umask  # not executable
+
+
+def test_a_shell_job_runs_through_the_shell(tmp_path: Path) -> None:
+    seed(tmp_path)
+    out = tmp_path / "out.txt"
+    j = Job("daily", f'echo "$ZTB_JOB_NAME at $ZTB_SCHEDULED_FOR" > "{out}"', cron="0 9 * * *", shell=True)
+    _, rc, _ = run(tmp_path, j)
+    assert rc == 0 and out.read_text(encoding="utf-8") == f"daily at {SLOT}\n"
+
+
+def test_once_exits_1_when_a_job_failed_even_without_fail_fast(tmp_path: Path) -> None:
+    seed(tmp_path)
+    failed: list[tuple[str, str, int | None]] = []
+    r, rc, lines = run(tmp_path, job("import sys; sys.exit(3)"),
+                       on_failure=lambda j, rec: failed.append((j.name, rec.status, rec.exit_code)))  # fmt: skip
+    assert rc == 1 and r.exit_code == 1 and failed == [("daily", "failed", 3)]
+    assert lines[-1] == f"daily: slot {SLOT} failed (exit 3) in 0.0 s"
+    assert entry(tmp_path)["status"] == "failed" and entry(tmp_path)["exit_code"] == 3
+
+
+def test_fail_fast_says_why_it_stops(tmp_path: Path) -> None:
+    seed(tmp_path)
+    _, rc, lines = run(tmp_path, job("import sys; sys.exit(4)"), fail_fast=True)
+    assert rc == 1 and lines[-1] == "stopping: daily failed and --fail-fast is set"
+
+
+def make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.mkdir(), "Is a directory"),
+        (make_fifo, "No such device or address"),  # a FIFO nobody reads: never a hang
+        (lambda p: p.symlink_to("/dev/null"), "not a regular file"),
+    ],
+)
+def test_a_job_log_that_cannot_be_opened_is_an_error_run(tmp_path: Path, make: Any, reason: str) -> None:
+    seed(tmp_path, runs=2)
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "daily.log"
+    make(log)
+    ran = tmp_path / "ran.txt"
+    _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
+    detail = f"cannot open its log {log}: {reason}"
+    assert rc == 1 and not ran.exists()
+    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} error in 0.0 s: {detail}"]
+    e = entry(tmp_path)
+    assert (e["status"], e["exit_code"], e["detail"], e["runs"], e["last_slot"]) == (
+        "error",
+        None,
+        detail,
+        3,
+        SLOT,
+    )
+    assert "running_slot" not in e
+
+
+def test_the_log_folder_is_made_with_its_parents(tmp_path: Path) -> None:
+    seed(tmp_path)
+    logs = tmp_path / "var" / "log" / "ztb"
+    _, rc, _ = run(tmp_path, job("print('hello')"), log_dir=logs)
+    assert rc == 0 and (logs / "daily.log").read_text(encoding="utf-8").endswith("\nhello\n")
+
+
+def test_a_log_of_exactly_the_limit_is_rotated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner_mod, "LOG_MAX_BYTES", 100)
+    seed(tmp_path)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "daily.log").write_bytes(b"x" * 100)
+    run(tmp_path, job("pass"))
+    assert (tmp_path / "logs" / "daily.log.1").read_bytes() == b"x" * 100
+    assert (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8").startswith("=== ")
+
+
+def test_a_log_under_the_limit_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner_mod, "LOG_MAX_BYTES", 100)
+    seed(tmp_path)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "daily.log").write_bytes(b"x" * 99)
+    run(tmp_path, job("pass"))
+    assert not (tmp_path / "logs" / "daily.log.1").exists()
+    assert (tmp_path / "logs" / "daily.log").read_bytes().startswith(b"x" * 99 + b"=== ")
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_runner_cancels_the_running_job_and_is_recorded(tmp_path: Path, sig: str) -> None:
+    seed(tmp_path, runs=1)
+    code = f"import os, signal, time; os.kill(os.getppid(), signal.{sig}); time.sleep(60)"
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    _, rc, lines = run(tmp_path, job(code))
+    assert rc == 0  # a cancelled run is not a failure
+    assert f"stopping: {sig}" in lines
+    assert lines[-1] == f"daily: slot {SLOT} cancelled in 0.0 s: cancelled: the runner was asked to stop"
+    e = entry(tmp_path)
+    assert (e["status"], e["exit_code"], e["runs"]) == ("cancelled", None, 2)
+    log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
+    assert log.endswith("=== cancelled: the runner is stopping\n")
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_bad_runner_settings_are_usage_errors(tmp_path: Path) -> None:
+    common: dict[str, Any] = {"state_file": tmp_path / "s.json", "log_dir": tmp_path / "logs"}
+    for bad in ({"max_catchup": -1}, {"catchup_cooldown": -0.5}):
+        with pytest.raises(UsageError) as err:
+            Runner([job("pass")], **common, **bad)
+        assert str(err.value) == "--max-catchup and --catchup-cooldown-sec must not be negative"
+    Runner([job("pass")], **common, max_catchup=0, catchup_cooldown=0)  # zero is allowed
+    with pytest.raises(UsageError) as err:
+        Runner([job("pass"), Job("other", ("true",), cron="0 9 * * *"), job("pass")], **common)
+    assert str(err.value) == "job names must be unique, got daily, other, daily"
+
+
+def test_the_kill_file_is_named_when_it_stops_the_runner(tmp_path: Path) -> None:
+    seed(tmp_path)
+    (tmp_path / "ztb.stop").write_text("", encoding="utf-8")
+    ran = tmp_path / "ran.txt"
+    _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
+    assert rc == 0 and not ran.exists()
+    assert lines == [f"stopping: kill file {tmp_path / 'ztb.stop'} found"]
+
+
+def test_the_jobs_descendants_are_recorded_in_the_pid_file_while_it_runs(tmp_path: Path) -> None:
+    """Every 2 s the pid file lists the job's descendants ([pid, start time]) for a takeover to kill."""
+    seed(tmp_path)
+    pid_file = tmp_path / "state" / "locks" / "daily.pid"
+    out = tmp_path / "seen.json"
+    code = (
+        "import json, subprocess, sys, time, psutil\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "want = [[c.pid, psutil.Process(c.pid).create_time()]]\n"
+        "deadline, got = time.monotonic() + 60, None\n"
+        "while time.monotonic() < deadline:\n"
+        f"    got = json.load(open({str(pid_file)!r}, encoding='utf-8')).get('descendants')\n"
+        "    if got is not None:\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        f"json.dump({{'want': want, 'got': got}}, open({str(out)!r}, 'w', encoding='utf-8'))\n"
+        "c.kill()\n"
+    )
+    _, rc, _ = run(tmp_path, job(code))
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert rc == 0 and seen["got"] == seen["want"]  # the child itself, not the runner's own family
+
+
+def test_a_job_that_cannot_start_is_an_error_run_said_in_its_log(tmp_path: Path) -> None:
+    seed(tmp_path, runs=1)
+    prog = tmp_path / "no-such-program"
+    _, rc, lines = run(tmp_path, Job("daily", (str(prog),), cron="0 9 * * *"))
+    detail = f"cannot start: [Errno 2] No such file or directory: '{prog}'"
+    assert rc == 1
+    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} error in 0.0 s: {detail}"]
+    e = entry(tmp_path)
+    assert (e["status"], e["exit_code"], e["detail"], e["runs"], e["last_slot"]) == (
+        "error",
+        None,
+        detail,
+        2,
+        SLOT,
+    )
+    log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
+    assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\n=== {detail}\n"
