@@ -234,7 +234,7 @@ def test_payload_for_each_service() -> None:
         (f"https://user:{TOKEN}@discord.com/api/webhooks/123/{TOKEN}", "https://discord.com/api/webhooks/123/****"),
         (f"https://hooks.slack.com/services/T000/B000/{TOKEN}", "https://hooks.slack.com/services/T000/B000/****"),
         (f"http://hooks.slack.com/services/T000/B000/{TOKEN}#frag", "http://hooks.slack.com/services/T000/B000/****?****"),
-        (f"https://hooks.slack.com/workflows/T0/A0/123/{TOKEN}", "https://hooks.slack.com/workflows/****"),
+        (f"https://hooks.slack.com/workflows/T0/A0/123/{TOKEN}", "https://hooks.slack.com/****"),
         (f"http://127.0.0.1:8080/api/webhooks/{TOKEN}", "http://127.0.0.1:8080/api/webhooks/****"),
         (f"HTTPS://DISCORD.COM/API/WEBHOOKS/123/{TOKEN}", "https://discord.com/API/WEBHOOKS/123/****"),
     ],

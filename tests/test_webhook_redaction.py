@@ -27,14 +27,18 @@ from ztbkit.notify.webhook import Webhook, redact, resolve_webhook, scrub, secre
         (f"https://hooks.slack.com/services/T000/{TOKEN}", "https://hooks.slack.com/services/T000/****"),
         (f"https://hooks.slack.com/services/T0/B0/{TOKEN}/x", "https://hooks.slack.com/services/T0/B0/****"),
         (f"https://hooks.slack.com/SERVICES/T0/B0/{TOKEN}", "https://hooks.slack.com/SERVICES/T0/B0/****"),
-        (f"http://127.0.0.1:8080/hook/{TOKEN}", "http://127.0.0.1:8080/hook/****"),
+        (
+            f"http://127.0.0.1:8080/hook/{TOKEN}",
+            "http://127.0.0.1:8080/****",
+        ),  # not Discord/Slack: no path kept
+        (f"https://api.telegram.org/bot{TOKEN}/sendMessage", "https://api.telegram.org/****"),  # token first
         (f"http://127.0.0.1:8080/{TOKEN}", "http://127.0.0.1:8080/****"),
         ("http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/****"),  # one segment: it may be the token
         ("https://example.com", "https://example.com/"),
         ("https://discord.com/api/webhooks", "https://discord.com/api/webhooks"),  # nothing secret in it
         ("https://example.com/?k=v", "https://example.com/?****"),
-        (f"https://example.com/a/hook#{TOKEN}", "https://example.com/a/****?****"),
-        (f"  https://{TOKEN}:{TOKEN}@example.com:444/a/hook  ", "https://example.com:444/a/****"),
+        (f"https://example.com/a/hook#{TOKEN}", "https://example.com/****?****"),
+        (f"  https://{TOKEN}:{TOKEN}@example.com:444/a/hook  ", "https://example.com:444/****"),
         (f"http://[::1]:8080/api/webhooks/1/{TOKEN}", "http://[::1]:8080/api/webhooks/1/****"),
         (f"http://[::1]/api/webhooks/1/{TOKEN}", "http://[::1]/api/webhooks/1/****"),
         (f"http://bad\\host/{TOKEN}", "****"),  # a host that is not a host: may hold the token
@@ -81,7 +85,7 @@ def test_an_unparsable_url_is_still_scrubbed_whole() -> None:
         ("see https%3A%2F%2Fuser%3Ahunter2-is-long%40h.example%2Fservices%2FT0%2FB0%2F" + TOKEN, "see ****"),
         (f"url /services/T0/B0/{TOKEN} failed", "url /services/T0/B0/**** failed"),
         ("at https://user:hunter2-is-long%40h.example/services/T0/B0/" + TOKEN, "at ****"),  # quoted, safe="/:"
-        ("other http://x.example/a/b?c=1 and 'https://y.example/p'", "other http://x.example/a/****?**** and 'https://y.example/****'"),
+        ("other http://x.example/a/b?c=1 and 'https://y.example/p'", "other http://x.example/****?**** and 'https://y.example/****'"),
     ],
 )  # fmt: skip
 def test_scrub(text: str, expected: str) -> None:

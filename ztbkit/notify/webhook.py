@@ -44,7 +44,7 @@ class Webhook:
 def _kept(segments: list[str]) -> int:
     """How many leading path segments are not secret: ``…/webhooks/<id>`` for Discord (the token and
     any ``/slack`` or ``/github`` suffix after it are secret), ``…/services/T…/B…`` for Slack, else
-    only the first segment."""
+    none: other services put the secret anywhere, even first (``/bot<token>/sendMessage``)."""
     lowered = [s.lower() for s in segments]
     if "webhooks" in lowered:
         i = lowered.index("webhooks")
@@ -52,7 +52,7 @@ def _kept(segments: list[str]) -> int:
         return i + 2 if has_id else i + 1
     if "services" in lowered:
         return min(lowered.index("services") + 3, len(segments) - 1)
-    return min(1, len(segments) - 1)
+    return 0
 
 
 # A host as it may appear in a webhook URL: a name (IDN letters allowed) or an IP literal. Anything
