@@ -51,6 +51,19 @@ def entry(tmp_path: Path) -> dict[str, Any]:
     return dict(doc["jobs"]["daily"])
 
 
+def assert_error_run(tmp_path: Path, lines: list[str], detail: str, *, runs: int) -> None:
+    """The runner's two lines for an error run, and its state entry: error, no exit code, the detail."""
+    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} error in 0.0 s: {detail}"]
+    e = entry(tmp_path)
+    assert (e["status"], e["exit_code"], e["detail"], e["runs"], e["last_slot"]) == (
+        "error",
+        None,
+        detail,
+        runs,
+        SLOT,
+    )
+
+
 def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Path) -> None:
     seed(tmp_path, runs=4)
     out = tmp_path / "seen.json"
@@ -126,16 +139,8 @@ def test_a_job_log_that_cannot_be_opened_is_an_error_run(tmp_path: Path, make: A
     _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
     detail = f"cannot open its log {log}: {reason}"
     assert rc == 1 and not ran.exists()
-    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} error in 0.0 s: {detail}"]
-    e = entry(tmp_path)
-    assert (e["status"], e["exit_code"], e["detail"], e["runs"], e["last_slot"]) == (
-        "error",
-        None,
-        detail,
-        3,
-        SLOT,
-    )
-    assert "running_slot" not in e
+    assert_error_run(tmp_path, lines, detail, runs=3)
+    assert "running_slot" not in entry(tmp_path)
 
 
 def test_the_log_folder_is_made_with_its_parents(tmp_path: Path) -> None:
@@ -231,14 +236,6 @@ def test_a_job_that_cannot_start_is_an_error_run_said_in_its_log(tmp_path: Path)
     _, rc, lines = run(tmp_path, Job("daily", (str(prog),), cron="0 9 * * *"))
     detail = f"cannot start: [Errno 2] No such file or directory: '{prog}'"
     assert rc == 1
-    assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} error in 0.0 s: {detail}"]
-    e = entry(tmp_path)
-    assert (e["status"], e["exit_code"], e["detail"], e["runs"], e["last_slot"]) == (
-        "error",
-        None,
-        detail,
-        2,
-        SLOT,
-    )
+    assert_error_run(tmp_path, lines, detail, runs=2)
     log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
     assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\n=== {detail}\n"
