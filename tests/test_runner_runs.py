@@ -239,3 +239,77 @@ def test_a_job_that_cannot_start_is_an_error_run_said_in_its_log(tmp_path: Path)
     assert_error_run(tmp_path, lines, detail, runs=2)
     log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
     assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\n=== {detail}\n"
+
+
+def _sleeper() -> Any:
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+
+
+def _dead_runners_pid_file(tmp_path: Path, **fields: Any) -> None:
+    locks = tmp_path / "state" / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    (locks / "daily.pid").write_text(json.dumps({"runner_pid": 999999, **fields}), encoding="utf-8")
+
+
+def test_a_dead_runners_job_and_its_descendants_are_killed_before_anything_runs(tmp_path: Path) -> None:
+    """The lock is free but a pid file remains: its runner died mid-run (kill -9). The next runner kills
+    that job (still that very process: same pid and start time) and the descendants it recorded, says
+    so in one line, marks the run interrupted, then runs what is due."""
+    import psutil
+
+    seed(tmp_path, status="running", running_slot=SLOT, runner_pid=999999)
+    leader, descendant = _sleeper(), _sleeper()
+    try:
+        _dead_runners_pid_file(tmp_path, job_pid=leader.pid, job_start=psutil.Process(leader.pid).create_time(),
+                               descendants=[[descendant.pid, psutil.Process(descendant.pid).create_time()]])  # fmt: skip
+        ran = tmp_path / "ran.txt"
+        _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
+        leader.wait(timeout=30)  # both sleep 120 s unless killed (kill_tree reaps them: no status here)
+        descendant.wait(timeout=30)
+        note = "daily: runner pid 999999 died holding the lock; killed its job's processes "
+        assert lines[0].startswith(note), lines
+        assert {leader.pid, descendant.pid} <= set(json.loads(lines[0][len(note) :]))
+        assert lines[1:] == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]
+        assert rc == 0 and ran.exists()
+        assert entry(tmp_path)["status"] == "ok" and entry(tmp_path)["last_slot"] == SLOT
+    finally:
+        for p in (leader, descendant):
+            p.kill()
+            p.wait()
+
+
+def test_a_recorded_pid_now_owned_by_another_process_is_left_alone(tmp_path: Path) -> None:
+    """The dead runner's job ended and its pid was reused: a start time that differs means somebody
+    else's process, never to be killed. The run it left is still marked interrupted."""
+    import psutil
+
+    seed(tmp_path, status="running", running_slot=SLOT, runner_pid=999999)
+    stranger = _sleeper()
+    try:
+        started = psutil.Process(stranger.pid).create_time()
+        _dead_runners_pid_file(tmp_path, job_pid=stranger.pid, job_start=started - 100.0,
+                               descendants=[[stranger.pid, started - 100.0]])  # fmt: skip
+        states: list[str] = []
+        lines: list[str] = []
+        r = Runner([job("pass")], state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs",
+                   clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop", say=lines.append)  # fmt: skip
+        original = r.state.update
+
+        def spy(name: str, now: datetime, change: Any) -> Any:
+            result = original(name, now, change)
+            states.append(entry(tmp_path).get("status", ""))
+            return result
+
+        r.state.update = spy  # type: ignore[method-assign]
+        assert r.run(once=True) == 0
+        assert (
+            lines[0]
+            == f"daily: runner pid 999999 died holding the lock; its job (pid {stranger.pid}) had ended"
+        )
+        assert states[0] == "interrupted"
+        assert stranger.poll() is None, "an unrelated process was killed"
+    finally:
+        stranger.kill()
+        stranger.wait()
