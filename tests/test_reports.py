@@ -271,6 +271,26 @@ def test_interactive_mode_builds_widgets_in_a_real_kernel(tiny_tree: Path, tmp_p
         assert "application/vnd.jupyter.widget-view+json" in kinds, name
 
 
+def test_a_kernel_writing_megabytes_to_its_own_stderr_does_not_block_the_run(tmp_path: Path) -> None:
+    """A C library in a cell writing straight to fd 2 (bypassing Jupyter's capture) reaches the report
+    worker's stderr, which the kernel inherits. Through a pipe nobody reads until the worker exits,
+    2 MB would block the kernel for good: the report would end only at the whole-run limit."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "ztbkit", "display_name": "Python (ztbkit)", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import os\nfor _ in range(32):\n    os.write(2, b'x' * 65536)\nprint('done')"
+        )
+    ]
+    nbformat.write(nb, tmp_path / "chatty.ipynb")
+    t0 = time.monotonic()
+    [res] = render_reports([str(tmp_path / "chatty.ipynb")], artifacts_dir=tmp_path, out_dir=tmp_path / "out",
+                           run_timeout=150)  # fmt: skip
+    assert (res.status, res.error) == ("ok", ""), f"after {time.monotonic() - t0:.0f} s"
+    done = nbformat.read(tmp_path / "out" / "chatty.ipynb", as_version=4)
+    assert "done" in "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+
+
 def test_headless_output_widgets_send_nothing_back_to_the_kernel(tmp_path: Path) -> None:
     """The ipykernel 7 hang (reports.py docstring): a request reaching the kernel's shell socket while it
     sends a reply can be left unread, and the run hangs with the kernel idle. nbclient's Output widget

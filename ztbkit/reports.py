@@ -19,6 +19,8 @@ Policy:
   nbclient #312): the kernel sits idle, the run hangs. The widget state is still recorded in the
   notebook. Measured before the fix: 1 hang in 6 runs of the four reports with ``interactive=True``.
 * A caller interrupted while reports render (Ctrl-C, a timeout) takes their processes with it.
+* Each report worker writes its stdout/stderr (which its kernel inherits) to temporary files, never
+  to a pipe: a kernel writing megabytes straight to its stderr cannot block the run.
 * Exit codes: 0 ok; 1 a cell raised (the message names notebook, cell and exception); 3 the kernel
   died or a time limit was hit; 2 bad usage (unknown notebook, missing kernel).
 """
@@ -26,6 +28,7 @@ Policy:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -215,16 +218,14 @@ def kernel_transport() -> Iterator[dict[str, Any]]:
 _ENGINE = "ztbkit"
 
 
+@functools.cache
 def headless_engine() -> str:
     """Register (once per process) and name the papermill engine reports run with: papermill's own
     nbclient engine, except that Output widgets keep their state in the notebook instead of sending it
     to the kernel (the hang in the module docstring)."""
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    if _ENGINE in papermill_engines._engines:
-        return _ENGINE
     from nbclient.output_widget import OutputWidget
     from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
@@ -426,7 +427,9 @@ def render_reports(
     # runs than cores still finish sooner; measured in benchmarks/bench_nightly.py.
     limit = max(1, jobs or min(len(names), 8))
     pending = list(names)
-    running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
+    # Each worker's stdout/stderr go to temporary files, not pipes: its kernel inherits them, and a
+    # kernel writing more than a pipe holds (64 KiB) to its own stderr would block until killed.
+    running: dict[str, tuple[subprocess.Popen[bytes], float, Any, Any]] = {}
     results: dict[str, ReportResult] = {}
     out = Path(out_dir)
     try:
@@ -436,14 +439,15 @@ def render_reports(
                 spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
                         "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
                 # UTF-8 mode for the worker and its kernel; output decoded UTF-8 first (ztbkit.charset).
+                out_f, err_f = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "ztbkit.reports", json.dumps(spec)],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(),
+                    stdout=out_f, stderr=err_f, env=child_env(),
                     start_new_session=os.name == "posix",
                     creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
                 )  # fmt: skip
-                running[name] = (proc, time.monotonic())
-            for name, (proc, started) in list(running.items()):
+                running[name] = (proc, time.monotonic(), out_f, err_f)
+            for name, (proc, started, out_f, err_f) in list(running.items()):
                 elapsed = time.monotonic() - started
                 if proc.poll() is None and elapsed < run_timeout:
                     continue
@@ -457,7 +461,8 @@ def render_reports(
                     res = ReportResult(stem, "timed-out", str(out / f"{stem}.ipynb"), seconds=elapsed,
                                        error=f"{stem}.ipynb: the whole run passed the {run_timeout:g} s limit")  # fmt: skip
                 else:
-                    stdout, stderr = proc.communicate()
+                    proc.wait()
+                    stdout, stderr = _drain(out_f), _drain(err_f)
                     res = _child_result(
                         name, decode_output(stdout), decode_output(stderr), proc.returncode, elapsed
                     )
@@ -467,16 +472,26 @@ def render_reports(
                         if line.startswith("ztb: "):
                             print(line, file=sys.stderr, flush=True)
                 del running[name]
+                out_f.close()
+                err_f.close()
                 results[name] = res
                 if on_done is not None:
                     on_done(res)
             if running:
                 time.sleep(0.05)  # polling children; no clock to fake here: real processes are running
     except BaseException:  # interrupted (Ctrl-C, a caller's timeout): no report process outlives us
-        for proc, _ in running.values():
+        for proc, _, out_f, err_f in running.values():
             kill_tree(proc.pid)
+            out_f.close()
+            err_f.close()
         raise
     return [results[n] for n in names]
+
+
+def _drain(f: Any) -> bytes:
+    f.seek(0)
+    data: bytes = f.read()
+    return data
 
 
 def _child_result(name: str, stdout: str, stderr: str, code: int, elapsed: float) -> ReportResult:
