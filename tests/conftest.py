@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,6 +62,17 @@ def write(path: Path, content: Any) -> Path:
     else:
         path.write_text(json.dumps(content), encoding="utf-8")
     return path
+
+
+def sh(
+    command: str, env: dict[str, str], cwd: Path, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """A documented command as a user pastes it: ``/bin/sh -c`` with exactly ``env`` (no inherited
+    environment), output decoded as UTF-8."""
+    return subprocess.run(
+        ["/bin/sh", "-c", command], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        encoding="utf-8",
+    )  # fmt: skip
 
 
 MakeTree = Callable[..., Path]

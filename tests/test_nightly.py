@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, MakeTree
+from conftest import REPO, MakeTree, sh
 
 ZTB = Path(sys.executable).with_name("ztb")
 
@@ -25,15 +25,7 @@ def test_nightly_writes_every_step_to_its_own_file(make_tree: MakeTree, tmp_path
     # The documented command, pasted into a shell with a clean environment.
     cmd = f"{shlex.quote(str(ZTB))} nightly --artifacts-dir {shlex.quote(str(root))} --out-dir {shlex.quote(str(out))} --date 2025-10-31"  # noqa: E501
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    r = subprocess.run(
-        ["/bin/sh", "-c", cmd],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        encoding="utf-8",
-    )
+    r = sh(cmd, env, tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     day = out / "2025-10-31"
 

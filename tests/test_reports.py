@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from conftest import REPO, MakeTree
 
 from ztbkit.cli import cli
-from ztbkit.reports import NOTEBOOKS, find_notebook, render_notebook, render_reports
+from ztbkit.proc import pid_alive
+from ztbkit.reports import NOTEBOOKS, ReportResult, find_notebook, render_notebook, render_reports
 
 EVIL = "<script>alert(1)</script>"
 
@@ -162,6 +163,40 @@ def test_whole_run_limit_kills_the_process_tree_kernel_included(tiny_tree: Path,
     kernel_pid = int(pid_file.read_text(encoding="utf-8"))  # the kernel got as far as the sleeping cell
     assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
     assert (tmp_path / "o" / "slow.ipynb").is_file()  # as far as it got
+
+
+def test_an_interrupted_render_leaves_no_report_process_or_kernel_running(
+    tiny_tree: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C (or a caller's own timeout) while reports render: the workers and their kernels die too."""
+    import psutil
+
+    pid_file = tmp_path / "kernel.pid"
+    (tmp_path / "quick").mkdir()
+    (tmp_path / "slow").mkdir()
+    quick = slow_notebook(tmp_path / "quick", "y = 2")
+    slow = slow_notebook(
+        tmp_path / "slow",
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(900)",
+    )
+    seen: list[psutil.Process] = []
+
+    def interrupt(result: object) -> None:  # the quick report is done; the slow one sleeps in its cell
+        deadline = time.monotonic() + 240
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pid_file.exists(), "the slow report's kernel never reached its cell"
+        seen.extend(psutil.Process().children(recursive=True))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_reports(
+            [str(quick), str(slow)], artifacts_dir=tiny_tree, out_dir=tmp_path / "o", on_done=interrupt
+        )
+    kernel_pid = int(pid_file.read_text(encoding="utf-8"))
+    assert kernel_pid in {p.pid for p in seen}  # the sleeping kernel was among the worker's descendants
+    psutil.wait_procs(seen, timeout=10)  # render_reports killed them before re-raising
+    assert [p.pid for p in seen if pid_alive(p.pid) and p.is_running()] == []
 
 
 def test_report_cli_parallel_with_progress_lines(tiny_tree: Path, tmp_path: Path) -> None:
@@ -415,15 +450,22 @@ def flaky_kernel(tmp_path: Path, fail_times: int) -> str:
     return str(count)
 
 
+def render_with_flaky_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_times: int
+) -> tuple[str, ReportResult]:
+    """Render the probe notebook on a kernel whose first ``fail_times`` starts fail; (start counter file, result)."""
+    count = flaky_kernel(tmp_path, fail_times)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    probe = probe_notebook(tmp_path, kernel="flaky")
+    return count, render_notebook(
+        str(probe), artifacts_dir=tmp_path, out_dir=tmp_path / "o", kernel="flaky", formats=()
+    )
+
+
 def test_a_kernel_that_fails_to_start_is_retried_once_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    count = flaky_kernel(tmp_path, fail_times=1)
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    probe = probe_notebook(tmp_path, kernel="flaky")
-    result = render_notebook(
-        str(probe), artifacts_dir=tmp_path, out_dir=tmp_path / "o", kernel="flaky", formats=()
-    )
+    count, result = render_with_flaky_kernel(tmp_path, monkeypatch, fail_times=1)
     assert (result.status, result.error) == ("ok", "")
     assert Path(count).read_text(encoding="utf-8").strip() == "2"  # started exactly twice
     err = capsys.readouterr().err
@@ -433,12 +475,7 @@ def test_a_kernel_that_fails_to_start_is_retried_once_and_says_so(
 def test_a_kernel_that_never_starts_fails_after_one_retry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    count = flaky_kernel(tmp_path, fail_times=99)
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    probe = probe_notebook(tmp_path, kernel="flaky")
-    result = render_notebook(
-        str(probe), artifacts_dir=tmp_path, out_dir=tmp_path / "o", kernel="flaky", formats=()
-    )
+    count, result = render_with_flaky_kernel(tmp_path, monkeypatch, fail_times=99)
     assert result.status == "kernel-died" and result.exit_code == 3
     assert result.error.startswith("probe.ipynb: the kernel did not start (tried twice): Kernel died before")
     assert Path(count).read_text(encoding="utf-8").strip() == "2"  # bounded: one retry, not a loop

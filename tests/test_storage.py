@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import sh as conftest_sh
 from s3server import ACCESS_KEY, SECRET_KEY, S3Server, Shim, s3fs_for, upload
 
 from ztbkit.storage import is_remote, join, local_path, redact
@@ -36,16 +37,7 @@ def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def sh(command: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    full = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), **env}
-    return subprocess.run(
-        ["/bin/sh", "-c", command],
-        env=full,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        encoding="utf-8",
-    )
+    return conftest_sh(command, {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), **env}, cwd)
 
 
 def assert_no_secret(*texts: str | bytes) -> None:
