@@ -291,7 +291,7 @@ def test_a_recorded_pid_now_owned_by_another_process_is_left_alone(tmp_path: Pat
         started = psutil.Process(stranger.pid).create_time()
         _dead_runners_pid_file(tmp_path, job_pid=stranger.pid, job_start=started - 100.0,
                                descendants=[[stranger.pid, started - 100.0]])  # fmt: skip
-        states: list[str] = []
+        states: list[tuple[str, str]] = []
         lines: list[str] = []
         r = Runner([job("pass")], state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs",
                    clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop", say=lines.append)  # fmt: skip
@@ -299,7 +299,8 @@ def test_a_recorded_pid_now_owned_by_another_process_is_left_alone(tmp_path: Pat
 
         def spy(name: str, now: datetime, change: Any) -> Any:
             result = original(name, now, change)
-            states.append(entry(tmp_path).get("status", ""))
+            e = entry(tmp_path)
+            states.append((e.get("status", ""), e.get("detail", "")))
             return result
 
         r.state.update = spy  # type: ignore[method-assign]
@@ -308,8 +309,44 @@ def test_a_recorded_pid_now_owned_by_another_process_is_left_alone(tmp_path: Pat
             lines[0]
             == f"daily: runner pid 999999 died holding the lock; its job (pid {stranger.pid}) had ended"
         )
-        assert states[0] == "interrupted"
+        assert states[0] == ("interrupted", "runner pid 999999 died during the run")
         assert stranger.poll() is None, "an unrelated process was killed"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.parametrize("job_start", [None, "not a time"], ids=["unknown", "garbled"])
+def test_a_dead_runners_job_without_a_start_time_is_not_killed_and_the_run_goes_on(
+    tmp_path: Path, job_start: Any
+) -> None:
+    """The job ended before its start time could be read (or the pid file is garbled): with no start
+    time there is no way to tell the job from a reused pid, so nothing is killed. The takeover still
+    says whose lock it was, marks the run interrupted, and the due slot runs."""
+    seed(tmp_path, status="running", running_slot=SLOT, runner_pid=999999)
+    stranger = _sleeper()
+    try:
+        _dead_runners_pid_file(tmp_path, job_pid=stranger.pid, job_start=job_start)
+        r = Runner([job("pass")], state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs",
+                   clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop")  # fmt: skip
+        lines: list[str] = []
+        r.say = lines.append
+        interrupted: list[tuple[str, str]] = []
+        original = r.state.update
+
+        def spy(name: str, now: datetime, change: Any) -> Any:
+            result = original(name, now, change)
+            e = entry(tmp_path)
+            interrupted.append((e.get("status", ""), e.get("detail", "")))
+            return result
+
+        r.state.update = spy  # type: ignore[method-assign]
+        assert r.run(once=True) == 0
+        assert lines == ["daily: runner pid 999999 died holding the lock",
+                         f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]  # fmt: skip
+        assert interrupted[0] == ("interrupted", "runner pid 999999 died during the run")
+        assert entry(tmp_path)["status"] == "ok"
+        assert stranger.poll() is None, "a process was killed on a pid alone"
     finally:
         stranger.kill()
         stranger.wait()
