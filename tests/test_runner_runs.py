@@ -67,18 +67,39 @@ def assert_error_run(tmp_path: Path, lines: list[str], detail: str, *, runs: int
 def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Path) -> None:
     seed(tmp_path, runs=4)
     out = tmp_path / "seen.json"
+    pid_file = tmp_path / "state" / "locks" / "daily.pid"
     code = (
-        "import json, os, sys\n"
+        "import json, os, sys, time, psutil\n"
         f"state = json.load(open({str(tmp_path / 'state' / 's.json')!r}, encoding='utf-8'))['jobs']['daily']\n"
+        "deadline, lock = time.monotonic() + 30, {}\n"
+        "while 'job_start' not in lock and time.monotonic() < deadline:  # recorded just after the start\n"
+        f"    lock = json.load(open({str(pid_file)!r}, encoding='utf-8'))\n"
+        "    time.sleep(0.05)\n"
         "seen = {'state': state, 'for': os.environ['ZTB_SCHEDULED_FOR'], 'name': os.environ['ZTB_JOB_NAME'],\n"
-        "        'pid': os.getpid(), 'pgid': os.getpgid(0), 'sid': os.getsid(0)}\n"
+        "        'pid': os.getpid(), 'pgid': os.getpgid(0), 'sid': os.getsid(0), 'lock': lock,\n"
+        "        'started': psutil.Process().create_time(),\n"
+        "        'stdin_is_null': os.path.samestat(os.fstat(0), os.stat(os.devnull)),\n"
+        "        'stdout_blocking': os.get_blocking(1)}\n"
         f"json.dump(seen, open({str(out)!r}, 'w', encoding='utf-8'))\n"
         "print('to stdout', flush=True); print('to stderr', file=sys.stderr, flush=True)\n"
     )
-    _, rc, lines = run(tmp_path, job(code))
+    # The runner's own stdin is a pipe nobody writes to (a terminal, under cron): the job must not get it.
+    read_end, write_end = os.pipe()
+    saved_stdin = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        _, rc, lines = run(tmp_path, job(code))
+    finally:
+        os.dup2(saved_stdin, 0)
+        for fd in (saved_stdin, read_end, write_end):
+            os.close(fd)
     assert rc == 0
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert (seen["for"], seen["name"]) == (SLOT, "daily")
+    assert seen["stdin_is_null"] is True and seen["stdout_blocking"] is True  # an ordinary, blocking log file
+    # The pid file names the runner and, from just after the start, the job itself: pid and start time.
+    assert (seen["lock"]["runner_pid"], seen["lock"]["job_pid"]) == (os.getpid(), seen["pid"])
+    assert seen["lock"]["job_start"] == pytest.approx(seen["started"], abs=0.05)
     assert seen["state"] == {"last_slot": "2025-10-03T09:00:00+09:00", "runs": 4, "status": "running",
                              "last_start": "2025-10-04T00:00:30+00:00", "running_slot": SLOT,
                              "runner_pid": os.getpid()}  # fmt: skip
@@ -110,6 +131,31 @@ def test_once_exits_1_when_a_job_failed_even_without_fail_fast(tmp_path: Path) -
     assert rc == 1 and r.exit_code == 1 and failed == [("daily", "failed", 3)]
     assert lines[-1] == f"daily: slot {SLOT} failed (exit 3) in 0.0 s"
     assert entry(tmp_path)["status"] == "failed" and entry(tmp_path)["exit_code"] == 3
+
+
+def test_a_job_past_its_timeout_is_killed_and_recorded_as_timed_out(tmp_path: Path) -> None:
+    """``timeout_sec`` is wall time: the job (sleeping far longer) is killed, the log, the runner's line
+    and the state say so, and ``--once`` exits 1."""
+    seed(tmp_path, runs=1)
+    failed: list[tuple[str, int | None, str]] = []
+    _, rc, lines = run(tmp_path, job("import time; time.sleep(120)", timeout_sec=1.5),
+                       on_failure=lambda j, rec: failed.append((rec.status, rec.exit_code, rec.detail)))  # fmt: skip
+    assert rc == 1
+    assert failed == [("timeout", None, "killed after the 1.5 s timeout")]
+    assert (
+        lines[-1] == f"daily: slot {SLOT} timeout in 0.0 s: killed after the 1.5 s timeout"
+    )  # FakeClock time
+    e = entry(tmp_path)
+    assert (e["status"], e["exit_code"], e["detail"], e["runs"]) == ("timeout", None, failed[0][2], 2)
+    log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
+    assert log.endswith("\n=== killed after the 1.5 s timeout\n")
+
+
+def test_a_job_within_its_timeout_is_not_cut_short(tmp_path: Path) -> None:
+    seed(tmp_path)
+    _, rc, lines = run(tmp_path, job("import time; time.sleep(0.5); print('done')", timeout_sec=60))
+    assert rc == 0 and lines[-1] == f"daily: slot {SLOT} ok (exit 0) in 0.0 s"
+    assert (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8").endswith("\ndone\n")
 
 
 def test_fail_fast_says_why_it_stops(tmp_path: Path) -> None:
