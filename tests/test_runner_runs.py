@@ -65,6 +65,8 @@ def assert_error_run(tmp_path: Path, lines: list[str], detail: str, *, runs: int
 
 
 def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Path) -> None:
+    import psutil
+
     seed(tmp_path, runs=4)
     out = tmp_path / "seen.json"
     pid_file = tmp_path / "state" / "locks" / "daily.pid"
@@ -97,9 +99,13 @@ def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Pa
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert (seen["for"], seen["name"]) == (SLOT, "daily")
     assert seen["stdin_is_null"] is True and seen["stdout_blocking"] is True  # an ordinary, blocking log file
-    # The pid file names the runner and, from just after the start, the job itself: pid and start time.
-    assert (seen["lock"]["runner_pid"], seen["lock"]["job_pid"]) == (os.getpid(), seen["pid"])
-    assert seen["lock"]["job_start"] == pytest.approx(seen["started"], abs=0.05)
+    # The pid file names the runner and, from just after the start, the job: each by pid and start time.
+    assert seen["lock"] == {
+        "runner_pid": os.getpid(),
+        "runner_start": pytest.approx(psutil.Process().create_time(), abs=0.05),
+        "job_pid": seen["pid"],
+        "job_start": pytest.approx(seen["started"], abs=0.05),
+    }
     assert seen["state"] == {"last_slot": "2025-10-03T09:00:00+09:00", "runs": 4, "status": "running",
                              "last_start": "2025-10-04T00:00:30+00:00", "running_slot": SLOT,
                              "runner_pid": os.getpid()}  # fmt: skip
@@ -310,15 +316,20 @@ def test_a_dead_runners_job_and_its_descendants_are_killed_before_anything_runs(
     try:
         _dead_runners_pid_file(tmp_path, job_pid=leader.pid, job_start=psutil.Process(leader.pid).create_time(),
                                descendants=[[descendant.pid, psutil.Process(descendant.pid).create_time()]])  # fmt: skip
-        ran = tmp_path / "ran.txt"
-        _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
+        ran = tmp_path / "ran.txt"  # the job copies the pid file as it finds it
+        pid_file = tmp_path / "state" / "locks" / "daily.pid"
+        _, rc, lines = run(tmp_path, job(f"import shutil; shutil.copy({str(pid_file)!r}, {str(ran)!r})"))
         leader.wait(timeout=30)  # both sleep 120 s unless killed (kill_tree reaps them: no status here)
         descendant.wait(timeout=30)
         note = "daily: runner pid 999999 died holding the lock; killed its job's processes "
         assert lines[0].startswith(note), lines
         assert {leader.pid, descendant.pid} <= set(json.loads(lines[0][len(note) :]))
         assert lines[1:] == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]
-        assert rc == 0 and ran.exists()
+        assert rc == 0
+        # Nothing of the dead runner's record is left to be killed a second time by a later takeover.
+        after = json.loads(ran.read_text(encoding="utf-8"))
+        assert after["runner_pid"] == os.getpid() and "descendants" not in after
+        assert after.get("job_pid") not in (leader.pid, descendant.pid)  # its own job, once recorded
         assert entry(tmp_path)["status"] == "ok" and entry(tmp_path)["last_slot"] == SLOT
     finally:
         for p in (leader, descendant):
