@@ -407,3 +407,29 @@ def test_a_dead_runners_job_without_a_start_time_is_not_killed_and_the_run_goes_
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_fail_fast_stops_before_the_next_job_and_still_returns_1(tmp_path: Path) -> None:
+    seed(tmp_path)
+    second_ran = tmp_path / "second.txt"
+    jobs = [Job("daily", (sys.executable, "-c", "import sys; sys.exit(5)"), cron="0 9 * * *"),
+            Job("later", (sys.executable, "-c", f"open({str(second_ran)!r}, 'w').close()"), cron="0 9 * * *")]  # fmt: skip
+    lines: list[str] = []
+    r = Runner(jobs, state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs", clock=FakeClock(NOW),
+               fail_fast=True, say=lines.append)  # fmt: skip
+    assert r.run(once=True) == 1
+    assert lines[-1] == "stopping: daily failed and --fail-fast is set"
+    assert not second_ran.exists()
+
+
+def test_an_unreadable_state_file_is_kept_aside_and_said_by_the_runner(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "s.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"\x00{not json")
+    _, rc, lines = run(tmp_path, job("pass"))
+    assert rc == 0
+    assert lines[0].startswith(f"warning: {state}") and lines[0].endswith(
+        "; kept as s.json.unreadable, starting fresh"
+    )
+    assert (state.parent / "s.json.unreadable").read_bytes() == b"\x00{not json"
+    assert lines[1:] == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]
