@@ -337,6 +337,24 @@ def test_a_dead_runners_job_and_its_descendants_are_killed_before_anything_runs(
             p.wait()
 
 
+def run_watching_the_state(tmp_path: Path) -> tuple[int, list[str], list[tuple[str, str]]]:
+    """Run a no-op job once; (exit code, the runner's lines, (status, detail) after each state change)."""
+    states: list[tuple[str, str]] = []
+    lines: list[str] = []
+    r = Runner([job("pass")], state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs",
+               clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop", say=lines.append)  # fmt: skip
+    original = r.state.update
+
+    def spy(name: str, now: datetime, change: Any) -> Any:
+        result = original(name, now, change)
+        e = entry(tmp_path)
+        states.append((e.get("status", ""), e.get("detail", "")))
+        return result
+
+    r.state.update = spy  # type: ignore[method-assign]
+    return r.run(once=True), lines, states
+
+
 def test_a_recorded_pid_now_owned_by_another_process_is_left_alone(tmp_path: Path) -> None:
     """The dead runner's job ended and its pid was reused: a start time that differs means somebody
     else's process, never to be killed. The run it left is still marked interrupted."""
@@ -348,20 +366,8 @@ def test_a_recorded_pid_now_owned_by_another_process_is_left_alone(tmp_path: Pat
         started = psutil.Process(stranger.pid).create_time()
         _dead_runners_pid_file(tmp_path, job_pid=stranger.pid, job_start=started - 100.0,
                                descendants=[[stranger.pid, started - 100.0]])  # fmt: skip
-        states: list[tuple[str, str]] = []
-        lines: list[str] = []
-        r = Runner([job("pass")], state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs",
-                   clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop", say=lines.append)  # fmt: skip
-        original = r.state.update
-
-        def spy(name: str, now: datetime, change: Any) -> Any:
-            result = original(name, now, change)
-            e = entry(tmp_path)
-            states.append((e.get("status", ""), e.get("detail", "")))
-            return result
-
-        r.state.update = spy  # type: ignore[method-assign]
-        assert r.run(once=True) == 0
+        rc, lines, states = run_watching_the_state(tmp_path)
+        assert rc == 0
         assert (
             lines[0]
             == f"daily: runner pid 999999 died holding the lock; its job (pid {stranger.pid}) had ended"
@@ -384,21 +390,8 @@ def test_a_dead_runners_job_without_a_start_time_is_not_killed_and_the_run_goes_
     stranger = _sleeper()
     try:
         _dead_runners_pid_file(tmp_path, job_pid=stranger.pid, job_start=job_start)
-        r = Runner([job("pass")], state_file=tmp_path / "state" / "s.json", log_dir=tmp_path / "logs",
-                   clock=FakeClock(NOW), stop_file=tmp_path / "ztb.stop")  # fmt: skip
-        lines: list[str] = []
-        r.say = lines.append
-        interrupted: list[tuple[str, str]] = []
-        original = r.state.update
-
-        def spy(name: str, now: datetime, change: Any) -> Any:
-            result = original(name, now, change)
-            e = entry(tmp_path)
-            interrupted.append((e.get("status", ""), e.get("detail", "")))
-            return result
-
-        r.state.update = spy  # type: ignore[method-assign]
-        assert r.run(once=True) == 0
+        rc, lines, interrupted = run_watching_the_state(tmp_path)
+        assert rc == 0
         assert lines == ["daily: runner pid 999999 died holding the lock",
                          f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]  # fmt: skip
         assert interrupted[0] == ("interrupted", "runner pid 999999 died during the run")
