@@ -117,6 +117,34 @@ def test_no_wait_starts_that_would_leave_no_time_for_the_attempt_after_it(hook_s
     assert (result.status, result.attempts, clock.sleeps) == ("delivered", 2, [1.0])
 
 
+def test_without_a_budget_given_the_policys_budget_runs_on_the_callers_clock(hook_server: FakeHook) -> None:
+    """ZTB_DELIVERY_BUDGET_SEC (here 6 s) counts the backoff waits on the clock deliver() was given:
+    attempt, 1 s, attempt (5 s left), 2 s, attempt (3 s left); a 4 s wait no longer fits."""
+    clock = FakeClock(NOW)
+    hook_server.script = [Reply(503, {"message": "busy"})] * 4
+    result = deliver(hook_of(hook_server), PAYLOAD, clock=clock, policy=Policy(budget=6.0))
+    assert (result.status, result.attempts, clock.sleeps) == ("failed-will-retry", 3, [1.0, 2.0])
+    assert result.detail == "HTTP 503: busy; no time left in this run's delivery budget to retry"
+
+
+def test_a_suffix_and_query_reach_the_webhook_and_no_suffix_means_the_url_as_given(
+    hook_server: FakeHook,
+) -> None:
+    """Editing a Discord message: PATCH <webhook>/messages/<id>?wait=true (one slash, even when the
+    configured URL ends with one). Without a suffix the configured URL is used exactly."""
+    hook_server.messages["42"] = {}
+    url = hook_server.url("discord")
+    edit = deliver(Webhook(url + "/", "discord", "--discord-webhook"), PAYLOAD, method="PATCH",
+                   suffix="/messages/42", params={"wait": "true"}, clock=FakeClock(NOW))  # fmt: skip
+    plain = deliver(Webhook(url + "/", "discord", "--discord-webhook"), PAYLOAD, clock=FakeClock(NOW))
+    assert (edit.status, plain.status) == ("delivered", "delivered")
+    base = f"/api/webhooks/123456/{TOKEN}"
+    assert [(s.method, s.path, s.query) for s in hook_server.seen] == [
+        ("PATCH", f"{base}/messages/42", {"wait": ["true"]}),
+        ("POST", f"{base}/", {}),
+    ]
+
+
 def test_an_attempt_is_cut_at_the_time_left_in_the_budget(hook_server: FakeHook) -> None:
     clock = FakeClock(NOW)
     hook_server.script = [Reply(204, delay=3)]
