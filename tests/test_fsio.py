@@ -384,3 +384,22 @@ def test_exact_problems_for_folders_fifos_io_errors_and_growth(
             assert result.ok and result.value == {"pad": "x" * 130}, limit
         else:
             assert result.problem == fsio.Problem(str(p), expected)
+
+
+def test_text_with_undecodable_file_name_bytes_is_written_with_replacement_characters(tmp_path: Path) -> None:
+    """A folder name read from a non-UTF-8 file system ("café" in Latin-1: a lone surrogate in Python)
+    ends up in a report: the write never fails, and the byte becomes U+FFFD (EF BF BD in UTF-8)."""
+    name = b"caf\xe9".decode("utf-8", "surrogateescape")
+    out = fsio.atomic_write_text(tmp_path / "report.md", f"| {name} | 3 |\n")
+    assert out.read_bytes() == b"| caf\xef\xbf\xbd | 3 |\n"
+
+
+def test_is_regular_file_says_yes_only_for_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "f.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "d").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "f.json")
+    assert fsio.is_regular_file(tmp_path / "f.json") is True
+    assert fsio.is_regular_file(tmp_path / "link") is True  # after symlinks
+    for other in ("d", "fifo", "missing", "nul\x00byte"):  # a NUL in a path is a ValueError: still False
+        assert fsio.is_regular_file(tmp_path / other) is False, other
