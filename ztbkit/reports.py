@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ztbkit.charset import child_env, decode_output
 from ztbkit.errors import UsageError
@@ -429,7 +429,7 @@ def render_reports(
     pending = list(names)
     # Each worker's stdout/stderr go to temporary files, not pipes: its kernel inherits them, and a
     # kernel writing more than a pipe holds (64 KiB) to its own stderr would block until killed.
-    running: dict[str, tuple[subprocess.Popen[bytes], float, Any, Any]] = {}
+    running: dict[str, tuple[subprocess.Popen[bytes], float, IO[bytes], IO[bytes]]] = {}
     results: dict[str, ReportResult] = {}
     out = Path(out_dir)
     try:
@@ -439,7 +439,8 @@ def render_reports(
                 spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
                         "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
                 # UTF-8 mode for the worker and its kernel; output decoded UTF-8 first (ztbkit.charset).
-                out_f, err_f = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+                out_f: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, with err_f)
+                err_f: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "ztbkit.reports", json.dumps(spec)],
                     stdout=out_f, stderr=err_f, env=child_env(),
@@ -462,13 +463,9 @@ def render_reports(
                                        error=f"{stem}.ipynb: the whole run passed the {run_timeout:g} s limit")  # fmt: skip
                 else:
                     proc.wait()
-                    stdout, stderr = _drain(out_f), _drain(err_f)
-                    res = _child_result(
-                        name, decode_output(stdout), decode_output(stderr), proc.returncode, elapsed
-                    )
-                    for line in decode_output(
-                        stderr
-                    ).splitlines():  # the child's own notes (a kernel start retried)
+                    stdout, stderr = decode_output(_drain(out_f)), decode_output(_drain(err_f))
+                    res = _child_result(name, stdout, stderr, proc.returncode, elapsed)
+                    for line in stderr.splitlines():  # the child's own notes (a kernel start retried)
                         if line.startswith("ztb: "):
                             print(line, file=sys.stderr, flush=True)
                 del running[name]
@@ -488,10 +485,9 @@ def render_reports(
     return [results[n] for n in names]
 
 
-def _drain(f: Any) -> bytes:
+def _drain(f: IO[bytes]) -> bytes:
     f.seek(0)
-    data: bytes = f.read()
-    return data
+    return f.read()
 
 
 def _child_result(name: str, stdout: str, stderr: str, code: int, elapsed: float) -> ReportResult:
