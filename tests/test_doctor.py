@@ -122,6 +122,22 @@ def test_doctor_cli_exit_codes_json_and_kernel(
     assert r.exit_code == 2 and f"no session folder {root / 'nope'}" in r.stderr
 
 
+def test_the_kernel_check_starts_its_kernel_like_the_reports_do(
+    make_tree: MakeTree, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Over IPC sockets on POSIX, as the reports (no port race with a nightly starting kernels, and no
+    "Kernel is running over TCP without encryption" warning in the doctor's output)."""
+    from ztbkit import doctor
+
+    root = make_tree({"ok": HEALTHY})
+    report = doctor.run_doctor(
+        root, "ok", state_file=tmp_path / "s.json", checks=(doctor.kernel_starts,), clock=FakeClock(NOW)
+    )
+    assert statuses(report) == {"report_kernel": "OK"}, report.checks
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "Traceback" not in err, err
+
+
 def test_stale_scheduler_lock_and_failed_job_are_warned(make_tree: MakeTree, tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -259,18 +259,25 @@ def disk_health(ctx: Context) -> Check:
 
 
 def kernel_starts(ctx: Context) -> Check:
-    from jupyter_client.manager import start_new_kernel
+    from jupyter_client.manager import KernelManager
 
-    from ztbkit.reports import kernel_name
+    from ztbkit.reports import kernel_name, kernel_transport
 
     name = kernel_name()
     t0 = time.perf_counter()
-    km, kc = start_new_kernel(kernel_name=name, startup_timeout=ctx.kernel_timeout)
-    try:
-        kc.execute_interactive("import ztbkit", timeout=ctx.kernel_timeout)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+    with kernel_transport() as transport:  # as the reports start theirs: IPC on POSIX, no port race
+        km = KernelManager(kernel_name=name, **transport)
+        km.start_kernel()
+        try:
+            kc = km.client()
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=ctx.kernel_timeout)
+                kc.execute_interactive("import ztbkit", timeout=ctx.kernel_timeout)
+            finally:
+                kc.stop_channels()
+        finally:
+            km.shutdown_kernel(now=True)
     return Check(
         "report_kernel",
         "OK",
