@@ -172,6 +172,22 @@ def test_cost_cli_writes_artifact_json_and_out_files(make_tree: MakeTree, tmp_pa
     )
 
 
+def test_a_lone_surrogate_escape_in_run_metadata_is_priced_not_a_crash(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """JSON allows ``"\\ud800"`` (half of a UTF-16 pair); Python reads it as a lone surrogate, which
+    UTF-8 cannot hold. The estimate and the Markdown are still written, with U+FFFD in its place."""
+    root = make_tree({"s": {"run_metadata.json": {**ONE_HOUR, "gpu_model": "NVIDIA \ud800 RTX 4090"}}})
+    assert '"NVIDIA \\ud800 RTX 4090"' in (root / "s" / "run_metadata.json").read_text(encoding="utf-8")
+    code, out, err = run(
+        "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md")
+    )
+    assert code == 0 and "total ¥" in out, err
+    saved = (root / "s" / "reports" / "cost_estimate.json").read_bytes()
+    assert json.loads(saved)["gpu_model"] == "NVIDIA \ufffd RTX 4090"
+    assert "board power of NVIDIA \ufffd RTX 4090 |" in (tmp_path / "c.md").read_text(encoding="utf-8")
+
+
 def test_cost_cli_errors(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree(
         {"empty": {}, "s": {"run_metadata.json": ONE_HOUR}, "nodur": {"summary.json": {"dsr": 1}}}

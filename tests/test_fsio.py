@@ -17,6 +17,8 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> 
     fsio.atomic_write_text(target, "new ¥1,556\n")
     assert target.read_text(encoding="utf-8") == "new ¥1,556\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.md"]
+    deep = tmp_path / "outputs" / "2026-11-27" / "md" / "report.md"  # parent folders are created
+    assert fsio.atomic_write_text(deep, "x").read_text(encoding="utf-8") == "x"
 
 
 def test_atomic_write_uses_umask_mode_not_private_temp_mode(tmp_path: Path) -> None:
@@ -50,8 +52,9 @@ def test_a_write_failing_after_its_temp_exists_removes_the_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fsio.os, failing, boom)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(fsio.OutputPathError) as info:  # exit 2, one line naming the file
         fsio.atomic_write_json(target, {"new": 2})
+    assert str(info.value) == f"{target}: cannot write: No space left on device"
     monkeypatch.undo()
     assert len(seen_temp) == 1 and seen_temp[0].startswith(".state.json.")  # the temp did exist
     assert target.read_text(encoding="utf-8") == '{"ok": 1}\n'
@@ -392,6 +395,11 @@ def test_text_with_undecodable_file_name_bytes_is_written_with_replacement_chara
     name = b"caf\xe9".decode("utf-8", "surrogateescape")
     out = fsio.atomic_write_text(tmp_path / "report.md", f"| {name} | 3 |\n")
     assert out.read_bytes() == b"| caf\xef\xbf\xbd | 3 |\n"
+    # JSON's "\ud800" escape, read by Python, is a lone high surrogate; a pair split into two code
+    # points is two lone surrogates. Each becomes one U+FFFD; the rest of the text is kept as is.
+    for text, written in (("gpu \ud800 ¥", "gpu \ufffd ¥"), ("\ud83d\ude00!", "\ufffd\ufffd!"),
+                          ("\udfff\ud800", "\ufffd\ufffd")):  # fmt: skip
+        assert fsio.atomic_write_text(tmp_path / "s.md", text).read_bytes() == written.encode("utf-8"), text
 
 
 def test_is_regular_file_says_yes_only_for_a_regular_file(tmp_path: Path) -> None:
@@ -403,3 +411,169 @@ def test_is_regular_file_says_yes_only_for_a_regular_file(tmp_path: Path) -> Non
     assert fsio.is_regular_file(tmp_path / "link") is True  # after symlinks
     for other in ("d", "fifo", "missing", "nul\x00byte"):  # a NUL in a path is a ValueError: still False
         assert fsio.is_regular_file(tmp_path / other) is False, other
+
+
+def test_huge_integer_problem_names_the_file_in_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "s.json"
+    p.write_text('{"global_step": ' + "9" * 5001 + "}", encoding="utf-8")
+    problem = fsio.read_json(p).problem
+    assert problem is not None and problem.path == str(p) and str(problem).startswith(f"{p}: invalid JSON: ")
+    assert "\n" not in str(problem)
+
+
+def test_first_line_of_an_error_is_its_message_or_else_its_type() -> None:
+    assert fsio._first_line(ValueError("first\nsecond")) == "first"
+    assert fsio._first_line(ValueError()) == "ValueError"  # no message: the kind of error, not ""
+    assert fsio._first_line(RecursionError("")) == "RecursionError"
+
+
+def test_a_file_still_growing_at_the_limit_is_a_problem_not_a_cut_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read so far: exactly the limit. More is there: the file grew past it, and half of it must never
+    be parsed as if it were whole (a JSON list cut at a comma would still be valid JSON)."""
+    p = tmp_path / "s.json"
+    p.write_bytes(b"[1,2]")  # fstat sees 5 bytes; the writer appends while we read
+    chunks = [b"[1,2,3,", b"4]", b""]  # 7 bytes: the limit, then 2 more
+    monkeypatch.setattr(fsio.os, "read", lambda fd, n: chunks.pop(0))
+    assert fsio.read_json(p, max_bytes=7).problem == fsio.Problem(
+        str(p), "file grew past the 7 bytes limit while being read"
+    )
+
+
+def test_open_regular_names_a_fifo_exactly_and_returns_a_blocking_file(tmp_path: Path) -> None:
+    """The FIFO check opens without blocking (O_NONBLOCK); the file handed back reads normally, in
+    blocking mode, like any file the caller would open itself."""
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(fsio.InputFileError) as info:
+        fsio.open_regular(tmp_path / "fifo")
+    assert str(info.value) == f"{tmp_path / 'fifo'}: is not a regular file, expected a file"
+    (tmp_path / "f").write_bytes(b"abc")
+    with fsio.open_regular(tmp_path / "f") as fh:
+        assert os.get_blocking(fh.fileno()) is True and fh.read() == b"abc"
+
+
+def test_stale_temps_older_than_the_age_only_files_of_ours_and_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = 1_800_000_000.0
+    names = [".a.md.aaaaaaaa.tmp", ".b.md.bbbbbbbb.tmp", ".c.md.cccccccc.tmp", ".d.md.dddddddd.tmp"]
+    for name, age in zip(names, (3601, 3600, 7200, 9000), strict=True):
+        (tmp_path / name).write_bytes(b"half")
+        os.utime(tmp_path / name, (now - age, now - age))
+    # A link named like a temp file is not one of ours (mkstemp makes files): left, and so is its target.
+    target = tmp_path / "user.txt"
+    target.write_bytes(b"keep")
+    link = tmp_path / ".e.md.eeeeeeee.tmp"
+    link.symlink_to(target)
+    os.utime(link, (now - 9000, now - 9000), follow_symlinks=False)
+    os.utime(target, (now - 9000, now - 9000))
+    removed = fsio.remove_stale_temps(tmp_path, now=now)
+    # 3601 s is older than the hour; exactly 3600 s is not.
+    assert sorted(removed) == [".a.md.aaaaaaaa.tmp", ".c.md.cccccccc.tmp", ".d.md.dddddddd.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".b.md.bbbbbbbb.tmp",
+        ".e.md.eeeeeeee.tmp",
+        "user.txt",
+    ]
+    assert link.is_symlink() and target.read_bytes() == b"keep"
+    # The folder was removed meanwhile: nothing to do, and no error.
+    assert fsio.remove_stale_temps(tmp_path / "gone", now=now) == []
+
+
+def test_a_stale_temp_another_writer_removed_first_does_not_stop_the_cleanup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers in one folder both clean up: the one that loses the race on a file goes on."""
+    now = 1_800_000_000.0
+    for name in (".a.md.aaaaaaaa.tmp", ".b.md.bbbbbbbb.tmp"):
+        (tmp_path / name).write_bytes(b"half")
+        os.utime(tmp_path / name, (now - 7200, now - 7200))
+    real_unlink, lost = os.unlink, []
+
+    def raced_unlink(path: str) -> None:
+        if not lost:  # the other writer got there first: gone when we try
+            lost.append(path)
+            real_unlink(path)
+            raise FileNotFoundError(2, "No such file or directory", path)
+        real_unlink(path)
+
+    monkeypatch.setattr(fsio.os, "unlink", raced_unlink)
+    removed = fsio.remove_stale_temps(tmp_path, now=now)
+    assert len(lost) == 1 and list(tmp_path.iterdir()) == []
+    # The one we removed is named; the one the other writer removed is not ours to report.
+    assert removed == sorted({".a.md.aaaaaaaa.tmp", ".b.md.bbbbbbbb.tmp"} - {Path(lost[0]).name})
+
+
+def test_no_room_for_the_temp_file_is_one_line_naming_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "state.json"
+
+    def mkstemp(**kwargs: object) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fsio.tempfile, "mkstemp", mkstemp)
+    with pytest.raises(fsio.OutputPathError) as info:
+        fsio.atomic_write_text(target, "x")
+    assert str(info.value) == f"{target}: cannot write: No space left on device"
+
+
+def test_ctrl_c_during_a_write_is_still_ctrl_c_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only OS errors become "cannot write"; an interrupt stays an interrupt (the command exits 130),
+    and the old file and no temp file are what is left."""
+    target = tmp_path / "state.json"
+    target.write_text("old\n", encoding="utf-8")
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fsio.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fsio.atomic_write_text(target, "new\n")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert target.read_text(encoding="utf-8") == "old\n"
+
+
+def test_an_unreachable_output_folder_is_the_os_reason_in_words(tmp_path: Path) -> None:
+    """The reason is the OS's words ("Read-only file system", "File name too long"), never Python's
+    ``[Errno N] ...: 'path'`` repr."""
+    too_long = tmp_path / ("x" * 300) / "report.md"  # a folder name over the 255-byte limit
+    with pytest.raises(OSError) as expected:
+        os.mkdir(too_long.parent)
+    with pytest.raises(fsio.OutputPathError) as info:
+        fsio.atomic_write_text(too_long, "x")
+    assert str(info.value) == f"{too_long}: cannot write: {expected.value.strerror}"
+    with pytest.raises(fsio.OutputPathError) as info:
+        fsio.prepare_output_dir(too_long.parent)
+    assert str(info.value) == f"{too_long.parent}: cannot write: {expected.value.strerror}"
+    long_file = tmp_path / ("y" * 300)  # stat() itself refuses the name
+    with pytest.raises(OSError) as expected:
+        os.stat(long_file)
+    with pytest.raises(fsio.OutputPathError) as info:
+        fsio.atomic_write_text(long_file, "x")
+    assert str(info.value) == f"{long_file}: cannot write: {expected.value.strerror}"
+
+
+def test_a_lone_surrogate_escape_reads_as_a_replacement_character(tmp_path: Path) -> None:
+    """``"\\ud800"`` alone is valid JSON, but the lone surrogate Python makes of it can be neither written
+    as UTF-8 nor sent to a notebook kernel: the reader puts U+FFFD there, in values and keys alike. A
+    real pair stays the character it encodes; an escaped backslash stays text."""
+    p = tmp_path / "run_metadata.json"
+    p.write_bytes(
+        b'{"gpu_model": "RTX \\ud800", "\\udfff": ["\\ud83d\\ude00", "C:\\\\ud800", 1.5, NaN, null]}'
+    )
+    value = fsio.read_json(p).value
+    assert list(value) == ["gpu_model", "\ufffd"] and value["gpu_model"] == "RTX \ufffd"
+    assert value["\ufffd"][:3] == ["\U0001f600", "C:\\ud800", 1.5]  # "C:\ud800" as six characters
+    assert value["\ufffd"][3] != value["\ufffd"][3] and value["\ufffd"][4] is None  # NaN, null kept
+    # As deep as Python's reader goes, the mending goes too (it does not recurse).
+    deep = b"[" * 900 + b'"\\udc00"' + b"]" * 900
+    p.write_bytes(deep)
+    inner = fsio.read_json(p).value
+    for _ in range(900):
+        inner = inner[0]
+    assert inner == "\ufffd"

@@ -77,9 +77,37 @@ def test_replace_gives_up_after_about_a_second_naming_the_file(
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OutputPathError) as err:  # exit 2, one line naming the file
         fsio.atomic_write_text(target, "new\n")
-    assert str(err.value).startswith(f"{target}: ") and "still in use" in str(err.value)
+    assert str(err.value) == (
+        f"{target}: cannot write: The process cannot access the file because it is being used by another"
+        " process (still in use after 8 tries over 1.0 s: another program such as antivirus, the search"
+        " indexer or an editor has it open)"
+    )
     assert 0.5 <= sum(clock.sleeps) <= 1.5 and len(calls) == len(clock.sleeps) + 1 <= 10  # bounded
     assert target.read_bytes() == b"old\n" and leftovers(tmp_path) == []  # nothing lost, no temp left
+
+
+def test_replace_retrying_gives_up_with_the_error_a_caller_can_inspect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    """Called directly: a PermissionError with errno 13, the target as its filename, the wait in its
+    words, and the last Windows error as its cause; "in use" stands in when Windows gave no text."""
+    src, dst = tmp_path / "new.tmp", tmp_path / "state.json"
+    src.write_bytes(b"new")
+    last = windows_error(33)
+    last.strerror = None
+
+    def replace(src: str, dst: str) -> None:
+        raise last
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(PermissionError) as err:
+        fsio.replace_retrying(src, dst, delays=(0.5, 0.25))
+    assert (err.value.errno, err.value.filename, err.value.__cause__) == (13, str(dst), last)
+    assert err.value.strerror == (
+        "in use (still in use after 3 tries over 0.8 s: another program such as antivirus, the search"
+        " indexer or an editor has it open)"
+    )
+    assert clock.sleeps == [0.5, 0.25] and src.read_bytes() == b"new"  # the caller still owns src
 
 
 def test_posix_permission_error_and_other_windows_errors_are_not_retried(

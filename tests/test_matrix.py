@@ -77,6 +77,16 @@ def _numbers(value: Any, replace: Callable[[Any], Any]) -> Any:
     return [_numbers(v, replace) for v in value]
 
 
+def _strings(value: Any, replace: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: _strings(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v, replace) for v in value]
+    return value
+
+
 class Raw(str):
     """A number already written as JSON text."""
 
@@ -115,11 +125,18 @@ def mutate(kind: str, valid: bytes, doc: Any = None) -> bytes:
         return valid.replace(b"2", "２０".encode("cp932")).replace(b"e", b"\xe9") + "\n日本語\n".encode(
             "cp932"
         )
+    if kind == "lone_surrogate":  # "\ud800", half a UTF-16 pair, in every string: valid JSON, no UTF-8
+        if doc is not None:
+            return json.dumps(_strings(doc, lambda v: v + "\ud800")).encode()  # ASCII: written as the escape
+        if valid.startswith(b"{"):  # JSON lines
+            return b"".join(json.dumps(_strings(json.loads(ln), lambda v: v + "\ud800")).encode() + b"\n"
+                            for ln in valid.splitlines())  # fmt: skip
+        return valid.replace(b'"mine"', b'"mine\\ud800"')  # TOML has the escape too (and refuses it)
     raise AssertionError(kind)
 
 
-MUTATIONS = ("empty", "truncated", "binary", "huge_int", "deep", "nan", "non_utf8", "fifo", "directory",
-             "symlink_out")  # fmt: skip
+MUTATIONS = ("empty", "truncated", "binary", "huge_int", "deep", "nan", "non_utf8", "lone_surrogate", "fifo",
+             "directory", "symlink_out")  # fmt: skip
 
 
 def place(path: Path, kind: str, valid: bytes, doc: Any, sentinel: Path) -> None:
@@ -169,12 +186,13 @@ OK, PROBLEM, BAD_INPUT = 0, 1, 2
 COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("trends", ["trends", "--artifacts-dir", "artifacts", "--out", "outputs/trends.csv"], {"*": {OK}}),
     ("trends-md", ["trends-md", "--csv", "trends.csv", "--out", "outputs/trends.md"],
-     {"*": {BAD_INPUT}, "truncated": {OK}, "huge_int": {OK}, "nan": {OK}, "symlink_out": {OK}}),
+     {"*": {BAD_INPUT}, "truncated": {OK}, "huge_int": {OK}, "nan": {OK}, "lone_surrogate": {OK},
+      "symlink_out": {OK}}),
     ("budget", ["budget", "--artifacts-dir", "artifacts", "--out", "outputs/budget.md"], {"*": {OK}}),
     ("budget --estimate-missing", ["budget", "--artifacts-dir", "artifacts", "--out", "outputs/b2.md",
                                    "--estimate-missing"], {"*": {OK}}),
     ("cost (bad session)", ["cost", "--correlation-id", BAD, "--artifacts-dir", "artifacts"],
-     {"*": {PROBLEM}, "symlink_out": {OK}}),
+     {"*": {PROBLEM}, "lone_surrogate": {OK}, "symlink_out": {OK}}),  # a GPU name with U+FFFD is priced
     ("cost --tariff", ["cost", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--tariff", "tariff.toml",
                        "--out", "outputs/cost.md"],
      {"*": {BAD_INPUT}, "symlink_out": {OK}}),
@@ -188,7 +206,8 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("gates-alert --dry-run", ["gates-alert", "--correlation-id", BAD, "--artifacts-dir", "artifacts",
                                "--dry-run", "--state-dir", "state"],
      # an empty gates file is "no gates to check"; NaN values do not change a verdict
-     {"*": {BAD_INPUT}, "empty": {OK}, "nan": {OK}, "symlink_out": {OK}}),
+     # statuses "pass\ufffd"/"fail\ufffd" are each a warning naming the gate, not a broken file
+     {"*": {BAD_INPUT}, "empty": {OK}, "nan": {OK}, "lone_surrogate": {OK}, "symlink_out": {OK}}),
     ("live-status --dry-run", ["live-status", "--state-dir", "state", "--dry-run"], {"*": {OK}}),
     # a FIFO or folder where the outbox belongs is a warning naming it; the count still answers
     ("notify (outbox count)", ["notify", "--state-dir", "state"], {"*": {OK}}),
@@ -200,7 +219,8 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("schedule-template --output", ["schedule-template", "--template", "nightly", "--output", "out.txt"],
      {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),
     ("cronish --config", ["cronish", "--config", "jobs.json", "--once", "--state-file", "outputs/cs.json",
-                          "--stop-file", "outputs/stop"], {"*": {BAD_INPUT}, "symlink_out": {OK}}),
+                          "--stop-file", "outputs/stop"],
+     {"*": {BAD_INPUT}, "lone_surrogate": {OK}, "symlink_out": {OK}}),  # job "job\ufffd": a name like any
     ("cronish --state-file", ["cronish", "--interval-sec", "3600", "--once", "--state-file",
                               ".ztb/cronish-state.json", "--stop-file", "outputs/stop", "--", "true"],
      # a FIFO or folder where the state file belongs is named (exit 2): the scheduler cannot keep state
@@ -224,7 +244,7 @@ SUBPROCESS = {"cronish --config", "cronish --state-file", "dashboard", "report t
 # reach the notebooks' own code (values and names: the files themselves are read by the same loader
 # that trends/budget/nightly exercise on every input) and on the FIFO (a hang would be theirs too).
 KERNEL_COLUMNS = {"dashboard", "report trends"}
-KERNEL_INPUTS = {"huge_int", "nan", "non_utf8", "fifo"}
+KERNEL_INPUTS = {"huge_int", "nan", "non_utf8", "lone_surrogate", "fifo"}
 
 
 def expected(column: str, kind: str) -> set[int]:

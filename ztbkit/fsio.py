@@ -32,6 +32,10 @@ from ztbkit.errors import InputFileError, OutputPathError
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
+#: A UTF-16 surrogate standing alone: valid in a JSON ``\uXXXX`` escape and in a Python str, but not
+#: in UTF-8 (so not in a written file, nor in a Jupyter message).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _current_umask() -> int:
@@ -151,7 +155,8 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_JSON
     Handled as problems: a missing or unreadable file, a folder or FIFO where a file belongs (it
     cannot block), a file over ``max_bytes``, invalid UTF-8, invalid or truncated JSON, and JSON
     nested too deeply to parse. A UTF-8 byte-order mark (Windows editors write one) is accepted.
-    ``NaN``/``Infinity`` literals parse to floats; callers validate values.
+    ``NaN``/``Infinity`` literals parse to floats; callers validate values. A ``\\uXXXX`` escape of
+    half a UTF-16 pair, alone, reads as U+FFFD (the lone surrogate could not be written or shown).
     """
     result = read_json_if_exists(path, max_bytes=max_bytes)
     return result if result is not None else JsonRead(None, Problem(os.fspath(path), "file not found"))
@@ -174,8 +179,9 @@ def parse_json_bytes(data: bytes, path: str) -> JsonRead:
     """Parse JSON bytes read from ``path`` (used in messages) into a :class:`JsonRead`.
 
     Fast path: orjson. Anything it refuses — NaN/Infinity literals (Python's ``json.dumps`` writes
-    them, so the bot does), a byte-order mark, integers beyond 64 bits, deep nesting, bad input —
-    goes through the standard library, which decides and words the problem.
+    them, so the bot does), a byte-order mark, integers beyond 64 bits, deep nesting, a lone
+    surrogate escape, bad input — goes through the standard library, which decides and words the
+    problem.
     """
     try:
         return JsonRead(orjson.loads(data))
@@ -193,7 +199,7 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
     except UnicodeDecodeError as exc:
         return JsonRead(None, Problem(path, f"not UTF-8 text (bad byte at offset {exc.start})"))
     try:
-        return JsonRead(json.loads(text))
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         # A writer killed mid-write leaves a prefix: the error sits at the end, or in a string never closed.
         truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
@@ -203,6 +209,33 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
         return JsonRead(None, Problem(path, "JSON nested too deeply to read"))
     except ValueError as exc:  # Python's int-string limit: an integer of more than 4300 digits
         return JsonRead(None, Problem(path, f"invalid JSON: {_first_line(exc)}"))
+    if _SURROGATE_ESCAPE.search(text):  # orjson refuses a lone one; Python's reader keeps it as is
+        value = _without_lone_surrogates(value)
+    return JsonRead(value)
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings (keys too) replaced by U+FFFD.
+
+    A ``"\\ud800"`` escape with no pair is valid JSON, but the str Python makes of it can be neither
+    written as UTF-8 nor shown in a notebook; the reader mends it once, here. Iterative: JSON nested
+    as deeply as Python's reader accepts must not exhaust the stack here either.
+    """
+    root: list[Any] = [None]
+    todo: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (value, container of its copy, key there)
+    while todo:
+        item, parent, key = todo.pop()
+        if isinstance(item, str):
+            parent[key] = _LONE_SURROGATE.sub("\ufffd", item)
+        elif isinstance(item, list):
+            parent[key] = items = [None] * len(item)
+            todo.extend((v, items, i) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            parent[key] = fields = dict.fromkeys(_LONE_SURROGATE.sub("\ufffd", k) for k in item)  # key order
+            todo.extend((v, fields, _LONE_SURROGATE.sub("\ufffd", k)) for k, v in item.items())
+        else:
+            parent[key] = item
+    return root[0]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -366,13 +399,14 @@ def atomic_write_text(
 ) -> Path:
     """Write UTF-8 text atomically; ``\\n`` stays ``\\n`` on every platform.
 
-    Text holding undecodable bytes of a file name (lone surrogates, from a non-UTF-8 folder name)
-    is written with U+FFFD replacement characters in their place, never refused.
+    Lone surrogates, which UTF-8 cannot hold, are written as U+FFFD replacement characters, never
+    refused: the undecodable bytes of a non-UTF-8 folder name, or any other source of one (the JSON
+    reader already mends a ``"\\ud800"`` escape the same way).
     """
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
-        data = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8", "replace")
+        data = _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
     return atomic_write_bytes(path, data, durable=durable, mode=mode)
 
 
