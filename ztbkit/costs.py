@@ -404,8 +404,11 @@ def _non_finite(value: Any, where: str = "") -> str | None:
 
 
 def yen(amount: float) -> str:
-    """Whole yen with thousands separators, halves rounded up: 1555.87 → ``¥1,556``."""
-    whole = int(Decimal(str(amount)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """Whole yen with thousands separators, halves rounded up: 1555.87 → ``¥1,556``.
+
+    Any finite amount is shown, however large: rounding to an integral value is not bounded by the
+    28-digit Decimal context that ``quantize`` is (a run priced at ¥1e30 raised InvalidOperation)."""
+    whole = int(Decimal(str(amount)).to_integral_value(rounding=ROUND_HALF_UP))
     return f"-¥{-whole:,}" if whole < 0 else f"¥{whole:,}"
 
 
