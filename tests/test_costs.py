@@ -131,8 +131,16 @@ def test_no_duration_is_said_not_priced_zero(make_tree: MakeTree) -> None:
 
 @pytest.mark.parametrize(
     ("amount", "text"),
-    [(1555.87, "¥1,556"), (0, "¥0"), (0.5, "¥1"), (2.5, "¥3"), (1234567.4, "¥1,234,567"), (-1500, "-¥1,500"),
-     (1e30, "¥1" + ",000" * 10), (-2.5e29, "-¥250" + ",000" * 9)],
+    [
+        (1555.87, "¥1,556"),
+        (0, "¥0"),
+        (0.5, "¥1"),
+        (2.5, "¥3"),
+        (1234567.4, "¥1,234,567"),
+        (-1500, "-¥1,500"),
+        (1e30, "¥1" + ",000" * 10),
+        (-2.5e29, "-¥250" + ",000" * 9),
+    ],
 )
 def test_yen_formatting(amount: float, text: str) -> None:
     assert yen(amount) == text
@@ -193,7 +201,9 @@ def test_a_huge_but_finite_run_is_priced_and_summed_not_a_crash(make_tree: MakeT
     """A gpu_count of 10**30 is a finite number: the estimate (~¥3e32) is written and the one-line
     total printed in whole yen; Decimal's 28-digit default used to raise InvalidOperation there."""
     root = make_tree({"s": {"run_metadata.json": {**ONE_HOUR, "gpu_count": 10**30}}})
-    code, out, err = run("cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md"))
+    code, out, err = run(
+        "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md")
+    )
     assert code == 0 and "Traceback" not in err, err
     assert "(GPU ¥300" + ",000" * 10 + ", electricity ¥10,500" + ",000" * 9 + "," in out
     code, out, err = run("budget", "--artifacts-dir", str(root), "--out", str(tmp_path / "b.md"))
