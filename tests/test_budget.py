@@ -131,3 +131,30 @@ def test_nightly_includes_the_budget(make_tree: MakeTree, tmp_path: Path) -> Non
     result = run_nightly(root, tmp_path / "o", date_text="2025-10-31", notebooks=False, clock=FakeClock())
     assert [s.name for s in result.steps] == ["trends.csv", "trends-md", "budget.md"] and result.ok
     assert "¥311" in (tmp_path / "o" / "2025-10-31" / "budget_daily.md").read_text(encoding="utf-8")
+
+
+def test_a_start_time_at_the_calendar_edge_is_a_warning_not_a_crash(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """Year 1 at +14:00 (or a naive year 1 in Tokyo) is before 0001-01-01 UTC, and 9999-12-31 at
+    -12:00 is after the last date Python holds: converting either to Tokyo days raised OverflowError.
+    Such a start is reported naming the file and key; the other runs are still summed."""
+    index = {"sessions": [
+        {"correlation_id": "early", "created_at": "0001-01-01T00:00:00+14:00"},
+        {"correlation_id": "late", "created_at": "9999-12-31T23:59:59-12:00"},
+        {"correlation_id": "ok", "created_at": "2025-10-01T10:00:00+09:00"},
+    ]}  # fmt: skip
+    root = make_tree({
+        "early": {"reports/cost_estimate.json": FLAT},
+        "late": {"reports/cost_estimate.json": FLAT},
+        "naive": {"reports/cost_estimate.json": FLAT, "summary.json": {"timestamp": "0001-01-01T00:00:00"}},
+        "ok": {"reports/cost_estimate.json": OURS},
+    }, index=index)  # fmt: skip
+    out = tmp_path / "b.md"
+    code, stdout, err = run("budget", "--artifacts-dir", str(root), "--out", str(out))
+    assert code == 0 and "Traceback" not in err, err
+    assert "index.json: created_at: not a timestamp: str '0001-01-01T00:00:00+14:00'" in err
+    assert "index.json: created_at: not a timestamp: str '9999-12-31T23:59:59-12:00'" in err
+    assert "summary.json: timestamp: not a timestamp: str '0001-01-01T00:00:00'" in err
+    assert "4 run(s)" in stdout and "total ¥3,621" in stdout
+    assert "| 2025-10-01 |" in out.read_text(encoding="utf-8")

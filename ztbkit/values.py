@@ -8,7 +8,7 @@ passed on as if valid. Naive timestamps are taken to be in Asia/Tokyo.
 from __future__ import annotations
 
 import math
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ztbkit.clock import default_tz
@@ -52,7 +52,9 @@ def check_count(value: Any, where: str, issues: list[Problem], file: str) -> int
 def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
     """ISO-8601 text (extended or basic, ``Z`` or offset or naive) or epoch seconds → aware datetime.
 
-    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable.
+    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable, and
+    for an instant in year 1 or 9999 (UTC): such a time cannot be shown in every time zone (Tokyo
+    days, a -12:00 offset) without leaving the calendar Python holds, so it is a bad value, not a time.
     """
     if isinstance(value, bool):
         return None
@@ -60,7 +62,7 @@ def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
         if not math.isfinite(value):
             return None
         try:
-            return datetime.fromtimestamp(value, tz or default_tz())
+            return _on_calendar(datetime.fromtimestamp(value, tz or default_tz()))
         except (OverflowError, OSError, ValueError):
             return None
     if not isinstance(value, str):
@@ -69,4 +71,13 @@ def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz())
+    return _on_calendar(dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz()))
+
+
+def _on_calendar(dt: datetime) -> datetime | None:
+    """``dt`` when it is at least a day inside the years 1-9999 in UTC, so any offset can show it."""
+    try:
+        year = dt.astimezone(UTC).year
+    except OverflowError:
+        return None
+    return dt if 1 < year < 9999 else None
