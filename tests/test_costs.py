@@ -210,6 +210,20 @@ def test_a_huge_but_finite_run_is_priced_and_summed_not_a_crash(make_tree: MakeT
     assert code == 0 and "Traceback" not in err, err
 
 
+def test_cost_cli_warns_of_the_bad_values_it_set_aside(make_tree: MakeTree, tmp_path: Path) -> None:
+    """A negative duration or GPU count is not priced; the one-hour summary and the 1-GPU default are
+    used, and stderr says which file and key was set aside (it used to say nothing)."""
+    root = make_tree({"s": {"run_metadata.json": {"duration_seconds": -7200, "gpu_count": -2},
+                            "summary.json": {"wall_clock_duration_hours": 1}}})  # fmt: skip
+    code, out, err = run(
+        "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md")
+    )
+    assert code == 0 and "total ¥" in out
+    assert "(GPU ¥300," in out  # 1 GPU x 1 h x ¥300/h
+    assert "s/run_metadata.json: duration_seconds: expected a non-negative number, got -7200" in err
+    assert "s/run_metadata.json: gpu_count: expected a non-negative number, got -2" in err
+
+
 def test_cost_cli_errors(make_tree: MakeTree, tmp_path: Path) -> None:
     root = make_tree(
         {"empty": {}, "s": {"run_metadata.json": ONE_HOUR}, "nodur": {"summary.json": {"dsr": 1}}}

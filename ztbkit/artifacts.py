@@ -308,7 +308,8 @@ DURATION_SOURCES = (
 def _derive_duration(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
     """Duration in seconds from :data:`DURATION_SOURCES`, else global_step / steps-per-second.
 
-    Zeros are skipped: the bot writes 0 as a placeholder before a run has measured anything.
+    Zeros are skipped: the bot writes 0 as a placeholder before a run has measured anything. A
+    negative duration is reported and skipped.
     """
     for file, parent, key, scale in DURATION_SOURCES:
         scope = scopes.get((file, parent))
@@ -317,7 +318,9 @@ def _derive_duration(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
             continue
         label = f"{parent}.{key}" if parent else key
         num = check_number(value, label, issues, file)
-        if num is not None and num > 0:
+        if num is not None and num < 0:
+            issues.append(Problem(file, f"{label}: expected a non-negative number, got {num}"))
+        elif num is not None and num > 0:
             s.duration_seconds, s.duration_source = float(num) * scale, f"{file}:{label}"
             return
     if s.global_step and s.steps_per_sec:
