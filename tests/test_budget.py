@@ -158,3 +158,16 @@ def test_a_start_time_at_the_calendar_edge_is_a_warning_not_a_crash(
     assert "summary.json: timestamp: not a timestamp: str '0001-01-01T00:00:00'" in err
     assert "4 run(s)" in stdout and "total ¥3,621" in stdout
     assert "| 2025-10-01 |" in out.read_text(encoding="utf-8")
+
+
+def test_a_line_break_in_an_index_status_stays_in_its_table_cell(make_tree: MakeTree, tmp_path: Path) -> None:
+    """Markdown ends a table row at a line break: a status of "a\\nb|c" split the run's row in two."""
+    index = {
+        "sessions": [{"correlation_id": "s", "created_at": "2025-10-01T10:00:00+09:00", "status": "a\r\nb|c"}]
+    }
+    root = make_tree({"s": {"reports/cost_estimate.json": OURS}}, index=index)
+    out = tmp_path / "b.md"
+    code, _, err = run("budget", "--artifacts-dir", str(root), "--out", str(out))
+    assert code == 0, err
+    rows = [ln for ln in out.read_text(encoding="utf-8").splitlines() if ln.startswith("| s |")]
+    assert rows == ["| s | a b\\|c | 2.00 | ¥621 | — |"]

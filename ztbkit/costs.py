@@ -413,8 +413,10 @@ def yen(amount: float) -> str:
 
 
 def md_escape(text: str) -> str:
-    """Untrusted text in a Markdown table cell: no table breaks, no raw HTML."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    """Untrusted text in a Markdown table cell: no table breaks (a ``|`` or a line break), no raw HTML.
+    Runs of whitespace, line breaks included, become one space."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return " ".join(out.split())
 
 
 if __name__ == "__main__":  # python -m ztbkit.costs == ztb cost
