@@ -144,6 +144,16 @@ def test_dry_run_posts_nothing(make_tree: MakeTree, hook_server: FakeHook) -> No
     assert hook_server.seen == []
 
 
+def test_a_line_break_in_a_gate_name_cannot_forge_an_output_line(make_tree: MakeTree) -> None:
+    """gates.json is written by the bot: a gate named "x\nOK: ..." must not print an OK line that a
+    log reader (``ztb gates-alert ... | logger``) would take for ztbkit's own verdict."""
+    root = gates_tree(make_tree, {"gates": [{"name": "x\nOK: 1 gate(s), none failed", "status": "fail"}]})
+    r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--dry-run")
+    first, payload = r.stdout.split("\n", 1)
+    assert r.exit_code == 0 and first == "FAIL: 1 gate(s) failed (WARN): x\\x0aOK: 1 gate(s), none failed"
+    assert json.loads(payload)["embeds"][0]["description"].startswith("• **x\nOK: 1 gate(s)")
+
+
 def test_invalid_gates_json_is_exit_2_naming_the_file(make_tree: MakeTree) -> None:
     root = gates_tree(make_tree, "{not json")
     r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root))
