@@ -190,6 +190,27 @@ def test_live_status_embed_from_formats_fixtures(tmp_path: Path, hook_server: Fa
     assert "P&L: ¥15,000" in fields["💱 btc_jpy"] and "Max Drawdown: —" in fields["💱 eth_jpy"]
 
 
+def test_live_status_totals_leave_out_a_pair_with_a_bad_value_and_say_so(tmp_path: Path) -> None:
+    """stats.json is hand-edited or half-written: a P&L of "15000" (text) or -5 trades used to drop
+    silently out of the totals (Total P&L ¥5,000 shown as if right) or make them absurd (Win Rate
+    -900%). The pair is left out of every total, named in the summary, and each value is a warning."""
+    d = live_dir(tmp_path)
+    btc = {"trades": -5, "wins": 7, "realizedPnl": "15000", "maxDrawdown": 3000}
+    write(
+        d / "stats.json",
+        {"date": "2025-09-29", "data": [{"pair": "btc_jpy", "stats": btc}, FORMATS_STATS["data"][1]]},
+    )
+    r = run("live-status", "--state-dir", str(d), "--dry-run")
+    assert r.exit_code == 0, r.output
+    fields = {f["name"]: f["value"] for f in json.loads(r.stdout)["embeds"][0]["fields"]}
+    summary = fields["📈 Performance Summary"]
+    assert "Total Trades: 4\nTotal Wins: 1\nWin Rate: 25.0%\nTotal P&L: ¥5,000" in summary
+    assert "Not counted: btc_jpy" in summary
+    assert "Trades: —\nWins: 7\nP&L: —" in fields["💱 btc_jpy"]
+    assert "stats.json: data[0].stats.trades: expected a non-negative number, got -5" in r.stderr
+    assert "stats.json: data[0].stats.realizedPnl: expected a number, got str '15000'" in r.stderr
+
+
 def test_live_status_missing_files_drop_fields_not_the_message(tmp_path: Path, hook_server: FakeHook) -> None:
     r = run("live-status", hook_server.url(), "--state-dir", str(live_dir(tmp_path, config=False)))
     assert r.exit_code == 0
