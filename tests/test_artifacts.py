@@ -497,3 +497,19 @@ def test_status_and_duration_problems_and_the_kill_file(tmp_path: Path) -> None:
     assert _session(tmp_path / "b", {}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
     assert _session(tmp_path / "c", {}, entry={"status": " Running"}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
     assert _session(tmp_path / "d", {}, entry={"status": "Done "}, kill=True)[0].status == "done"  # type: ignore[attr-defined]
+
+
+def test_a_count_past_64_bits_does_not_break_the_dataframe(make_tree: MakeTree) -> None:
+    """README's ``tree.to_dataframe()``: one session with global_step 2**70 raised OverflowError (an
+    Int64 column cannot hold it), losing every session. That cell is NA; the others are kept."""
+    root = make_tree({
+        "a": {"summary.json": {"global_step": 2**70}, "run_metadata.json": {"gpu_count": 2**64}},
+        "b": {"summary.json": {"global_step": 5}, "run_metadata.json": {"gpu_count": 2}},
+    })  # fmt: skip
+    df = load_artifacts(root).to_dataframe().set_index("session_id")
+    assert str(df["global_step"].dtype) == "Int64" and str(df["gpu_count"].dtype) == "Int64"
+    assert df.loc["b", "global_step"] == 5 and df.loc["b", "gpu_count"] == 2
+    assert df["global_step"].isna().tolist() == [True, False] and df["gpu_count"].isna().tolist() == [
+        True,
+        False,
+    ]

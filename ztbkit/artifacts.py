@@ -158,7 +158,9 @@ DATAFRAME_COLUMNS = (
 
 
 def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None) -> pd.DataFrame:
-    """Build the sessions DataFrame (nullable Int64 for counts, NaN for missing floats)."""
+    """Build the sessions DataFrame (nullable Int64 for counts, NaN for missing floats).
+
+    A count past 64 bits (global_step 2**70), which Int64 cannot hold, is NA here; the Session keeps it."""
     import pandas as pd
 
     zone = tz or default_tz()
@@ -173,14 +175,14 @@ def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None)
         cols["is_best"].append(s.is_best)
         cols["start_time"].append(s.start_time.astimezone(zone) if s.start_time else None)
         cols["eta"].append(s.eta)
-        cols["global_step"].append(s.global_step)
+        cols["global_step"].append(_int64(s.global_step))
         cols["rl_sharpe"].append(s.rl_sharpe)
         cols["dsr"].append(s.dsr)
         cols["p_value"].append(s.p_value)
         cols["memory_peak_mb"].append(s.memory_peak_mb)
         cols["rss_peak_mb"].append(s.rss_peak_mb)
         cols["duration_seconds"].append(s.duration_seconds)
-        cols["gpu_count"].append(s.gpu_count)
+        cols["gpu_count"].append(_int64(s.gpu_count))
         cols["steps_per_sec"].append(s.steps_per_sec)
         cols["gate_verdict"].append(s.gate_verdict)
         cols["gates_failed"].append(",".join(g.name for g in s.gates.failures) if s.gates else "")
@@ -200,6 +202,10 @@ def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None)
     ):
         df[c] = df[c].astype("float64")
     return df
+
+
+def _int64(value: int | None) -> int | None:
+    return value if value is None or -(2**63) <= value < 2**63 else None
 
 
 # --------------------------------------------------------------------------- loading
