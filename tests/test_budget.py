@@ -171,3 +171,18 @@ def test_a_line_break_in_an_index_status_stays_in_its_table_cell(make_tree: Make
     assert code == 0, err
     rows = [ln for ln in out.read_text(encoding="utf-8").splitlines() if ln.startswith("| s |")]
     assert rows == ["| s | a b\\|c | 2.00 | ¥621 | — |"]
+
+
+def test_a_total_past_the_largest_float_is_shown_as_infinite_not_a_crash(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """Three cost files of ¥1e308 each are finite, but their sum is not: the budget (CLI and notebook)
+    died with OverflowError formatting it. The overflowed total reads ¥∞; each run keeps its figure."""
+    big = {"total_cost_jpy": 1e308, "gpu_hours": 1.0}
+    root = make_tree({s: {"reports/cost_estimate.json": big} for s in ("x", "y", "z")})
+    out = tmp_path / "b.md"
+    code, stdout, err = run("budget", "--artifacts-dir", str(root), "--out", str(out))
+    assert code == 0 and "Traceback" not in err, err
+    assert "total ¥∞" in stdout and "| **Total** | **3** | **3.00** | **¥∞** |" in out.read_text(
+        encoding="utf-8"
+    )

@@ -140,6 +140,9 @@ def test_no_duration_is_said_not_priced_zero(make_tree: MakeTree) -> None:
         (-1500, "-¥1,500"),
         (1e30, "¥1" + ",000" * 10),
         (-2.5e29, "-¥250" + ",000" * 9),
+        (float("inf"), "¥∞"),
+        (float("-inf"), "-¥∞"),
+        (float("nan"), "¥—"),
     ],
 )
 def test_yen_formatting(amount: float, text: str) -> None:

@@ -407,7 +407,12 @@ def yen(amount: float) -> str:
     """Whole yen with thousands separators, halves rounded up: 1555.87 → ``¥1,556``.
 
     Any finite amount is shown, however large: rounding to an integral value is not bounded by the
-    28-digit Decimal context that ``quantize`` is (a run priced at ¥1e30 raised InvalidOperation)."""
+    28-digit Decimal context that ``quantize`` is (a run priced at ¥1e30 raised InvalidOperation).
+    A sum that overflowed a float shows as ``¥∞`` (``-¥∞``), NaN as ``¥—``: never an exception."""
+    if math.isnan(amount):
+        return "¥—"
+    if math.isinf(amount):
+        return "-¥∞" if amount < 0 else "¥∞"
     whole = int(Decimal(str(amount)).to_integral_value(rounding=ROUND_HALF_UP))
     return f"-¥{-whole:,}" if whole < 0 else f"¥{whole:,}"
 
