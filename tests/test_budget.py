@@ -186,3 +186,28 @@ def test_a_total_past_the_largest_float_is_shown_as_infinite_not_a_crash(
     assert "total ¥∞" in stdout and "| **Total** | **3** | **3.00** | **¥∞** |" in out.read_text(
         encoding="utf-8"
     )
+
+
+def test_estimate_missing_goes_on_past_a_session_that_cannot_be_priced(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """steps_per_sec 5e-324 makes the derived duration infinite, and 1e306 GPUs an infinite energy: each
+    stopped `ztb budget --estimate-missing` (and the nightly's budget.md) with exit 2, for every run.
+    Such a session is listed as not estimated, with why; the others are priced."""
+    root = make_tree({
+        "slow": {"summary.json": {"global_step": 5_000_000, "progress": {"steps_per_sec": 5e-324}}},
+        "gpus": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 10**306}},
+        "ok": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 1}},
+    })  # fmt: skip
+    code, stdout, err = run(
+        "budget", "--artifacts-dir", str(root), "--out", str(tmp_path / "b.md"), "--estimate-missing"
+    )
+    assert code == 0, err
+    assert "3 run(s), 2 not estimated" in stdout
+    assert "warning: slow: not estimated: " in err and "warning: gpus: not estimated: " in err
+    assert (
+        json.loads((root / "ok" / "reports" / "cost_estimate.json").read_text(encoding="utf-8"))["costs"][
+            "gpu_jpy"
+        ]
+        == 300
+    )

@@ -34,9 +34,9 @@ from ztbkit.costs import (
     yen,
 )
 from ztbkit.costs import _gpu_model as gpu_model
-from ztbkit.errors import ArtifactsNotFoundError
+from ztbkit.errors import ArtifactsNotFoundError, UsageError
 from ztbkit.fsio import atomic_write_json, atomic_write_text
-from ztbkit.tariffs import load_tariff
+from ztbkit.tariffs import TariffError, load_tariff
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -304,8 +304,10 @@ def estimate_missing_costs(
     """Estimate sessions with no cost file, or whose file ztbkit wrote while the run was still going.
 
     Files from other tools (the flat shape) are left alone. Returns (session id, reason) for the
-    sessions that could not be priced.
+    sessions that could not be priced, including those whose figures are not finite numbers: one such
+    session never stops the budget of the others.
     """
+    load_tariff(rates.tariff)  # a bad tariff is the user's setting: it stops the budget (exit 2) up front
     skipped = []
     for s in sessions:
         if not s.on_disk:
@@ -316,7 +318,7 @@ def estimate_missing_costs(
             continue
         try:
             price_session(s, rates, clock=clock)
-        except CostUnavailableError as exc:
+        except (CostUnavailableError, UsageError, TariffError) as exc:  # figures past the largest float
             skipped.append((s.session_id, str(exc)))
     return skipped
 
