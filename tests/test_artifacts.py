@@ -513,3 +513,20 @@ def test_a_count_past_64_bits_does_not_break_the_dataframe(make_tree: MakeTree) 
         True,
         False,
     ]
+
+
+def test_an_integer_too_large_for_a_float_is_a_warning_not_a_crash(make_tree: MakeTree) -> None:
+    """A 400-digit global_step is valid JSON and passes the int-digits limit, but no float holds it:
+    dividing it by steps/sec raised OverflowError while loading, so ztb trends, cost and budget all
+    died for every session. It is reported naming the file and key; the other session is kept."""
+    huge = "1" + "0" * 400
+    root = make_tree({
+        "big": {"summary.json": '{"global_step": ' + huge + ', "progress": {"steps_per_sec": 10}}'},
+        "ok": {"summary.json": {"global_step": 7}},
+    })  # fmt: skip
+    tree = load_artifacts(root)
+    big, ok = sorted(tree.sessions, key=lambda s: s.session_id)
+    assert big.global_step is None and ok.global_step == 7
+    assert any(
+        "summary.json: global_step: int 1000000" in t and "too large" in t for t in issue_texts(big)
+    ), issue_texts(big)

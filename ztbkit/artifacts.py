@@ -30,7 +30,7 @@ from ztbkit.clock import default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import JsonRead, Problem, read_json_if_exists
 from ztbkit.storage import RemoteTree, is_remote, local_path
-from ztbkit.values import check_count, check_number, describe, parse_timestamp
+from ztbkit.values import FLOAT_MAX, check_count, check_number, describe, is_finite_number, parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -253,7 +253,7 @@ def _lookup_number(name: str, scopes: Scopes, issues: list[Problem]) -> float | 
         if value is None:
             continue
         kind = type(value)
-        if kind is int or (kind is float and -_INF < value < _INF):  # the common, valid case (NaN fails <)
+        if (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX) or (kind is float and -_INF < value < _INF):
             return value  # type: ignore[no-any-return]
         check_number(value, label, issues, file)  # reports why it is unusable; try the next source
     return None
@@ -261,7 +261,7 @@ def _lookup_number(name: str, scopes: Scopes, issues: list[Problem]) -> float | 
 
 def _lookup_count(name: str, scopes: Scopes, issues: list[Problem]) -> int | None:
     for file, label, value in _candidates(name, scopes):
-        if type(value) is int and value >= 0:
+        if type(value) is int and 0 <= value <= FLOAT_MAX:  # the common, valid case
             return value
         num = check_count(value, label, issues, file)
         if num is not None:
@@ -360,7 +360,7 @@ def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
         issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {describe(values)}"))
         return None
     try:
-        if all(type(v) in (int, float) and -_INF < v < _INF for v in values):  # the common case
+        if all(type(v) in (int, float) and -FLOAT_MAX <= v <= FLOAT_MAX for v in values):  # the common case
             return float(max(values)) if values else None
     except TypeError:
         pass
@@ -416,7 +416,7 @@ def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], 
         if isinstance(value, str) and value.strip():
             s.eta = value.strip()
             break
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if is_finite_number(value):
             s.eta = f"{value:g}s"
             break
         issues.append(Problem(file, f"{key}: expected text or seconds, got {describe(value)}"))

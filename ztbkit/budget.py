@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from ztbkit.costs import _gpu_model as gpu_model
 from ztbkit.errors import ArtifactsNotFoundError, UsageError
 from ztbkit.fsio import atomic_write_json, atomic_write_text
 from ztbkit.tariffs import TariffError, load_tariff
+from ztbkit.values import is_finite_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,7 +130,7 @@ class BudgetRun:
 
 
 def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+    if not is_finite_number(value) or value < 0:
         return None
     return float(value)
 

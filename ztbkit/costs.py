@@ -30,6 +30,7 @@ from typing import Any
 from ztbkit.artifacts import Session
 from ztbkit.errors import UsageError, ZtbError
 from ztbkit.tariffs import Bill, Tariff
+from ztbkit.values import is_finite_number
 
 DEFAULT_GPU_RATE = 300.0
 DEFAULT_KWH_RATE = 35.0
@@ -130,12 +131,7 @@ def board_power_watts(model: str) -> float | None:
 
 
 def _positive(value: Any) -> float | None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_finite_number(value) or value <= 0:
         return None
     return float(value)
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ztbkit.errors import ArtifactsNotFoundError, ZtbError
 from ztbkit.fsio import Problem, atomic_write_json, open_regular, read_json, read_json_if_exists
+from ztbkit.values import is_finite_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -383,7 +384,7 @@ def _summary_scalars(path: Path, problems: list[Problem]) -> dict[str, Point]:
         return {}
     out = {}
     for tag, value in read.value.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not is_finite_number(value):
             problems.append(Problem(str(path), f"{tag}: not a finite number; left out"))
             continue
         out[str(tag)] = (-1, 0.0, float(value))

@@ -8,11 +8,20 @@ passed on as if valid. Naive timestamps are taken to be in Asia/Tokyo.
 from __future__ import annotations
 
 import math
+import sys
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ztbkit.clock import default_tz
 from ztbkit.fsio import Problem
+
+FLOAT_MAX = int(sys.float_info.max)
+
+
+def is_finite_number(value: Any) -> bool:
+    """An int or float (not bool) that is finite and that a float can hold: not NaN, not ±inf, and
+    not an integer past ±1.8e308 (``math.isfinite`` raises OverflowError on those)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and -FLOAT_MAX <= value <= FLOAT_MAX
 
 
 def describe(value: Any) -> str:
@@ -21,11 +30,17 @@ def describe(value: Any) -> str:
 
 
 def check_number(value: Any, where: str, issues: list[Problem], file: str) -> float | int | None:
-    """A finite int/float (not bool), else None with an issue. None stays None silently."""
+    """A finite int/float (not bool), else None with an issue. None stays None silently.
+
+    An integer too large for a float (a 400-digit global_step) is refused too: every figure derived
+    from it (a duration, a rate) would raise OverflowError."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         issues.append(Problem(file, f"{where}: expected a number, got {describe(value)}"))
+        return None
+    if isinstance(value, int) and not -FLOAT_MAX <= value <= FLOAT_MAX:
+        issues.append(Problem(file, f"{where}: {describe(value)} is too large for a float"))
         return None
     if isinstance(value, float) and not math.isfinite(value):
         issues.append(Problem(file, f"{where}: {value} is not a finite number"))
@@ -59,7 +74,7 @@ def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if not is_finite_number(value):
             return None
         try:
             return _on_calendar(datetime.fromtimestamp(value, tz or default_tz()))
