@@ -154,6 +154,14 @@ def test_a_line_break_in_a_gate_name_cannot_forge_an_output_line(make_tree: Make
     assert json.loads(payload)["embeds"][0]["description"].startswith("• **x\nOK: 1 gate(s)")
 
 
+def test_a_bidi_override_in_a_gate_name_is_shown_escaped(make_tree: MakeTree) -> None:
+    """U+202E reverses what follows on a terminal (Trojan Source): a gate named "\u202eliaf_ton" read
+    "not_fail" in the FAIL line. Bidi controls are printed as \\u escapes, like control characters."""
+    root = gates_tree(make_tree, {"gates": [{"name": "\u202eliaf_ton", "status": "fail"}]})
+    r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--dry-run")
+    assert r.exit_code == 0 and r.stdout.split("\n", 1)[0].endswith("(WARN): \\u202eliaf_ton"), r.stdout
+
+
 def test_invalid_gates_json_is_exit_2_naming_the_file(make_tree: MakeTree) -> None:
     root = gates_tree(make_tree, "{not json")
     r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root))
