@@ -530,3 +530,21 @@ def test_an_integer_too_large_for_a_float_is_a_warning_not_a_crash(make_tree: Ma
     assert any(
         "summary.json: global_step: int 1000000" in t and "too large" in t for t in issue_texts(big)
     ), issue_texts(big)
+
+
+def test_a_negative_step_count_or_rate_is_reported_not_used(make_tree: MakeTree) -> None:
+    """metrics.json steps -1e6 over 100 s gave steps/sec -10000, shown in the cost report as
+    'measured'; a negative progress.steps_per_sec was dropped without a word."""
+    root = make_tree({
+        "m": {"metrics.json": {"steps": -1_000_000, "elapsed_time": 100}},
+        "p": {"summary.json": {"progress": {"steps_per_sec": -5}}},
+    })  # fmt: skip
+    m, p = sorted(load_artifacts(root).sessions, key=lambda s: s.session_id)
+    assert m.steps_per_sec is None and p.steps_per_sec is None
+    assert any(
+        "metrics.json: steps: expected a non-negative number, got -1000000" in t for t in issue_texts(m)
+    )
+    assert any(
+        "summary.json: progress.steps_per_sec: expected a positive number, got -5" in t
+        for t in issue_texts(p)
+    )

@@ -338,13 +338,17 @@ def _derive_rates(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
     progress = scopes.get(("summary.json", "progress"))
     if progress is not None and progress.get("steps_per_sec") is not None:
         num = check_number(progress["steps_per_sec"], "progress.steps_per_sec", issues, "summary.json")
-        if num is not None and num > 0:
+        if num is not None and num < 0:
+            issues.append(
+                Problem("summary.json", f"progress.steps_per_sec: expected a positive number, got {num}")
+            )
+        elif num is not None and num > 0:
             s.steps_per_sec = float(num)
     met = scopes.get(("metrics.json", ""))
     if met is None:
         return
     if s.steps_per_sec is None and ("steps" in met or "elapsed_time" in met):
-        steps = check_number(met.get("steps"), "steps", issues, "metrics.json")
+        steps = check_count(met.get("steps"), "steps", issues, "metrics.json")
         elapsed = check_number(met.get("elapsed_time"), "elapsed_time", issues, "metrics.json")
         if steps and elapsed and elapsed > 0:
             s.steps_per_sec = float(steps) / float(elapsed)
