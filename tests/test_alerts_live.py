@@ -144,6 +144,24 @@ def test_dry_run_posts_nothing(make_tree: MakeTree, hook_server: FakeHook) -> No
     assert hook_server.seen == []
 
 
+def test_a_line_break_in_a_gate_name_cannot_forge_an_output_line(make_tree: MakeTree) -> None:
+    """gates.json is written by the bot: a gate named "x\nOK: ..." must not print an OK line that a
+    log reader (``ztb gates-alert ... | logger``) would take for ztbkit's own verdict."""
+    root = gates_tree(make_tree, {"gates": [{"name": "x\nOK: 1 gate(s), none failed", "status": "fail"}]})
+    r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--dry-run")
+    first, payload = r.stdout.split("\n", 1)
+    assert r.exit_code == 0 and first == "FAIL: 1 gate(s) failed (WARN): x\\x0aOK: 1 gate(s), none failed"
+    assert json.loads(payload)["embeds"][0]["description"].startswith("• **x\nOK: 1 gate(s)")
+
+
+def test_a_bidi_override_in_a_gate_name_is_shown_escaped(make_tree: MakeTree) -> None:
+    """U+202E reverses what follows on a terminal (Trojan Source): a gate named "\u202eliaf_ton" read
+    "not_fail" in the FAIL line. Bidi controls are printed as \\u escapes, like control characters."""
+    root = gates_tree(make_tree, {"gates": [{"name": "\u202eliaf_ton", "status": "fail"}]})
+    r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root), "--dry-run")
+    assert r.exit_code == 0 and r.stdout.split("\n", 1)[0].endswith("(WARN): \\u202eliaf_ton"), r.stdout
+
+
 def test_invalid_gates_json_is_exit_2_naming_the_file(make_tree: MakeTree) -> None:
     root = gates_tree(make_tree, "{not json")
     r = run("gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root))
@@ -178,6 +196,27 @@ def test_live_status_embed_from_formats_fixtures(tmp_path: Path, hook_server: Fa
     assert "Total Trades: 14\nTotal Wins: 8" in fields["📈 Performance Summary"]
     assert "Total P&L: ¥20,000" in fields["📈 Performance Summary"]
     assert "P&L: ¥15,000" in fields["💱 btc_jpy"] and "Max Drawdown: —" in fields["💱 eth_jpy"]
+
+
+def test_live_status_totals_leave_out_a_pair_with_a_bad_value_and_say_so(tmp_path: Path) -> None:
+    """stats.json is hand-edited or half-written: a P&L of "15000" (text) or -5 trades used to drop
+    silently out of the totals (Total P&L ¥5,000 shown as if right) or make them absurd (Win Rate
+    -900%). The pair is left out of every total, named in the summary, and each value is a warning."""
+    d = live_dir(tmp_path)
+    btc = {"trades": -5, "wins": 7, "realizedPnl": "15000", "maxDrawdown": 3000}
+    write(
+        d / "stats.json",
+        {"date": "2025-09-29", "data": [{"pair": "btc_jpy", "stats": btc}, FORMATS_STATS["data"][1]]},
+    )
+    r = run("live-status", "--state-dir", str(d), "--dry-run")
+    assert r.exit_code == 0, r.output
+    fields = {f["name"]: f["value"] for f in json.loads(r.stdout)["embeds"][0]["fields"]}
+    summary = fields["📈 Performance Summary"]
+    assert "Total Trades: 4\nTotal Wins: 1\nWin Rate: 25.0%\nTotal P&L: ¥5,000" in summary
+    assert "Not counted: btc_jpy" in summary
+    assert "Trades: —\nWins: 7\nP&L: —" in fields["💱 btc_jpy"]
+    assert "stats.json: data[0].stats.trades: expected a non-negative number, got -5" in r.stderr
+    assert "stats.json: data[0].stats.realizedPnl: expected a number, got str '15000'" in r.stderr
 
 
 def test_live_status_missing_files_drop_fields_not_the_message(tmp_path: Path, hook_server: FakeHook) -> None:

@@ -497,3 +497,54 @@ def test_status_and_duration_problems_and_the_kill_file(tmp_path: Path) -> None:
     assert _session(tmp_path / "b", {}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
     assert _session(tmp_path / "c", {}, entry={"status": " Running"}, kill=True)[0].status == "stopped"  # type: ignore[attr-defined]
     assert _session(tmp_path / "d", {}, entry={"status": "Done "}, kill=True)[0].status == "done"  # type: ignore[attr-defined]
+
+
+def test_a_count_past_64_bits_does_not_break_the_dataframe(make_tree: MakeTree) -> None:
+    """README's ``tree.to_dataframe()``: one session with global_step 2**70 raised OverflowError (an
+    Int64 column cannot hold it), losing every session. That cell is NA; the others are kept."""
+    root = make_tree({
+        "a": {"summary.json": {"global_step": 2**70}, "run_metadata.json": {"gpu_count": 2**64}},
+        "b": {"summary.json": {"global_step": 5}, "run_metadata.json": {"gpu_count": 2}},
+    })  # fmt: skip
+    df = load_artifacts(root).to_dataframe().set_index("session_id")
+    assert str(df["global_step"].dtype) == "Int64" and str(df["gpu_count"].dtype) == "Int64"
+    assert df.loc["b", "global_step"] == 5 and df.loc["b", "gpu_count"] == 2
+    assert df["global_step"].isna().tolist() == [True, False] and df["gpu_count"].isna().tolist() == [
+        True,
+        False,
+    ]
+
+
+def test_an_integer_too_large_for_a_float_is_a_warning_not_a_crash(make_tree: MakeTree) -> None:
+    """A 400-digit global_step is valid JSON and passes the int-digits limit, but no float holds it:
+    dividing it by steps/sec raised OverflowError while loading, so ztb trends, cost and budget all
+    died for every session. It is reported naming the file and key; the other session is kept."""
+    huge = "1" + "0" * 400
+    root = make_tree({
+        "big": {"summary.json": '{"global_step": ' + huge + ', "progress": {"steps_per_sec": 10}}'},
+        "ok": {"summary.json": {"global_step": 7}},
+    })  # fmt: skip
+    tree = load_artifacts(root)
+    big, ok = sorted(tree.sessions, key=lambda s: s.session_id)
+    assert big.global_step is None and ok.global_step == 7
+    assert any(
+        "summary.json: global_step: int 1000000" in t and "too large" in t for t in issue_texts(big)
+    ), issue_texts(big)
+
+
+def test_a_negative_step_count_or_rate_is_reported_not_used(make_tree: MakeTree) -> None:
+    """metrics.json steps -1e6 over 100 s gave steps/sec -10000, shown in the cost report as
+    'measured'; a negative progress.steps_per_sec was dropped without a word."""
+    root = make_tree({
+        "m": {"metrics.json": {"steps": -1_000_000, "elapsed_time": 100}},
+        "p": {"summary.json": {"progress": {"steps_per_sec": -5}}},
+    })  # fmt: skip
+    m, p = sorted(load_artifacts(root).sessions, key=lambda s: s.session_id)
+    assert m.steps_per_sec is None and p.steps_per_sec is None
+    assert any(
+        "metrics.json: steps: expected a non-negative number, got -1000000" in t for t in issue_texts(m)
+    )
+    assert any(
+        "summary.json: progress.steps_per_sec: expected a positive number, got -5" in t
+        for t in issue_texts(p)
+    )

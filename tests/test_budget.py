@@ -131,3 +131,83 @@ def test_nightly_includes_the_budget(make_tree: MakeTree, tmp_path: Path) -> Non
     result = run_nightly(root, tmp_path / "o", date_text="2025-10-31", notebooks=False, clock=FakeClock())
     assert [s.name for s in result.steps] == ["trends.csv", "trends-md", "budget.md"] and result.ok
     assert "¥311" in (tmp_path / "o" / "2025-10-31" / "budget_daily.md").read_text(encoding="utf-8")
+
+
+def test_a_start_time_at_the_calendar_edge_is_a_warning_not_a_crash(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """Year 1 at +14:00 (or a naive year 1 in Tokyo) is before 0001-01-01 UTC, and 9999-12-31 at
+    -12:00 is after the last date Python holds: converting either to Tokyo days raised OverflowError.
+    Such a start is reported naming the file and key; the other runs are still summed."""
+    index = {"sessions": [
+        {"correlation_id": "early", "created_at": "0001-01-01T00:00:00+14:00"},
+        {"correlation_id": "late", "created_at": "9999-12-31T23:59:59-12:00"},
+        {"correlation_id": "ok", "created_at": "2025-10-01T10:00:00+09:00"},
+    ]}  # fmt: skip
+    root = make_tree({
+        "early": {"reports/cost_estimate.json": FLAT},
+        "late": {"reports/cost_estimate.json": FLAT},
+        "naive": {"reports/cost_estimate.json": FLAT, "summary.json": {"timestamp": "0001-01-01T00:00:00"}},
+        "ok": {"reports/cost_estimate.json": OURS},
+    }, index=index)  # fmt: skip
+    out = tmp_path / "b.md"
+    code, stdout, err = run("budget", "--artifacts-dir", str(root), "--out", str(out))
+    assert code == 0 and "Traceback" not in err, err
+    assert "index.json: created_at: not a timestamp: str '0001-01-01T00:00:00+14:00'" in err
+    assert "index.json: created_at: not a timestamp: str '9999-12-31T23:59:59-12:00'" in err
+    assert "summary.json: timestamp: not a timestamp: str '0001-01-01T00:00:00'" in err
+    assert "4 run(s)" in stdout and "total ¥3,621" in stdout
+    assert "| 2025-10-01 |" in out.read_text(encoding="utf-8")
+
+
+def test_a_line_break_in_an_index_status_stays_in_its_table_cell(make_tree: MakeTree, tmp_path: Path) -> None:
+    """Markdown ends a table row at a line break: a status of "a\\nb|c" split the run's row in two."""
+    index = {
+        "sessions": [{"correlation_id": "s", "created_at": "2025-10-01T10:00:00+09:00", "status": "a\r\nb|c"}]
+    }
+    root = make_tree({"s": {"reports/cost_estimate.json": OURS}}, index=index)
+    out = tmp_path / "b.md"
+    code, _, err = run("budget", "--artifacts-dir", str(root), "--out", str(out))
+    assert code == 0, err
+    rows = [ln for ln in out.read_text(encoding="utf-8").splitlines() if ln.startswith("| s |")]
+    assert rows == ["| s | a b\\|c | 2.00 | ¥621 | — |"]
+
+
+def test_a_total_past_the_largest_float_is_shown_as_infinite_not_a_crash(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """Three cost files of ¥1e308 each are finite, but their sum is not: the budget (CLI and notebook)
+    died with OverflowError formatting it. The overflowed total reads ¥∞; each run keeps its figure."""
+    big = {"total_cost_jpy": 1e308, "gpu_hours": 1.0}
+    root = make_tree({s: {"reports/cost_estimate.json": big} for s in ("x", "y", "z")})
+    out = tmp_path / "b.md"
+    code, stdout, err = run("budget", "--artifacts-dir", str(root), "--out", str(out))
+    assert code == 0 and "Traceback" not in err, err
+    assert "total ¥∞" in stdout and "| **Total** | **3** | **3.00** | **¥∞** |" in out.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_estimate_missing_goes_on_past_a_session_that_cannot_be_priced(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """steps_per_sec 5e-324 makes the derived duration infinite, and 1e306 GPUs an infinite energy: each
+    stopped `ztb budget --estimate-missing` (and the nightly's budget.md) with exit 2, for every run.
+    Such a session is listed as not estimated, with why; the others are priced."""
+    root = make_tree({
+        "slow": {"summary.json": {"global_step": 5_000_000, "progress": {"steps_per_sec": 5e-324}}},
+        "gpus": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 10**306}},
+        "ok": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 1}},
+    })  # fmt: skip
+    code, stdout, err = run(
+        "budget", "--artifacts-dir", str(root), "--out", str(tmp_path / "b.md"), "--estimate-missing"
+    )
+    assert code == 0, err
+    assert "3 run(s), 2 not estimated" in stdout
+    assert "warning: slow: not estimated: " in err and "warning: gpus: not estimated: " in err
+    assert (
+        json.loads((root / "ok" / "reports" / "cost_estimate.json").read_text(encoding="utf-8"))["costs"][
+            "gpu_jpy"
+        ]
+        == 300
+    )

@@ -131,7 +131,19 @@ def test_no_duration_is_said_not_priced_zero(make_tree: MakeTree) -> None:
 
 @pytest.mark.parametrize(
     ("amount", "text"),
-    [(1555.87, "¥1,556"), (0, "¥0"), (0.5, "¥1"), (2.5, "¥3"), (1234567.4, "¥1,234,567"), (-1500, "-¥1,500")],
+    [
+        (1555.87, "¥1,556"),
+        (0, "¥0"),
+        (0.5, "¥1"),
+        (2.5, "¥3"),
+        (1234567.4, "¥1,234,567"),
+        (-1500, "-¥1,500"),
+        (1e30, "¥1" + ",000" * 10),
+        (-2.5e29, "-¥250" + ",000" * 9),
+        (float("inf"), "¥∞"),
+        (float("-inf"), "-¥∞"),
+        (float("nan"), "¥—"),
+    ],
 )
 def test_yen_formatting(amount: float, text: str) -> None:
     assert yen(amount) == text
@@ -186,6 +198,33 @@ def test_a_lone_surrogate_escape_in_run_metadata_is_priced_not_a_crash(
     saved = (root / "s" / "reports" / "cost_estimate.json").read_bytes()
     assert json.loads(saved)["gpu_model"] == "NVIDIA \ufffd RTX 4090"
     assert "board power of NVIDIA \ufffd RTX 4090 |" in (tmp_path / "c.md").read_text(encoding="utf-8")
+
+
+def test_a_huge_but_finite_run_is_priced_and_summed_not_a_crash(make_tree: MakeTree, tmp_path: Path) -> None:
+    """A gpu_count of 10**30 is a finite number: the estimate (~¥3e32) is written and the one-line
+    total printed in whole yen; Decimal's 28-digit default used to raise InvalidOperation there."""
+    root = make_tree({"s": {"run_metadata.json": {**ONE_HOUR, "gpu_count": 10**30}}})
+    code, out, err = run(
+        "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md")
+    )
+    assert code == 0 and "Traceback" not in err, err
+    assert "(GPU ¥300" + ",000" * 10 + ", electricity ¥10,500" + ",000" * 9 + "," in out
+    code, out, err = run("budget", "--artifacts-dir", str(root), "--out", str(tmp_path / "b.md"))
+    assert code == 0 and "Traceback" not in err, err
+
+
+def test_cost_cli_warns_of_the_bad_values_it_set_aside(make_tree: MakeTree, tmp_path: Path) -> None:
+    """A negative duration or GPU count is not priced; the one-hour summary and the 1-GPU default are
+    used, and stderr says which file and key was set aside (it used to say nothing)."""
+    root = make_tree({"s": {"run_metadata.json": {"duration_seconds": -7200, "gpu_count": -2},
+                            "summary.json": {"wall_clock_duration_hours": 1}}})  # fmt: skip
+    code, out, err = run(
+        "cost", "--correlation-id", "s", "--artifacts-dir", str(root), "--out", str(tmp_path / "c.md")
+    )
+    assert code == 0 and "total ¥" in out
+    assert "(GPU ¥300," in out  # 1 GPU x 1 h x ¥300/h
+    assert "s/run_metadata.json: duration_seconds: expected a non-negative number, got -7200" in err
+    assert "s/run_metadata.json: gpu_count: expected a non-negative number, got -2" in err
 
 
 def test_cost_cli_errors(make_tree: MakeTree, tmp_path: Path) -> None:

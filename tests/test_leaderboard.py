@@ -177,3 +177,20 @@ def test_markdown_cells_are_escaped(make_tree: MakeTree) -> None:
     md = leaderboard_markdown(trials_adjusted(load_artifacts(root).sessions))
     table = [ln for ln in md.splitlines() if ln.startswith("| a")]
     assert table and table[0].startswith("| a\\|b&lt;i&gt; |") and table[0].count(" | ") == 8
+
+
+def test_a_sharpe_too_large_to_square_leaves_the_board_without_dsr_not_failed(make_tree: MakeTree) -> None:
+    """rl_sharpe 1e308 is a finite JSON number, but the variance of the Sharpes overflows a float: the
+    dashboard notebook failed with OverflowError. The board is still built: PSR vs 0 for the others,
+    no DSR, and a note naming the session."""
+    root = make_tree({
+        "huge": {"summary.json": {"rl_sharpe": 1e308}},
+        "b": {"summary.json": {"rl_sharpe": 1.0}},
+        "c": {"summary.json": {"rl_sharpe": 2.0}},
+    })  # fmt: skip
+    board = trials_adjusted(load_artifacts(root).sessions)
+    rows = {r.session_id: r for r in board.rows}
+    assert board.trials == 3 and board.sr0 is None and all(r.dsr is None for r in board.rows)
+    assert rows["b"].psr_zero == pytest.approx(hand_psr(1.0 / math.sqrt(252), 252, 0.0, 0.0, 3.0))
+    assert any("variance" in note and "huge" in note for note in board.notes), board.notes
+    assert "| b |" in leaderboard_markdown(board) and "huge" in leaderboard_html(board)

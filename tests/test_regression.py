@@ -220,3 +220,23 @@ def test_dsr_below_threshold(make_tree: MakeTree, hook_server: FakeHook, tmp_pat
     desc = hook_server.seen[0].body["embeds"][0]["description"]
     assert desc.startswith(f"• **trials-adjusted DSR** {dsr:.3f} < ") and "N=6 trials" in desc
     assert run(*args, "--dsr-below", "1.5").exit_code == 2
+
+
+def test_a_start_time_in_the_future_does_not_hide_the_newest_session(
+    make_tree: MakeTree, hook_server: FakeHook, tmp_path: Path
+) -> None:
+    """A finished session whose start reads 2090 (a typo'd year) sorted last forever: trend-alert
+    judged it every night and never the real newest run, whose regression went unreported."""
+    root = tree(make_tree, 0.2)
+    index = json.loads((root / "index.json").read_text(encoding="utf-8"))
+    index["sessions"].append(
+        {"correlation_id": "typo", "created_at": "2090-10-03T00:00:00+09:00", "status": "stopped"}
+    )
+    (root / "typo").mkdir()
+    (root / "typo" / "summary.json").write_text('{"rl_sharpe": 1.0, "dsr": 0.5}', encoding="utf-8")
+    (root / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    r = run("--artifacts-dir", str(root), "--state-dir", str(tmp_path), "--dry-run",
+            env={"ZTB_DISCORD_WEBHOOK": hook_server.url()})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert '"title": "Trend regression: run-01"' in r.stdout
+    assert "typo: start time 2090-10-03T00:00:00+09:00 is in the future" in r.stdout + r.stderr

@@ -422,3 +422,29 @@ def test_problems_name_the_file_and_a_lost_tail_ends_the_scan(tmp_path: Path) ->
         Problem(str(f), f"corrupt record length at offset {at}; skipped to the end of the file")
     ]
     assert scan.offset == f.stat().st_size and scan.latest["loss"][0] == 1
+
+
+def test_a_nan_or_infinite_scalar_is_scraped_and_cached_not_a_crash(tmp_path: Path) -> None:
+    """A diverged run logs loss = NaN (SB3 writes what it gets): the scrape wrote it into the cache as
+    bare NaN, which strict JSON refuses, and tb-scrape died with a traceback. The latest value is
+    shown as null, and the cache holds it, so the next run reads nothing again."""
+    from tensorboardX import SummaryWriter
+
+    w = SummaryWriter(str(tmp_path / "run"))
+    w.add_scalar("train/loss", 0.5, global_step=1, walltime=1_700_000_001)
+    w.add_scalar("train/loss", float("nan"), global_step=2, walltime=1_700_000_002)
+    w.add_scalar("train/grad", float("-inf"), global_step=2, walltime=1_700_000_002)
+    w.add_scalar("time/fps", 250.0, global_step=2, walltime=1_700_000_002)
+    w.add_scalar("time/fps", 1.0, global_step=3, walltime=float("nan"))  # a hostile record: skipped, said
+    w.close()
+    out = tmp_path / "o.json"
+    for seen in (
+        "read 1 file(s) whole, 0 incrementally, 0 unchanged",
+        "read 0 file(s) whole, 0 incrementally, 1 unchanged",
+    ):
+        r = CliRunner().invoke(cli, ["tb-scrape", "--run-dir", str(tmp_path / "run"), "--output", str(out)])
+        assert r.exit_code == 0 and seen in r.stdout, r.output
+        assert ("wall_time nan at offset" in r.stderr) == seen.startswith("read 1"), r.stderr
+        doc = json.loads(out.read_text(encoding="utf-8"))
+        assert doc == {".": {"time/fps": 250.0, "train/grad": None, "train/loss": None, "_latest_step": 2,
+                             "_latest_wall_time": 1_700_000_002.0}}  # fmt: skip

@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import MakeTree, write
 
 from ztbkit import InputFileError, load_artifacts, read_trends_csv, sparkline, write_trends_csv
+from ztbkit.cli import cli
 from ztbkit.clock import FakeClock
 from ztbkit.trends import TrendRow, TrendTable, trends_markdown, write_trends_markdown
 
@@ -51,6 +53,8 @@ def test_csv_quotes_awkward_ids_and_round_trips(make_tree: MakeTree, tmp_path: P
         ([None, None], ""),
         ([float("nan"), 1, 2], "▁█"),
         ([-1.0, 0.0, 1.0], "▁▅█"),
+        ([-1e308, 0.0, 1e308], "▁▅█"),  # the range overflows a float: was NaN → ValueError
+        ([-5e-324, 0.0, 5e-324], "▁▅█"),  # the range is subnormal: 7 / range overflows
     ],
 )
 def test_sparkline(values: list, expected: str) -> None:
@@ -94,3 +98,15 @@ def test_csv_reader_errors_name_the_file(tmp_path: Path) -> None:
     partial = read_trends_csv(write(tmp_path / "p.csv", "session_id,dsr\na,0.1\n"))
     assert partial.rows[0].values == {"global_step": None, "rl_sharpe": None, "dsr": 0.1, "p_value": None}
     assert "no column global_step, rl_sharpe, p_value" in partial.issues[0].reason
+
+
+def test_trends_md_with_sharpes_of_plus_and_minus_1e308(tmp_path: Path) -> None:
+    """Both finite, so both are kept; the sparkline's range (2e308) is not: trends-md, the nightly's
+    trends-md step and the trends notebook died with ValueError: cannot convert float NaN to integer."""
+    csv = tmp_path / "t.csv"
+    csv.write_text(
+        "session_id,global_step,rl_sharpe,dsr,p_value\na,1,1e+308,,\nb,2,-1e+308,,\nc,3,0.0,,\n", "utf-8"
+    )
+    r = CliRunner().invoke(cli, ["trends-md", "--csv", str(csv), "--out", str(tmp_path / "t.md")])
+    assert r.exit_code == 0, r.output
+    assert "Trend: █▁▅ (3 of 3 sessions have a value)" in (tmp_path / "t.md").read_text(encoding="utf-8")

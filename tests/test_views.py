@@ -175,3 +175,18 @@ def test_trend_chart_is_by_start_date_with_ids(make_tree: MakeTree) -> None:
     xs = [x.replace(tzinfo=None) for x in ax.lines[0].get_xdata()]
     assert xs == [datetime(2025, 9, 1), datetime(2025, 10, 9)]
     assert [t.get_text() for t in ax.texts] == ["a-early", "b-late"]
+
+
+def test_cost_page_default_month_is_not_a_month_in_the_future(make_tree: MakeTree, tmp_path: Path) -> None:
+    """One priced run whose start reads 2090 (a typo'd year) made 2090-10 "the newest month with
+    priced runs": every nightly cost page showed that one run and none of the real ones."""
+    root = make_tree({
+        "real": {"run_metadata.json": {"start_time": "2025-10-05T10:00:00"},
+                 "reports/cost_estimate.json": {"gpu_hours": 1.0, "power_kwh": 7.0, "costs": {"total_jpy": 500.0}}},
+        "typo": {"run_metadata.json": {"start_time": "2090-10-05T10:00:00"},
+                 "reports/cost_estimate.json": {"gpu_hours": 1.0, "power_kwh": 3.0, "costs": {"total_jpy": 200.0}}},
+    })  # fmt: skip
+    result = render_notebook("cost", artifacts_dir=root, out_dir=tmp_path / "o", formats=("md",))
+    assert result.status == "ok", result.error
+    md = (tmp_path / "o" / "cost.md").read_text(encoding="utf-8")
+    assert "1 priced run(s) started in 2025-10: 7.00 kWh" in md and "| real |" in md and "| typo |" not in md

@@ -30,7 +30,7 @@ from ztbkit.clock import default_tz
 from ztbkit.errors import ArtifactsNotFoundError
 from ztbkit.fsio import JsonRead, Problem, read_json_if_exists
 from ztbkit.storage import RemoteTree, is_remote, local_path
-from ztbkit.values import check_count, check_number, describe, parse_timestamp
+from ztbkit.values import FLOAT_MAX, check_count, check_number, describe, is_finite_number, parse_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,7 +158,9 @@ DATAFRAME_COLUMNS = (
 
 
 def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None) -> pd.DataFrame:
-    """Build the sessions DataFrame (nullable Int64 for counts, NaN for missing floats)."""
+    """Build the sessions DataFrame (nullable Int64 for counts, NaN for missing floats).
+
+    A count past 64 bits (global_step 2**70), which Int64 cannot hold, is NA here; the Session keeps it."""
     import pandas as pd
 
     zone = tz or default_tz()
@@ -173,14 +175,14 @@ def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None)
         cols["is_best"].append(s.is_best)
         cols["start_time"].append(s.start_time.astimezone(zone) if s.start_time else None)
         cols["eta"].append(s.eta)
-        cols["global_step"].append(s.global_step)
+        cols["global_step"].append(_int64(s.global_step))
         cols["rl_sharpe"].append(s.rl_sharpe)
         cols["dsr"].append(s.dsr)
         cols["p_value"].append(s.p_value)
         cols["memory_peak_mb"].append(s.memory_peak_mb)
         cols["rss_peak_mb"].append(s.rss_peak_mb)
         cols["duration_seconds"].append(s.duration_seconds)
-        cols["gpu_count"].append(s.gpu_count)
+        cols["gpu_count"].append(_int64(s.gpu_count))
         cols["steps_per_sec"].append(s.steps_per_sec)
         cols["gate_verdict"].append(s.gate_verdict)
         cols["gates_failed"].append(",".join(g.name for g in s.gates.failures) if s.gates else "")
@@ -200,6 +202,10 @@ def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None)
     ):
         df[c] = df[c].astype("float64")
     return df
+
+
+def _int64(value: int | None) -> int | None:
+    return value if value is None or -(2**63) <= value < 2**63 else None
 
 
 # --------------------------------------------------------------------------- loading
@@ -247,7 +253,7 @@ def _lookup_number(name: str, scopes: Scopes, issues: list[Problem]) -> float | 
         if value is None:
             continue
         kind = type(value)
-        if kind is int or (kind is float and -_INF < value < _INF):  # the common, valid case (NaN fails <)
+        if (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX) or (kind is float and -_INF < value < _INF):
             return value  # type: ignore[no-any-return]
         check_number(value, label, issues, file)  # reports why it is unusable; try the next source
     return None
@@ -255,7 +261,7 @@ def _lookup_number(name: str, scopes: Scopes, issues: list[Problem]) -> float | 
 
 def _lookup_count(name: str, scopes: Scopes, issues: list[Problem]) -> int | None:
     for file, label, value in _candidates(name, scopes):
-        if type(value) is int and value >= 0:
+        if type(value) is int and 0 <= value <= FLOAT_MAX:  # the common, valid case
             return value
         num = check_count(value, label, issues, file)
         if num is not None:
@@ -308,7 +314,8 @@ DURATION_SOURCES = (
 def _derive_duration(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
     """Duration in seconds from :data:`DURATION_SOURCES`, else global_step / steps-per-second.
 
-    Zeros are skipped: the bot writes 0 as a placeholder before a run has measured anything.
+    Zeros are skipped: the bot writes 0 as a placeholder before a run has measured anything. A
+    negative duration is reported and skipped.
     """
     for file, parent, key, scale in DURATION_SOURCES:
         scope = scopes.get((file, parent))
@@ -317,7 +324,9 @@ def _derive_duration(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
             continue
         label = f"{parent}.{key}" if parent else key
         num = check_number(value, label, issues, file)
-        if num is not None and num > 0:
+        if num is not None and num < 0:
+            issues.append(Problem(file, f"{label}: expected a non-negative number, got {num}"))
+        elif num is not None and num > 0:
             s.duration_seconds, s.duration_source = float(num) * scale, f"{file}:{label}"
             return
     if s.global_step and s.steps_per_sec:
@@ -329,13 +338,17 @@ def _derive_rates(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
     progress = scopes.get(("summary.json", "progress"))
     if progress is not None and progress.get("steps_per_sec") is not None:
         num = check_number(progress["steps_per_sec"], "progress.steps_per_sec", issues, "summary.json")
-        if num is not None and num > 0:
+        if num is not None and num < 0:
+            issues.append(
+                Problem("summary.json", f"progress.steps_per_sec: expected a positive number, got {num}")
+            )
+        elif num is not None and num > 0:
             s.steps_per_sec = float(num)
     met = scopes.get(("metrics.json", ""))
     if met is None:
         return
     if s.steps_per_sec is None and ("steps" in met or "elapsed_time" in met):
-        steps = check_number(met.get("steps"), "steps", issues, "metrics.json")
+        steps = check_count(met.get("steps"), "steps", issues, "metrics.json")
         elapsed = check_number(met.get("elapsed_time"), "elapsed_time", issues, "metrics.json")
         if steps and elapsed and elapsed > 0:
             s.steps_per_sec = float(steps) / float(elapsed)
@@ -351,7 +364,7 @@ def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
         issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {describe(values)}"))
         return None
     try:
-        if all(type(v) in (int, float) and -_INF < v < _INF for v in values):  # the common case
+        if all(type(v) in (int, float) and -FLOAT_MAX <= v <= FLOAT_MAX for v in values):  # the common case
             return float(max(values)) if values else None
     except TypeError:
         pass
@@ -407,7 +420,7 @@ def _finish(s: Session, docs: dict[str, dict[str, Any]], issues: list[Problem], 
         if isinstance(value, str) and value.strip():
             s.eta = value.strip()
             break
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if is_finite_number(value):
             s.eta = f"{value:g}s"
             break
         issues.append(Problem(file, f"{key}: expected text or seconds, got {describe(value)}"))

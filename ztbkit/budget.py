@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,9 +33,10 @@ from ztbkit.costs import (
     yen,
 )
 from ztbkit.costs import _gpu_model as gpu_model
-from ztbkit.errors import ArtifactsNotFoundError
+from ztbkit.errors import ArtifactsNotFoundError, UsageError
 from ztbkit.fsio import atomic_write_json, atomic_write_text
-from ztbkit.tariffs import load_tariff
+from ztbkit.tariffs import TariffError, load_tariff
+from ztbkit.values import is_finite_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,7 +130,7 @@ class BudgetRun:
 
 
 def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+    if not is_finite_number(value) or value < 0:
         return None
     return float(value)
 
@@ -304,8 +304,10 @@ def estimate_missing_costs(
     """Estimate sessions with no cost file, or whose file ztbkit wrote while the run was still going.
 
     Files from other tools (the flat shape) are left alone. Returns (session id, reason) for the
-    sessions that could not be priced.
+    sessions that could not be priced, including those whose figures are not finite numbers: one such
+    session never stops the budget of the others.
     """
+    load_tariff(rates.tariff)  # a bad tariff is the user's setting: it stops the budget (exit 2) up front
     skipped = []
     for s in sessions:
         if not s.on_disk:
@@ -316,7 +318,7 @@ def estimate_missing_costs(
             continue
         try:
             price_session(s, rates, clock=clock)
-        except CostUnavailableError as exc:
+        except (CostUnavailableError, UsageError, TariffError) as exc:  # figures past the largest float
             skipped.append((s.session_id, str(exc)))
     return skipped
 

@@ -31,6 +31,7 @@ from typing import Any
 from ztbkit import __version__
 from ztbkit.errors import ZtbError
 from ztbkit.fsio import read_json
+from ztbkit.values import is_finite_number
 
 ACTIONS = ("status", "run", "doctor", "version")
 DEFAULT_TIMEOUT = 300.0
@@ -67,8 +68,7 @@ def _timeout(params: Mapping[str, Any]) -> float:
     timeout = params.get("timeout")
     if timeout is None:
         return DEFAULT_TIMEOUT
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout)
-            or not 0 < timeout <= MAX_TIMEOUT):  # fmt: skip
+    if not is_finite_number(timeout) or not 0 < timeout <= MAX_TIMEOUT:
         raise _param_error(f"params.timeout must be a positive number of seconds, at most {MAX_TIMEOUT:g}")
     return float(timeout)
 

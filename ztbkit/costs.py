@@ -30,6 +30,7 @@ from typing import Any
 from ztbkit.artifacts import Session
 from ztbkit.errors import UsageError, ZtbError
 from ztbkit.tariffs import Bill, Tariff
+from ztbkit.values import is_finite_number
 
 DEFAULT_GPU_RATE = 300.0
 DEFAULT_KWH_RATE = 35.0
@@ -130,12 +131,7 @@ def board_power_watts(model: str) -> float | None:
 
 
 def _positive(value: Any) -> float | None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_finite_number(value) or value <= 0:
         return None
     return float(value)
 
@@ -404,14 +400,24 @@ def _non_finite(value: Any, where: str = "") -> str | None:
 
 
 def yen(amount: float) -> str:
-    """Whole yen with thousands separators, halves rounded up: 1555.87 → ``¥1,556``."""
-    whole = int(Decimal(str(amount)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """Whole yen with thousands separators, halves rounded up: 1555.87 → ``¥1,556``.
+
+    Any finite amount is shown, however large: rounding to an integral value is not bounded by the
+    28-digit Decimal context that ``quantize`` is (a run priced at ¥1e30 raised InvalidOperation).
+    A sum that overflowed a float shows as ``¥∞`` (``-¥∞``), NaN as ``¥—``: never an exception."""
+    if math.isnan(amount):
+        return "¥—"
+    if math.isinf(amount):
+        return "-¥∞" if amount < 0 else "¥∞"
+    whole = int(Decimal(str(amount)).to_integral_value(rounding=ROUND_HALF_UP))
     return f"-¥{-whole:,}" if whole < 0 else f"¥{whole:,}"
 
 
 def md_escape(text: str) -> str:
-    """Untrusted text in a Markdown table cell: no table breaks, no raw HTML."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    """Untrusted text in a Markdown table cell: no table breaks (a ``|`` or a line break), no raw HTML.
+    Runs of whitespace, line breaks included, become one space."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return " ".join(out.split())
 
 
 if __name__ == "__main__":  # python -m ztbkit.costs == ztb cost

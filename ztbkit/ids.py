@@ -28,11 +28,16 @@ _WINDOWS_DEVICES = frozenset(
     + [f"{p}{n}" for p in ("COM", "LPT") for n in [*"123456789", "¹", "²", "³"]]
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional controls reorder what a terminal shows after them (Trojan Source, CVE-2021-42574).
+_SHOWN_ESCAPED = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_repr(value: str) -> str:
-    """``value`` fit for one line of a terminal or text report: control characters escaped."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    """``value`` fit for one line of a terminal or text report: control characters and bidi
+    controls (U+202E and its kin, which reorder the text after them) escaped."""
+    return _SHOWN_ESCAPED.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", value
+    )
 
 
 def problem_with_component(value: str) -> str | None:

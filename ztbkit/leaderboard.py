@@ -171,7 +171,10 @@ def _row(s: Session, a: Assumptions) -> Row | None:
 
 
 def trials_adjusted(sessions: Iterable[Session], assumptions: Assumptions = Assumptions()) -> Leaderboard:
-    """The leaderboard of the finished sessions with a Sharpe, best DSR first."""
+    """The leaderboard of the finished sessions with a Sharpe, best DSR first.
+
+    When the Sharpes' variance is not a finite number (one Sharpe of 1e308), the board says so in a
+    note and has PSR vs 0 but no SR0 and no DSR, rather than failing the dashboard."""
     assumptions.check()
     rows = [r for s in finished_sessions(sessions) if (r := _row(s, assumptions)) is not None]
     n = len(rows)
@@ -179,14 +182,25 @@ def trials_adjusted(sessions: Iterable[Session], assumptions: Assumptions = Assu
     if n < 2:
         board.notes.append(f"{n} finished session(s) with a Sharpe: need 2 to estimate V; no DSR")
         return board
-    board.variance = statistics.variance([r.sharpe for r in rows])
-    board.sr0 = expected_max_sharpe(n, board.variance)
+    try:
+        board.variance = statistics.variance([r.sharpe for r in rows])
+        board.sr0 = expected_max_sharpe(n, board.variance)
+    except (OverflowError, UsageError):  # a finite Sharpe such as 1e308 whose square is not
+        board.variance = None
+        worst = max(rows, key=lambda r: abs(r.sharpe))
+        board.notes.append(
+            f"the variance of the Sharpes is not a finite number (Sharpe {worst.sharpe:g} in "
+            f"{worst.session_id}): no SR0, no DSR"
+        )
     root_q = math.sqrt(assumptions.periods_per_year)
     for r in rows:
         sr = r.sharpe / root_q
         try:
             r.psr_zero = psr(sr, r.observations, skew=r.skew, kurtosis=r.kurtosis)
-            r.dsr = psr(sr, r.observations, benchmark=board.sr0 / root_q, skew=r.skew, kurtosis=r.kurtosis)
+            if board.sr0 is not None:
+                r.dsr = psr(
+                    sr, r.observations, benchmark=board.sr0 / root_q, skew=r.skew, kurtosis=r.kurtosis
+                )
         except UsageError as exc:
             r.problem = str(exc)
     rows.sort(key=lambda r: (r.dsr is None, -(r.dsr or 0.0), r.session_id))

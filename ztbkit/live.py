@@ -3,12 +3,16 @@
 Title ``🤖 Live Bot Status Snapshot``; fields ``📊 Trade State``, ``⚙️ Configuration``,
 ``📈 Performance Summary`` (totals over pairs, P&L as ``¥20,000``), then one field per pair. A missing
 or unreadable file drops its field (and is noted in the footer), never the message.
+
+A pair's numbers follow the artifacts' rule (:mod:`ztbkit.values`): trades and wins are whole and
+non-negative, P&L and drawdown finite. A bad one is a warning naming stats.json and the key, is shown
+as ``—``, and (for trades, wins, P&L) leaves its pair out of every total; the summary names it under
+``Not counted``, so that no total is silently short.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,10 +22,18 @@ from typing import Any
 from ztbkit.costs import yen
 from ztbkit.fsio import Problem, atomic_write_json, read_json, read_json_if_exists
 from ztbkit.notify.alert import Alert, Field
+from ztbkit.values import check_count, check_number
 
 TITLE = "🤖 Live Bot Status Snapshot"
 FILES = ("trade-state.json", "trade-config.json", "stats.json")
 EDIT_STATE = Path(".ztb") / "live-status.json"
+
+
+@dataclass(slots=True)
+class PairStats:
+    pair: str
+    stats: dict[str, Any]  # trades, wins, realizedPnl, maxDrawdown checked: a bad value is None
+    counted: bool  # False when trades, wins or P&L was bad: the pair is left out of the totals
 
 
 @dataclass(slots=True)
@@ -30,6 +42,7 @@ class LiveState:
     config: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
     problems: list[Problem] = field(default_factory=list)
+    pairs: list[PairStats] = field(default_factory=list)
 
 
 def load_live_state(state_dir: str | os.PathLike[str]) -> LiveState:
@@ -44,13 +57,27 @@ def load_live_state(state_dir: str | os.PathLike[str]) -> LiveState:
             out.problems.append(Problem(str(Path(state_dir) / name), "expected a JSON object"))
         else:
             setattr(out, attr, read.value)
+    if out.stats is not None:
+        out.pairs = _checked_pairs(out.stats, str(Path(state_dir) / "stats.json"), out.problems)
     return out
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return value
+def _checked_pairs(stats: dict[str, Any], file: str, problems: list[Problem]) -> list[PairStats]:
+    rows = []
+    data = stats.get("data")
+    for i, item in enumerate(data if isinstance(data, list) else []):
+        if not (isinstance(item, dict) and isinstance(item.get("stats"), dict)):
+            continue
+        raw, checked, bad = item["stats"], dict(item["stats"]), set()
+        for key, check in (("trades", check_count), ("wins", check_count), ("realizedPnl", check_number),
+                           ("maxDrawdown", check_number)):  # fmt: skip
+            checked[key] = check(raw.get(key), f"data[{i}].stats.{key}", problems, file)
+            if checked[key] is None and raw.get(key) is not None:
+                bad.add(key)
+        rows.append(
+            PairStats(str(item.get("pair", "?")), checked, not bad & {"trades", "wins", "realizedPnl"})
+        )
+    return rows
 
 
 def _show(value: Any) -> str:
@@ -65,14 +92,6 @@ def _show(value: Any) -> str:
 
 def _lines(pairs: list[tuple[str, Any]]) -> str:
     return "\n".join(f"{k}: {_show(v)}" for k, v in pairs)
-
-
-def _pair_rows(stats: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    rows = []
-    for item in stats.get("data", []) if isinstance(stats.get("data"), list) else []:
-        if isinstance(item, dict) and isinstance(item.get("stats"), dict):
-            rows.append((str(item.get("pair", "?")), item["stats"]))
-    return rows
 
 
 def status_fields(live: LiveState) -> list[Field]:
@@ -91,17 +110,18 @@ def status_fields(live: LiveState) -> list[Field]:
             ("Max Loss/Day", c.get("maxLossPerDay")), ("Slippage Guard %", c.get("slippageGuardPct")),
         ]), True))  # fmt: skip
     if live.stats is not None:
-        rows = _pair_rows(live.stats)
-        trades = sum(_num(r.get("trades")) or 0 for _, r in rows)
-        wins = sum(_num(r.get("wins")) or 0 for _, r in rows)
-        pnl = sum(_num(r.get("realizedPnl")) or 0 for _, r in rows)
+        counted = [p.stats for p in live.pairs if p.counted]
+        trades = sum(r["trades"] or 0 for r in counted)
+        wins = sum(r["wins"] or 0 for r in counted)
+        pnl = sum(r["realizedPnl"] or 0 for r in counted)
         rate = f"{wins / trades:.1%}" if trades else "—"
+        uncounted = ", ".join(p.pair for p in live.pairs if not p.counted)
         fields.append(Field("📈 Performance Summary", _lines([
             ("Date", live.stats.get("date")), ("Total Trades", int(trades)), ("Total Wins", int(wins)),
-            ("Win Rate", rate), ("Total P&L", yen(pnl)),
+            ("Win Rate", rate), ("Total P&L", yen(pnl)), *([("Not counted", uncounted)] if uncounted else []),
         ]), False))  # fmt: skip
-        for pair, r in rows:
-            pnl_pair, dd = _num(r.get("realizedPnl")), _num(r.get("maxDrawdown"))
+        for p in live.pairs:
+            pair, r, pnl_pair, dd = p.pair, p.stats, p.stats["realizedPnl"], p.stats["maxDrawdown"]
             fields.append(Field(f"💱 {pair}", _lines([
                 ("Trades", r.get("trades")), ("Wins", r.get("wins")),
                 ("P&L", yen(pnl_pair) if pnl_pair is not None else None),

@@ -4,7 +4,9 @@ Policy (users rely on it):
 
 * A session is *finished* when its folder exists and index.json does not mark it ``running``.
   Sessions are ordered by start time (then id); the newest finished one is compared, per metric,
-  with the previous ``window`` finished sessions that have a finite value for that metric.
+  with the previous ``window`` finished sessions that have a finite value for that metric. A start
+  time after now (a typo'd year) is ordered as unknown, and said: otherwise that one session would
+  be "the newest" every night and no later run would ever be judged.
 * Each metric's baseline is the median and the MAD (median absolute deviation, unscaled) of those
   values; the session regressed on a metric when its value is below ``median − k·MAD``. With fewer
   than 3 baseline values a metric is not judged (reported as skipped). All metrics are "higher is
@@ -79,11 +81,16 @@ def _value(s: Session, metric: str) -> float | None:
     return float(v)
 
 
-def finished_sessions(sessions: Iterable[Session]) -> list[Session]:
-    """Finished sessions (on disk, not marked running), oldest first by start time then id."""
+def finished_sessions(sessions: Iterable[Session], now: datetime | None = None) -> list[Session]:
+    """Finished sessions (on disk, not marked running), oldest first by start time then id; a start
+    time after ``now`` is ordered as unknown (first)."""
     done = [s for s in sessions if s.on_disk and s.status != "running"]
     floor = datetime.min.replace(tzinfo=UTC)
-    return sorted(done, key=lambda s: (s.start_time or floor, s.session_id))
+
+    def start(s: Session) -> datetime:
+        return s.start_time if s.start_time is not None and (now is None or s.start_time <= now) else floor
+
+    return sorted(done, key=lambda s: (start(s), s.session_id))
 
 
 def median_mad(values: Sequence[float]) -> tuple[float, float]:
@@ -99,6 +106,7 @@ def check_trend(
     window: int = 10,
     mad_k: float = 3.0,
     dsr_below: float | None = None,
+    now: datetime | None = None,
 ) -> TrendCheck | None:
     """Compare the newest finished session with the previous ``window``; None when nothing is finished.
 
@@ -108,11 +116,14 @@ def check_trend(
     check_options(metrics, window, mad_k)
     if dsr_below is not None and not 0 <= dsr_below <= 1:
         raise UsageError(f"--dsr-below: need a probability between 0 and 1, got {dsr_below}")
-    done = finished_sessions(sessions)
+    done = finished_sessions(sessions, now)
     if not done:
         return None
     newest, earlier = done[-1], done[:-1]
     result = TrendCheck(newest.session_id)
+    if now is not None:
+        result.skipped += [f"{s.session_id}: start time {s.start_time.isoformat()} is in the future; ordered as "
+                           "unknown" for s in done if s.start_time is not None and s.start_time > now]  # fmt: skip
     for metric in dict.fromkeys(metrics):
         value = _value(newest, metric)
         if value is None:
@@ -284,7 +295,7 @@ def run_trend_alert(
     from ztbkit.notify import payload_for, resolve_webhook
 
     environ = os.environ if env is None else env
-    check = check_trend(sessions, metrics, window=window, mad_k=mad_k, dsr_below=dsr_below)
+    check = check_trend(sessions, metrics, window=window, mad_k=mad_k, dsr_below=dsr_below, now=now)
     if check is None:
         return TrendOutcome("nothing", ["SKIP: no finished session to check"])
     lines = [f"skipped {s}" for s in check.skipped]

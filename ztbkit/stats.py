@@ -40,6 +40,7 @@ from statistics import NormalDist
 from typing import Any
 
 from ztbkit.errors import UsageError
+from ztbkit.values import is_finite_number
 
 EULER_GAMMA = 0.5772156649015329
 NORMAL = NormalDist()  # the standard library's normal CDF/inverse CDF is exact enough; no scipy needed
@@ -232,7 +233,7 @@ def moments(returns: Iterable[float]) -> Moments | None:
     if set(map(type, given)) <= {float}:  # the usual series: filtered in C, no per-item Python calls
         xs = list(filter(math.isfinite, given))
     else:
-        xs = [float(x) for x in given if isinstance(x, int | float) and math.isfinite(x)]
+        xs = [float(x) for x in given if is_finite_number(x)]
     n = len(xs)
     if n < 3:
         return None

@@ -10,6 +10,8 @@ Policy (users depend on it):
   on a tag's first event only, so it is remembered per tag). Images, histograms and text are
   skipped. No value is ever invented.
 * Several files in one run (resumed training) merge by step: for each tag the latest step wins.
+* A scalar's value may be NaN or infinite (a diverged loss); it is shown as null. A record whose
+  wall time is not finite is reported (file and offset) and skipped.
 * A file cut short at its last record (still being written) gives everything up to the last whole
   record, without a warning. A record whose data CRC is wrong is reported (file and offset) and
   skipped; after a corrupt length field (the framing is lost) reading resumes at the next offset where
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ztbkit.errors import ArtifactsNotFoundError, ZtbError
 from ztbkit.fsio import Problem, atomic_write_json, open_regular, read_json, read_json_if_exists
+from ztbkit.values import is_finite_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -260,6 +263,11 @@ def _scan_buffer(
         if not values:
             continue
         step, wall = event.step, event.wall_time
+        if not math.isfinite(wall):  # it orders points and goes into the cache, which is strict JSON
+            scan.problems.append(
+                Problem(p, f"wall_time {wall} at offset {base + record_at} is not finite; skipped")
+            )
+            continue
         for value in values:
             tag = value.tag
             if wanted is not None and tag not in wanted:
@@ -323,6 +331,19 @@ def _head_crc(path: Path, length: int) -> int:
         return masked_crc(fh.read(length))
 
 
+#: How the cache (strict JSON) holds a latest value that is not finite (a diverged loss): float() reads them back.
+_NON_FINITE = ("nan", "inf", "-inf")
+
+
+def _cacheable(point: Point | list[Any]) -> list[Any]:
+    value = point[2]
+    return [
+        point[0],
+        point[1],
+        value if isinstance(value, str) or math.isfinite(value) else str(float(value)),
+    ]
+
+
 def _valid_entry(entry: Any) -> dict[str, Any] | None:
     """A cache entry of the right shape, else None (the file is then read whole, as if new)."""
     if not isinstance(entry, dict):
@@ -335,8 +356,8 @@ def _valid_entry(entry: Any) -> dict[str, Any] | None:
         return None
     for point in latest.values():
         if not (isinstance(point, list) and len(point) == 3 and type(point[0]) is int
-                and all(isinstance(x, int | float) and not isinstance(x, bool) for x in point)
-                and math.isfinite(point[1])):  # fmt: skip
+                and type(point[1]) in (int, float) and math.isfinite(point[1])
+                and (type(point[2]) in (int, float) or point[2] in _NON_FINITE)):  # fmt: skip
             return None
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in plugins.items()):
         return None
@@ -363,7 +384,7 @@ def _summary_scalars(path: Path, problems: list[Problem]) -> dict[str, Point]:
         return {}
     out = {}
     for tag, value in read.value.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not is_finite_number(value):
             problems.append(Problem(str(path), f"{tag}: not a finite number; left out"))
             continue
         out[str(tag)] = (-1, 0.0, float(value))
@@ -423,7 +444,8 @@ def scrape(
                         latest[t] = point
                 head_len = min(st.st_size, HEAD_BYTES)
                 new_cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "offset": scan.offset,
-                                  "head_len": head_len, "head_crc": _head_crc(f, head_len), "latest": latest,
+                                  "head_len": head_len, "head_crc": _head_crc(f, head_len),
+                                  "latest": {t: _cacheable(p) for t, p in latest.items()},
                                   "plugins": scan.plugins}  # fmt: skip
             for t, raw in new_cache[key]["latest"].items():
                 point = (int(raw[0]), float(raw[1]), float(raw[2]))

@@ -131,7 +131,10 @@ def read_trends_csv(path: str | os.PathLike[str]) -> TrendTable:
 
 
 def sparkline(values: Sequence[Number | None]) -> str:
-    """One block per present value: min → ▁, max → █, a constant series → ▄; None is skipped."""
+    """One block per present value: min → ▁, max → █, a constant series → ▄; None is skipped.
+
+    Any finite values work: a range that overflows a float (-1e308 to 1e308) or is too small to
+    divide by (subnormal) is scaled exactly, with fractions."""
     present = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not present:
         return ""
@@ -139,6 +142,11 @@ def sparkline(values: Sequence[Number | None]) -> str:
     if hi == lo:
         return LEVELS[3] * len(present)
     scale = (len(LEVELS) - 1) / (hi - lo)
+    if not math.isfinite(scale) or scale == 0:
+        from fractions import Fraction
+
+        exact = Fraction(len(LEVELS) - 1) / (Fraction(hi) - Fraction(lo))
+        return "".join(LEVELS[round((Fraction(v) - Fraction(lo)) * exact)] for v in present)
     return "".join(LEVELS[round((v - lo) * scale)] for v in present)
 
 

@@ -8,11 +8,20 @@ passed on as if valid. Naive timestamps are taken to be in Asia/Tokyo.
 from __future__ import annotations
 
 import math
-from datetime import datetime, tzinfo
+import sys
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ztbkit.clock import default_tz
 from ztbkit.fsio import Problem
+
+FLOAT_MAX = int(sys.float_info.max)
+
+
+def is_finite_number(value: Any) -> bool:
+    """An int or float (not bool) that is finite and that a float can hold: not NaN, not ±inf, and
+    not an integer past ±1.8e308 (``math.isfinite`` raises OverflowError on those)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and -FLOAT_MAX <= value <= FLOAT_MAX
 
 
 def describe(value: Any) -> str:
@@ -21,11 +30,17 @@ def describe(value: Any) -> str:
 
 
 def check_number(value: Any, where: str, issues: list[Problem], file: str) -> float | int | None:
-    """A finite int/float (not bool), else None with an issue. None stays None silently."""
+    """A finite int/float (not bool), else None with an issue. None stays None silently.
+
+    An integer too large for a float (a 400-digit global_step) is refused too: every figure derived
+    from it (a duration, a rate) would raise OverflowError."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         issues.append(Problem(file, f"{where}: expected a number, got {describe(value)}"))
+        return None
+    if isinstance(value, int) and not -FLOAT_MAX <= value <= FLOAT_MAX:
+        issues.append(Problem(file, f"{where}: {describe(value)} is too large for a float"))
         return None
     if isinstance(value, float) and not math.isfinite(value):
         issues.append(Problem(file, f"{where}: {value} is not a finite number"))
@@ -52,15 +67,17 @@ def check_count(value: Any, where: str, issues: list[Problem], file: str) -> int
 def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
     """ISO-8601 text (extended or basic, ``Z`` or offset or naive) or epoch seconds → aware datetime.
 
-    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable.
+    Naive values are taken to be in ``tz`` (default Asia/Tokyo). Returns None when unparseable, and
+    for an instant in year 1 or 9999 (UTC): such a time cannot be shown in every time zone (Tokyo
+    days, a -12:00 offset) without leaving the calendar Python holds, so it is a bad value, not a time.
     """
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if not is_finite_number(value):
             return None
         try:
-            return datetime.fromtimestamp(value, tz or default_tz())
+            return _on_calendar(datetime.fromtimestamp(value, tz or default_tz()))
         except (OverflowError, OSError, ValueError):
             return None
     if not isinstance(value, str):
@@ -69,4 +86,13 @@ def parse_timestamp(value: Any, tz: tzinfo | None = None) -> datetime | None:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz())
+    return _on_calendar(dt if dt.tzinfo is not None else dt.replace(tzinfo=tz or default_tz()))
+
+
+def _on_calendar(dt: datetime) -> datetime | None:
+    """``dt`` when it is at least a day inside the years 1-9999 in UTC, so any offset can show it."""
+    try:
+        year = dt.astimezone(UTC).year
+    except OverflowError:
+        return None
+    return dt if 1 < year < 9999 else None

@@ -17,14 +17,14 @@ import html
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ztbkit import dashboard as dash
 from ztbkit.analysis import show_dashboard_analysis, show_learning_curves
 from ztbkit.artifacts import Session
 from ztbkit.budget import budget_markdown, budget_runs, rollup, run_energy
-from ztbkit.clock import default_tz
+from ztbkit.clock import SYSTEM_CLOCK, default_tz
 from ztbkit.costs import md_escape, resolve_rates, yen
 from ztbkit.curves import add_median_band
 from ztbkit.locations import load_tree
@@ -351,11 +351,12 @@ def _per_million_steps_figure(points: Sequence[tuple[Any, float]]) -> Figure:
 
 
 def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered", month: str | None = None,
-              interactive: bool = False, snapshot: str = "") -> None:  # fmt: skip
+              interactive: bool = False, snapshot: str = "", now: datetime | None = None) -> None:  # fmt: skip
     """The month's electricity bill by tier (stacked bar), and cost per 1M steps per session.
 
     Everything on the page follows the chosen ``month`` (YYYY-MM of the run's start in Asia/Tokyo;
-    default: the newest month with priced runs). A run's energy comes from its cost file: ztbkit's
+    default: the newest month with priced runs, not after ``now``'s: one run whose start reads 2090 does
+    not take over the page). A run's energy comes from its cost file: ztbkit's
     ``power_kwh``, or for the older flat shape GPU-hours × board power (*estimated*); a file with
     neither is listed as *energy unknown* and left out of the kWh sum — never counted as 0 kWh.
     """
@@ -368,7 +369,10 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         return s.start_time.astimezone(default_tz()).strftime("%Y-%m")
 
     months = sorted({month_of(s) for s in priced})
-    chosen_month = month or (months[-1] if months else None)
+    this_month = (now or SYSTEM_CLOCK.now()).astimezone(default_tz()).strftime("%Y-%m")
+    chosen_month = month or max(
+        (m for m in months if m <= this_month), default=months[-1] if months else None
+    )
     tariff_obj = load_tariff(tariff)
     if tariff_obj.flat_rate:
         tariff_obj = tariff_obj.with_rate(resolve_rates().kwh_rate_jpy)

@@ -19,6 +19,7 @@ from ztbkit.cli.base import (
     fail,
     warn_issues,
 )
+from ztbkit.ids import safe_repr
 
 WEBHOOK_OPTS = (
     click.option("--webhook", metavar="URL", help="Webhook URL (Slack or Discord). Env SLACK_WEBHOOK_URL."),
@@ -208,9 +209,10 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
         _say(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
         return
     failed = check.report.failures
+    names = ", ".join(g.name for g in failed) or "pass: false"
     _say(
-        f"FAIL: {len(failed)} gate(s) failed ({alert.level}): {', '.join(g.name for g in failed) or 'pass: false'}"
-    )
+        f"FAIL: {len(failed)} gate(s) failed ({alert.level}): {safe_repr(names)}"
+    )  # names cannot forge lines
     prepared = _prepare(alert, discord_webhook, webhook, dry_run, "gates failed but no webhook is configured "
                         "(--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)", 1)  # fmt: skip
     if prepared is not None:

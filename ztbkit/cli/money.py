@@ -77,8 +77,10 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
     def number(value: str | None, flag: str) -> float | None:
         return parse_rate(value, flag) if value is not None else None
 
+    session = find_session(artifacts_dir, correlation_id)
+    warn_issues(session.issues)  # a bad value that was set aside is said before the figures it changed
     estimate = price_session(
-        find_session(artifacts_dir, correlation_id),
+        session,
         rates,
         hours=number(hours, "--hours"),
         kwh=number(kwh, "--kwh"),

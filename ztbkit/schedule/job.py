@@ -13,7 +13,6 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 import sys
@@ -27,6 +26,7 @@ from ztbkit.clock import DEFAULT_TZ_NAME
 from ztbkit.errors import InputFileError, UsageError
 from ztbkit.fsio import read_json
 from ztbkit.ids import problem_with_component, safe_repr
+from ztbkit.values import is_finite_number
 
 MAX_INTERVAL_SEC = 366 * 86400
 MAX_TIMEOUT_SEC = 30 * 86400
@@ -34,7 +34,7 @@ MAX_TIMEOUT_SEC = 30 * 86400
 
 def _seconds(value: Any, key: str, lowest: float, highest: float, *, strict_low: bool = False) -> float:
     """``value`` as seconds, or UsageError naming ``key``: numbers only (no strings, no bools)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_finite_number(value)
     if ok:
         ok = (value > lowest if strict_low else value >= lowest) and value <= highest
     if not ok:
