@@ -448,3 +448,70 @@ def test_a_nan_or_infinite_scalar_is_scraped_and_cached_not_a_crash(tmp_path: Pa
         doc = json.loads(out.read_text(encoding="utf-8"))
         assert doc == {".": {"time/fps": 250.0, "train/grad": None, "train/loss": None, "_latest_step": 2,
                              "_latest_wall_time": 1_700_000_002.0}}  # fmt: skip
+
+
+def test_within_one_file_the_newest_step_wins_then_the_newest_wall_time_then_the_later_record(
+    tmp_path: Path,
+) -> None:
+    """The merge rule inside one file, record by record: a larger step wins; for the same step, a wall
+    time at least as late wins (so of two identical ones, the later record). A record whose wall time
+    is not finite is said with its offset and skipped, and reading goes on; so it does past a value
+    that is not a scalar or a tag not asked for, within one event."""
+    from tensorboardX.proto import event_pb2, summary_pb2
+
+    def event(step: int, wall: float, *values: summary_pb2.Summary.Value) -> bytes:
+        return event_pb2.Event(
+            step=step, wall_time=wall, summary=summary_pb2.Summary(value=values)
+        ).SerializeToString()
+
+    def scalar(tag: str, v: float) -> summary_pb2.Summary.Value:
+        return summary_pb2.Summary.Value(tag=tag, simple_value=v)
+
+    image = summary_pb2.Summary.Value(tag="img", image=summary_pb2.Summary.Image(height=1, width=1))
+    records = [
+        frame(event(200, 10.0, scalar("b", 1.0), scalar("c", 1.0), scalar("d", 1.0))),
+        frame(event(100, 20.0, scalar("d", 2.0))),  # an older step written later, with a later clock
+        frame(event(200, 5.0, scalar("b", 3.0))),  # the same step, an earlier clock
+        frame(event(200, 10.0, scalar("c", 4.0))),  # the same step and clock, later in the file: wins
+        frame(event(300, float("nan"), scalar("a", 9.0))),
+        frame(event(250, 30.0, scalar("x", 5.0), image, scalar("a", 6.0))),
+    ]
+    f = tmp_path / "events.out.tfevents.1"
+    f.write_bytes(b"".join(records))
+    nan_at = sum(len(r) for r in records[:4])
+    expected = {"a": (250, 30.0, 6.0), "b": (200, 10.0, 1.0), "c": (200, 10.0, 4.0), "d": (200, 10.0, 1.0)}
+    for tags, more in ((None, {"x": (250, 30.0, 5.0)}), ({"a", "b", "c", "d"}, {})):
+        scan = scan_file(f, tags=tags)
+        assert scan.latest == {**expected, **more}, tags
+        assert scan.problems == [Problem(str(f), f"wall_time nan at offset {nan_at} is not finite; skipped")]
+
+
+def test_framing_problems_at_the_very_end_of_the_file(tmp_path: Path) -> None:
+    """The last record is where a file ends exactly, so the boundaries there are the real ones: a
+    record found again after a corrupt length may be the last one; a last record whose data CRC is
+    wrong is corrupt (its bytes are all there), not "still being written"; a 12-byte tail that is not
+    a valid header is a corrupt length, while a shorter one is just a write in progress."""
+    records = [frame(tf2_event(s, "loss", float(s), first=s == 0)) for s in range(3)]
+    f = tmp_path / "events.out.tfevents.3"
+    bad_len = bytearray(records[1])
+    bad_len[0] ^= 0x01
+    f.write_bytes(records[0] + bytes(bad_len) + records[2])
+    scan = scan_file(f)
+    at, last = len(records[0]), len(records[0]) + len(records[1])
+    assert scan.problems == [
+        Problem(str(f), f"corrupt record length at offset {at}; skipped to offset {last}")
+    ]
+    assert scan.latest["loss"][0] == 2 and scan.offset == f.stat().st_size
+    bad_data = bytearray(records[2])
+    bad_data[-6] ^= 0xFF  # inside the payload; the record is whole
+    f.write_bytes(records[0] + records[1] + bytes(bad_data))
+    scan = scan_file(f)
+    assert scan.problems == [Problem(str(f), f"corrupt record at offset {last} (bad CRC); skipped")]
+    assert scan.latest["loss"][0] == 1 and scan.offset == f.stat().st_size
+    whole = records[0] + records[1]
+    for tail, problems in ((b"\xab" * 12, [Problem(str(f), f"corrupt record length at offset {len(whole)}; "
+                                                             "skipped to the end of the file")]),
+                           (b"\xab" * 11, [])):  # fmt: skip
+        f.write_bytes(whole + tail)
+        scan = scan_file(f)
+        assert scan.problems == problems and scan.latest["loss"][0] == 1, len(tail)
