@@ -240,3 +240,21 @@ def test_a_start_time_in_the_future_does_not_hide_the_newest_session(
     assert r.exit_code == 0, r.output
     assert '"title": "Trend regression: run-01"' in r.stdout
     assert "typo: start time 2090-10-03T00:00:00+09:00 is in the future" in r.stdout + r.stderr
+
+
+def test_a_baseline_whose_spread_overflows_is_not_judged_rather_than_called_ok(make_tree: MakeTree) -> None:
+    """Sharpes of ±1e308 are finite, but their MAD times k is not: the threshold was -inf, so any newest
+    value was "ok". The metric is skipped with the reason, and the run says so."""
+    sessions = {
+        f"run-{i}": {"summary.json": {"rl_sharpe": v}}
+        for i, v in enumerate([1e308, -1e308, 1e308, -1e308, -5.0])
+    }
+    index = {"sessions": [{"correlation_id": f"run-{i}", "created_at": f"2025-10-{i + 1:02d}T00:00:00+09:00"}
+                          for i in range(5)]}  # fmt: skip
+    root = make_tree(sessions, index=index)
+    check = check_trend(load_artifacts(root).sessions, ["rl_sharpe"], window=10, mad_k=3)
+    assert check is not None and check.session_id == "run-4" and check.checks == []
+    assert check.skipped == ["rl_sharpe: the baseline's spread is not a finite number (MAD inf); not judged"]
+    r = run("--artifacts-dir", str(root), "--metric", "rl_sharpe", "--dry-run", "--state-dir", str(root))
+    assert "skipped rl_sharpe: the baseline's spread is not a finite number" in r.stdout + r.stderr, r.output
+    assert "ok" not in (r.stdout + r.stderr).lower().split(), r.output

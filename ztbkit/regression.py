@@ -9,7 +9,9 @@ Policy (users rely on it):
   be "the newest" every night and no later run would ever be judged.
 * Each metric's baseline is the median and the MAD (median absolute deviation, unscaled) of those
   values; the session regressed on a metric when its value is below ``median − k·MAD``. With fewer
-  than 3 baseline values a metric is not judged (reported as skipped). All metrics are "higher is
+  than 3 baseline values a metric is not judged (reported as skipped), nor when ``median − k·MAD``
+  is not a finite number (values as far apart as ±1e308): no verdict rather than a false "ok". All
+  metrics are "higher is
   better" (rl_sharpe, dsr, global_step). Optionally (``--dsr-below P``) the session also regressed
   when its trials-adjusted DSR (:mod:`ztbkit.leaderboard`, all finished sessions as trials) is below P.
 * One compact alert per regressed session goes through the notify package (the same outbox,
@@ -134,9 +136,12 @@ def check_trend(
             result.skipped.append(f"{metric}: {len(base)} earlier value(s), need {MIN_BASELINE}")
             continue
         med, mad = median_mad([v for _, v in base])
-        result.checks.append(
-            MetricCheck(metric, value, med, mad, med - mad_k * mad, tuple(i for i, _ in base))
-        )
+        threshold = med - mad_k * mad
+        if not math.isfinite(threshold):  # finite values as far apart as ±1e308: no verdict, not "ok"
+            result.skipped.append(f"{metric}: the baseline's spread is not a finite number (MAD {mad:g}); "
+                                  "not judged")  # fmt: skip
+            continue
+        result.checks.append(MetricCheck(metric, value, med, mad, threshold, tuple(i for i, _ in base)))
     if dsr_below is not None:
         _check_dsr(done, result, dsr_below)
     return result
