@@ -236,6 +236,11 @@ OPEN = "[[tiers]]\njpy_per_kwh = 1\n"
         ('effective_date = "2025-01-01"\n' + OPEN, "name is required"),
         ('name = ""\neffective_date = "2025-01-01"\n' + OPEN, "name is required"),
         ("base_fee_jpy = -1\n" + HEAD + OPEN, "base_fee_jpy must be a non-negative number, got -1"),
+        # TOML integers have no size limit in Python's reader: one past a float is refused, shown cut short
+        ("base_fee_jpy = 1" + "0" * 400 + "\n" + HEAD + OPEN,
+         "base_fee_jpy must be a non-negative number, got 1" + "0" * 36 + "..."),
+        (HEAD + "[[tiers]]\njpy_per_kwh = -1" + "0" * 400 + "\n",
+         "tiers[0]: jpy_per_kwh must be a non-negative number, got -" + "1" + "0" * 35 + "..."),
     ],
 )  # fmt: skip
 def test_each_malformed_tariff_has_its_exact_message(tmp_path: Path, body: str, message: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeGuard
 
 from ztbkit.clock import default_tz
 from ztbkit.fsio import Problem
@@ -18,7 +18,7 @@ from ztbkit.fsio import Problem
 FLOAT_MAX = int(sys.float_info.max)
 
 
-def is_finite_number(value: Any) -> bool:
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
     """An int or float (not bool) that is finite and that a float can hold: not NaN, not ±inf, and
     not an integer past ±1.8e308 (``math.isfinite`` raises OverflowError on those)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and -FLOAT_MAX <= value <= FLOAT_MAX

@@ -18,6 +18,7 @@ from typing import Any
 from ztbkit.charset import LEGACY_ENCODING, decode_text
 from ztbkit.errors import ZtbError
 from ztbkit.fsio import open_regular
+from ztbkit.values import is_finite_number
 
 #: A tariff file is a few hundred bytes; more than this is not a tariff.
 MAX_TARIFF_BYTES = 1024 * 1024
@@ -92,8 +93,10 @@ class Tariff:
 
 def _number(doc: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
     value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise TariffError(f"{where}: {key} must be a non-negative number, got {value!r}")
+    if not is_finite_number(value) or value < 0:  # also an integer too large for a float (TOML allows it)
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise TariffError(f"{where}: {key} must be a non-negative number, got {shown}")
     return float(value)
 
 
