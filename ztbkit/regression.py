@@ -11,9 +11,9 @@ Policy (users rely on it):
   values; the session regressed on a metric when its value is below ``median − k·MAD``. With fewer
   than 3 baseline values a metric is not judged (reported as skipped), nor when ``median − k·MAD``
   is not a finite number (values as far apart as ±1e308): no verdict rather than a false "ok". All
-  metrics are "higher is
-  better" (rl_sharpe, dsr, global_step). Optionally (``--dsr-below P``) the session also regressed
-  when its trials-adjusted DSR (:mod:`ztbkit.leaderboard`, all finished sessions as trials) is below P.
+  metrics are "higher is better" (rl_sharpe, dsr, global_step). Optionally (``--dsr-below P``) the
+  session also regressed when its trials-adjusted DSR (:mod:`ztbkit.leaderboard`, all finished
+  sessions as trials) is below P.
 * One compact alert per regressed session goes through the notify package (the same outbox,
   redaction and size limits as ``ztb gates-alert``). The session id is then written to
   ``<state-dir>/.ztb/trend-alert-state.json`` (atomically, under a file lock) once the alert was
