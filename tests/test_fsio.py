@@ -522,8 +522,8 @@ def test_no_room_for_the_temp_file_is_one_line_naming_the_target(
 def test_ctrl_c_during_a_write_is_still_ctrl_c_and_leaves_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only OS errors become "cannot write"; an interrupt stays an interrupt (the command exits 130),
-    and the old file and no temp file are what is left."""
+    """Only OS errors become "cannot write"; an interrupt stays an interrupt (never reported as a bad
+    path), and the old file and no temp file are what is left."""
     target = tmp_path / "state.json"
     target.write_text("old\n", encoding="utf-8")
 
