@@ -24,9 +24,14 @@ def is_finite_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and -FLOAT_MAX <= value <= FLOAT_MAX
 
 
-def describe(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters (a 400-digit integer must not fill an error line)."""
     text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def describe(value: Any) -> str:
+    return f"{type(value).__name__} {short_repr(value)}"
 
 
 def check_number(value: Any, where: str, issues: list[Problem], file: str) -> float | int | None:

@@ -18,7 +18,7 @@ from typing import Any
 from ztbkit.charset import LEGACY_ENCODING, decode_text
 from ztbkit.errors import ZtbError
 from ztbkit.fsio import open_regular
-from ztbkit.values import is_finite_number
+from ztbkit.values import is_finite_number, short_repr
 
 #: A tariff file is a few hundred bytes; more than this is not a tariff.
 MAX_TARIFF_BYTES = 1024 * 1024
@@ -94,9 +94,7 @@ class Tariff:
 def _number(doc: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
     value = doc.get(key, default)
     if not is_finite_number(value) or value < 0:  # also an integer too large for a float (TOML allows it)
-        shown = repr(value)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise TariffError(f"{where}: {key} must be a non-negative number, got {shown}")
+        raise TariffError(f"{where}: {key} must be a non-negative number, got {short_repr(value)}")
     return float(value)
 
 
