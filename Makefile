@@ -1,7 +1,7 @@
 # ztbkit — two commands on a fresh machine with Python 3.11+, make and Debian's chromium:
 #   make demo   set up .venv, build the demo artifacts, render every report into outputs/
 #   make test   set up .venv, then ruff, mypy and pytest (the browser tests need /usr/bin/chromium)
-#   make lab    JupyterLab from .venv, opened in notebooks/ with the demo artifacts built
+#   make lab    JupyterLab from .venv in notebooks/ (your copies of the report notebooks), demo artifacts built
 #   make setup-browser   apt-get install chromium (the one system package the tests need)
 PYTHON ?= python3
 VENV   := .venv
@@ -41,9 +41,10 @@ demo-data: setup
 
 # JupyterLab from the project venv (the one-environment rule: ipywidgets and JupyterLab side by
 # side), the "Python (ztbkit)" kernel registered by setup, the demo artifacts the notebooks default to.
+# `ztb lab` opens the workspace notebooks/ (git-ignored): copies made or refreshed, a user's edits kept.
 lab: setup demo-data
 	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab]'
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(if $(SUDO),,--allow-root) $(LAB_ARGS)
+	$(BIN)/ztb lab --dir notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(LAB_ARGS)
 
 demo: setup
 	$(BIN)/ztb demo --out-dir demo
@@ -51,8 +52,8 @@ demo: setup
 	@echo "reports are in outputs/2025-10-31/ (open dashboard.html in a browser)"
 
 lint: setup
-	$(BIN)/ruff check ztbkit tests benchmarks
-	$(BIN)/ruff format --check ztbkit tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 test: check-browser check-fixtures lint
@@ -65,13 +66,13 @@ bench: setup
 # Slow, so not part of `make test`. By default only the promise-bearing functions of artifacts
 # (the lookup order) and tensorboard (record framing) are mutated, with the whole of the other
 # modules: every function of all seven is several hours on 2 shared cores (`make mutation MUTANTS=`).
-# Narrow it with mutmut's names, e.g. make mutation MUTANTS='ztbkit.fsio.*'; list survivors with
+# Narrow it with mutmut's names, e.g. make mutation MUTANTS='ztbkit.core.fsio.*'; list survivors with
 # `.venv/bin/mutmut results`. The tests run from mutants/ (a copy), so ZTB_SHARED_DIR is passed.
-MUTANTS ?= 'ztbkit.fsio.*' 'ztbkit.tariffs.*' 'ztbkit.notify.delivery.*' 'ztbkit.notify.webhook.*' \
-	'ztbkit.schedule.runner.*' 'ztbkit.artifacts.x__scopes__*' 'ztbkit.artifacts.x__candidates__*' \
-	'ztbkit.artifacts.x__lookup_number__*' 'ztbkit.artifacts.x__lookup_count__*' 'ztbkit.artifacts.x__finish__*' \
-	'ztbkit.tensorboard.x_masked_crc__*' 'ztbkit.tensorboard.x__header_ok__*' 'ztbkit.tensorboard.x__resync__*' \
-	'ztbkit.tensorboard.x__scan_range__*' 'ztbkit.tensorboard.x__scan_buffer__*'
+MUTANTS ?= 'ztbkit.core.fsio.*' 'ztbkit.core.jsonread.*' 'ztbkit.money.tariffs.*' 'ztbkit.notify.delivery.*' \
+	'ztbkit.notify.webhook.*' 'ztbkit.schedule.runner.*' 'ztbkit.data.lookup.x_scopes_of__*' \
+	'ztbkit.data.lookup.x_candidates__*' 'ztbkit.data.lookup.x_lookup_number__*' 'ztbkit.data.lookup.x_lookup_count__*' \
+	'ztbkit.data.session.x_finish_session__*' 'ztbkit.data.tb_events.x_masked_crc__*' 'ztbkit.data.tb_events.x__header_ok__*' \
+	'ztbkit.data.tb_events.x__resync__*' 'ztbkit.data.tb_events.x__scan_range__*' 'ztbkit.data.tb_events.x__scan_buffer__*'
 mutation: setup
 	rm -rf mutants
 	ZTB_SHARED_DIR=$${ZTB_SHARED_DIR:-$(abspath ..)/shared} $(BIN)/mutmut run $(MUTANTS)

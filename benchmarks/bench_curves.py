@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ztbkit.demo import build_demo, tb_event_file_bytes
-from ztbkit.reports import render_notebook
+from ztbkit.data.demo import build_demo, tb_event_file_bytes
+from ztbkit.reports.runner import render_notebook
 
 EVENT_NAME = "events.out.tfevents.1759500000.bench.1.0"
 
@@ -108,7 +108,7 @@ def run(sessions: int, tags: int, points: int, data: Path, long_points: int = 1_
 
 
 def _best_png_time(fig_maker: Any, repeat: int = 2) -> float:
-    from ztbkit.views import figure_png
+    from ztbkit.reports.blocks import figure_png
 
     best = math.inf
     for _ in range(repeat):
@@ -126,8 +126,8 @@ def split_times(artifacts: Path, names: list[str], total_points: int) -> dict[st
     Plot times are the best of 2 after a warm-up figure (fonts, caches), downsampled and full
     alternating, so neither pays matplotlib's first-figure cost.
     """
-    from ztbkit.artifacts import load_artifacts
-    from ztbkit.curves import curves_figure, session_curves
+    from ztbkit.analysis.curves import curves_figure, session_curves
+    from ztbkit.data.artifacts import load_artifacts
 
     sessions = [s for s in load_artifacts(artifacts).sessions if s.on_disk]
     t0 = time.perf_counter()
@@ -147,7 +147,7 @@ def one_long_run(points: int = 1_000_000) -> dict[str, float]:
     """One 1M-point series (the highlighted run, one tag): plot it whole vs downsampled."""
     import numpy as np
 
-    from ztbkit.curves import SessionCurves, _downsample_np, curves_figure
+    from ztbkit.analysis.curves import SessionCurves, _downsample_np, curves_figure
 
     rng = np.random.default_rng(3)
     steps, values = np.arange(points) * 10, np.cumsum(rng.normal(size=points))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_tree import ensure_tree
 
-from ztbkit.reports import render_notebook
+from ztbkit.reports.runner import render_notebook
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_tree import ensure_tree
 
-from ztbkit.artifacts import load_artifacts
-from ztbkit.loadcache import LoadCache
-from ztbkit.nightly import run_nightly
+from ztbkit.data.artifacts import load_artifacts
+from ztbkit.data.loadcache import LoadCache
+from ztbkit.ops.nightly import run_nightly
 
 
 def _night(artifacts: Path, out: Path, cache: Path) -> float:
@@ -145,7 +145,7 @@ def _server_floor(url: str, repeat: int) -> dict[str, Any]:
     """What the server alone costs: one listing plus the same GETs the loader makes, through the
     backend directly (no parsing, no ztbkit), at the loader's concurrency. moto's server is
     CPU-bound on this machine, so this floor, not latency, bounds the remote load."""
-    from ztbkit.storage import SESSION_FILES, fetch_many, filesystem
+    from ztbkit.data.storage import SESSION_FILES, fetch_many, filesystem
 
     fs, root = filesystem(url)
     lists, gets = [], []

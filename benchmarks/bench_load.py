@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gen_tree import ensure_tree
 
-from ztbkit.artifacts import load_artifacts
-from ztbkit.trends import write_trends_csv
+from ztbkit.analysis.trends import write_trends_csv
+from ztbkit.data.artifacts import load_artifacts
 
 
 def json_files(root: Path) -> list[Path]:

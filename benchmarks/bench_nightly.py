@@ -22,9 +22,9 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ztbkit.demo import build_demo
-from ztbkit.nightly import run_nightly
-from ztbkit.reports import render_reports
+from ztbkit.data.demo import build_demo
+from ztbkit.ops.nightly import run_nightly
+from ztbkit.reports.runner import render_reports
 
 
 def empty_notebook(folder: Path) -> Path:

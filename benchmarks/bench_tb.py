@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from ztbkit.tensorboard import masked_crc, scrape
+from ztbkit.data.tb_events import masked_crc
+from ztbkit.data.tensorboard import scrape
 
 
 def frame(data: bytes) -> bytes:

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ztbkit.demo import MARKER, build_demo
+from ztbkit.data.demo import MARKER, build_demo
 
 
 def ensure_tree(out: Path, sessions: int, seed: int = 11) -> Path:

@@ -20,6 +20,8 @@ import pytest
 from conftest import MakeTree
 from fakehook import TOKEN, FakeHook, RawHook, Reply
 
+from ztbkit.notify.dispatch import flush
+
 GATES = {"gates": [{"name": "memory_rss", "status": "fail", "error": "RSS 2.6GB"}]}
 
 
@@ -194,7 +196,7 @@ def test_a_merge_by_another_process_while_listing_never_brings_a_delivered_alert
     assert [e["id"] for e in b.pending()] == [], (
         f"delivered alert listed again (C ran after the {first[0]} read)"
     )
-    assert b.flush() == [] and hook_server.seen == []
+    assert flush(b) == [] and hook_server.seen == []
 
 
 @pytest.mark.parametrize(

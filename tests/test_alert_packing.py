@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ztbkit.alerts import GatesCheck, gates_alert
-from ztbkit.gates import parse_gates
+from ztbkit.data.gates import parse_gates
 from ztbkit.notify import payload_for
+from ztbkit.notify.gate_alert import GatesCheck, gates_alert
 
 # Discord (discord.com/developers/docs/resources/message#embed-object-embed-limits, webhook execute)
 D_CONTENT, D_EMBEDS, D_TITLE, D_DESCRIPTION, D_FIELDS = 2000, 10, 256, 4096, 25

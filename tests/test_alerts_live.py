@@ -10,7 +10,7 @@ from conftest import MakeTree, write
 from fakehook import TOKEN, FakeHook, Reply
 
 from ztbkit.cli import cli
-from ztbkit.live import TITLE
+from ztbkit.notify.live import TITLE
 
 FORMATS_STATE = {
     "phase": 2,

@@ -11,8 +11,8 @@ import pytest
 from conftest import MakeTree, write
 
 from ztbkit import ArtifactsNotFoundError, load_artifacts
-from ztbkit.artifacts import classify_run_metadata, load_session
-from ztbkit.values import parse_timestamp
+from ztbkit.core.values import parse_timestamp
+from ztbkit.data.session import classify_run_metadata, load_session
 
 NESTED = {
     "correlation_id": "s1",
@@ -241,11 +241,12 @@ def test_fifty_megabyte_summary_loads_without_hanging(make_tree: MakeTree) -> No
 
 
 def test_file_over_the_size_limit_is_reported(make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ztbkit import artifacts, fsio
+    from ztbkit.core import jsonread
+    from ztbkit.data import session
 
     root = make_tree({"s": {"summary.json": {"pad": "x" * 5000}}})
-    real = fsio.read_json_if_exists
-    monkeypatch.setattr(artifacts, "_read_local", lambda path, **kw: real(path, max_bytes=1000))
+    real = jsonread.read_json_if_exists
+    monkeypatch.setattr(session, "_read_local", lambda path, **kw: real(path, max_bytes=1000))
     s = load_artifacts(root).sessions[0]
     assert "over the 1,000 bytes limit" in issue_texts(s)[0]
 

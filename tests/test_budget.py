@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from conftest import MakeTree
 
 from ztbkit import load_artifacts
-from ztbkit.budget import budget_dataframe, budget_markdown, budget_runs, read_cost, rollup
 from ztbkit.cli import cli
-from ztbkit.clock import FakeClock
+from ztbkit.core.clock import FakeClock
+from ztbkit.money.budget import budget_dataframe, budget_markdown, budget_runs, read_cost, rollup
 
 OURS = {"correlation_id": "x", "gpu_hours": 2.0, "costs": {"gpu_jpy": 600, "power_jpy": 21, "cloud_jpy": 0,
         "total_jpy": 621.0}, "generator": "ztbkit"}  # fmt: skip
@@ -124,7 +124,7 @@ def test_estimate_missing_prices_unpriced_runs_only(make_tree: MakeTree, tmp_pat
 
 
 def test_nightly_includes_the_budget(make_tree: MakeTree, tmp_path: Path) -> None:
-    from ztbkit.nightly import run_nightly
+    from ztbkit.ops.nightly import run_nightly
 
     root = make_tree({"n": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 1,
                                                   "start_time": "2025-10-30T12:00:00"}}})  # fmt: skip

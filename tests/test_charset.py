@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from conftest import BOT_FIXTURES
 
-from ztbkit import charset
 from ztbkit.cli import cli
+from ztbkit.core import charset
 
 ZTB = Path(sys.executable).parent / ("ztb.exe" if os.name == "nt" else "ztb")
 ENCODINGS = ["cp932", "cp1252"]
@@ -308,7 +308,7 @@ def test_report_workers_and_their_kernels_run_in_utf8_mode(
     """Even when the parent says otherwise (UTF-8 mode off, a cp932 stdio encoding)."""
     import nbformat
 
-    from ztbkit.reports import render_reports
+    from ztbkit.reports.runner import render_reports
 
     monkeypatch.setenv("PYTHONUTF8", "0")
     monkeypatch.setenv("PYTHONIOENCODING", "cp932")

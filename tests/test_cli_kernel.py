@@ -55,7 +55,8 @@ def test_user_install_is_found_first_and_starts_a_real_kernel(tmp_path: Path) ->
     assert Path(found["dir"]) == data / "kernels" / "ztbkit"  # the --user copy is the one found
     lines = found["out"].split()
     assert (
-        lines[0] == sys.executable and Path(lines[1]).parent == Path(__file__).resolve().parents[1] / "ztbkit"
+        lines[0] == sys.executable
+        and Path(lines[1]).parent == Path(__file__).resolve().parents[1] / "src" / "ztbkit"
     )
 
 

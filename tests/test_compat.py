@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import MakeTree, write
 
-from ztbkit.compat import handle
+from ztbkit.cli.compat import handle
 
 
 def ask(request: Any, tmp_path: Path, env: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
@@ -374,7 +374,7 @@ def test_windows_code_pages_request_and_child_output(tmp_path: Path, monkeypatch
     """Japanese Windows imitated: the locale's code page is cp932 (faked), the request and a child's output too."""
     import locale
 
-    from ztbkit.captured import decode_output
+    from ztbkit.core.captured import decode_output
 
     request = '{"action": "doctor", "params": {"correlation_id": "学習ラン"}}'.encode("cp932")
     utf8_locale = handle(request, artifacts_dir=tmp_path, state_dir=tmp_path, env={})

@@ -9,9 +9,9 @@ from typing import Any
 import click
 import pytest
 
-from ztbkit.allowlist import REPORT_COMMANDS
 from ztbkit.cli import cli
-from ztbkit.compat import handle
+from ztbkit.cli.allowlist import REPORT_COMMANDS
+from ztbkit.cli.compat import handle
 
 
 def ask(request: Any, tmp_path: Path, root: Path) -> dict[str, Any]:

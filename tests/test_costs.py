@@ -10,16 +10,10 @@ from conftest import MakeTree
 
 from ztbkit import UsageError, load_artifacts
 from ztbkit.cli import cli
-from ztbkit.costs import (
-    CostUnavailableError,
-    Rates,
-    board_power_watts,
-    derive_inputs,
-    estimate_cost,
-    resolve_rates,
-    yen,
-)
-from ztbkit.tariffs import load_tariff
+from ztbkit.core.formatting import yen
+from ztbkit.money.costs import CostUnavailableError, Rates, derive_inputs, estimate_cost, resolve_rates
+from ztbkit.money.gpu_power import board_power_watts
+from ztbkit.money.tariffs import load_tariff
 
 ONE_HOUR = {"correlation_id": "s", "duration_seconds": 3600, "gpu_count": 1}
 
@@ -252,12 +246,12 @@ def test_cost_cli_errors(make_tree: MakeTree, tmp_path: Path) -> None:
     assert code == 2 and "unknown tariff 'nope'" in err
 
 
-def test_python_m_ztbkit_costs(make_tree: MakeTree) -> None:
+def test_python_m_ztbkit_cost(make_tree: MakeTree) -> None:
     import subprocess
     import sys
 
     root = make_tree({"s": {"run_metadata.json": ONE_HOUR}})
-    p = subprocess.run([sys.executable, "-m", "ztbkit.costs", "--correlation-id", "s", "--artifacts-dir", str(root)],
+    p = subprocess.run([sys.executable, "-m", "ztbkit", "cost", "--correlation-id", "s", "--artifacts-dir", str(root)],
                        capture_output=True, encoding="utf-8")  # fmt: skip
     assert p.returncode == 0 and json.loads(p.stdout)["costs"]["gpu_jpy"] == 300
 
@@ -272,7 +266,7 @@ def test_generated_at_is_recorded(make_tree: MakeTree) -> None:
 def test_steps_per_sec_from_the_sessions_own_tensorboard_logs(make_tree: MakeTree) -> None:
     from test_tensorboard import frame, tf2_event
 
-    from ztbkit.budget import find_session, price_session
+    from ztbkit.money.budget import find_session, price_session
 
     events = b"".join(frame(tf2_event(s, "time/fps", 10.0, first=s == 0)) for s in range(3))
     root = make_tree(

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import MakeTree
 
-from ztbkit.artifacts import load_artifacts
-from ztbkit.curves import (
+from ztbkit.analysis.curves import (
     _downsample_np,
     curves_alt,
     curves_figure,
@@ -20,8 +19,9 @@ from ztbkit.curves import (
     rolling_band,
     session_curves,
 )
-from ztbkit.demo import build_demo
-from ztbkit.errors import UsageError
+from ztbkit.core.errors import UsageError
+from ztbkit.data.artifacts import load_artifacts
+from ztbkit.data.demo import build_demo
 
 SB3_TAGS = ["rollout/ep_rew_mean", "train/loss", "time/fps"]
 
@@ -116,7 +116,7 @@ def test_interactive_mode_picks_sessions_and_tags(
     """JupyterLab mode: a session picker and a tags box; changing them redraws with the new tags."""
     import ipywidgets as widgets
 
-    from ztbkit.analysis import show_learning_curves
+    from ztbkit.reports.dashboard_analysis import show_learning_curves
 
     for run in ("PPO_25", "PPO_22"):
         shutil.copytree(bot_fixtures / "tensorboard" / run, tmp_path / "a" / run / "tb" / run)
@@ -143,7 +143,7 @@ def test_band_on_a_start_date_axis() -> None:
 
     from matplotlib.figure import Figure
 
-    from ztbkit.curves import add_median_band
+    from ztbkit.analysis.curves import add_median_band
 
     ax = Figure().add_subplot()
     xs = [datetime(2025, 10, 1, tzinfo=UTC) + timedelta(days=i) for i in range(8)]

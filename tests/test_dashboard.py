@@ -8,7 +8,7 @@ import pytest
 from conftest import MakeTree
 
 from ztbkit import load_artifacts
-from ztbkit.dashboard import PAGE_ROWS, eta_text, session_table_html, session_table_markdown
+from ztbkit.reports.dashboard import PAGE_ROWS, eta_text, session_table_html, session_table_markdown
 
 
 @pytest.mark.parametrize(

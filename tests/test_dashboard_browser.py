@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import REPO
 
-from ztbkit.demo import build_demo
-from ztbkit.reports import render_notebook
+from ztbkit.data.demo import build_demo
+from ztbkit.reports.runner import render_notebook
 
 EVIL = "<script>alert(1)</script>"
 ARTIFACTS = REPO / "test-artifacts"

@@ -13,7 +13,7 @@ import pytest
 from fakehook import TOKEN, FakeHook, Reply
 
 from ztbkit import UsageError
-from ztbkit.clock import FakeClock
+from ztbkit.core.clock import FakeClock
 from ztbkit.notify.delivery import Budget, DeliveryResult, Policy, deliver, result_line, retry_after
 from ztbkit.notify.webhook import Webhook
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ztbkit import UsageError, load_artifacts
-from ztbkit.artifacts import classify_run_metadata
-from ztbkit.demo import MARKER, build_demo
+from ztbkit.data.demo import MARKER, build_demo
+from ztbkit.data.session import classify_run_metadata
 
 
 def digest(root: Path) -> dict[str, str]:

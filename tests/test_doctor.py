@@ -11,8 +11,10 @@ from click.testing import CliRunner
 from conftest import MakeTree, write
 
 from ztbkit.cli import cli
-from ztbkit.clock import FakeClock
-from ztbkit.doctor import CHECKS, Check, Context, Host, disk_health, run_doctor
+from ztbkit.core.clock import FakeClock
+from ztbkit.ops.checks import Check, Context, Host
+from ztbkit.ops.doctor import CHECKS, run_doctor
+from ztbkit.ops.host_checks import disk_health
 
 NOW = datetime(2025, 10, 1, 3, 0, tzinfo=UTC)  # 12:00 JST
 HEALTHY = {
@@ -92,7 +94,7 @@ def test_half_written_session_and_a_crashing_check(make_tree: MakeTree, tmp_path
 def test_doctor_cli_exit_codes_json_and_kernel(
     make_tree: MakeTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztbkit import doctor
+    from ztbkit.ops import doctor
 
     monkeypatch.setattr(doctor, "Host", lambda: ROOMY)  # the CLI's real-host default, made roomy and fast
     root = make_tree({"ok": HEALTHY})
@@ -127,7 +129,7 @@ def test_the_kernel_check_starts_its_kernel_like_the_reports_do(
 ) -> None:
     """Over IPC sockets on POSIX, as the reports (no port race with a nightly starting kernels, and no
     "Kernel is running over TCP without encryption" warning in the doctor's output)."""
-    from ztbkit import doctor
+    from ztbkit.ops import doctor
 
     root = make_tree({"ok": HEALTHY})
     report = doctor.run_doctor(

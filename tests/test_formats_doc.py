@@ -7,7 +7,8 @@ import re
 
 from conftest import REPO
 
-from ztbkit.artifacts import DURATION_SOURCES, LOOKUP
+from ztbkit.data.lookup import LOOKUP
+from ztbkit.data.session import DURATION_SOURCES
 
 DOC = REPO / "docs" / "FORMATS.md"
 ROW_OF = {"memory_peak_mb": "memory_peak_mb (VRAM)", "start_time": "start time"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ztbkit import fsio
+from ztbkit.core import fsio, jsonread
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -127,39 +127,41 @@ def test_readers_never_see_a_half_written_file(tmp_path: Path) -> None:
 def test_read_json_reports_bad_content(tmp_path: Path, content: bytes, reason: str) -> None:
     p = tmp_path / "summary.json"
     p.write_bytes(content)
-    result = fsio.read_json(p)
+    result = jsonread.read_json(p)
     assert not result.ok and result.value is None
-    assert result.problem == fsio.Problem(str(p), reason)
+    assert result.problem == jsonread.Problem(str(p), reason)
 
 
 def test_read_json_accepts_bom_and_nan_literals(tmp_path: Path) -> None:
     p = tmp_path / "x.json"
     p.write_bytes(b'\xef\xbb\xbf{"v": NaN, "s": "\xe6\x97\xa5\xe6\x9c\xac"}')
-    result = fsio.read_json(p)
+    result = jsonread.read_json(p)
     assert result.ok and result.value["s"] == "日本"
     assert result.value["v"] != result.value["v"]  # NaN is parsed; callers validate
 
 
 def test_read_json_missing_folder_and_fifo_do_not_hang(tmp_path: Path) -> None:
-    assert fsio.read_json_if_exists(tmp_path / "absent.json") is None
-    assert "not found" in str(fsio.read_json(tmp_path / "absent.json").problem)
+    assert jsonread.read_json_if_exists(tmp_path / "absent.json") is None
+    assert "not found" in str(jsonread.read_json(tmp_path / "absent.json").problem)
     (tmp_path / "dir.json").mkdir()
-    assert "folder" in str(fsio.read_json(tmp_path / "dir.json").problem)
+    assert "folder" in str(jsonread.read_json(tmp_path / "dir.json").problem)
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)  # open() on a FIFO with no writer would block forever
-    assert "not a regular file" in str(fsio.read_json(fifo).problem)
+    assert "not a regular file" in str(jsonread.read_json(fifo).problem)
 
 
 def test_read_json_size_limit(tmp_path: Path) -> None:
     p = tmp_path / "big.json"
     p.write_text(json.dumps({"pad": "x" * 5000}), encoding="utf-8")  # 5,011 bytes
-    assert fsio.read_json(p, max_bytes=1024).problem == fsio.Problem(
+    assert jsonread.read_json(p, max_bytes=1024).problem == jsonread.Problem(
         str(p), "file is 5,011 bytes, over the 1,024 bytes limit"
     )
-    assert fsio.read_json(p, max_bytes=5011).ok and fsio.read_json(p).ok  # the limit itself is allowed
+    assert (
+        jsonread.read_json(p, max_bytes=5011).ok and jsonread.read_json(p).ok
+    )  # the limit itself is allowed
     huge = tmp_path / "huge.json"
     huge.write_text(json.dumps({"pad": "x" * (3 * 2**20)}), encoding="utf-8")  # 3.0 MB
-    assert fsio.read_json(huge, max_bytes=2**21).problem == fsio.Problem(
+    assert jsonread.read_json(huge, max_bytes=2**21).problem == jsonread.Problem(
         str(huge), "file is 3.0 MB, over the 2.0 MB limit"
     )
 
@@ -189,8 +191,8 @@ def test_current_umask_is_read_without_changing_it() -> None:
 
 def test_missing_file_problem_names_the_path(tmp_path: Path) -> None:
     p = tmp_path / "absent.json"
-    assert fsio.read_json(p).problem == fsio.Problem(str(p), "file not found")
-    assert fsio.read_json(str(p)).problem == fsio.Problem(str(p), "file not found")
+    assert jsonread.read_json(p).problem == jsonread.Problem(str(p), "file not found")
+    assert jsonread.read_json(str(p)).problem == jsonread.Problem(str(p), "file not found")
 
 
 def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +201,7 @@ def test_short_reads_are_read_to_the_end(tmp_path: Path, monkeypatch: pytest.Mon
     p.write_text(json.dumps({"global_step": 12345, "pad": "x" * 3000}), encoding="utf-8")
     real_read = os.read
     monkeypatch.setattr(fsio.os, "read", lambda fd, n: real_read(fd, min(n, 700)))
-    result = fsio.read_json(p)
+    result = jsonread.read_json(p)
     assert result.ok and result.value["global_step"] == 12345
 
 
@@ -254,7 +256,7 @@ def test_a_killed_write_leaves_a_temp_that_the_next_write_removes(tmp_path: Path
     import time
 
     code = (
-        "import sys, ztbkit.fsio as f\n"
+        "import sys, ztbkit.core.fsio as f\n"
         "def stuck(fd):\n"
         "    print('writing', flush=True)\n"
         "    import time; time.sleep(60)\n"
@@ -276,16 +278,16 @@ def test_a_killed_write_leaves_a_temp_that_the_next_write_removes(tmp_path: Path
 def test_open_regular_refuses_fifo_and_folder_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     for path, reason in ((tmp_path / "fifo", "not a regular file"), (tmp_path, "a folder")):
-        with pytest.raises(fsio.InputFileError, match=reason):
-            fsio.open_regular(path)
+        with pytest.raises(jsonread.InputFileError, match=reason):
+            jsonread.open_regular(path)
     (tmp_path / "f").write_bytes(b"abc")
-    with fsio.open_regular(tmp_path / "f") as fh:
+    with jsonread.open_regular(tmp_path / "f") as fh:
         assert fh.read() == b"abc"
 
 
 def test_huge_integers_are_a_problem_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text('{"global_step": ' + "9" * 5001 + "}", encoding="utf-8")
-    read = fsio.read_json(tmp_path / "s.json")
+    read = jsonread.read_json(tmp_path / "s.json")
     assert (
         read.problem is not None and "invalid JSON" in read.problem.reason and "4300" in read.problem.reason
     )
@@ -300,8 +302,8 @@ def test_permission_denied_is_a_one_line_problem(tmp_path: Path, monkeypatch: py
         raise PermissionError(13, "Permission denied", path)
 
     monkeypatch.setattr(fsio.os, "open", denied)
-    result = fsio.read_json(p)
-    assert result.problem == fsio.Problem(str(p), "cannot read: Permission denied")
+    result = jsonread.read_json(p)
+    assert result.problem == jsonread.Problem(str(p), "cannot read: Permission denied")
     assert str(result.problem) == f"{p}: cannot read: Permission denied"
 
 
@@ -355,16 +357,16 @@ def test_exact_problems_for_folders_fifos_io_errors_and_growth(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "dir.json").mkdir()
-    assert fsio.read_json(tmp_path / "dir.json").problem == fsio.Problem(
+    assert jsonread.read_json(tmp_path / "dir.json").problem == jsonread.Problem(
         str(tmp_path / "dir.json"), "is a folder, expected a file"
     )
     os.mkfifo(tmp_path / "fifo.json")
-    assert fsio.read_json(tmp_path / "fifo.json").problem == fsio.Problem(
+    assert jsonread.read_json(tmp_path / "fifo.json").problem == jsonread.Problem(
         str(tmp_path / "fifo.json"), "is not a regular file, expected a file"
     )
     exact = tmp_path / "mib.json"
     exact.write_bytes(b"[" + b" " * (2**20 - 2) + b"]")  # exactly 1 MiB
-    assert fsio.read_json(exact, max_bytes=1000).problem == fsio.Problem(
+    assert jsonread.read_json(exact, max_bytes=1000).problem == jsonread.Problem(
         str(exact), "file is 1.0 MB, over the 1,000 bytes limit"
     )
     p = tmp_path / "s.json"
@@ -376,17 +378,17 @@ def test_exact_problems_for_folders_fifos_io_errors_and_growth(
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(fsio.os, "read", io_error)
-    assert fsio.read_json(p).problem == fsio.Problem(str(p), "cannot read: Input/output error")
+    assert jsonread.read_json(p).problem == jsonread.Problem(str(p), "cannot read: Input/output error")
     # A file that grows while read: within the limit it is read whole, at the limit too, beyond it not.
     for limit, extra, expected in ((1000, b" " * 9, None), (150, b" " * 9, None),
                                    (150, b" " * 10, "file grew past the 150 bytes limit while being read")):  # fmt: skip
         chunks = [body[:10], body[10:] + extra, b""]
         monkeypatch.setattr(fsio.os, "read", lambda fd, n, c=chunks: c.pop(0) if c else real_read(fd, n))
-        result = fsio.read_json(p, max_bytes=limit)
+        result = jsonread.read_json(p, max_bytes=limit)
         if expected is None:
             assert result.ok and result.value == {"pad": "x" * 130}, limit
         else:
-            assert result.problem == fsio.Problem(str(p), expected)
+            assert result.problem == jsonread.Problem(str(p), expected)
 
 
 def test_text_with_undecodable_file_name_bytes_is_written_with_replacement_characters(tmp_path: Path) -> None:
@@ -407,24 +409,24 @@ def test_is_regular_file_says_yes_only_for_a_regular_file(tmp_path: Path) -> Non
     (tmp_path / "d").mkdir()
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "link").symlink_to(tmp_path / "f.json")
-    assert fsio.is_regular_file(tmp_path / "f.json") is True
-    assert fsio.is_regular_file(tmp_path / "link") is True  # after symlinks
+    assert jsonread.is_regular_file(tmp_path / "f.json") is True
+    assert jsonread.is_regular_file(tmp_path / "link") is True  # after symlinks
     for other in ("d", "fifo", "missing", "nul\x00byte"):  # a NUL in a path is a ValueError: still False
-        assert fsio.is_regular_file(tmp_path / other) is False, other
+        assert jsonread.is_regular_file(tmp_path / other) is False, other
 
 
 def test_huge_integer_problem_names_the_file_in_one_line(tmp_path: Path) -> None:
     p = tmp_path / "s.json"
     p.write_text('{"global_step": ' + "9" * 5001 + "}", encoding="utf-8")
-    problem = fsio.read_json(p).problem
+    problem = jsonread.read_json(p).problem
     assert problem is not None and problem.path == str(p) and str(problem).startswith(f"{p}: invalid JSON: ")
     assert "\n" not in str(problem)
 
 
 def test_first_line_of_an_error_is_its_message_or_else_its_type() -> None:
-    assert fsio._first_line(ValueError("first\nsecond")) == "first"
-    assert fsio._first_line(ValueError()) == "ValueError"  # no message: the kind of error, not ""
-    assert fsio._first_line(RecursionError("")) == "RecursionError"
+    assert jsonread._first_line(ValueError("first\nsecond")) == "first"
+    assert jsonread._first_line(ValueError()) == "ValueError"  # no message: the kind of error, not ""
+    assert jsonread._first_line(RecursionError("")) == "RecursionError"
 
 
 def test_a_file_still_growing_at_the_limit_is_a_problem_not_a_cut_read(
@@ -436,7 +438,7 @@ def test_a_file_still_growing_at_the_limit_is_a_problem_not_a_cut_read(
     p.write_bytes(b"[1,2]")  # fstat sees 5 bytes; the writer appends while we read
     chunks = [b"[1,2,3,", b"4]", b""]  # 7 bytes: the limit, then 2 more
     monkeypatch.setattr(fsio.os, "read", lambda fd, n: chunks.pop(0))
-    assert fsio.read_json(p, max_bytes=7).problem == fsio.Problem(
+    assert jsonread.read_json(p, max_bytes=7).problem == jsonread.Problem(
         str(p), "file grew past the 7 bytes limit while being read"
     )
 
@@ -445,11 +447,11 @@ def test_open_regular_names_a_fifo_exactly_and_returns_a_blocking_file(tmp_path:
     """The FIFO check opens without blocking (O_NONBLOCK); the file handed back reads normally, in
     blocking mode, like any file the caller would open itself."""
     os.mkfifo(tmp_path / "fifo")
-    with pytest.raises(fsio.InputFileError) as info:
-        fsio.open_regular(tmp_path / "fifo")
+    with pytest.raises(jsonread.InputFileError) as info:
+        jsonread.open_regular(tmp_path / "fifo")
     assert str(info.value) == f"{tmp_path / 'fifo'}: is not a regular file, expected a file"
     (tmp_path / "f").write_bytes(b"abc")
-    with fsio.open_regular(tmp_path / "f") as fh:
+    with jsonread.open_regular(tmp_path / "f") as fh:
         assert os.get_blocking(fh.fileno()) is True and fh.read() == b"abc"
 
 
@@ -566,14 +568,14 @@ def test_a_lone_surrogate_escape_reads_as_a_replacement_character(tmp_path: Path
     p.write_bytes(
         b'{"gpu_model": "RTX \\ud800", "\\udfff": ["\\ud83d\\ude00", "C:\\\\ud800", 1.5, NaN, null]}'
     )
-    value = fsio.read_json(p).value
+    value = jsonread.read_json(p).value
     assert list(value) == ["gpu_model", "\ufffd"] and value["gpu_model"] == "RTX \ufffd"
     assert value["\ufffd"][:3] == ["\U0001f600", "C:\\ud800", 1.5]  # "C:\ud800" as six characters
     assert value["\ufffd"][3] != value["\ufffd"][3] and value["\ufffd"][4] is None  # NaN, null kept
     # As deep as Python's reader goes, the mending goes too (it does not recurse).
     deep = b"[" * 900 + b'"\\udc00"' + b"]" * 900
     p.write_bytes(deep)
-    inner = fsio.read_json(p).value
+    inner = jsonread.read_json(p).value
     for _ in range(900):
         inner = inner[0]
     assert inner == "\ufffd"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ztbkit import fsio
 from ztbkit.cli import cli
-from ztbkit.clock import FakeClock
-from ztbkit.errors import OutputPathError
+from ztbkit.core import fsio
+from ztbkit.core.clock import FakeClock
+from ztbkit.core.errors import OutputPathError
 
 REAL_REPLACE = os.replace
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from ztbkit.fsio import Problem
-from ztbkit.gates import parse_gates
+from ztbkit.core.jsonread import Problem
+from ztbkit.data.gates import parse_gates
 
 
 def parse(doc: Any) -> tuple[Any, list[Problem]]:

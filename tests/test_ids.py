@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ztbkit.errors import UsageError
-from ztbkit.ids import check_component, problem_with_component, safe_repr
+from ztbkit.core.errors import UsageError
+from ztbkit.core.ids import check_component, problem_with_component, safe_repr
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_every_command_taking_an_id_refuses_unsafe_ids(tmp_path: Path, command: 
 
 
 def test_a_valid_id_still_works_and_compat_uses_the_same_rule(tmp_path: Path) -> None:
-    from ztbkit.compat import handle
+    from ztbkit.cli.compat import handle
 
     root = _tree(tmp_path)
     answer = handle(b'{"action": "doctor", "params": {"correlation_id": "../../outside/dir"}}', artifacts_dir=root,
@@ -122,7 +122,7 @@ def test_a_valid_id_still_works_and_compat_uses_the_same_rule(tmp_path: Path) ->
 
 
 def test_the_library_checks_ids_too(tmp_path: Path) -> None:
-    from ztbkit.doctor import run_doctor
+    from ztbkit.ops.doctor import run_doctor
 
     root = _tree(tmp_path)
     with pytest.raises(UsageError, match="--correlation-id"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,8 +24,9 @@ from typing import Any
 import pytest
 from conftest import REPO
 
-from ztbkit.demo import build_demo
-from ztbkit.proc import kill_tree, new_group_kwargs
+from ztbkit.core.proc import kill_tree, new_group_kwargs
+from ztbkit.data.demo import build_demo
+from ztbkit.reports.workspace import refresh_workspace
 
 ARTIFACTS = REPO / "test-artifacts"
 JUPYTER = Path(sys.executable).with_name("jupyter")
@@ -47,9 +47,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("lab")
     build_demo(root / "demo", sessions=36)  # several weeks: two months for the cost report
     nbdir = root / "notebooks"
-    nbdir.mkdir()
-    for name in ("dashboard", "trends", "budget", "cost"):
-        shutil.copy(REPO / "notebooks" / f"{name}.ipynb", nbdir)  # never the tracked files: JupyterLab saves
+    refresh_workspace(nbdir)  # the user's workspace, as `ztb lab` makes it: JupyterLab saves these copies
     port, token = _free_port(), secrets.token_hex(16)
     home = root / "home"
     settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import MakeTree
 
-from ztbkit.artifacts import load_artifacts
-from ztbkit.errors import UsageError
-from ztbkit.leaderboard import Assumptions, leaderboard_html, leaderboard_markdown, trials_adjusted
+from ztbkit.analysis.leaderboard import Assumptions, leaderboard_html, leaderboard_markdown, trials_adjusted
+from ztbkit.core.errors import UsageError
+from ztbkit.data.artifacts import load_artifacts
 
 RETURNS = [0.01, -0.005, 0.02, 0.0, 0.015, -0.01, 0.005, 0.012]
 TB_RETURNS = [0.004, -0.002, 0.006, 0.001, -0.003, 0.005, 0.002, 0.0, 0.003, -0.001]

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-import ztbkit.artifacts
-from ztbkit.artifacts import load_artifacts
-from ztbkit.loadcache import LoadCache
-from ztbkit.snapshot import SnapshotWarning
+import ztbkit.data.artifacts
+from ztbkit.data.artifacts import load_artifacts
+from ztbkit.data.columns import SnapshotWarning
+from ztbkit.data.loadcache import LoadCache
 
 
 @pytest.fixture(scope="module")
 def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ztbkit.demo import build_demo
+    from ztbkit.data.demo import build_demo
 
     out = tmp_path_factory.mktemp("big") / "tree"
     return Path(
@@ -29,20 +29,20 @@ def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every session folder the loader parses, in order (load_session is the one parse of a session)."""
     seen: list[str] = []
-    real = ztbkit.artifacts.load_session
+    real = ztbkit.data.artifacts.load_session
 
     def counting(folder: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(os.path.basename(os.fspath(folder)))
         return real(folder, *args, **kwargs)
 
-    monkeypatch.setattr(ztbkit.artifacts, "load_session", counting)
+    monkeypatch.setattr(ztbkit.data.artifacts, "load_session", counting)
     return seen
 
 
 def outputs(tree: Any) -> tuple[str, str]:
     """The trends CSV and the budget report of ``tree`` (what a night writes from it)."""
-    from ztbkit.budget import budget_markdown, budget_runs, rollup
-    from ztbkit.trends import trend_table, trends_csv_text
+    from ztbkit.analysis.trends import trend_table, trends_csv_text
+    from ztbkit.money.budget import budget_markdown, budget_runs, rollup
 
     return trends_csv_text(trend_table(tree.sessions)), budget_markdown(rollup(budget_runs(tree.sessions)))
 
@@ -107,17 +107,17 @@ def test_a_corrupted_or_mismatched_cache_is_ignored_with_a_warning(
     elif damage == "truncated":
         cache_file.write_bytes(cache_file.read_bytes()[:-40])
     elif damage == "other-version":
-        import ztbkit.loadcache
+        import ztbkit.data.loadcache
 
-        real = ztbkit.loadcache._parser_fingerprint
-        ztbkit.loadcache._parser_fingerprint = lambda: "another-parser"  # type: ignore[assignment]
+        real = ztbkit.data.loadcache._parser_fingerprint
+        ztbkit.data.loadcache._parser_fingerprint = lambda: "another-parser"  # type: ignore[assignment]
     parses.clear()
     try:
         with pytest.warns(SnapshotWarning, match="ignored"):
             tree = load_artifacts(root, cache=LoadCache(cache_file))
     finally:
         if damage == "other-version":
-            ztbkit.loadcache._parser_fingerprint = real  # type: ignore[assignment]
+            ztbkit.data.loadcache._parser_fingerprint = real  # type: ignore[assignment]
     assert parses == ["a"]  # parsed, not taken from the bad cache
     assert tree.get("a").global_step == 1 and tree.get("a").rl_sharpe == 0.5  # type: ignore[union-attr]
 
@@ -125,7 +125,7 @@ def test_a_corrupted_or_mismatched_cache_is_ignored_with_a_warning(
 def test_non_utf8_folder_names_and_lone_surrogates_survive_cache_and_snapshot(tmp_path: Path) -> None:
     """A folder named with bytes that are not UTF-8, and a bot file holding a lone "\\udcff" escape:
     Parquet stores only valid UTF-8, so neither may crash the nightly's cache or its snapshot."""
-    from ztbkit.snapshot import read_snapshot, write_snapshot
+    from ztbkit.data.snapshot import read_snapshot, write_snapshot
 
     root = tmp_path / "artifacts"
     odd = root / os.fsdecode(b"run-\xff")

@@ -37,11 +37,12 @@ def test_make_test_without_chromium_says_what_to_install_first() -> None:
 def test_make_lab_recipe() -> None:
     dry = _make("-n", "-B", "lab", "LAB_ARGS=--no-browser")
     out = dry.stdout
-    # the demo artifacts the notebooks default to, then JupyterLab from .venv, in notebooks/, on 127.0.0.1
+    # the demo artifacts the notebooks default to, then JupyterLab from .venv through `ztb lab`, in the
+    # workspace notebooks/ (copies of the packaged notebooks), on 127.0.0.1
     assert "test -d demo/artifacts || .venv/bin/ztb demo --out-dir demo" in out
     assert 'ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)"' in out
-    lab = [ln for ln in out.splitlines() if ln.startswith(".venv/bin/jupyter lab")]
-    assert len(lab) == 1 and "--notebook-dir=notebooks" in lab[0] and "--ServerApp.ip=127.0.0.1" in lab[0]
+    lab = [ln for ln in out.splitlines() if ln.startswith(".venv/bin/ztb lab")]
+    assert len(lab) == 1 and "--dir notebooks" in lab[0] and "--ServerApp.ip=127.0.0.1" in lab[0]
     assert lab[0].rstrip().endswith("--no-browser")
 
 

@@ -10,7 +10,7 @@ import pytest
 from fakehook import TOKEN, FakeHook, Reply
 
 from ztbkit import UsageError
-from ztbkit.clock import FakeClock
+from ztbkit.core.clock import FakeClock
 from ztbkit.notify import (
     Alert,
     Field,
@@ -24,6 +24,7 @@ from ztbkit.notify import (
 )
 from ztbkit.notify.delivery import DeliveryResult, result_line
 from ztbkit.notify.discord import build_payload, check_limits
+from ztbkit.notify.dispatch import flush
 from ztbkit.notify.slack import build_payload as slack_payload
 from ztbkit.notify.webhook import Webhook, scrub
 
@@ -116,7 +117,7 @@ def test_404_is_permanent_and_reported_at_once(hook_server: FakeHook, tmp_path: 
     outbox = Outbox(tmp_path)
     entry = outbox.enqueue(discord(hook_server), build_payload(ALERT))
     hook_server.script = [Reply(401, {"message": "Invalid Webhook Token"})]
-    [(flushed_entry, flushed)] = outbox.flush(sleep=sleeps)
+    [(flushed_entry, flushed)] = flush(outbox, sleep=sleeps)
     assert flushed_entry["id"] == entry["id"]
     assert flushed.status == "failed-permanently" and outbox.entries() == []
     dead = [json.loads(line) for line in outbox.dead_path.read_text(encoding="utf-8").splitlines()]
@@ -261,7 +262,7 @@ def test_outbox_moves_unreadable_lines_to_quarantine(tmp_path: Path, hook_server
     outbox.path.write_text('{"broken json\n', encoding="utf-8")
     outbox.enqueue(discord(hook_server), build_payload(ALERT))
     assert len(outbox.entries()) == 1
-    [(_, result)] = outbox.flush()
+    [(_, result)] = flush(outbox)
     assert result.delivered and hook_server.seen[0].body["embeds"][0]["title"] == ALERT.title
     assert outbox.quarantine_path.read_text(encoding="utf-8") == '{"broken json\n'  # never silently dropped
     assert outbox.path.read_text(encoding="utf-8") == "" and outbox.entries() == []
@@ -296,14 +297,14 @@ def test_entry_failing_again_on_flush_is_kept_with_its_count(hook_server: FakeHo
     outbox = Outbox(tmp_path)
     entry = outbox.enqueue(discord(hook_server), build_payload(ALERT))
     hook_server.script = [Reply(503, {"message": "busy"})] * 4
-    flushed = outbox.flush(sleep=Sleeps())
+    flushed = flush(outbox, sleep=Sleeps())
     assert [(e["id"], r.status, r.attempts, r.detail) for e, r in flushed] == [
         (entry["id"], "failed-will-retry", 4, "HTTP 503: busy")
     ]
     [kept] = outbox.entries()
     assert (kept["id"], kept["attempts"], kept["last_error"]) == (entry["id"], 4, "HTTP 503: busy")
     assert not outbox.dead_path.exists()
-    flushed = outbox.flush(sleep=Sleeps())  # now the server is fine: it goes, once
+    flushed = flush(outbox, sleep=Sleeps())  # now the server is fine: it goes, once
     assert [(e["id"], r.status) for e, r in flushed] == [
         (entry["id"], "delivered")
     ] and outbox.entries() == []

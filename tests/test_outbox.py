@@ -20,6 +20,7 @@ from fakehook import TOKEN, FakeHook, RawHook, Reply
 
 from ztbkit.notify import Alert, Outbox, Policy, deliver
 from ztbkit.notify.discord import build_payload
+from ztbkit.notify.dispatch import flush
 from ztbkit.notify.webhook import Webhook
 
 GATES = {"gates": [{"name": "memory_rss", "status": "fail", "error": "RSS 2.6GB"}]}
@@ -142,7 +143,7 @@ def test_ten_queued_alerts_against_a_hanging_server_wait_within_the_budget(tmp_p
         for i in range(10):
             outbox.enqueue(hook, build_payload(Alert(f"alert {i}")))
         start = time.monotonic()
-        flushed = outbox.flush(policy=Policy(attempt_timeout=1.0, budget=20.0))
+        flushed = flush(outbox, policy=Policy(attempt_timeout=1.0, budget=20.0))
         took = time.monotonic() - start
     finally:
         hang.close()
@@ -284,7 +285,7 @@ def test_redirects_are_never_followed(status: int, hook_server: FakeHook, tmp_pa
         hook_server.script = [Reply(status, None, {"Location": elsewhere.url()})]
         outbox = Outbox(tmp_path)
         outbox.enqueue(Webhook(hook_server.url(), "discord", "t"), build_payload(Alert("moved")))
-        [(_, result)] = outbox.flush(sleep=lambda s: None)
+        [(_, result)] = flush(outbox, sleep=lambda s: None)
     finally:
         elsewhere.close()
     assert elsewhere.seen == [] and len(hook_server.seen) == 1
@@ -330,5 +331,5 @@ def test_one_id_is_sent_once_per_run_even_if_it_is_in_queue_and_spool(
     outbox.merge()  # now in the queue file; a crash before the spool file's removal leaves both:
     (outbox.spool / event.name).write_bytes(copy)
     assert titles_of(outbox) == ["once"]
-    [(_, result)] = outbox.flush()
+    [(_, result)] = flush(outbox)
     assert result.delivered and hook_server.titles == ["once"] and outbox.pending() == []

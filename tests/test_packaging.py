@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 from conftest import REPO
 
@@ -30,3 +31,30 @@ def test_environment_yml_mirrors_pyproject() -> None:
     skip = ("conda-forge", "pip", "pip:")
     conda = {_name(x): _spec(x) for x in items if x not in skip and not x.startswith(("python", "-e"))}
     assert conda == wanted  # the same packages with the same version bounds
+
+
+def test_the_wheel_carries_the_notebooks_and_data_inside_the_package(tmp_path: Path) -> None:
+    """A wheel install has everything the reports need inside ``ztbkit/``: the four notebooks the
+    nightly runs, the page template, the tariffs and the GPU power table (nothing under share/)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("ztbkit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {f"ztbkit/reports/notebooks/{n}.ipynb" for n in ("dashboard", "trends", "budget", "cost")} | {
+        "ztbkit/reports/templates/ztb/index.html.j2",
+        "ztbkit/reports/templates/ztb/conf.json",
+        "ztbkit/money/tariffs/simple.toml",
+        "ztbkit/money/tariffs/jp_residential_tiered.toml",
+        "ztbkit/money/gpu_power.toml",
+        "ztbkit/py.typed",
+        "ztbkit/cli/__init__.py",
+    }
+    assert wanted <= names, sorted(wanted - names)
+    assert not [n for n in names if ".data/" in n or n.startswith("tests/")], "nothing outside the package"

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from ztbkit import proc
+from ztbkit.core import proc
 
 
 def gone(pid: int, deadline: float = 20) -> bool:
@@ -47,7 +47,7 @@ def test_popen_kwargs_per_platform() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
 def test_job_dies_with_its_runner_on_linux(tmp_path: Path) -> None:
     pid_file = tmp_path / "job.pid"
-    middle = (f"import subprocess, sys, time; from ztbkit.proc import job_popen_kwargs; "
+    middle = (f"import subprocess, sys, time; from ztbkit.core.proc import job_popen_kwargs; "
               f"p = subprocess.Popen(['sleep', '300'], **job_popen_kwargs()); "
               f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(300)")  # fmt: skip
     runner = subprocess.Popen([sys.executable, "-c", middle])
@@ -164,7 +164,7 @@ def test_kill_on_close_job_object_kills_the_tree_on_windows() -> None:  # pragma
 
 def test_sigbreak_stops_the_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows' Ctrl+Break is SIGBREAK; imitated with SIGUSR1 standing in for it."""
-    from ztbkit.clock import FakeClock
+    from ztbkit.core.clock import FakeClock
     from ztbkit.schedule.runner import Job, Runner
 
     monkeypatch.setattr(signal, "SIGBREAK", signal.SIGUSR1, raising=False)

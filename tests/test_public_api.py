@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import ztbkit
-from ztbkit import errors
+from ztbkit.core import errors
 
 
 def test_all_is_sorted_and_complete() -> None:

@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 from conftest import MakeTree
 from fakehook import TOKEN, FakeHook, Reply
 
-from ztbkit.artifacts import load_artifacts
+from ztbkit.analysis.regression import check_trend
 from ztbkit.cli import cli
-from ztbkit.regression import check_trend
+from ztbkit.data.artifacts import load_artifacts
 
 SHARPES = [1.0, 1.1, 0.9, 1.05, 1.0]  # baseline: median 1.0, MAD 0.05 → threshold 0.85 at k = 3
 

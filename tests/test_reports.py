@@ -11,11 +11,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, MakeTree
+from conftest import MakeTree
 
 from ztbkit.cli import cli
-from ztbkit.proc import pid_alive
-from ztbkit.reports import NOTEBOOKS, ReportResult, find_notebook, render_notebook, render_reports
+from ztbkit.core.proc import pid_alive
+from ztbkit.reports.notebooks import NOTEBOOKS, PACKAGED, find_notebook
+from ztbkit.reports.runner import ReportResult, render_notebook, render_reports
 
 EVIL = "<script>alert(1)</script>"
 
@@ -187,7 +188,7 @@ def test_an_interrupted_render_leaves_no_report_process_or_kernel_running(
             time.sleep(0.1)
         assert pid_file.exists(), "the slow report's kernel never reached its cell"
         for worker in psutil.Process().children():  # the slow report's worker, and its kernel below it
-            if "ztbkit.reports" in worker.cmdline():
+            if "ztbkit.reports.runner" in worker.cmdline():
                 seen.extend([worker, *worker.children(recursive=True)])
         raise KeyboardInterrupt
 
@@ -261,7 +262,7 @@ def test_notebooks_are_thin_and_stripped() -> None:
     """House rule 5: a typed, commented parameters cell, then only calls into ztbkit; no outputs in git."""
     for name in NOTEBOOKS:
         path = find_notebook(name)
-        assert path.parent == REPO / "notebooks"
+        assert path.parent == PACKAGED  # inside the package: the reports never run a user's copy
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name}: outputs committed"
@@ -297,13 +298,19 @@ def test_notebooks_are_thin_and_stripped() -> None:
 
 
 def test_interactive_mode_builds_widgets_in_a_real_kernel(tiny_tree: Path, tmp_path: Path) -> None:
-    """interactive=True (JupyterLab) takes the ipywidgets path: it must run and produce widget views."""
-    results = render_reports(
-        NOTEBOOKS, artifacts_dir=tiny_tree, out_dir=tmp_path, parameters={"interactive": True}
-    )
-    assert [(r.name, r.status, r.error) for r in results] == [(n, "ok", "") for n in NOTEBOOKS]
+    """interactive=True where a person runs the notebook (a kernel the report runner did not start, as
+    JupyterLab's) takes the ipywidgets path: it must run and produce widget views. Headless runs
+    ignore it (tests/test_workspace.py)."""
+    import papermill
+
+    from ztbkit.reports.kernel import kernel_name
+
     for name in NOTEBOOKS:
-        nb = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
+        out = tmp_path / f"{name}.ipynb"
+        papermill.execute_notebook(str(find_notebook(name)), str(out), kernel_name=kernel_name(),
+                                   parameters={"artifacts_dir": str(tiny_tree), "interactive": True},
+                                   progress_bar=False, start_timeout=300)  # fmt: skip
+        nb = nbformat.read(out, as_version=4)
         kinds = {k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {})}
         assert "application/vnd.jupyter.widget-view+json" in kinds, name
 
@@ -368,7 +375,7 @@ PROBE = (
 WORKER = """
 import json, sys, time
 from pathlib import Path
-from ztbkit.reports import render_notebook
+from ztbkit.reports.runner import render_notebook
 probe, sync, me, rounds, width = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 for r in range(rounds):
     (sync / f"{r}-{me}").touch()  # barrier: every worker starts round r's kernel at the same moment

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_runner_waits import jst, marker_job, runner, runs, seed
 
-from ztbkit.clock import FakeClock
+from ztbkit.core.clock import FakeClock
 from ztbkit.schedule.runner import Job, Runner
 from ztbkit.schedule.state import JobLock
 

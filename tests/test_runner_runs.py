@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from ztbkit.clock import FakeClock
-from ztbkit.errors import UsageError
+from ztbkit.core.clock import FakeClock
+from ztbkit.core.errors import UsageError
 from ztbkit.schedule import runner as runner_mod
 from ztbkit.schedule.runner import Job, Runner
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ztbkit.clock import FakeClock
+from ztbkit.core.clock import FakeClock
 from ztbkit.schedule.runner import Job, Runner
 from ztbkit.schedule.state import JobLock
 

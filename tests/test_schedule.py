@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from ztbkit.cli import cli
-from ztbkit.clock import FakeClock
-from ztbkit.errors import InputFileError, UsageError
+from ztbkit.core.clock import FakeClock
+from ztbkit.core.errors import InputFileError, UsageError
 from ztbkit.schedule import runner as runner_mod
 from ztbkit.schedule.runner import Job, Runner, load_jobs
 from ztbkit.schedule.templates import template_json

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ztbkit.clock import FakeClock
+from ztbkit.core.clock import FakeClock
 from ztbkit.schedule.runner import Job, Runner
 
 OTHER = {"last_slot": "2025-10-01T09:00:00+09:00", "runs": 4, "status": "ok"}

@@ -9,21 +9,14 @@ from typing import Any
 
 import pytest
 
-from ztbkit.artifacts import load_artifacts
-from ztbkit.snapshot import (
-    SCHEMA_VERSION,
-    SnapshotWarning,
-    load_tree,
-    read_snapshot,
-    sessions_to_columns,
-    to_parquet_bytes,
-    write_snapshot,
-)
+from ztbkit.data.artifacts import load_artifacts
+from ztbkit.data.columns import SCHEMA_VERSION, SnapshotWarning, sessions_to_columns, to_parquet_bytes
+from ztbkit.data.snapshot import load_tree, read_snapshot, write_snapshot
 
 
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ztbkit.demo import build_demo
+    from ztbkit.data.demo import build_demo
 
     return Path(build_demo(tmp_path_factory.mktemp("d") / "demo", sessions=40, seed=5).artifacts_dir)
 
@@ -118,7 +111,7 @@ def test_other_version_other_tree_or_garbage_is_ignored_with_a_warning(
 
 def test_notebook_reads_the_snapshot_not_the_tree(demo_root: Path, tmp_path: Path) -> None:
     """The tree is moved away after the snapshot is written: the notebook can only have used the snapshot."""
-    from ztbkit.reports import render_notebook
+    from ztbkit.reports.runner import render_notebook
 
     root = tmp_path / "artifacts"
     os.symlink(demo_root, root)
@@ -136,8 +129,8 @@ def test_notebook_reads_the_snapshot_not_the_tree(demo_root: Path, tmp_path: Pat
 def test_nightly_hands_the_notebooks_a_snapshot_of_what_it_loaded(
     demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ztbkit.reports
-    from ztbkit.nightly import run_nightly
+    import ztbkit.reports.runner
+    from ztbkit.ops.nightly import run_nightly
 
     seen: dict[str, Any] = {}
 
@@ -148,7 +141,7 @@ def test_nightly_hands_the_notebooks_a_snapshot_of_what_it_loaded(
         seen["tree"] = read_snapshot(parameters["snapshot"], artifacts_dir)
         return []
 
-    monkeypatch.setattr(ztbkit.reports, "render_reports", fake_render)
+    monkeypatch.setattr(ztbkit.reports.runner, "render_reports", fake_render)
     run_nightly(demo_root, tmp_path / "out", date_text="2025-10-31")
     assert seen["tree"] is not None
     assert json.dumps(sessions_to_columns(seen["tree"].sessions)) == json.dumps(
@@ -164,7 +157,7 @@ def test_a_relative_nightly_root_matches_the_notebooks_absolute_one(
     the report worker hands its kernel the absolute path: the snapshot must still be used."""
     import warnings
 
-    from ztbkit.locations import load_tree as notebook_load
+    from ztbkit.reports.locations import load_tree as notebook_load
 
     monkeypatch.chdir(demo_root.parent)
     relative = demo_root.name

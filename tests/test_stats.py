@@ -11,9 +11,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from ztbkit.analysis.stats import deflated_sharpe, expected_max_sharpe, min_track_record, moments, psr
 from ztbkit.cli import cli
-from ztbkit.errors import UsageError
-from ztbkit.stats import deflated_sharpe, expected_max_sharpe, min_track_record, moments, psr
+from ztbkit.core.errors import UsageError
 
 Z95 = 1.6448536269514722  # Φ⁻¹(0.95), from tables; not from the code under test
 

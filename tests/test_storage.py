@@ -17,7 +17,7 @@ import pytest
 from conftest import sh as conftest_sh
 from s3server import ACCESS_KEY, SECRET_KEY, S3Server, Shim, s3fs_for, upload
 
-from ztbkit.storage import is_remote, join, local_path, redact
+from ztbkit.data.storage import is_remote, join, local_path, redact
 
 BIN = Path(sys.executable).parent
 
@@ -31,7 +31,7 @@ def s3() -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def demo_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ztbkit.demo import build_demo
+    from ztbkit.data.demo import build_demo
 
     return Path(build_demo(tmp_path_factory.mktemp("demo") / "demo", sessions=30, seed=3).artifacts_dir)
 
@@ -65,8 +65,8 @@ def test_urls_are_recognised_joined_and_redacted() -> None:
 def test_trends_csv_and_dashboard_rows_from_s3_equal_the_local_run(
     s3: S3Server, demo_tree: Path, bot_fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztbkit.artifacts import load_artifacts
-    from ztbkit.dashboard import session_table_markdown
+    from ztbkit.data.artifacts import load_artifacts
+    from ztbkit.reports.dashboard import session_table_markdown
 
     fs = s3fs_for(s3.endpoint)
     for name, local in (("fixture", bot_fixtures / "artifacts"), ("demo", demo_tree)):
@@ -230,8 +230,8 @@ def test_file_urls_are_local_paths(demo_tree: Path, tmp_path: Path) -> None:
 def test_incremental_remote_load_fetches_only_changed_objects(
     s3: S3Server, demo_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztbkit.artifacts import load_artifacts
-    from ztbkit.loadcache import LoadCache
+    from ztbkit.data.artifacts import load_artifacts
+    from ztbkit.data.loadcache import LoadCache
 
     fs = s3fs_for(s3.endpoint)
     upload(fs, demo_tree, "s3://ztb-inc/tree")
@@ -266,7 +266,7 @@ def test_a_changed_endpoint_takes_effect_in_the_same_process(
 ) -> None:
     """A notebook kernel that switches AWS_ENDPOINT_URL (or profile) must not keep talking to the old
     endpoint: here the old one is a proxy that has been shut down."""
-    from ztbkit.artifacts import load_artifacts
+    from ztbkit.data.artifacts import load_artifacts
 
     upload(s3fs_for(s3.endpoint), demo_tree, "s3://ztb-switch/tree")
     shim = Shim(s3.endpoint)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from conftest import write
 
-from ztbkit.tariffs import TariffError, available_tariffs, load_tariff
+from ztbkit.money.tariffs import TariffError, available_tariffs, load_tariff
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from ztbkit.cli import cli
-from ztbkit.fsio import Problem
-from ztbkit.tensorboard import masked_crc, scalars_frame, scan_file, scrape
+from ztbkit.core.jsonread import Problem
+from ztbkit.data.tb_events import masked_crc, scan_file
+from ztbkit.data.tensorboard import scalars_frame, scrape
 
 
 def frame(data: bytes) -> bytes:
@@ -121,7 +122,7 @@ def test_corrupt_records_are_reported_with_offset(tmp_path: Path) -> None:
 
 
 def test_parallel_read_equals_serial_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ztbkit import tensorboard
+    from ztbkit.data import tb_events
 
     records = [frame(tf2_event(s, f"tag{s % 7}", s * 0.5, first=s < 7)) for s in range(4000)]
     for i, flip in ((1000, 20), (2500, 0), (3999, 25)):  # bad data CRC, bad length, bad last record
@@ -131,15 +132,15 @@ def test_parallel_read_equals_serial_read(tmp_path: Path, monkeypatch: pytest.Mo
     f = tmp_path / "events.out.tfevents.big"
     f.write_bytes(b"".join(records) + records[0][:30])  # and a half-written tail
     serial = scan_file(f, workers=1)
-    monkeypatch.setattr(tensorboard, "PARALLEL_MIN_BYTES", 1024)
+    monkeypatch.setattr(tb_events, "PARALLEL_MIN_BYTES", 1024)
     calls: list[int] = []
-    real = tensorboard._scan_parallel
+    real = tb_events._scan_parallel
 
     def spy(*args: Any) -> Any:
         calls.append(args[3])
         return real(*args)
 
-    monkeypatch.setattr(tensorboard, "_scan_parallel", spy)
+    monkeypatch.setattr(tb_events, "_scan_parallel", spy)
     for workers in (2, 3, 5):
         parallel = scan_file(f, workers=workers)
         assert parallel.latest == serial.latest and parallel.offset == serial.offset
@@ -245,7 +246,7 @@ def test_tb_scrape_cli(tmp_path: Path, bot_fixtures: Path) -> None:
 
 
 def test_demo_tensorboard_files_scrape(tmp_path: Path) -> None:
-    from ztbkit.demo import build_demo
+    from ztbkit.data.demo import build_demo
 
     build_demo(tmp_path, sessions=6)
     result = scrape(tmp_path / "artifacts")
@@ -319,7 +320,7 @@ def test_a_file_vanishing_during_a_scan_is_a_one_line_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rotation or cleanup deletes an event file between listing and reading: reported, others still read."""
-    from ztbkit import tensorboard
+    from ztbkit.data import tensorboard
 
     write_sb3_style(tmp_path / "runs" / "a", range(0, 30, 10))
     gone = write_sb3_style(tmp_path / "runs" / "b", range(0, 30, 10))
@@ -344,7 +345,7 @@ def test_split_reads_equal_the_serial_read_at_every_boundary(
     import itertools
     import multiprocessing
 
-    from ztbkit import tensorboard
+    from ztbkit.data import tb_events
 
     class InPlacePool:
         def __init__(self, jobs: int) -> None:
@@ -363,7 +364,7 @@ def test_split_reads_equal_the_serial_read_at_every_boundary(
         Pool = InPlacePool
 
     monkeypatch.setattr(multiprocessing, "get_context", lambda method: Context)
-    monkeypatch.setattr(tensorboard, "PARALLEL_MIN_BYTES", 256)
+    monkeypatch.setattr(tb_events, "PARALLEL_MIN_BYTES", 256)
     # t1 never names its plugin in the file: what the cache says about it must reach every range.
     records = [frame(tf2_event(s, f"t{s % 3}", s / 4, first=s in (0, 2))) for s in range(60)]
     broken = bytearray(records[30])

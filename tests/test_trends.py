@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from conftest import MakeTree, write
 
 from ztbkit import InputFileError, load_artifacts, read_trends_csv, sparkline, write_trends_csv
+from ztbkit.analysis.trends import TrendRow, TrendTable, trends_markdown, write_trends_markdown
 from ztbkit.cli import cli
-from ztbkit.clock import FakeClock
-from ztbkit.trends import TrendRow, TrendTable, trends_markdown, write_trends_markdown
+from ztbkit.core.clock import FakeClock
 
 CLOCK = FakeClock(datetime(2025, 10, 1, 0, 0, tzinfo=UTC))
 

@@ -13,8 +13,9 @@ import nbformat
 import pytest
 from conftest import REPO, MakeTree
 
-from ztbkit.locations import resolve_artifacts_dir
-from ztbkit.reports import kernel_name, render_notebook
+from ztbkit.reports.kernel import kernel_name
+from ztbkit.reports.locations import resolve_artifacts_dir
+from ztbkit.reports.runner import render_notebook
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -39,13 +40,18 @@ def test_resolve_artifacts_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def _run_in_notebooks_folder(
     name: str, params: dict[str, object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> nbformat.NotebookNode:
-    """Papermill on the project's notebook with the kernel started in notebooks/ (as JupyterLab does)."""
+    """Papermill on the user's workspace copy with the kernel started in the workspace (as JupyterLab
+    started by ``ztb lab`` does)."""
     import papermill
 
-    monkeypatch.chdir(REPO / "notebooks")
+    from ztbkit.reports.workspace import refresh_workspace
+
+    workspace = tmp_path / "notebooks"
+    refresh_workspace(workspace)
+    monkeypatch.chdir(workspace)
     out = tmp_path / f"{name}-run.ipynb"
     with contextlib.suppress(papermill.PapermillExecutionError):  # a failed cell is what some tests want
-        papermill.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
+        papermill.execute_notebook(str(workspace / f"{name}.ipynb"), str(out), parameters=params,
                                    kernel_name=kernel_name(), progress_bar=False, start_timeout=300)  # fmt: skip
     return nbformat.read(out, as_version=4)
 
@@ -141,8 +147,8 @@ def test_cost_page_prices_every_shape_and_follows_the_month(make_tree: MakeTree,
 
 
 def test_budget_axis_is_continuous() -> None:
-    from ztbkit.budget import BudgetDay
-    from ztbkit.views import daily_series
+    from ztbkit.money.budget import BudgetDay
+    from ztbkit.reports.money_views import daily_series
 
     days = [BudgetDay(date(2025, 10, 4)), BudgetDay(date(2025, 10, 1)), BudgetDay(None)]
     series = daily_series(days)
@@ -159,10 +165,10 @@ def test_budget_title_comes_first(make_tree: MakeTree, tmp_path: Path) -> None:
 
 
 def test_trend_chart_is_by_start_date_with_ids(make_tree: MakeTree) -> None:
-    from ztbkit.artifacts import load_artifacts
-    from ztbkit.clock import default_tz
-    from ztbkit.trends import trend_table
-    from ztbkit.views import _trend_figure
+    from ztbkit.analysis.trends import trend_table
+    from ztbkit.core.clock import default_tz
+    from ztbkit.data.artifacts import load_artifacts
+    from ztbkit.reports.views import _trend_figure
 
     root = make_tree({
         "b-late": {"summary.json": {"rl_sharpe": 2.0}, "run_metadata.json": {"start_time": "2025-10-09T00:00:00"}},

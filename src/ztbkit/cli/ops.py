@@ -1,0 +1,294 @@
+"""ztb schedule-template, cronish, tb-scrape, doctor and compat."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ztbkit.cli.base import (
+    ARTIFACTS_OPT,
+    LOCATION,
+    SCHEDULER_STATE_OPT,
+    STATE_DIR_OPT,
+    VERBOSE_OPT,
+    cli,
+    fail,
+    warn_issues,
+)
+
+
+@cli.command("schedule-template")
+@click.option("--list", "list_", is_flag=True, help="List the templates.")
+@click.option("--template", "name", metavar="NAME", help="The template to print.")
+@click.option("--output", type=click.Path(path_type=Path), help="Write the JSON here instead of stdout.")
+def schedule_template(list_: bool, name: str | None, output: Path | None) -> None:
+    """Print a schedule template: cron line, Windows Task Scheduler trigger, time zone.
+
+    The JSON is also a job file for `ztb cronish --config`.
+
+    \b
+    Examples:
+      ztb schedule-template --list
+      ztb schedule-template --template nightly --output nightly.json
+      ztb cronish --config nightly.json --max-catchup 1
+    """
+    import json
+
+    from ztbkit.core.fsio import atomic_write_text
+    from ztbkit.schedule.templates import TEMPLATES, template_json
+
+    if list_ == (name is not None):
+        fail("give exactly one of --list or --template NAME")
+    if list_:
+        for t in TEMPLATES.values():
+            click.echo(f"{t.name:<15} {t.cron:<12} {t.description}")
+        return
+    text = json.dumps(template_json(name or ""), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("command", nargs=-1)
+@click.option("--interval-sec", type=float, help="Run every N seconds.")
+@click.option("--cron", "cron_expr", metavar="EXPR", help='A 5-field cron line, e.g. "0 9 * * *".')
+@click.option(
+    "--template", "template_name", metavar="NAME", help="A schedule template (ztb schedule-template --list)."
+)
+@click.option(
+    "--config", "config", type=click.Path(path_type=Path), help='A job file: one job or {"jobs": [...]}.'
+)
+@click.option(
+    "--name", default=None, help="Job name (logs, state, lock). Default: the template name, else 'job'."
+)
+@click.option("--timezone", default="Asia/Tokyo", show_default=True, help="Time zone of cron schedules.")
+@click.option(
+    "--timeout-sec", type=float, default=None, help="Kill the job's whole process tree after this long."
+)
+@click.option(
+    "--max-catchup",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Missed runs to make up at start (the newest ones); the rest are skipped.",
+)
+@click.option(
+    "--catchup-cooldown-sec",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Pause between catch-up runs.",
+)
+@click.option(
+    "--grace-sec",
+    type=click.FloatRange(min=0),
+    default=120,
+    show_default=True,
+    help="A slot this recent counts as due, not missed.",
+)
+@SCHEDULER_STATE_OPT
+@click.option(
+    "--log-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Per-job logs (rotated at 5 MB).  [default: <state-file folder>/logs]",
+)
+@click.option(
+    "--stop-file",
+    type=click.Path(path_type=Path),
+    default=Path("ztb.stop"),
+    show_default=True,
+    help="The kill file: when it exists the runner stops.",
+)
+@click.option("--shell", is_flag=True, help="Run COMMAND through the shell (off by default).")
+@click.option("--fail-fast", is_flag=True, help="Stop the runner (exit 1) when a job fails.")
+@click.option(
+    "--once", is_flag=True, help="Do catch-up and anything due now, then exit (for cron/Task Scheduler)."
+)
+def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str | None, template_name: str | None,
+            config: Path | None, name: str | None, timezone: str, timeout_sec: float | None, max_catchup: int,
+            catchup_cooldown_sec: float, grace_sec: float, state_file: Path, log_dir: Path | None,
+            stop_file: Path, shell: bool, fail_fast: bool, once: bool) -> None:  # fmt: skip
+    """Run a command on a schedule that survives reboots.
+
+    Missed runs (after a reboot or suspend) are counted from the recorded state; at most
+    --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One run per slot:
+    a runner takes the job's lock, then reads the state, then decides, so runners can share a
+    state file. A job dies with its runner. The kill file, SIGINT, SIGTERM or Ctrl+Break stop it
+    within about a second (no new job starts after that). With --shell, COMMAND's words are
+    joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job run by --once
+    failed, timed out or could not start (or any, with --fail-fast); 2 bad usage or input.
+
+    \b
+    Examples:
+      ztb cronish --template nightly --max-catchup 1            the 24/7 nightly reports
+      ztb cronish --cron "0 2 * * *" -- python train.py --resume
+      ztb cronish --interval-sec 300 --once -- ztb live-status --edit
+      ztb cronish --config jobs.json --state-file /var/lib/ztb/state.json
+    """
+    from ztbkit.schedule.runner import Job, Runner, failure_notifier, load_jobs
+    from ztbkit.schedule.templates import get_template
+
+    chosen = [o for o, v in (("--interval-sec", interval_sec), ("--cron", cron_expr), ("--template", template_name),
+                             ("--config", config)) if v is not None]  # fmt: skip
+    if len(chosen) != 1:
+        fail("give exactly one of --interval-sec, --cron, --template or --config"
+             + (f" (got {', '.join(chosen)})" if chosen else ""))  # fmt: skip
+    if config is not None:
+        jobs = load_jobs(config, command, timezone=timezone, timeout_sec=timeout_sec, shell=shell)
+    else:
+        cmd: tuple[str, ...] | str = command
+        if template_name is not None and not command:
+            cmd = get_template(template_name).command
+        if not cmd:
+            fail("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
+        job_cron = get_template(template_name).cron if template_name else cron_expr
+        jobs = [Job(name or template_name or "job", " ".join(cmd) if shell else cmd, cron=job_cron,
+                    interval_sec=interval_sec, timezone=timezone, timeout_sec=timeout_sec, shell=shell)]  # fmt: skip
+
+    def say(line: str) -> None:
+        from ztbkit.core.clock import SYSTEM_CLOCK, default_tz
+
+        click.echo(
+            f"{SYSTEM_CLOCK.now().astimezone(default_tz()):%Y-%m-%d %H:%M:%S} {line}",
+            err=line.startswith("warning"),
+        )
+
+    runner = Runner(jobs, state_file=state_file, log_dir=log_dir or state_file.parent / "logs",
+                    max_catchup=max_catchup, catchup_cooldown=catchup_cooldown_sec, grace=grace_sec,
+                    stop_file=stop_file, fail_fast=fail_fast, say=say,
+                    on_failure=failure_notifier(state_file.parent, say))  # fmt: skip
+    sys.exit(runner.run(once=once))
+
+
+@cli.command("tb-scrape")
+@click.option(
+    "--run-dir",
+    type=LOCATION,
+    default=Path("runs"),
+    show_default=True,
+    help="Folder (or URL: mirrored locally, only changed objects fetched) holding TensorBoard runs.",
+)
+@click.option("--output", type=click.Path(path_type=Path), help="Write the JSON here instead of stdout.")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Incremental cache.  [default: <run-dir>/.ztb-tb-cache.json]",
+)
+@click.option("--no-cache", is_flag=True, help="Read every file whole and keep no cache.")
+@click.option("--tag", "tags", multiple=True, help="Only these tags (repeatable).")
+@VERBOSE_OPT
+def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: bool, tags: tuple[str, ...],
+              verbose: bool) -> None:  # fmt: skip
+    """Latest value of every TensorBoard scalar, per run, as JSON.
+
+    Output: {"<run>": {"<tag>": value, ..., "_latest_step": n, "_latest_wall_time": t}}. Reads
+    simple_value and TF2 scalar tensors; a re-scrape reads only bytes added since the last one.
+    A file cut short while training writes it is fine; corrupt records are reported and skipped.
+
+    \b
+    Examples:
+      ztb tb-scrape --run-dir runs
+      ztb tb-scrape --run-dir artifacts/20250929T120000Z/tb --output tb_latest.json --tag time/fps
+    """
+    from ztbkit.core.fsio import atomic_write_text, prepare_output
+    from ztbkit.core.jsonread import Problem
+    from ztbkit.data.mirror import mirror
+    from ztbkit.data.storage import is_remote, redact
+    from ztbkit.data.tensorboard import dumps, scrape
+
+    if output is not None and not is_remote(output):
+        prepare_output(output)  # a bad --output is exit 2 before the cache is touched
+    url = str(run_dir) if is_remote(run_dir) else None
+    run_dir = mirror(str(run_dir)) if url else run_dir  # object storage: a local copy, fetched incrementally
+    cache_path = None if no_cache else (cache or run_dir / ".ztb-tb-cache.json")
+    result = scrape(run_dir, cache=cache_path, tags=list(tags) or None)
+    if url:
+        result.problems = [
+            Problem(p.path.replace(str(run_dir), redact(url)), p.reason) for p in result.problems
+        ]
+    warn_issues(result.problems, verbose)
+    text = dumps(result) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}: {len(result.runs)} run(s); read {result.files_whole} file(s) whole, "
+                   f"{result.files_incremental} incrementally, {result.files_unchanged} unchanged")  # fmt: skip
+
+
+@cli.command()
+@click.option("--correlation-id", required=True, help="Session to examine (its folder name).")
+@ARTIFACTS_OPT
+@click.option(
+    "--total-steps", type=click.IntRange(min=1), default=None, help="Planned steps, for percent and ETA."
+)
+@SCHEDULER_STATE_OPT
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor(
+    correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path, as_json: bool
+) -> None:
+    """Triage a session in one command: artifacts, errors, progress, disk, kernel, webhook, scheduler, TensorBoard.
+
+    Each check is OK, WARN or FAIL with a one-line reason; details go to
+    <artifacts-dir>/<ID>/reports/doctor.txt. Exit 0 when nothing FAILed.
+
+    \b
+    Examples:
+      ztb doctor --correlation-id 20250929T120000Z
+      ztb doctor --correlation-id 20250929T120000Z --total-steps 1000000 --json
+    """
+    import json
+
+    from ztbkit.ops.doctor import run_doctor
+
+    report = run_doctor(artifacts_dir, correlation_id, total_steps=total_steps, state_file=state_file)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for check in report.checks:
+            click.echo(check.line())
+        click.echo(f"details: {report.report_path}")
+        click.echo(report.summary_line())
+    sys.exit(1 if report.counts()["FAIL"] else 0)
+
+
+@cli.command()
+@ARTIFACTS_OPT
+@STATE_DIR_OPT
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help='JSON config; its "allow" list extends the run allow-list.',
+)
+def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
+    """Answer one JSON request from stdin with one JSON response on stdout.
+
+    Actions: status, run (read-and-report ztb commands with paths inside the artifacts and
+    outputs folders; more programs via ZTB_COMPAT_ALLOW), doctor, version. The answer is one line
+    of strict ASCII JSON. Exit 0 only when the response has "success": true.
+
+    \b
+    Examples:
+      echo '{"action": "version"}' | ztb compat
+      echo '{"action": "run", "params": {"command": ["ztb", "trends"], "timeout": 300}}' | ztb compat
+      echo '{"action": "status"}' | ztb compat --state-dir /opt/bot --artifacts-dir /opt/bot/artifacts
+    """
+    from ztbkit.cli.compat import dumps_response, handle, read_request
+
+    raw = read_request(sys.stdin.buffer)
+    if isinstance(raw, str):
+        response = {"success": False, "action": None, "error": raw}
+    else:
+        response = handle(raw, artifacts_dir=artifacts_dir, state_dir=state_dir, config=config)
+    # ASCII-only JSON as bytes: any console code page (cp932, cp1252) prints it unchanged.
+    sys.stdout.buffer.write(dumps_response(response).encode("ascii") + b"\n")
+    sys.stdout.flush()
+    sys.exit(0 if response.get("success") is True else 1)

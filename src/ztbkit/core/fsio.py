@@ -1,0 +1,219 @@
+"""File writes: the only place ztbkit writes files.
+
+Writes are atomic: the bytes go to a temporary file in the target's own folder, are flushed (and by
+default fsync'd), then ``os.replace`` puts them in place; on POSIX the folder is then fsync'd too, so
+the rename itself survives a power cut. A run killed at any moment leaves either
+the old file or the new one, never half of one. New files get the usual ``0666 & ~umask`` mode, not
+the private mode of the temporary file. Reading is :mod:`ztbkit.core.jsonread`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ztbkit.core.clock import SYSTEM_CLOCK, Clock
+from ztbkit.core.errors import OutputPathError
+from ztbkit.core.jsonread import LONE_SURROGATE
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_current_umask()
+
+#: Temporary files of a write killed midway, older than this, are removed by the next write there.
+STALE_TEMP_SECONDS = 3600.0
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+#: Windows errors meaning "another program has the file open" (access denied, sharing violation,
+#: lock violation): Defender, the search indexer or an editor holding the target for a moment.
+_SHARING_WINERRORS = frozenset({5, 32, 33})
+#: Waits between attempts at ``os.replace``: seven retries, about 1 s in all, then the error stands.
+REPLACE_RETRY_DELAYS = (0.02, 0.04, 0.08, 0.12, 0.18, 0.24, 0.32)
+
+
+def replace_retrying(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    clock: Clock | None = None,
+    delays: tuple[float, ...] = REPLACE_RETRY_DELAYS,
+) -> None:
+    """``os.replace(src, dst)``, retried briefly while Windows reports the target as in use.
+
+    Only a ``PermissionError`` carrying Windows error 5, 32 or 33 is retried (a POSIX permission
+    error is final at once). When every attempt fails, the last error is raised naming ``dst`` and
+    saying how long it waited; the caller still owns ``src`` (atomic writes delete it).
+    """
+    for attempt in range(len(delays) + 1):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) not in _SHARING_WINERRORS:
+                raise
+            if attempt == len(delays):
+                why = exc.strerror or "in use"
+                raise PermissionError(
+                    exc.errno,
+                    f"{why} (still in use after {attempt + 1} tries over {sum(delays):.1f} s: another "
+                    "program such as antivirus, the search indexer or an editor has it open)",
+                    os.fspath(dst),
+                ) from exc
+            (clock or SYSTEM_CLOCK).sleep(delays[attempt])
+
+
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, durable: bool = True, mode: int | None = None
+) -> Path:
+    """Write ``data`` to ``path`` atomically, creating parent folders. Returns the path.
+
+    ``durable=False`` skips ``fsync`` (for bulk generators where a crash just means "generate again").
+    ``mode`` overrides the file mode (0o600 for files holding credentials). The final rename is
+    retried for about a second while Windows says another program has the target open.
+
+    An existing target that is not a regular file (a folder, a FIFO, a device) is refused, never
+    opened. Any failure to write is an :class:`~ztbkit.core.errors.OutputPathError` (exit 2) naming the
+    path. Temporary files (``.NAME.xxxxxxxx.tmp``) that a killed write left in the same folder more
+    than an hour ago are removed.
+    """
+    target = prepare_output(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
+        replace_retrying(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
+            raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        raise
+    if durable:
+        _fsync_folder(target.parent)
+    remove_stale_temps(target.parent)
+    return target
+
+
+def prepare_output(path: str | os.PathLike[str]) -> Path:
+    """Check that ``path`` can take an output file and create its folder; returns it as a Path.
+
+    Raises :class:`~ztbkit.core.errors.OutputPathError` (exit 2) naming the path when it is a folder, a
+    FIFO or another non-regular file (never opened), or its folder cannot be created (a file in the
+    way, a read-only place such as ``/sys``).
+    """
+    target = Path(path)
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    else:
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise OutputPathError(f"{target}: cannot write: it is {kind}")
+    prepare_output_dir(target.parent, shown=target)
+    return target
+
+
+def prepare_output_dir(
+    folder: str | os.PathLike[str], *, shown: str | os.PathLike[str] | None = None
+) -> Path:
+    """Create the output folder ``folder``; OutputPathError naming it (or ``shown``) when impossible."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputPathError(
+            f"{shown or path}: cannot write: a file is in the way of the folder {path}"
+        ) from None
+    except OSError as exc:
+        raise OutputPathError(f"{shown or path}: cannot write: {exc.strerror or exc}") from None
+    return path
+
+
+def remove_stale_temps(
+    folder: Path, *, now: float | None = None, age: float = STALE_TEMP_SECONDS
+) -> list[str]:
+    """Remove ``.NAME.xxxxxxxx.tmp`` files older than ``age`` seconds in ``folder``; their names."""
+    if now is None:
+        from ztbkit.core.clock import SYSTEM_CLOCK
+
+        now = SYSTEM_CLOCK.now().timestamp()
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not _TEMP_NAME.match(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                if (
+                    entry.is_file(follow_symlinks=False)
+                    and now - entry.stat(follow_symlinks=False).st_mtime > age
+                ):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the rename just made) to disk: POSIX only; best effort.
+
+    Windows cannot open a folder for fsync; some file systems (network shares) refuse it.
+    """
+    with contextlib.suppress(OSError):
+        fsync_dir(folder)
+
+
+def atomic_write_text(
+    path: str | os.PathLike[str], text: str, *, durable: bool = True, mode: int | None = None
+) -> Path:
+    """Write UTF-8 text atomically; ``\\n`` stays ``\\n`` on every platform.
+
+    Lone surrogates, which UTF-8 cannot hold, are written as U+FFFD replacement characters, never
+    refused: the undecodable bytes of a non-UTF-8 folder name, or any other source of one (the JSON
+    reader already mends a ``"\\ud800"`` escape the same way).
+    """
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+    return atomic_write_bytes(path, data, durable=durable, mode=mode)
+
+
+def atomic_write_json(
+    path: str | os.PathLike[str], value: Any, *, indent: int | None = 2, durable: bool = True
+) -> Path:
+    """Write ``value`` as JSON atomically (UTF-8, non-ASCII kept readable, trailing newline)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+    return atomic_write_text(path, text + "\n", durable=durable)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in folder ``path`` survive a power loss (POSIX; a no-op on Windows,
+    where a folder cannot be opened for fsync)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,223 @@
+"""Tolerant reading of the bot's files: regular files only, bounded size, JSON that never raises.
+
+Reading never raises for bad content: :func:`read_json` returns a :class:`JsonRead` holding the value
+or a :class:`Problem` (file + reason), so a loop over thousands of sessions reports a broken file and
+goes on with the next one. A lone UTF-16 surrogate escape reads as U+FFFD.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import orjson
+
+from ztbkit.core.errors import InputFileError
+
+#: JSON files larger than this are reported as too large instead of parsed.
+DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+#: A UTF-16 surrogate standing alone: valid in a JSON ``\uXXXX`` escape and in a Python str, but not
+#: in UTF-8 (so not in a written file, nor in a Jupyter message).
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with one file: where, and why, in words a user can act on."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(slots=True)  # not frozen: constructed once per file read, and frozen __init__ is slow
+class JsonRead:
+    """Result of :func:`read_json`: ``value`` when ``problem`` is None."""
+
+    value: Any
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+# O_NONBLOCK: opening a FIFO that sits where a JSON file belongs returns at once instead of
+# blocking the whole nightly run; fstat then rejects it. O_BINARY matters on Windows only.
+_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+_READ_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
+    """The bytes of a regular file; a Problem when unusable; None when it does not exist."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return Problem(path, f"cannot read: {exc.strerror or exc}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            return Problem(path, f"is {kind}, expected a file")
+        if st.st_size > max_bytes:
+            return Problem(path, f"file is {_size(st.st_size)}, over the {_size(max_bytes)} limit")
+        # One read of size+1 bytes is the usual whole story. Anything else (a short read, as network
+        # shares give, or a file that grew meanwhile) reads on to the end, within the size limit.
+        data = os.read(fd, st.st_size + 1)
+        if len(data) == st.st_size:
+            return data
+        chunks, total = [data], len(data)
+        while total <= max_bytes and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_bytes:
+            return Problem(path, f"file grew past the {_size(max_bytes)} limit while being read")
+        return b"".join(chunks)
+    except OSError as exc:
+        return Problem(path, f"cannot read: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a regular file for binary reading without ever blocking on a FIFO or device.
+
+    Raises :class:`~ztbkit.core.errors.InputFileError` (exit 2) naming the path when it is unreadable,
+    a folder, a FIFO or anything else that is not a regular file; FileNotFoundError when missing.
+    """
+    p = os.fspath(path)
+    try:
+        fd = os.open(p, _READ_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise InputFileError(f"{p}: is {kind}, expected a file")
+        if _NONBLOCK:
+            import fcntl  # POSIX only, like O_NONBLOCK itself
+
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def is_regular_file(path: str | os.PathLike[str]) -> bool:
+    """True for a regular file (after symlinks); False for FIFOs, folders, devices, missing paths."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_json(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> JsonRead:
+    """Read a JSON file, returning a :class:`JsonRead` instead of raising on bad content.
+
+    Handled as problems: a missing or unreadable file, a folder or FIFO where a file belongs (it
+    cannot block), a file over ``max_bytes``, invalid UTF-8, invalid or truncated JSON, and JSON
+    nested too deeply to parse. A UTF-8 byte-order mark (Windows editors write one) is accepted.
+    ``NaN``/``Infinity`` literals parse to floats; callers validate values. A ``\\uXXXX`` escape of
+    half a UTF-16 pair, alone, reads as U+FFFD (the lone surrogate could not be written or shown).
+    """
+    result = read_json_if_exists(path, max_bytes=max_bytes)
+    return result if result is not None else JsonRead(None, Problem(os.fspath(path), "file not found"))
+
+
+def read_json_if_exists(
+    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_JSON_BYTES
+) -> JsonRead | None:
+    """Like :func:`read_json`, but None when the file does not exist (for optional files)."""
+    p = os.fspath(path)
+    data = _read_regular(p, max_bytes)
+    if data is None:
+        return None
+    if isinstance(data, Problem):
+        return JsonRead(None, data)
+    return parse_json_bytes(data, p)
+
+
+def parse_json_bytes(data: bytes, path: str) -> JsonRead:
+    """Parse JSON bytes read from ``path`` (used in messages) into a :class:`JsonRead`.
+
+    Fast path: orjson. Anything it refuses — NaN/Infinity literals (Python's ``json.dumps`` writes
+    them, so the bot does), a byte-order mark, integers beyond 64 bits, deep nesting, a lone
+    surrogate escape, bad input — goes through the standard library, which decides and words the
+    problem.
+    """
+    try:
+        return JsonRead(orjson.loads(data))
+    except orjson.JSONDecodeError:
+        return _parse_json_stdlib(data, path)
+
+
+def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
+    if data.startswith(_BOM):
+        data = data[3:]
+    if not data or data.isspace():
+        return JsonRead(None, Problem(path, "file is empty"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return JsonRead(None, Problem(path, f"not UTF-8 text (bad byte at offset {exc.start})"))
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # A writer killed mid-write leaves a prefix: the error sits at the end, or in a string never closed.
+        truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        what = "truncated JSON (the file ends early)" if truncated else "invalid JSON"
+        return JsonRead(None, Problem(path, f"{what}: {exc.msg} (line {exc.lineno}, column {exc.colno})"))
+    except RecursionError:
+        return JsonRead(None, Problem(path, "JSON nested too deeply to read"))
+    except ValueError as exc:  # Python's int-string limit: an integer of more than 4300 digits
+        return JsonRead(None, Problem(path, f"invalid JSON: {_first_line(exc)}"))
+    if _SURROGATE_ESCAPE.search(text):  # orjson refuses a lone one; Python's reader keeps it as is
+        value = _without_lone_surrogates(value)
+    return JsonRead(value)
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its strings (keys too) replaced by U+FFFD.
+
+    A ``"\\ud800"`` escape with no pair is valid JSON, but the str Python makes of it can be neither
+    written as UTF-8 nor shown in a notebook; the reader mends it once, here. Iterative: JSON nested
+    as deeply as Python's reader accepts must not exhaust the stack here either.
+    """
+    root: list[Any] = [None]
+    todo: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (value, container of its copy, key there)
+    while todo:
+        item, parent, key = todo.pop()
+        if isinstance(item, str):
+            parent[key] = LONE_SURROGATE.sub("\ufffd", item)
+        elif isinstance(item, list):
+            parent[key] = items = [None] * len(item)
+            todo.extend((v, items, i) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            parent[key] = fields = dict.fromkeys(LONE_SURROGATE.sub("\ufffd", k) for k in item)  # key order
+            todo.extend((v, fields, LONE_SURROGATE.sub("\ufffd", k)) for k, v in item.items())
+        else:
+            parent[key] = item
+    return root[0]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,352 @@
+"""Cost files in the artifact tree, and the daily budget rollup.
+
+* :func:`price_session` prices one session and writes ``<id>/reports/cost_estimate.json``
+  (atomically), so the dashboard and the budget find it.
+* :func:`budget_runs` reads every session's cost file in either shape — ztbkit's own
+  (``costs.total_jpy``) or the flat ``{"total_cost_jpy", "gpu_hours"}`` — and a session without one
+  is *not estimated*, never silently ¥0.
+* Days are the session's start time in Asia/Tokyo, newest day first; sessions with no start time
+  are grouped under "unknown date".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
+from ztbkit.core.errors import ArtifactsNotFoundError, UsageError
+from ztbkit.core.formatting import md_escape, yen
+from ztbkit.core.fsio import atomic_write_json, atomic_write_text
+from ztbkit.core.values import is_finite_number
+from ztbkit.data.artifacts import ArtifactTree
+from ztbkit.data.session import Session, load_session
+from ztbkit.money.costs import (
+    CostEstimate,
+    CostUnavailableError,
+    Rates,
+    derive_inputs,
+    estimate_cost,
+    resolve_rates,
+)
+from ztbkit.money.costs import _gpu_model as gpu_model
+from ztbkit.money.gpu_power import DEFAULT_GPU_WATTS, board_power_watts
+from ztbkit.money.tariffs import TariffError, load_tariff
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COST_FILE = os.path.join("reports", "cost_estimate.json")
+
+
+def find_session(artifacts_dir: str | os.PathLike[str], correlation_id: str) -> Session:
+    """Load one session by id; ArtifactsNotFoundError (exit 2) names the folder when it is missing."""
+    folder = Path(artifacts_dir) / correlation_id
+    if not folder.is_dir():
+        raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+    return load_session(folder)
+
+
+def _session_fps(session: Session, folder: Path) -> float | None:
+    """TensorBoard's latest time/fps from the session's tb/ or tensorboard/ folder — read only when
+    nothing cheaper gives steps per second."""
+    tb_latest = session.metrics.get("tb_latest")
+    if session.steps_per_sec or (isinstance(tb_latest, dict) and tb_latest.get("time/fps")):
+        return None
+    from ztbkit.data.tensorboard import scrape
+
+    values = [
+        point[2]
+        for sub in ("tb", "tensorboard")
+        if (folder / sub).is_dir()
+        for tags in scrape(folder / sub, tags=["time/fps"]).runs.values()
+        if (point := tags.get("time/fps")) is not None
+    ]
+    return max(values) if values else None
+
+
+def price_session(
+    session: Session,
+    rates: Rates,
+    *,
+    hours: float | None = None,
+    kwh: float | None = None,
+    gpu_watts: float | None = None,
+    household_kwh: float = 0.0,
+    clock: Clock = SYSTEM_CLOCK,
+    write: bool = True,
+) -> CostEstimate:
+    """Price a session and (unless ``write=False``) write its reports/cost_estimate.json.
+
+    Raises CostUnavailableError (exit 1) when it has neither run_metadata.json nor summary.json, or
+    no duration.
+    """
+    folder = session.path
+    if folder is None:
+        raise CostUnavailableError(f"session {session.session_id!r} has no folder: nothing to price")
+    if not (folder / "run_metadata.json").is_file() and not (folder / "summary.json").is_file():
+        raise CostUnavailableError(
+            f"{folder / 'run_metadata.json'} and {folder / 'summary.json'} are both missing: nothing to price"
+        )
+    inputs = derive_inputs(
+        session, hours=hours, kwh=kwh, gpu_watts=gpu_watts, tb_fps=_session_fps(session, folder)
+    )
+    estimate = estimate_cost(
+        inputs, rates, load_tariff(rates.tariff), household_kwh=household_kwh, generated_at=clock.now()
+    )
+    if write:
+        from ztbkit.core.ids import check_inside
+
+        # A session is a direct child of the artifacts folder (its id is one path component).
+        atomic_write_json(check_inside(folder / COST_FILE, folder.parent), estimate.to_dict())
+        session.cost_estimate = estimate.to_dict()
+    return estimate
+
+
+@dataclass(slots=True)
+class BudgetRun:
+    session_id: str
+    day: date | None
+    status: str
+    cost_jpy: float | None  # None: not estimated
+    gpu_hours: float | None
+    global_step: int | None
+    problem: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.cost_jpy is not None
+
+    @property
+    def cost_per_million_steps(self) -> float | None:
+        if self.cost_jpy is None or not self.global_step:
+            return None
+        return self.cost_jpy / (self.global_step / 1_000_000)
+
+
+def _finite(value: Any) -> float | None:
+    if not is_finite_number(value) or value < 0:
+        return None
+    return float(value)
+
+
+def read_cost(doc: Mapping[str, Any] | None) -> tuple[float | None, float | None, str | None]:
+    """(total yen, GPU-hours, problem) from a cost file in either shape."""
+    if not doc:
+        return None, None, None
+    costs = doc.get("costs")
+    if isinstance(costs, dict) and "total_jpy" in costs:
+        total = _finite(costs.get("total_jpy"))
+    elif "total_cost_jpy" in doc:
+        total = _finite(doc.get("total_cost_jpy"))
+    else:
+        return None, None, "cost_estimate.json has neither costs.total_jpy nor total_cost_jpy"
+    if total is None:
+        return None, None, "cost_estimate.json: the total is not a non-negative number"
+    return total, _finite(doc.get("gpu_hours")), None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnergy:
+    """A run's electricity and how it is known. ``kwh`` is None when it is *energy unknown*."""
+
+    kwh: float | None
+    source: str  # "recorded" (the cost file's power_kwh) | "estimated" | "unknown"
+    detail: str
+
+
+def run_energy(session: Session) -> RunEnergy:
+    """Energy of a priced run, from what its cost file holds — never a silent 0 kWh.
+
+    ztbkit's own cost file carries ``power_kwh`` (used as written). The older flat shape holds only
+    ``gpu_hours`` (and ``total_cost_jpy``): its energy is *estimated* as GPU-hours × board power of
+    the GPU model recorded in run_metadata (``ztbkit/gpu_power.toml``), else 300 W. A cost file
+    with neither is *energy unknown*.
+    """
+    doc = session.cost_estimate or {}
+    kwh = _finite(doc.get("power_kwh"))
+    if kwh is not None:
+        return RunEnergy(kwh, "recorded", "power_kwh in the cost file")
+    gpu_hours = _finite(doc.get("gpu_hours"))
+    if gpu_hours is None:
+        return RunEnergy(None, "unknown", "the cost file has neither power_kwh nor gpu_hours")
+    model = gpu_model(session.run_metadata)
+    watts = board_power_watts(model) if model else None
+    how = f"board power of {model}" if watts is not None else "no GPU model recorded"
+    watts = watts if watts is not None else DEFAULT_GPU_WATTS
+    return RunEnergy(gpu_hours * watts / 1000, "estimated", f"{gpu_hours:g} GPU-hours × {watts:g} W, {how}")
+
+
+def budget_runs(sessions: Iterable[Session], tz: tzinfo | None = None) -> list[BudgetRun]:
+    """One BudgetRun per session folder (index-only sessions have no cost file to read)."""
+    zone = tz or default_tz()
+    runs = []
+    for s in sessions:
+        if not s.on_disk:
+            continue
+        total, gpu_hours, problem = read_cost(s.cost_estimate)
+        day = s.start_time.astimezone(zone).date() if s.start_time else None
+        runs.append(BudgetRun(s.session_id, day, s.status, total, gpu_hours, s.global_step, problem))
+    return runs
+
+
+@dataclass(slots=True)
+class BudgetDay:
+    day: date | None
+    runs: list[BudgetRun] = field(default_factory=list)
+
+    @property
+    def cost_jpy(self) -> float:
+        return sum(r.cost_jpy for r in self.runs if r.cost_jpy is not None)
+
+    @property
+    def gpu_hours(self) -> float:
+        return sum(r.gpu_hours for r in self.runs if r.gpu_hours is not None)
+
+    @property
+    def not_estimated(self) -> int:
+        return sum(not r.estimated for r in self.runs)
+
+
+def rollup(runs: Iterable[BudgetRun], only: date | None = None) -> list[BudgetDay]:
+    """Runs grouped by day, newest day first (unknown dates last); ``only`` keeps one day."""
+    days: dict[date | None, BudgetDay] = {}
+    for r in runs:
+        if only is not None and r.day != only:
+            continue
+        days.setdefault(r.day, BudgetDay(r.day)).runs.append(r)
+    ordered = sorted(
+        (d for d in days.values() if d.day is not None), key=lambda d: d.day or date.min, reverse=True
+    )
+    if None in days:
+        ordered.append(days[None])
+    for d in ordered:
+        d.runs.sort(key=lambda r: r.session_id)
+    return ordered
+
+
+def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: datetime | None = None) -> str:
+    """The daily budget report: per-day totals, per-run lines, and a grand total."""
+    when = f" (generated {now.astimezone(default_tz()):%Y-%m-%d %H:%M %Z})" if now else ""
+    scope = f" for {only.isoformat()}" if only else ""
+    lines = [f"# Daily Budget{scope}", "", f"Costs in yen by the session's start day, Asia/Tokyo{when}.", ""]
+    all_runs = [r for d in days for r in d.runs]
+    total = sum(d.cost_jpy for d in days)
+    hours = sum(d.gpu_hours for d in days)
+    missing = sum(d.not_estimated for d in days)
+    lines += ["| day | runs | GPU-hours | cost | not estimated |", "|---|---:|---:|---:|---:|"]
+    for d in days:
+        label = d.day.isoformat() if d.day else "unknown date"
+        lines.append(
+            f"| {label} | {len(d.runs)} | {d.gpu_hours:.2f} | {yen(d.cost_jpy)} | {d.not_estimated} |"
+        )
+    lines.append(f"| **Total** | **{len(all_runs)}** | **{hours:.2f}** | **{yen(total)}** | **{missing}** |")
+    if not days:
+        lines += ["", "No runs" + (f" started on {only.isoformat()}." if only else " found.")]
+    for d in days:
+        label = d.day.isoformat() if d.day else "unknown date"
+        lines += [
+            "",
+            f"## {label}",
+            "",
+            "| session | status | GPU-hours | cost | ¥ per 1M steps |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for r in d.runs:
+            if r.estimated:
+                gh = f"{r.gpu_hours:.2f}" if r.gpu_hours is not None else "—"
+                per = yen(r.cost_per_million_steps) if r.cost_per_million_steps is not None else "—"
+                lines.append(
+                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | {gh} | {yen(r.cost_jpy or 0)} | {per} |"
+                )
+            else:
+                why = f" ({md_escape(r.problem)})" if r.problem else ""
+                lines.append(
+                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | not estimated{why} | — |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def budget_dataframe(runs: Iterable[BudgetRun]) -> pd.DataFrame:
+    """Per-run budget rows for notebooks: day, cost, GPU-hours, cost per 1M steps, estimated."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "session_id": r.session_id,
+                "day": r.day,
+                "status": r.status,
+                "cost_jpy": r.cost_jpy,
+                "gpu_hours": r.gpu_hours,
+                "global_step": r.global_step,
+                "cost_per_1m_steps_jpy": r.cost_per_million_steps,
+                "estimated": r.estimated,
+            }
+            for r in runs
+        ],
+        columns=["session_id", "day", "status", "cost_jpy", "gpu_hours", "global_step", "cost_per_1m_steps_jpy",
+                 "estimated"],
+    )  # fmt: skip
+
+
+def estimate_missing_costs(
+    sessions: Iterable[Session],
+    rates: Rates,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> list[tuple[str, str]]:
+    """Estimate sessions with no cost file, or whose file ztbkit wrote while the run was still going.
+
+    Files from other tools (the flat shape) are left alone. Returns (session id, reason) for the
+    sessions that could not be priced, including those whose figures are not finite numbers: one such
+    session never stops the budget of the others.
+    """
+    load_tariff(rates.tariff)  # a bad tariff is the user's setting: it stops the budget (exit 2) up front
+    skipped = []
+    for s in sessions:
+        if not s.on_disk:
+            continue
+        ours = bool(s.cost_estimate) and s.cost_estimate.get("generator") == "ztbkit"  # type: ignore[union-attr]
+        stale = ours and s.status == "running"
+        if s.cost_estimate and not stale:
+            continue
+        try:
+            price_session(s, rates, clock=clock)
+        except (CostUnavailableError, UsageError, TariffError) as exc:  # figures past the largest float
+            skipped.append((s.session_id, str(exc)))
+    return skipped
+
+
+@dataclass(slots=True)
+class BudgetResult:
+    days: list[BudgetDay]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        runs = sum(len(d.runs) for d in self.days)
+        missing = sum(d.not_estimated for d in self.days)
+        total = sum(d.cost_jpy for d in self.days)
+        return f"{len(self.days)} day(s), {runs} run(s), {missing} not estimated, total {yen(total)}"
+
+
+def write_budget(
+    tree: ArtifactTree,
+    out: str | os.PathLike[str],
+    *,
+    only: date | None = None,
+    estimate_missing: bool = False,
+    rates: Rates | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> BudgetResult:
+    """Write the daily budget Markdown for ``tree`` (optionally pricing unpriced sessions first)."""
+    skipped: list[tuple[str, str]] = []
+    if estimate_missing:
+        skipped = estimate_missing_costs(tree.sessions, rates or resolve_rates(), clock=clock)
+    days = rollup(budget_runs(tree.sessions), only)
+    atomic_write_text(out, budget_markdown(days, only=only, now=clock.now()))
+    return BudgetResult(days, skipped)

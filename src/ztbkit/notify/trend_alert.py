@@ -1,0 +1,226 @@
+"""``ztb trend-alert``: one compact alert per regressed session, sent once.
+
+What counts as a regression is :mod:`ztbkit.analysis.regression`. Policy (users rely on it):
+
+* One compact alert per regressed session goes through the notify package (the same outbox,
+  redaction and size limits as ``ztb gates-alert``). The session id is then written to
+  ``<state-dir>/.ztb/trend-alert-state.json`` (atomically, under a file lock) once the alert was
+  delivered or queued in the outbox, so the same session is never alerted twice. A permanently
+  refused alert is not recorded: the next run tries again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ztbkit.analysis.regression import DEFAULT_METRICS, TrendCheck, check_trend
+from ztbkit.core.errors import UsageError, ZtbError
+from ztbkit.core.fsio import atomic_write_json
+from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.data.session import Session
+from ztbkit.notify.alert import Alert, Field
+
+STATE_FILE = "trend-alert-state.json"
+KEEP_ALERTED = 1000  # ids remembered; older ones are dropped from the state file
+
+
+class UndeliveredAlertError(ZtbError):
+    """The alert could not be handed to the webhook or the outbox (exit 1)."""
+
+    exit_code = 1
+
+
+def regression_alert(
+    check: TrendCheck, link: str, *, mad_k: float, now: datetime | None = None
+) -> Alert | None:
+    """One compact WARN alert naming each regressed metric; None when nothing regressed."""
+    bad = check.regressions
+    if not bad:
+        return None
+    lines = [
+        f"• **{c.metric}** {c.detail}"
+        if c.detail
+        else f"• **{c.metric}** {c.value:.4g} < median {c.median:.4g} − {mad_k:g}×MAD {c.mad:.4g} "
+        f"(= {c.threshold:.4g}; last {len(c.baseline)} finished sessions)"
+        for c in bad
+    ]
+    return Alert(
+        title=f"Trend regression: {check.session_id}",
+        level="WARN",
+        description="\n".join(lines),
+        fields=(
+            Field("Session", check.session_id, True),
+            Field("Metrics", ", ".join(c.metric for c in bad), True),
+            Field("Dashboard", link, False),
+        ),
+        url=link if link.startswith(("http://", "https://")) else None,
+        footer="ztbkit trend-alert",
+        timestamp=now,
+    )
+
+
+class AlertLedger:
+    """Which sessions were already alerted: ``<state_dir>/.ztb/trend-alert-state.json``, locked."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        from filelock import FileLock
+
+        self.path = Path(state_dir) / ".ztb" / STATE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(self.path) + ".lock", timeout=120)
+
+    def _read(self) -> dict[str, Any]:
+        read = read_json_if_exists(self.path)
+        if read is None:
+            return {}
+        if read.problem is not None or not isinstance(read.value, dict):
+            raise UsageError(f"{self.path}: unreadable trend-alert state ({read.problem}); move it aside")
+        alerted = read.value.get("alerted")
+        return alerted if isinstance(alerted, dict) else {}
+
+    def alerted(self, session_id: str) -> bool:
+        return session_id in self._read()
+
+    def record(self, session_id: str, metrics: Sequence[str], now: datetime) -> None:
+        alerted = self._read()
+        alerted[session_id] = {"at": now.isoformat(timespec="seconds"), "metrics": list(metrics)}
+        kept = dict(sorted(alerted.items(), key=lambda kv: str(kv[1].get("at", "")))[-KEEP_ALERTED:])
+        atomic_write_json(self.path, {"alerted": kept})
+
+
+@dataclass(slots=True)
+class Sent:
+    delivered: bool
+    queued: bool
+    lines: list[str]
+
+
+def send_alert(
+    alert: Alert,
+    state_dir: str | os.PathLike[str],
+    *,
+    discord_webhook: str | None = None,
+    webhook: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Sent | None:
+    """Send through the notify package exactly as gates-alert does (outbox first, then this alert).
+
+    The one place trend alerts touch notify. None when no webhook is configured.
+    """
+    from ztbkit.notify import Outbox, payload_for, resolve_webhook, send_with_outbox
+    from ztbkit.notify.delivery import result_line
+
+    hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=env)
+    if hook is None:
+        return None
+    report = send_with_outbox(hook, payload_for(hook.service, alert), Outbox(Path(state_dir) / ".ztb"))
+    lines = [f"outbox {e.get('id', '?')[:8]}: {result_line(r, hook)}" for e, r in report.flushed]
+    lines.append(result_line(report.result, hook))
+    return Sent(report.result.delivered, report.queued, lines)
+
+
+@dataclass(slots=True)
+class TrendOutcome:
+    status: str  # nothing | ok | already-alerted | dry-run | sent | queued | no-webhook | failed
+    lines: list[str]
+    payload: dict[str, Any] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status in ("no-webhook", "failed", "queued") else 0
+
+
+def run_trend_alert(
+    sessions: Iterable[Session],
+    artifacts_dir: str | os.PathLike[str],
+    state_dir: str | os.PathLike[str],
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    window: int = 10,
+    mad_k: float = 3.0,
+    dsr_below: float | None = None,
+    dry_run: bool = False,
+    discord_webhook: str | None = None,
+    webhook: str | None = None,
+    env: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> TrendOutcome:
+    """Check, alert once, remember: the whole ``ztb trend-alert`` (and the nightly step).
+
+    The check, the send and the record happen under the state file's lock, so two runs racing
+    never alert the same session twice.
+    """
+    from ztbkit.notify import payload_for, resolve_webhook
+    from ztbkit.notify.gate_alert import dashboard_link
+
+    environ = os.environ if env is None else env
+    check = check_trend(sessions, metrics, window=window, mad_k=mad_k, dsr_below=dsr_below, now=now)
+    if check is None:
+        return TrendOutcome("nothing", ["SKIP: no finished session to check"])
+    lines = [f"skipped {s}" for s in check.skipped]
+    lines += [
+        f"{'REGRESSED' if c.regressed else 'ok':<9} {c.metric}: "
+        + (
+            f"{c.value:.4g} vs threshold {c.threshold:g} (N={len(c.baseline)})"
+            if c.detail
+            else f"{c.value:.4g} vs median {c.median:.4g}, MAD {c.mad:.4g}, "
+            f"threshold {c.threshold:.4g} (n={len(c.baseline)})"
+        )
+        for c in check.checks
+    ]
+    alert = regression_alert(
+        check, dashboard_link(artifacts_dir, check.session_id, environ), mad_k=mad_k, now=now
+    )
+    if alert is None:
+        return TrendOutcome(
+            "ok", [*lines, f"OK: {check.session_id} is within the recent range; nothing sent"]
+        )
+    if dry_run:
+        hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=environ)
+        payload = payload_for(hook.service if hook else "discord", alert)
+        return TrendOutcome("dry-run", [*lines, f"DRY RUN: would alert {check.session_id}"], payload)
+    ledger = AlertLedger(state_dir)
+    with ledger.lock:
+        if ledger.alerted(check.session_id):
+            return TrendOutcome("already-alerted", [*lines, f"SKIP: {check.session_id} was already alerted"])
+        sent = send_alert(alert, state_dir, discord_webhook=discord_webhook, webhook=webhook, env=environ)
+        if sent is None:
+            return TrendOutcome(
+                "no-webhook",
+                [
+                    *lines,
+                    f"REGRESSION in {check.session_id} but no webhook is "
+                    "configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)",
+                ],
+            )
+        if sent.delivered or sent.queued:
+            ledger.record(check.session_id, [c.metric for c in check.regressions], now or datetime.now(UTC))
+        status = "sent" if sent.delivered else ("queued" if sent.queued else "failed")
+        return TrendOutcome(status, [*lines, *sent.lines])
+
+
+def nightly_trend_alert(
+    sessions: Iterable[Session],
+    artifacts_dir: str | os.PathLike[str],
+    state_dir: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Path, str] | None:
+    """The nightly step: default options; None (step not run) when no webhook is configured.
+
+    Raises :class:`UndeliveredAlertError` when the alert could not be delivered now.
+    """
+    from ztbkit.notify import resolve_webhook
+
+    if resolve_webhook(env=os.environ if env is None else env) is None:
+        return None
+    out = run_trend_alert(sessions, artifacts_dir, state_dir, env=env, now=now)
+    if out.exit_code:
+        raise UndeliveredAlertError(out.lines[-1])
+    return Path(state_dir) / ".ztb" / STATE_FILE, out.lines[-1]

@@ -1,0 +1,123 @@
+"""Schedule templates: the same schedule as a 5-field cron line (Linux) and as what Windows Task
+Scheduler really takes — ``schtasks`` arguments (``windows``) and a task-XML trigger
+(``windows_trigger_xml``) — in Asia/Tokyo.
+
+Zones (users depend on it): ``linux`` is Tokyo wall time. cron reads its fields in the *system*
+zone, so the JSON also carries ``crontab``: the line with ``CRON_TZ=Asia/Tokyo`` (cronie honours
+it; Debian's cron does not) and ``linux_utc``, the same schedule for a machine whose zone is UTC
+(null when the day would shift across a month boundary). Windows' ``/ST`` and ``StartBoundary`` are
+the PC's local time: right on a PC set to Tokyo time. ``ztb cronish`` itself always computes the
+slots in the job's zone, whatever the machine's zone; ``notes`` says all this in the JSON.
+
+The template JSON is also a valid ``ztb cronish --config`` job file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ztbkit.core.clock import DEFAULT_TZ_NAME
+from ztbkit.core.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    name: str
+    description: str
+    cron: str
+    command: tuple[str, ...] = ()
+
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template("daily", "Every day at 09:00", "0 9 * * *"),
+        Template("hourly", "Every hour on the hour", "0 * * * *"),
+        Template("weekly", "Every Monday at 09:00", "0 9 * * 1"),
+        Template("monthly", "On the 1st of every month at 09:00", "0 9 1 * *"),
+        Template("training-daily", "Every day at 02:00 (the training window)", "0 2 * * *"),
+        Template("backup-hourly", "Every hour at :30", "30 * * * *"),
+        Template(
+            "nightly",
+            "The nightly reports (ztb nightly) every day at 06:30",
+            "30 6 * * *",
+            ("ztb", "nightly"),
+        ),
+    )
+}
+_DAYS = {"1": ("MON", "Monday")}
+
+
+def _windows(t: Template) -> tuple[str, str]:
+    """(schtasks arguments, task-XML trigger) for the template's cron line."""
+    minute, hour, dom, _, dow = t.cron.split()
+    start = f"2025-01-01T{int(hour) if hour != '*' else 0:02d}:{int(minute):02d}:00"
+    st = f"{int(hour) if hour != '*' else 0:02d}:{int(minute):02d}"
+    if hour == "*":
+        repeat = "<Repetition><Interval>PT1H</Interval><Duration>P1D</Duration></Repetition>"
+        return (f"/SC HOURLY /MO 1 /ST {st}",
+                f"<CalendarTrigger>{repeat}<StartBoundary>{start}</StartBoundary><Enabled>true</Enabled>"
+                "<ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay></CalendarTrigger>")  # fmt: skip
+    if dow != "*":
+        short, long = _DAYS[dow]
+        return (f"/SC WEEKLY /D {short} /ST {st}",
+                f"<CalendarTrigger><StartBoundary>{start}</StartBoundary><Enabled>true</Enabled><ScheduleByWeek>"
+                f"<DaysOfWeek><{long} /></DaysOfWeek><WeeksInterval>1</WeeksInterval></ScheduleByWeek>"
+                "</CalendarTrigger>")  # fmt: skip
+    if dom != "*":
+        months = "".join(f"<{m} />" for m in ("January", "February", "March", "April", "May", "June", "July",
+                                                "August", "September", "October", "November", "December"))  # fmt: skip
+        return (f"/SC MONTHLY /D {int(dom)} /ST {st}",
+                f"<CalendarTrigger><StartBoundary>{start}</StartBoundary><Enabled>true</Enabled><ScheduleByMonth>"
+                f"<DaysOfMonth><Day>{int(dom)}</Day></DaysOfMonth><Months>{months}</Months></ScheduleByMonth>"
+                "</CalendarTrigger>")  # fmt: skip
+    return (f"/SC DAILY /ST {st}",
+            f"<CalendarTrigger><StartBoundary>{start}</StartBoundary><Enabled>true</Enabled>"
+            "<ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay></CalendarTrigger>")  # fmt: skip
+
+
+TOKYO_UTC_OFFSET_H = 9  # Asia/Tokyo has had no daylight saving time since 1951
+
+
+def cron_in_utc(cron: str) -> str | None:
+    """A Tokyo-time template line as the same instants in UTC, or None when it cannot be written."""
+    minute, hour, dom, month, dow = cron.split()
+    if hour == "*":
+        return cron
+    h = int(hour) - TOKYO_UTC_OFFSET_H
+    if h >= 0:
+        return f"{minute} {h} {dom} {month} {dow}"
+    if dom != "*":
+        return None  # the 1st 02:00 JST is the last day of the previous month in UTC: not one cron line
+    day = "*" if dow == "*" else str((int(dow) - 1) % 7)
+    return f"{minute} {h + 24} {dom} {month} {day}"
+
+
+def template_json(name: str) -> dict[str, Any]:
+    """The template as FORMATS.md's schedule template JSON (plus ``command`` for job templates)."""
+    t = get_template(name)
+    schtasks, trigger = _windows(t)
+    schedule: dict[str, Any] = {
+        "description": t.description, "linux": t.cron, "windows": schtasks, "windows_trigger_xml": trigger,
+        "timezone": DEFAULT_TZ_NAME,
+        "crontab": f"CRON_TZ={DEFAULT_TZ_NAME}\n{t.cron} {' '.join(t.command) or '<command>'}",
+        "linux_utc": cron_in_utc(t.cron),
+        "notes": [
+            "cron reads 'linux' in the machine's zone: on a machine not set to Asia/Tokyo use 'crontab' "
+            "(CRON_TZ, cronie) or 'linux_utc' (a UTC machine), or run `ztb cronish --once` every 10 "
+            "minutes, which computes the slots in Asia/Tokyo itself",
+            "Windows: /ST and StartBoundary are the PC's local time (06:30 means 06:30 JST only on a PC "
+            "set to Tokyo time)",
+        ],
+    }  # fmt: skip
+    doc: dict[str, Any] = {"template": t.name, "schedule": schedule}
+    if t.command:
+        doc["command"] = list(t.command)
+    return doc
+
+
+def get_template(name: str) -> Template:
+    if name not in TEMPLATES:
+        raise UsageError(f"--template: unknown template {name!r} (valid: {', '.join(TEMPLATES)})")
+    return TEMPLATES[name]

@@ -1,1 +1,0 @@
-"""Scheduling: schedule templates and the cronish runner (catch-up, state, locks)."""
