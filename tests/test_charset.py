@@ -173,6 +173,8 @@ CASES: dict[str, Case] = {
     "kernel install --user": Case(lambda w: ["kernel", "install", "--user"],
                                   env=lambda w: {"JUPYTER_DATA_DIR": str(w.root / "jupyter")},
                                   expect=_expect_in("Python (ztbkit)")),
+    "lab --prepare-only": Case(lambda w: ["lab", "--prepare-only", "--dir", str(w.root / "ワークスペース")],
+                               expect=_expect_in("ワークスペース")),
     "dsr": Case(lambda w: ["dsr", "--sharpe", "2.5", "--observations", "1250", "--trials", "100",
                            "--sharpe-variance", "0.5", "--skew", "-3", "--kurtosis", "10", "--periods-per-year", "250"],
                 expect=_expect_in("0.9004")),

@@ -326,7 +326,7 @@ READS_NO_INPUT = {"kernel", "dsr"}
 
 
 def test_matrix_covers_every_command() -> None:
-    covered = {argv[0] for _, argv, _ in COLUMNS} | READS_NO_INPUT
+    covered = {argv[0] for _, argv, _ in COLUMNS} | READS_NO_INPUT | {"lab"}  # lab: OUTPUT_COMMANDS below
     assert covered == set(cli.commands), f"commands not in the matrix: {set(cli.commands) - covered}"
 
 
@@ -340,6 +340,7 @@ OUTPUT_COMMANDS = {
     "dashboard": ["dashboard", "--artifacts-dir", "artifacts", "--out"],
     "demo": ["demo", "--sessions", "1", "--out-dir"],
     "report": ["report", "trends", "--artifacts-dir", "artifacts", "--date", "2025-10-01", "--out-dir"],
+    "lab": ["lab", "--prepare-only", "--dir"],  # reads only the packaged notebooks: its input is its folder
 }
 
 
@@ -353,11 +354,11 @@ def test_bad_output_paths_are_exit_2_one_line_naming_the_path(tmp_path: Path, co
     (work / "afile").write_text("x", encoding="utf-8")
     suffix = ".md" if command == "cost" else ""
     for bad in ("folder.md", f"afile/x{suffix}", f"afile/deeper/x{suffix}", f"/sys/ztb-test/x{suffix}"):
-        if command in ("demo", "report") and bad == "folder.md":
+        if command in ("demo", "report", "lab") and bad == "folder.md":
             continue  # an existing folder is what these take
         before = snapshot(work)
         code, stderr, _ = run_cell(
-            command, [*OUTPUT_COMMANDS[command], bad], work, command in ("demo", "report")
+            command, [*OUTPUT_COMMANDS[command], bad], work, command in ("demo", "report", "lab")
         )
         assert code == 2 and stderr.startswith("ztb: error: ") and stderr.count("\n") == 1, (bad, stderr)
         assert bad.split("/")[-1] in stderr and "Traceback" not in stderr, stderr

@@ -297,6 +297,7 @@ def test_notebooks_are_thin_and_stripped() -> None:
                     )
 
 
+@pytest.mark.timeout(900)  # four kernels one after another: on a loaded 2-core machine, minutes
 def test_interactive_mode_builds_widgets_in_a_real_kernel(tiny_tree: Path, tmp_path: Path) -> None:
     """interactive=True where a person runs the notebook (a kernel the report runner did not start, as
     JupyterLab's) takes the ipywidgets path: it must run and produce widget views. Headless runs

@@ -39,37 +39,32 @@ def env_for(home: Path) -> dict[str, str]:
     return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
 
 
-@pytest.mark.parametrize("where", ["beside the clone", "inside the clone"])
-def test_report_cost_from_the_folder_holding_the_clone_and_from_inside_it(home: Path, where: str) -> None:
-    cwd, artifacts = (
-        (home, "ztbkit/demo/artifacts")
-        if where == "beside the clone"
-        else (home / "ztbkit", "demo/artifacts")
-    )
-    out = home / f"out-cost-{where.split()[0]}"
-    run = sh(
-        f"{ZTB} report cost --artifacts-dir {artifacts} --out-dir {out} --date 2025-10-31", env_for(home), cwd
-    )
+#: Where the user stands: the folder holding the clone (``~``), or inside the clone, and the artifacts
+#: path as they would type it from there.
+PLACES = {"beside the clone": ("", "ztbkit/demo/artifacts"), "inside the clone": ("ztbkit", "demo/artifacts")}
+
+
+def run_from(home: Path, where: str, command: str, out: Path) -> None:
+    folder, artifacts = PLACES[where]
+    run = sh(f"{ZTB} {command} --artifacts-dir {artifacts} --out-dir {out} --date 2025-10-31", env_for(home),
+             home / folder)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("where", sorted(PLACES))
+def test_report_cost_from_the_folder_holding_the_clone_and_from_inside_it(home: Path, where: str) -> None:
+    out = home / f"out-cost-{where.split()[0]}"
+    run_from(home, where, "report cost", out)
     page = (out / "2025-10-31" / "cost.html").read_text(encoding="utf-8")
     assert "Cost Report" in page and "¥" in page
 
 
-@pytest.mark.parametrize("where", ["beside the clone", "inside the clone"])
+@pytest.mark.parametrize("where", sorted(PLACES))
 def test_nightly_from_the_folder_holding_the_clone_and_from_inside_it(home: Path, where: str) -> None:
-    cwd, artifacts = (
-        (home, "ztbkit/demo/artifacts")
-        if where == "beside the clone"
-        else (home / "ztbkit", "demo/artifacts")
-    )
     out = home / f"out-nightly-{where.split()[0]}"
-    run = sh(
-        f"{ZTB} nightly --artifacts-dir {artifacts} --out-dir {out} --date 2025-10-31", env_for(home), cwd
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    day = out / "2025-10-31"
+    run_from(home, where, "nightly", out)
     for name in ("dashboard", "trends", "budget", "cost"):
-        assert (day / f"{name}.html").is_file(), (name, run.stdout)
+        assert (out / "2025-10-31" / f"{name}.html").is_file(), name
 
 
 def test_the_kernel_imports_the_installed_package_not_the_clone(home: Path) -> None:
