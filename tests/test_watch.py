@@ -23,7 +23,9 @@ from ztbkit.core.clock import FakeClock
 from ztbkit.watch.config import load_config
 from ztbkit.watch.engine import evaluate_once
 
-FIRING, REPEAT, RESOLVED = (f"[{s}] live_stale · stats.json" for s in ("firing", "firing · repeat", "resolved"))
+FIRING, REPEAT, RESOLVED = (
+    f"[{s}] live_stale · stats.json" for s in ("firing", "firing · repeat", "resolved")
+)
 
 
 def test_stale_file_fires_once_repeats_after_the_interval_and_resolves_once(
@@ -78,10 +80,14 @@ def test_hostile_live_files_are_each_their_own_alert(tmp_path: Path) -> None:
     write_config(tmp_path / "watch.toml")
     env = env_for()
     r = watch_once(tmp_path, env, extra="--dry-run")  # no live folder at all
-    assert r.returncode == 0 and "would send [firing] live_missing · state_dir" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "would send [firing] live_missing · state_dir" in r.stdout, (
+        r.stdout + r.stderr
+    )
     live = live_folder(tmp_path / "live")
     (live / "stats.json").write_text('{"date": "2025-09-29", "data": [', encoding="utf-8")
-    (live / "trade-state.json").write_text(json.dumps({"phase": "two", "consecutiveDays": [5]}), encoding="utf-8")
+    (live / "trade-state.json").write_text(
+        json.dumps({"phase": "two", "consecutiveDays": [5]}), encoding="utf-8"
+    )
     r = watch_once(tmp_path, env, extra="--dry-run")
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "would send [firing] live_unreadable · stats.json" in r.stdout
@@ -159,7 +165,7 @@ def test_a_silence_suppresses_and_an_alert_still_firing_is_sent_when_it_ends(
     assert hook_server.titles[-1] == FIRING
     assert "no active silences" in sh("faketime -f +31m ztb silence list", env, tmp_path).stdout
     r = sh(f"ztb silence expire {silence_id}", env, tmp_path)
-    assert r.returncode == 2 and "no active silence" in r.stderr or r.returncode == 0
+    assert (r.returncode == 2 and "no active silence" in r.stderr) or r.returncode == 0
     age(live, 0)
     r = sh("ztb silence add live_stale --for 2h", env, tmp_path)
     new_id = r.stdout.split()[1].rstrip(":")
@@ -201,7 +207,9 @@ def test_bad_config_and_no_webhook_are_exit_2(tmp_path: Path) -> None:
     (tmp_path / "watch.toml").write_text("[live]\nstale_after_sec = 'soon'\n", encoding="utf-8")
     r = sh("ztb watch --once --config watch.toml", env, tmp_path)
     assert r.returncode == 2 and "watch.toml: [live] stale_after_sec: expected a number" in r.stderr
-    (tmp_path / "watch.toml").write_text("[routes]\nurgent = 'https://discord.com/api/webhooks/1/x'\n[livee]\n")
+    (tmp_path / "watch.toml").write_text(
+        "[routes]\nurgent = 'https://discord.com/api/webhooks/1/x'\n[livee]\n"
+    )
     r = sh("ztb watch --once --config watch.toml", env, tmp_path)
     assert r.returncode == 2 and "[livee]: unknown table" in r.stderr
     write_config(tmp_path / "watch.toml")
@@ -225,6 +233,6 @@ def test_the_loop_stops_cleanly_on_sigterm(tmp_path: Path, hook_server: FakeHook
     assert proc.returncode == 0 and "stopped: the last evaluation finished" in out, err
     assert hook_server.titles.count(FIRING) == 1
     state = json.loads((tmp_path / ".ztb" / "watch-state.json").read_text())
-    assert state["evaluations"] >= 2 and datetime.fromisoformat(state["last_eval"]) > datetime.now(UTC) - timedelta(
-        minutes=1
-    )
+    assert state["evaluations"] >= 2 and datetime.fromisoformat(state["last_eval"]) > datetime.now(
+        UTC
+    ) - timedelta(minutes=1)

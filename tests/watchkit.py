@@ -71,7 +71,9 @@ def env_for(hook_url: str | None = None, **more: str) -> dict[str, str]:
     return env
 
 
-def watch_once(work: Path, env: dict[str, str], shift: str | None = None, extra: str = "") -> subprocess.CompletedProcess[str]:
+def watch_once(
+    work: Path, env: dict[str, str], shift: str | None = None, extra: str = ""
+) -> subprocess.CompletedProcess[str]:
     """The documented cron line pasted as-is; ``shift`` runs it under faketime (``+61m``)."""
     command = f"ztb watch --once --config watch.toml --state-dir . {extra}"
     if shift:

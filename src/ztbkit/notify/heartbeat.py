@@ -36,12 +36,22 @@ class PingResult:
 
 
 def ping_url(url: str, suffix: str = "") -> str:
-    """``url`` with ``/start`` or ``/fail`` appended before any query (``?rid=...`` stays a query)."""
+    """``url`` with ``/start`` or ``/fail`` appended before any query (``?rid=...`` stays a query).
+
+    An Uptime Kuma push URL (``/api/push/<token>?status=up&msg=OK&ping=``) knows no suffixes: there
+    ``fail`` sends ``status=down&msg=fail`` and ``start`` an ordinary "up" with ``msg=start``.
+    """
     if suffix not in SUFFIXES:
         raise ValueError(f"heartbeat suffix must be one of {SUFFIXES}, got {suffix!r}")
     if not suffix:
         return url
     base, sep, query = url.partition("?")
+    if "/api/push/" in base:
+        from urllib.parse import parse_qsl, urlencode
+
+        fields = dict(parse_qsl(query, keep_blank_values=True))
+        fields.update(status="down" if suffix == "fail" else "up", msg=suffix)
+        return f"{base}?{urlencode(fields)}"
     return f"{base.rstrip('/')}/{suffix}{sep}{query}"
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.watch.config import EVENTS, WatchConfig
-from ztbkit.watch.rules import Findings
+from ztbkit.watch.findings import Findings
 from ztbkit.watch.silences import Silence, silence_for
 
 STATE_FILE, EVENTS_FILE = "watch-state.json", "watch-events.jsonl"

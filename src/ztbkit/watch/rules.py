@@ -1,5 +1,5 @@
-"""What one evaluation found: conditions (true now; the lifecycle decides what is sent) and events
-(happened once: sent once), from the rule groups ``live``, ``training`` and ``ztbkit itself``.
+"""Running the rules: every rule group once (``live``, ``training``, ``ztbkit itself``), collecting
+conditions and events (:mod:`ztbkit.watch.findings`).
 
 A rule group that crashes does not stop the others and is never silence: its crash becomes a
 condition of that group's main rule with the subject ``(check crashed)``.
@@ -9,42 +9,12 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ztbkit.watch.config import WatchConfig
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    rule: str
-    subject: str
-    summary: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.rule}:{self.subject}"
-
-
-@dataclass(slots=True)
-class Findings:
-    conditions: dict[str, Finding] = field(default_factory=dict)
-    events: list[Finding] = field(default_factory=list)
-
-    def cond(self, rule: str, subject: str, summary: str, **data: Any) -> None:
-        """One alert per rule + subject: a second finding of the same key adds to its summary."""
-        f = Finding(rule, subject, summary, data)
-        old = self.conditions.get(f.key)
-        self.conditions[f.key] = (
-            f if old is None else Finding(rule, subject, f"{old.summary}; {summary}", old.data)
-        )
-
-    def event(self, rule: str, subject: str, summary: str, **data: Any) -> None:
-        self.events.append(Finding(rule, subject, summary, data))
-
+from ztbkit.watch.findings import Findings
 
 Group = Callable[[WatchConfig, datetime, dict[str, Any], Findings], None]
 

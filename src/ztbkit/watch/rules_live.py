@@ -17,7 +17,7 @@ from typing import Any
 from ztbkit.core.clock import default_tz
 from ztbkit.core.formatting import yen
 from ztbkit.watch.config import WatchConfig
-from ztbkit.watch.rules import Findings
+from ztbkit.watch.findings import Findings
 
 WATCHED = ("trade-state.json", "stats.json")
 #: trade-state.json keys and the type each must have (FORMATS.md, "Live trading state").

@@ -18,7 +18,7 @@ from typing import Any
 
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.watch.config import WatchConfig
-from ztbkit.watch.rules import Findings
+from ztbkit.watch.findings import Findings
 
 FAILED = ("failed", "timeout", "error", "interrupted")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.watch.config import WatchConfig
-from ztbkit.watch.rules import Findings
+from ztbkit.watch.findings import Findings
 
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|FAIL(ED)?|Traceback|[A-Za-z]+Error:)")
 TAIL_BYTES = 64 * 1024
