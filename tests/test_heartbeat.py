@@ -108,3 +108,24 @@ def test_cronish_pings_start_and_fail_for_a_failing_job_and_success_for_a_good_o
         assert TOKEN not in r.stdout + r.stderr
     finally:
         beat.close()
+
+
+def test_when_ztbkit_itself_cannot_work_the_heartbeat_gets_fail_at_once(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    beat = FakeHook()
+    try:
+        live_folder(tmp_path / "live")
+        write_config(tmp_path / "watch.toml", heartbeat=beat_url(beat))
+        (tmp_path / ".ztb" / "watch.lock").mkdir(parents=True)  # its lock cannot be taken
+        r = watch_once(tmp_path, env_for(hook_server.url()))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "watch.lock" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and [s.path for s in beat.seen] == [f"/ping/{TOKEN}/fail"]
+        (tmp_path / ".ztb" / "watch.lock").rmdir()
+        (tmp_path / ".ztb" / "watch-events.jsonl").mkdir()  # the digest's log is broken: alerts still go out
+        age(tmp_path / "live", 1200)
+        r = watch_once(tmp_path, env_for(hook_server.url()))
+        assert r.returncode == 0 and "cannot log for the digest" in r.stderr, r.stderr
+        assert len(hook_server.titles) == 2 and [s.path for s in beat.seen][-1] == f"/ping/{TOKEN}"
+    finally:
+        beat.close()

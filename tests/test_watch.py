@@ -53,6 +53,7 @@ def test_stale_file_fires_once_repeats_after_the_interval_and_resolves_once(
     bodies = [s.body["embeds"][0] for s in hook_server.seen]
     assert "not modified for 20 min" in bodies[0]["description"]
     assert {f["name"]: f["value"] for f in bodies[2]["fields"]}["State"] == "resolved"
+    assert bodies[2]["description"].startswith("cleared after 62 min; it was: ")
     transcript = "\n".join(f"{e['title']} | {e['description']} | {e['footer']['text']}" for e in bodies)
     (tmp_path / "transcript.txt").write_text(transcript, encoding="utf-8")
     print(transcript)

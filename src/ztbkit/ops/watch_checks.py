@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ztbkit.core.clock import default_tz
+from ztbkit.core.errors import ZtbError
 from ztbkit.ops.checks import Check, Context
 from ztbkit.watch.lifecycle import STATE_FILE, load_state
 from ztbkit.watch.silences import load_silences
@@ -26,10 +27,10 @@ def watch_state(ctx: Context) -> Check:
             "WARN",
             f"ztb watch has never run with state in {ztb_dir} (README: Watching the bot)",
         )
-    state = load_state(ztb_dir, lambda _m: None)
-    now = ctx.clock.now()
     details: list[str] = []
     problems: list[str] = []
+    state = load_state(ztb_dir, problems.append, set_aside=False)
+    now = ctx.clock.now()
     last = state.get("last_eval")
     age = (now - datetime.fromisoformat(last)).total_seconds() if isinstance(last, str) else None
     interval = state.get("interval_sec") or 60
@@ -45,7 +46,11 @@ def watch_state(ctx: Context) -> Check:
         problems.append(f"{len(firing)} alert(s) firing")
     if state["outgoing"]:
         problems.append(f"{len(state['outgoing'])} message(s) kept with no webhook to send them to")
-    silences = [s for s in load_silences(ztb_dir) if s.active(now)]
+    try:
+        silences = [s for s in load_silences(ztb_dir) if s.active(now)]
+    except ZtbError as exc:
+        problems.append(str(exc))
+        silences = []
     details += [f"silence {s.id}: {s.matcher} until {s.ends} {s.comment}".rstrip() for s in silences]
     beat = state.get("heartbeat")
     if isinstance(beat, dict):

@@ -39,7 +39,9 @@ def current_alerts(state_dir: str | os.PathLike[str] = ".") -> pd.DataFrame:
     from ztbkit.watch.lifecycle import load_state
 
     state = (
-        load_state(Path(state_dir) / ".ztb", lambda _m: None) if (Path(state_dir) / ".ztb").is_dir() else {}
+        load_state(Path(state_dir) / ".ztb", lambda _m: None, set_aside=False)
+        if (Path(state_dir) / ".ztb").is_dir()
+        else {}
     )
     rows = [
         {c: a.get(c) for c in COLUMNS}

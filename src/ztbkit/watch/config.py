@@ -169,7 +169,7 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
             raise UsageError(f"--config: {path} is not valid TOML: {exc}") from None
         except OSError as exc:
             raise UsageError(f"--config: {path}: {exc.strerror or exc}") from None
-        source, base = str(path), path.parent
+        source, base = str(path), path.parent.absolute()
     r = _Reader(doc, source, base)
     if unknown := sorted(
         set(doc) - {"live", "training", "scheduler", "ztbkit", "rules", "routes", "heartbeat"}

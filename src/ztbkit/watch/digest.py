@@ -84,7 +84,7 @@ def period_days(period: str, when: date) -> tuple[date, date]:
 def build_digest(ztb_dir: Path, first: date, last: date, now: datetime) -> Digest:
     d = Digest(first, last, watched=(ztb_dir / "watch-state.json").exists())
     tz = default_tz()
-    state = load_state(ztb_dir, lambda _m: None) if d.watched else {"memory": {}}
+    state = load_state(ztb_dir, lambda _m: None, set_aside=False) if d.watched else {"memory": {}}
     for day, pairs in sorted((state["memory"].get("pnl") or {}).items()):
         if isinstance(pairs, dict) and first.isoformat() <= day <= last.isoformat():
             d.days_with_pnl += 1

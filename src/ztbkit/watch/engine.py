@@ -55,7 +55,16 @@ def render(msg: dict[str, Any]) -> Any:
     fields = (Field("Rule", msg["rule"], True), Field("Subject", msg["subject"][:200], True),
               Field("State", TITLES[kind], True), Field("Since", shown, True))  # fmt: skip
     hint = f"silence: ztb silence add {msg['rule']}:{msg['subject'][:60]} --for 2h"
-    return Alert(f"[{TITLES[kind]}] {msg['rule']} · {msg['subject'][:120]}", level, msg["summary"][:1500], fields,
+    summary = msg["summary"]
+    if kind == "resolved":
+        lasted = (
+            (datetime.fromisoformat(msg["at"]) - datetime.fromisoformat(since)).total_seconds()
+            if since
+            else None
+        )
+        took = f" after {lasted / 60:.0f} min" if lasted is not None else ""
+        summary = f"cleared{took}; it was: {summary}"
+    return Alert(f"[{TITLES[kind]}] {msg['rule']} · {msg['subject'][:120]}", level, summary[:1500], fields,
                  footer=f"ztb watch · {severity} · {hint}", timestamp=datetime.fromisoformat(msg["at"]))  # fmt: skip
 
 
@@ -137,7 +146,23 @@ def _heartbeat(cfg: WatchConfig, state: dict[str, Any], healthy: bool, now: date
 
 def evaluate_once(cfg: WatchConfig, *, clock: Clock = SYSTEM_CLOCK, say: Say = print, dry_run: bool = False,
                   interval_sec: float | None = None) -> Outcome:  # fmt: skip
-    """One evaluation (see the module docstring for its order); never raises for what it watches."""
+    """One evaluation (see the module docstring for its order); never raises for what it watches.
+
+    When ztbkit itself cannot work (its ``.ztb`` folder unwritable, a full disk) the error is raised
+    (the CLI prints one line, exit 2), but first the heartbeat gets ``url/fail``: the outside monitor
+    then says so at once, instead of after its grace time.
+    """
+    try:
+        return _evaluate(cfg, clock, say, dry_run, interval_sec)
+    except Exception:
+        if cfg.heartbeat_url and not dry_run:
+            from ztbkit.notify.heartbeat import ping
+
+            say(ping(cfg.heartbeat_url, "fail", timeout=cfg.heartbeat_timeout_sec).line())
+        raise
+
+
+def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_sec: float | None) -> Outcome:
     from filelock import FileLock, Timeout
 
     from ztbkit.core.errors import InputFileError
@@ -174,8 +199,8 @@ def evaluate_once(cfg: WatchConfig, *, clock: Clock = SYSTEM_CLOCK, say: Say = p
         state["interval_sec"] = interval_sec
         state["outgoing"].extend(send)
         save_state(cfg.ztb_dir, state)  # the transition is durable before anything is sent
-        log_events(cfg.ztb_dir, send)
-        log_events(cfg.ztb_dir, held, silenced=True)
+        log_events(cfg.ztb_dir, send, warn=lambda m: say(f"warning: {m}"))
+        log_events(cfg.ztb_dir, held, silenced=True, warn=lambda m: say(f"warning: {m}"))
         for msg in held:
             say(f"silenced [{msg['kind']}] {msg['rule']} · {msg['subject']} (not sent)")
         queued = _hand_over(cfg, state, say) if state["outgoing"] else []

@@ -19,6 +19,7 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -43,7 +44,9 @@ def fresh_state() -> dict[str, Any]:
     return {"version": 1, "evaluations": 0, "alerts": {}, "outgoing": [], "memory": {}}
 
 
-def load_state(ztb_dir: Path, warn: Warn) -> dict[str, Any]:
+def load_state(ztb_dir: Path, warn: Warn, *, set_aside: bool = True) -> dict[str, Any]:
+    """The watch state; an unreadable one is kept aside (``set_aside``, the watch itself) or only
+    warned about (readers: the doctor, the DataFrame, the digest) and a fresh state returned."""
     path = ztb_dir / STATE_FILE
     read = read_json_if_exists(path)
     if read is None:
@@ -52,6 +55,9 @@ def load_state(ztb_dir: Path, warn: Warn) -> dict[str, Any]:
     if (isinstance(doc, dict) and isinstance(doc.get("alerts"), dict) and isinstance(doc.get("outgoing"), list)
             and isinstance(doc.get("memory"), dict)):  # fmt: skip
         return doc
+    if not set_aside:
+        warn(f"{read.problem or f'{path}: not a watch state'}")
+        return fresh_state()
     aside = path.with_name(STATE_FILE + ".unreadable")
     os.replace(path, aside)
     warn(f"{read.problem or f'{path}: not a watch state'}; kept as {aside.name}, starting fresh")
@@ -133,22 +139,28 @@ def advance(state: dict[str, Any], found: Findings, cfg: WatchConfig, silences: 
     return send, held
 
 
-def log_events(ztb_dir: Path, messages: list[dict[str, Any]], silenced: bool = False) -> None:
-    """Append what happened to ``watch-events.jsonl`` (the digest reads it); rotated at 2 MB to ``.1``."""
+def log_events(
+    ztb_dir: Path, messages: list[dict[str, Any]], silenced: bool = False, warn: Warn | None = None
+) -> None:
+    """Append what happened to ``watch-events.jsonl`` (the digest reads it); rotated at 2 MB to ``.1``.
+
+    The log only feeds the digest: a log that cannot be written is a warning, never a lost alert."""
     if not messages:
         return
     path = ztb_dir / EVENTS_FILE
-    try:
-        if path.stat().st_size > EVENTS_MAX_BYTES:
-            os.replace(path, path.with_name(EVENTS_FILE + ".1"))
-    except FileNotFoundError:
-        pass
     lines = "".join(json.dumps({**m, "silenced": silenced}, ensure_ascii=False) + "\n" for m in messages)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, lines.encode("utf-8"))
-    finally:
-        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size > EVENTS_MAX_BYTES:
+                os.replace(path, path.with_name(EVENTS_FILE + ".1"))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
+        try:
+            os.write(fd, lines.encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if warn is not None:
+            warn(f"{path}: cannot log for the digest ({exc.strerror or exc}); the alerts go out anyway")
 
 
 def read_events(ztb_dir: Path) -> list[dict[str, Any]]:
