@@ -40,11 +40,13 @@ class Digest:
 
     @property
     def all_clear(self) -> bool:
-        return not self.fired and not self.failed
+        """Nothing fired and no session failed, *and* a watch was there to see it (no state: not clear)."""
+        return self.watched and not self.fired and not self.failed
 
     def lines(self) -> list[str]:
         span = f"{self.first}" if self.first == self.last else f"{self.first} – {self.last}"
-        verdict = f"{len(self.fired)} alert(s) fired, {len(self.failed)} session(s) failed"
+        verdict = (f"{len(self.fired)} alert(s) fired, {len(self.failed)} session(s) failed" if self.watched
+                   else "not watched")  # fmt: skip
         out = [f"ztbkit digest {span} (JST): " + ("all clear" if self.all_clear else verdict)]
         if not self.watched:
             out.append("no ztb watch state found: nothing was watched (is ztb watch scheduled?)")

@@ -28,8 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core.errors import ZtbError
 from ztbkit.core.fsio import atomic_write_json
-from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.core.jsonread import open_regular, read_json_if_exists
 from ztbkit.watch.config import EVENTS, WatchConfig
 from ztbkit.watch.findings import Findings
 from ztbkit.watch.silences import Silence, silence_for
@@ -168,8 +169,9 @@ def read_events(ztb_dir: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in (EVENTS_FILE + ".1", EVENTS_FILE):
         try:
-            raw = (ztb_dir / name).read_bytes()
-        except OSError:
+            with open_regular(ztb_dir / name) as fh:  # never blocks on a FIFO
+                raw = fh.read(4 * EVENTS_MAX_BYTES)
+        except (OSError, ZtbError):
             continue
         for line in raw.splitlines():
             try:

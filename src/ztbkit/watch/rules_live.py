@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import default_tz
+from ztbkit.core.errors import ZtbError
 from ztbkit.core.formatting import yen
+from ztbkit.core.jsonread import open_regular
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
 
@@ -25,6 +27,7 @@ STATE_TYPES: dict[str, type | tuple[type, ...]] = {
     "phase": int, "consecutiveDays": int, "totalSuccess": int, "ordersPerDay": int, "lastDate": str,
 }  # fmt: skip
 PNL_DAYS_KEPT = 40
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _wrong_types(state: dict[str, Any]) -> list[str]:
@@ -98,8 +101,9 @@ def _money_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], live: 
 def _config_changed(folder: Path, memory: dict[str, Any], out: Findings) -> None:
     path = folder / "trade-config.json"
     try:
-        digest: str | None = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except OSError:
+        with open_regular(path) as fh:  # a FIFO there is never read (it would hang the watch)
+            digest: str | None = hashlib.sha256(fh.read(MAX_CONFIG_BYTES)).hexdigest()[:16]
+    except (OSError, ZtbError):
         digest = None
     before = memory.get("config_hash", "unset")
     memory["config_hash"] = digest

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core.errors import ZtbError
+from ztbkit.core.jsonread import is_regular_file, open_regular
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
 
@@ -62,15 +64,15 @@ def last_error_line(folder: Path) -> str | None:
     """The last ERROR/CRITICAL/Traceback line of the session's newest log (its last 64 KB)."""
     logs = folder / "logs"
     try:
-        files = sorted((p for p in logs.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime)
+        files = sorted((p for p in logs.iterdir() if is_regular_file(p)), key=lambda p: p.stat().st_mtime)
     except OSError:
         return None
     for log in reversed(files):
         try:
-            with open(log, "rb") as fh:
+            with open_regular(log) as fh:
                 fh.seek(max(0, fh.seek(0, 2) - TAIL_BYTES))
                 lines = fh.read().decode("utf-8", "replace").splitlines()
-        except OSError:
+        except (OSError, ZtbError):
             continue
         for line in reversed(lines):
             if ERROR_LINE.search(line):
