@@ -176,7 +176,7 @@ def test_a_silence_suppresses_and_an_alert_still_firing_is_sent_when_it_ends(
 
 
 def test_in_process_silence_holds_a_resolved_and_the_lifecycle_keys_by_rule_and_subject(
-    tmp_path: Path, hook_server: FakeHook, monkeypatch: object
+    tmp_path: Path, hook_server: FakeHook
 ) -> None:
     live = live_folder(tmp_path / "live", age_sec=1200)
     write_config(tmp_path / "watch.toml")

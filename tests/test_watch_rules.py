@@ -83,7 +83,10 @@ def test_scheduler_failed_missed_and_money_rules(tmp_path: Path, hook_env: FakeH
         {"pair": "eth_jpy", "stats": {"trades": 2, "wins": 1, "realizedPnl": -2500, "maxDrawdown": 100}}]})  # fmt: skip
     state = write(tmp_path / ".ztb" / "cronish-state.json", {"version": 1, "jobs": {
         "nightly": {"status": "failed", "exit_code": 3, "last_finish": (NOW - timedelta(hours=30)).isoformat()},
-        "hourly": {"status": "ok", "last_finish": (NOW - timedelta(hours=2)).isoformat()}}})  # fmt: skip
+        "hourly": {"status": "ok", "last_finish": (NOW - timedelta(hours=2)).isoformat()},
+        "often": {"status": "ok", "last_finish": (NOW - timedelta(minutes=25)).isoformat(), "period_sec": 600},
+        "daily": {"status": "ok", "last_finish": (NOW - timedelta(hours=25)).isoformat(),
+                  "period_sec": 86400}}})  # fmt: skip
     cfg = load_config(config(tmp_path, '[live]\nstate_dir = "live"\n[training]\nenabled = false\n'
                              "[scheduler.jobs]\nhourly = 5400\n"), tmp_path)  # fmt: skip
     clock = FakeClock(NOW)
@@ -93,6 +96,10 @@ def test_scheduler_failed_missed_and_money_rules(tmp_path: Path, hook_env: FakeH
             "[firing] scheduler_missed · hourly", f"[firing] live_daily_loss · {today}",
             "[firing] live_drawdown · btc_jpy"} <= titles, titles  # fmt: skip
     assert "[firing] live_drawdown · eth_jpy" not in titles
+    assert (
+        "[firing] scheduler_missed · often" in titles
+    )  # its own 10-min schedule allows 20 min: 25 is a miss
+    assert "[firing] scheduler_missed · daily" not in titles  # a daily job 25 h on: still within 27 h
     write(live / "trade-config.json", {"pair": "eth_jpy"})
     doc = json.loads(state.read_text())
     doc["jobs"]["nightly"] = {"status": "ok", "last_finish": NOW.isoformat()}

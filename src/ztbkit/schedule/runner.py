@@ -329,7 +329,7 @@ class Runner:
             entry.pop("running_slot", None)
             entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
                          exit_code=record.exit_code, status=record.status, detail=record.detail,
-                         runs=int(entry.get("runs", 0)) + 1)  # fmt: skip
+                         runs=int(entry.get("runs", 0)) + 1, period_sec=job.period(record.slot))  # fmt: skip
 
         self.state.update(job.name, record.finished, change)
         return record

@@ -2,8 +2,9 @@
 
 * ``scheduler_failed``: a job in the cronish state file whose last run ``failed``, ``timeout``,
   ``error`` or ``interrupted``; it resolves when a later run succeeds.
-* ``scheduler_missed``: a job whose last success is older than ``[scheduler.jobs] <name>`` seconds
-  (default ``[scheduler] missed_after_sec``, 26 h: a daily job that missed one night).
+* ``scheduler_missed``: a job whose last success is older than ``[scheduler.jobs] <name>`` seconds,
+  else than its own schedule allows (:func:`own_allowance` of the period cronish records), else than
+  ``[scheduler] missed_after_sec`` (26 h: a daily job that missed one night).
 * ``outbox_backlog``: an alert waiting in ``<state-dir>/.ztb`` longer than ``[ztbkit] outbox_backlog_sec``.
 * ``disk_low``: the artifacts or state filesystem has less than ``[ztbkit] disk_min_free_gb`` free.
 """
@@ -31,6 +32,15 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else None
+
+
+def own_allowance(period: Any) -> float | None:
+    """How old a job's last success may be by its own schedule (cronish records ``period_sec``): one
+    period plus a margin for the run itself, half a period but 10 min to 3 h (daily → 27 h, hourly
+    → 90 min, every minute → 11 min); None when the state does not say."""
+    if isinstance(period, bool) or not isinstance(period, int | float) or not 0 < period < 10**8:
+        return None
+    return float(period) + min(max(period / 2, 600.0), 3 * 3600.0)
 
 
 def self_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Findings) -> None:
@@ -62,7 +72,11 @@ def _scheduler(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Fin
             detail = entry.get("detail") or f"exit code {entry.get('exit_code')}"
             out.cond("scheduler_failed", str(name), f"job {name} {status}: {detail}")
         ok_at = _time(last_ok.get(name)) or finish
-        allowed = cfg.job_missed_after_sec.get(name, cfg.missed_after_sec)
+        allowed = (
+            cfg.job_missed_after_sec.get(name)
+            or own_allowance(entry.get("period_sec"))
+            or cfg.missed_after_sec
+        )
         if ok_at is not None and (now - ok_at).total_seconds() > allowed:
             hours = (now - ok_at).total_seconds() / 3600
             out.cond("scheduler_missed", str(name), f"job {name} last succeeded {hours:.1f} h ago "
