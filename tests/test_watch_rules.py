@@ -114,7 +114,9 @@ def test_scheduler_failed_missed_and_money_rules(tmp_path: Path, hook_env: FakeH
 def test_the_digest_says_all_clear_or_what_happened(tmp_path: Path, hook_env: FakeHook) -> None:
     live = live_folder(tmp_path / "live")
     cfg = load_config(config(tmp_path, '[live]\nstate_dir = "live"\n[training]\nenabled = false\n'), tmp_path)
-    evaluate_once(cfg, clock=FakeClock(NOW), say=lambda _l: None)
+    evaluate_once(
+        cfg, clock=FakeClock(datetime(2025, 9, 29, 3, tzinfo=UTC)), say=lambda _l: None
+    )  # stats' day
     runner = CliRunner()
     args = [
         "digest",
@@ -207,3 +209,33 @@ def test_the_watch_recipes_are_valid_units_and_task_xml(tmp_path: Path) -> None:
     p = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)], capture_output=True,
                        encoding="utf-8", errors="replace")  # fmt: skip
     assert p.returncode == 0 and p.stderr.strip() == "", p.stderr
+
+
+def test_the_watch_and_digest_cron_lines_run_as_pasted(tmp_path: Path, hook_server: FakeHook) -> None:
+    """ops/cron/crontab.example's two lines as cron runs them (sh -c, a bare environment, faketime)."""
+    from test_schedule_ops import JST, as_cron, crontab
+
+    _, jobs = crontab()
+    watch_line = next(c for s, c in jobs if s == "* * * * *")
+    digest_line = next(c for s, c in jobs if "digest-daily" in c)
+    srv = tmp_path / "srv" / "ztb"
+    srv.mkdir(parents=True)
+    write(srv / "watch.toml", f'[live]\nstate_dir = "{tmp_path / "srv" / "bot"}"\n[routes]\nurgent = "{hook_server.url()}"\n'
+          "[ztbkit]\ndisk_min_free_gb = 0\n")  # fmt: skip
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    at = datetime(day.year, day.month, day.day, 21, 1, tzinfo=UTC) - JST  # 21:01 in Tokyo
+    p = as_cron(tmp_path, watch_line, {}, at)
+    assert p.returncode == 0 and p.stderr == "", p
+    assert hook_server.titles == ["[firing] live_missing · state_dir"]  # the bot's folder is not there
+    assert "1 firing (live_missing:state_dir)" in (srv / ".ztb" / "watch.log").read_text(encoding="utf-8")
+    p = as_cron(tmp_path, digest_line, {}, at)
+    cron_log = (srv / ".ztb" / "cron.log").read_text(encoding="utf-8")
+    assert p.returncode == 0 and "digest-daily: slot" in cron_log and " ok (exit 0)" in cron_log, (
+        p,
+        cron_log,
+    )
+    # the watch started today: yesterday was not watched, and the digest says so instead of "all clear"
+    assert hook_server.titles[-1] == f"⚠️ ztbkit digest {day - timedelta(days=1)} (JST): not watched"
+    p = as_cron(tmp_path, digest_line, {}, at + timedelta(days=1))
+    assert p.returncode == 0, p
+    assert hook_server.titles[-1] == f"⚠️ ztbkit digest {day} (JST): 1 alert(s) fired, 0 session(s) failed"

@@ -10,6 +10,7 @@ recorded in ``<state-dir>/.ztb/``: without a watch running there is little to sa
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,7 @@ class Digest:
                    else "not watched")  # fmt: skip
         out = [f"ztbkit digest {span} (JST): " + ("all clear" if self.all_clear else verdict)]
         if not self.watched:
-            out.append("no ztb watch state found: nothing was watched (is ztb watch scheduled?)")
+            out.append("ztb watch was not running in this period: nothing was watched (is it scheduled?)")
         if self.pnl:
             total = sum(self.pnl.values())
             out.append(
@@ -87,6 +88,10 @@ def build_digest(ztb_dir: Path, first: date, last: date, now: datetime) -> Diges
     d = Digest(first, last, watched=(ztb_dir / "watch-state.json").exists())
     tz = default_tz()
     state = load_state(ztb_dir, lambda _m: None, set_aside=False) if d.watched else {"memory": {}}
+    since = state.get("watching_since")
+    if isinstance(since, str):  # a watch that started after the period saw none of it
+        with contextlib.suppress(ValueError):
+            d.watched = datetime.fromisoformat(since).astimezone(tz).date() <= last
     for day, pairs in sorted((state["memory"].get("pnl") or {}).items()):
         if isinstance(pairs, dict) and first.isoformat() <= day <= last.isoformat():
             d.days_with_pnl += 1

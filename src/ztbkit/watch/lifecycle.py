@@ -135,6 +135,7 @@ def advance(state: dict[str, Any], found: Findings, cfg: WatchConfig, silences: 
             continue
         msg = _message("event", e.rule, e.subject, cfg.rule(e.rule).severity, e.summary, now, stamp, e.data)
         (held if silence_for(silences, e.rule, e.subject, now) else send).append(msg)
+    state.setdefault("watching_since", stamp)  # the digest says "not watched" for days before it
     state["evaluations"] = int(state.get("evaluations", 0)) + 1
     state["last_eval"] = stamp
     return send, held
