@@ -239,3 +239,28 @@ def test_the_watch_and_digest_cron_lines_run_as_pasted(tmp_path: Path, hook_serv
     p = as_cron(tmp_path, digest_line, {}, at + timedelta(days=1))
     assert p.returncode == 0, p
     assert hook_server.titles[-1] == f"⚠️ ztbkit digest {day} (JST): 1 alert(s) fired, 0 session(s) failed"
+
+
+def test_routes_disk_low_and_for_evaluations(tmp_path: Path, make_tree: MakeTree) -> None:
+    """Urgent and info go to their own webhooks; disk_low fires under its threshold; for_evaluations
+    holds a condition back until it was seen that many times in a row."""
+    urgent, info = FakeHook(), FakeHook()
+    try:
+        live = live_folder(tmp_path / "live")
+        text = (f'[live]\nstate_dir = "live"\n[training]\nenabled = false\n[routes]\nurgent = "{urgent.url()}"\n'
+                f'info = "{info.url("slack")}"\n[rules.disk_low]\nfor_evaluations = 3\n')  # fmt: skip
+        write(tmp_path / "watch.toml", text + "[ztbkit]\ndisk_min_free_gb = 1000000000\n")
+        cfg = load_config(tmp_path / "watch.toml", tmp_path)
+        clock = FakeClock(NOW)
+        for n in range(3):
+            evaluate_once(cfg, clock=clock, say=lambda _l: None)
+            assert urgent.titles == ([] if n < 2 else [f"[firing] disk_low · {live}"])
+            clock.advance(60)
+        write(live / "trade-config.json", {"pair": "eth_jpy"})
+        evaluate_once(cfg, clock=clock, say=lambda _l: None)
+        [posted] = [s.body for s in info.seen]  # Slack's shape, on the info route only
+        assert "live_config_changed" in json.dumps(posted, ensure_ascii=False)
+        assert len(urgent.seen) == 1
+    finally:
+        urgent.close()
+        info.close()
