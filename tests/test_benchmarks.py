@@ -41,3 +41,11 @@ def test_incremental_benchmark_changes_exactly_the_sessions_it_names(tmp_path: P
     assert len(picked) == 3
     assert {k for k in before if before[k] != after.get(k)} == set(picked)
     assert all("rl_sharpe" in json.loads(after[k]) for k in picked)
+
+
+def test_watch_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_watch
+
+    result = bench_watch.run(sessions=20, repeat=1, data=tmp_path)
+    assert result["base_cpu"] > 0 and result["watch_cpu"] > 0 and result["sent_steady"] == 0
+    assert (tmp_path / "tree-20" / ".ztb" / "watch-state.json").is_file()

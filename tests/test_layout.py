@@ -24,9 +24,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "analysis": {"core", "data", "money"},
     "reports": {"core", "data", "money", "analysis"},
     "notify": {"core", "data", "money", "analysis"},
+    "watch": {"core", "data", "money", "analysis", "notify"},
     "schedule": {"core", "notify"},
-    "ops": {"core", "data", "money", "analysis", "reports", "notify", "schedule"},
-    "cli": {"core", "data", "money", "analysis", "reports", "notify", "schedule", "ops", "root"},
+    "ops": {"core", "data", "money", "analysis", "reports", "notify", "watch", "schedule"},
+    "cli": {"core", "data", "money", "analysis", "reports", "notify", "watch", "schedule", "ops", "root"},
     "root": {"core", "data", "money", "analysis"},  # ztbkit/__init__.py: the small public face
 }
 MAX_LINES = 400

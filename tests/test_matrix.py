@@ -212,6 +212,10 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     # a FIFO or folder where the outbox belongs is a warning naming it; the count still answers
     ("notify (outbox count)", ["notify", "--state-dir", "state"], {"*": {OK}}),
     ("notify --check", ["notify", "--check", "--state-dir", "state"], {"*": {OK, PROBLEM}}),
+    # every hostile live file is an alert of its own (dry run: printed), never a crash
+    ("watch --once --dry-run", ["watch", "--once", "--dry-run", "--state-dir", "state"], {"*": {OK}}),
+    ("silence list", ["silence", "list", "--state-dir", "state"], {"*": {OK}}),
+    ("digest --dry-run", ["digest", "--dry-run", "--state-dir", "state", "--date", "2025-10-01"], {"*": {OK}}),
     ("nightly --skip-notebooks", ["nightly", "--artifacts-dir", "artifacts", "--out-dir", "outputs",
                                   "--skip-notebooks", "--date", "2025-10-01"], {"*": {OK}}),
     ("tb-scrape", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb.json"],

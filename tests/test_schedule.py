@@ -65,7 +65,8 @@ def test_template_list_and_json() -> None:
     r = CliRunner().invoke(cli, ["schedule-template", "--list"])
     assert r.exit_code == 0
     assert [line.split()[0] for line in r.stdout.splitlines()] == [
-        "daily", "hourly", "weekly", "monthly", "training-daily", "backup-hourly", "nightly"]  # fmt: skip
+        "daily", "hourly", "weekly", "monthly", "training-daily", "backup-hourly", "nightly", "watch",
+        "digest-daily"]  # fmt: skip
     expected = {"daily": ("0 9 * * *", "/SC DAILY /ST 09:00"), "hourly": ("0 * * * *", "/SC HOURLY /MO 1 /ST 00:00"),
                 "weekly": ("0 9 * * 1", "/SC WEEKLY /D MON /ST 09:00"),
                 "monthly": ("0 9 1 * *", "/SC MONTHLY /D 1 /ST 09:00"),

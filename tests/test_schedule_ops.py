@@ -62,7 +62,7 @@ def as_cron(
 
 def test_crontab_has_the_documented_lines() -> None:
     _, jobs = crontab()
-    assert [s for s, _ in jobs] == ["*/10 * * * *", "@reboot", "*/5 * * * *"]
+    assert [s for s, _ in jobs] == ["*/10 * * * *", "@reboot", "*/5 * * * *", "* * * * *", "*/10 * * * *"]
 
 
 @pytest.mark.parametrize("index", [0, 1])

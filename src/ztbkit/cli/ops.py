@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -110,10 +111,15 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
 @click.option(
     "--once", is_flag=True, help="Do catch-up and anything due now, then exit (for cron/Task Scheduler)."
 )
+@click.option(
+    "--heartbeat-url", metavar="URL", envvar="ZTB_HEARTBEAT_URL", default=None,
+    help="Ping URL/start when a job starts, URL when it succeeds, URL/fail when it fails "
+    "(healthchecks.io, Uptime Kuma). Env ZTB_HEARTBEAT_URL.",
+)  # fmt: skip
 def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str | None, template_name: str | None,
             config: Path | None, name: str | None, timezone: str, timeout_sec: float | None, max_catchup: int,
             catchup_cooldown_sec: float, grace_sec: float, state_file: Path, log_dir: Path | None,
-            stop_file: Path, shell: bool, fail_fast: bool, once: bool) -> None:  # fmt: skip
+            stop_file: Path, shell: bool, fail_fast: bool, once: bool, heartbeat_url: str | None) -> None:  # fmt: skip
     """Run a command on a schedule that survives reboots.
 
     Missed runs (after a reboot or suspend) are counted from the recorded state; at most
@@ -130,6 +136,7 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
       ztb cronish --cron "0 2 * * *" -- python train.py --resume
       ztb cronish --interval-sec 300 --once -- ztb live-status --edit
       ztb cronish --config jobs.json --state-file /var/lib/ztb/state.json
+      ztb cronish --template nightly --heartbeat-url https://hc-ping.com/<uuid>
     """
     from ztbkit.schedule.runner import Job, Runner, failure_notifier, load_jobs
     from ztbkit.schedule.templates import get_template
@@ -159,10 +166,26 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
             err=line.startswith("warning"),
         )
 
+    on_failure = failure_notifier(state_file.parent, say)
+    on_start = on_success = None
+    if heartbeat_url:
+        from ztbkit.notify.webhook import redact
+        from ztbkit.schedule.failures import heartbeat_pings
+
+        if not heartbeat_url.strip().startswith(("http://", "https://")):
+            fail(f"--heartbeat-url: expected an http(s) URL, got {redact(heartbeat_url)}")
+        on_start, on_success, on_fail_ping = heartbeat_pings(heartbeat_url.strip(), say)
+        alert = on_failure
+
+        def on_failure(job: Job, record: Any) -> None:
+            on_fail_ping(job, record)
+            if alert is not None:
+                alert(job, record)
+
     runner = Runner(jobs, state_file=state_file, log_dir=log_dir or state_file.parent / "logs",
                     max_catchup=max_catchup, catchup_cooldown=catchup_cooldown_sec, grace=grace_sec,
-                    stop_file=stop_file, fail_fast=fail_fast, say=say,
-                    on_failure=failure_notifier(state_file.parent, say))  # fmt: skip
+                    stop_file=stop_file, fail_fast=fail_fast, say=say, on_failure=on_failure,
+                    on_start=on_start, on_success=on_success)  # fmt: skip
     sys.exit(runner.run(once=once))
 
 

@@ -161,6 +161,11 @@ def _index_entries(
     return entries
 
 
+def index_entries(root: str | os.PathLike[str], issues: list[Problem]) -> dict[str, dict[str, Any]]:
+    """``index.json`` (any of its three shapes) → {session id: entry}; its problems go to ``issues``."""
+    return _index_entries(os.fspath(root), issues)
+
+
 def index_entry(root: str | os.PathLike[str], session_id: str) -> dict[str, Any] | None:
     """The ``index.json`` entry (any index shape) of one session under ``root``, or None."""
     return _index_entries(os.fspath(root), []).get(session_id)

@@ -4,13 +4,29 @@ ztbkit sends (``gate_alert``, ``trend_alert``, ``live`` status).
 May import: ``ztbkit.core``, ``ztbkit.data``, ``ztbkit.money``, ``ztbkit.analysis``. Never ``reports``.
 """
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ztbkit.notify.alert import Alert, Field
-from ztbkit.notify.delivery import DeliveryResult, Policy, deliver
-from ztbkit.notify.dispatch import SendReport, flush, send_with_outbox
-from ztbkit.notify.outbox import Outbox, OutboxError
 from ztbkit.notify.webhook import Webhook, redact, resolve_webhook
+
+if TYPE_CHECKING:
+    from ztbkit.notify.delivery import DeliveryResult, Policy, deliver
+    from ztbkit.notify.dispatch import SendReport, flush, send_with_outbox
+    from ztbkit.notify.outbox import Outbox, OutboxError
+
+# The sending half (requests, urllib3) loads on first use, so that ``ztbkit.notify.heartbeat`` and
+# the message types cost what runs every minute (``ztb watch --once``) nothing until it sends.
+_LAZY = {
+    "DeliveryResult": "delivery", "Policy": "delivery", "deliver": "delivery", "SendReport": "dispatch",
+    "flush": "dispatch", "send_with_outbox": "dispatch", "Outbox": "outbox", "OutboxError": "outbox",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"ztbkit.notify.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'ztbkit.notify' has no attribute {name!r}")
 
 
 def payload_for(service: str, alert: Alert) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 Checks, in order: validate_artifacts, collect_last_errors, progress_eta, disk_health, then what an
 operator needs in practice: the Jupyter kernel for reports starts, the webhook is configured (checked
 without posting, URL redacted), the scheduler state is fresh and its lock not stale, TensorBoard logs
-parse. Each is OK/WARN/FAIL with a one-line reason; a check that crashes is a FAIL with its reason,
-never a crash of the doctor. stdout ends with ``Doctor Summary: OK=n, WARN=n, FAIL=n``; details go to
-``<session>/reports/doctor.txt`` (atomically).
+parse, ztb watch evaluates (firing alerts, silences, last heartbeat). Each is OK/WARN/FAIL with a
+one-line reason; a check that crashes is a FAIL with its reason, never a crash of the doctor. stdout
+ends with ``Doctor Summary: OK=n, WARN=n, FAIL=n``; details go to ``<session>/reports/doctor.txt``
+(atomically).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from ztbkit.ops.host_checks import (
     webhook_configured,
 )
 from ztbkit.ops.session_checks import collect_last_errors, progress_eta, validate_artifacts
+from ztbkit.ops.watch_checks import watch_state
 
 CHECKS: tuple[Callable[[Context], Check], ...] = (
     validate_artifacts, collect_last_errors, progress_eta, disk_health, kernel_starts, webhook_configured,
-    scheduler_state, tensorboard_logs,
+    scheduler_state, tensorboard_logs, watch_state,
 )  # fmt: skip
 
 

@@ -36,3 +36,21 @@ def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], No
         say(f"{job.name}: failure alert {result_line(report.result, hook)}")
 
     return push
+
+
+def heartbeat_pings(url: str, say: Say) -> tuple[Callable[[Job], None], Callable[[Job, RunRecord], None],
+                                                  Callable[[Job, RunRecord], None]]:  # fmt: skip
+    """(on_start, on_success, on_failure) pinging ``url/start``, ``url`` and ``url/fail`` (healthchecks.io
+    convention). One attempt each, at most 10 s, the URL redacted in what is said."""
+    from ztbkit.notify.heartbeat import ping
+
+    def start(job: Job) -> None:
+        say(f"{job.name}: {ping(url, 'start').line()}")
+
+    def success(job: Job, record: RunRecord) -> None:
+        say(f"{job.name}: {ping(url).line()}")
+
+    def failure(job: Job, record: RunRecord) -> None:
+        say(f"{job.name}: {ping(url, 'fail').line()}")
+
+    return start, success, failure

@@ -108,6 +108,8 @@ class Runner:
     poll: float = 60.0
     stop_poll: float = 0.25
     on_failure: Callable[[Job, RunRecord], None] | None = None
+    on_start: Callable[[Job], None] | None = None  # e.g. the heartbeat's /start ping
+    on_success: Callable[[Job, RunRecord], None] | None = None
     say: Say = print
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -302,12 +304,16 @@ class Runner:
                 "runner_pid": os.getpid()}  # fmt: skip
         self.state.update(job.name, started, lambda e: e.update(mark))
         self.say(f"{job.name}: slot {slot.isoformat()} started ({why})")
+        if self.on_start is not None:
+            self.on_start(job)
         record = self._spawn(job, slot, started, lock)
         self._record(job, record)
         took = (record.finished - record.started).total_seconds()
         self.say(f"{job.name}: slot {slot.isoformat()} {record.status}"
                  + (f" (exit {record.exit_code})" if record.exit_code is not None else "")
                  + f" in {took:.1f} s" + (f": {record.detail}" if record.detail else ""))  # fmt: skip
+        if record.status == "ok" and self.on_success is not None:
+            self.on_success(job, record)
         if record.status in FAILED:
             if self.on_failure is not None:
                 self.on_failure(job, record)
@@ -323,7 +329,7 @@ class Runner:
             entry.pop("running_slot", None)
             entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
                          exit_code=record.exit_code, status=record.status, detail=record.detail,
-                         runs=int(entry.get("runs", 0)) + 1)  # fmt: skip
+                         runs=int(entry.get("runs", 0)) + 1, period_sec=job.period(record.slot))  # fmt: skip
 
         self.state.update(job.name, record.finished, change)
         return record

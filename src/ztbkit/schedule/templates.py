@@ -44,6 +44,18 @@ TEMPLATES: dict[str, Template] = {
             "30 6 * * *",
             ("ztb", "nightly"),
         ),
+        Template(
+            "watch",
+            "ztb watch --once every minute (alerts, heartbeat)",
+            "* * * * *",
+            ("ztb", "watch", "--once"),
+        ),
+        Template(
+            "digest-daily",
+            "The all-clear digest (ztb digest) every day at 21:00",
+            "0 21 * * *",
+            ("ztb", "digest"),
+        ),
     )
 }
 _DAYS = {"1": ("MON", "Monday")}
@@ -52,6 +64,11 @@ _DAYS = {"1": ("MON", "Monday")}
 def _windows(t: Template) -> tuple[str, str]:
     """(schtasks arguments, task-XML trigger) for the template's cron line."""
     minute, hour, dom, _, dow = t.cron.split()
+    if minute == "*":  # every minute: a daily trigger repeated every minute, all day
+        repeat = "<Repetition><Interval>PT1M</Interval><Duration>P1D</Duration></Repetition>"
+        return ("/SC MINUTE /MO 1",
+                f"<CalendarTrigger>{repeat}<StartBoundary>2025-01-01T00:00:00</StartBoundary><Enabled>true</Enabled>"
+                "<ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay></CalendarTrigger>")  # fmt: skip
     start = f"2025-01-01T{int(hour) if hour != '*' else 0:02d}:{int(minute):02d}:00"
     st = f"{int(hour) if hour != '*' else 0:02d}:{int(minute):02d}"
     if hour == "*":

@@ -1,0 +1,92 @@
+"""The outside heartbeat: one GET to a push-monitor URL (healthchecks.io, Uptime Kuma, self-hosted).
+
+Policy (users depend on it):
+
+* ``ping(url)`` says "alive and well"; ``ping(url, "start")`` a job started; ``ping(url, "fail")`` it
+  failed (the healthchecks.io convention: ``<url>/start``, ``<url>/fail``). An Uptime Kuma push URL
+  carries its token in the path and answers the same GET.
+* One attempt, never retried: the next evaluation pings again, so a retry would only delay it. The
+  whole attempt (connect, headers, body) ends within ``timeout`` seconds of wall-clock time (default
+  10 s), however slowly the server answers; redirects are never followed.
+* The URL's token is never printed: results name the URL only through
+  :func:`ztbkit.notify.webhook.redact`.
+* Only the standard library is used (``http.client``): what runs every minute stays cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ztbkit.notify.webhook import redact, scrub
+
+DEFAULT_TIMEOUT = 10.0
+SUFFIXES = ("", "start", "fail")
+
+
+@dataclass(frozen=True, slots=True)
+class PingResult:
+    ok: bool
+    status: int | None
+    detail: str  # one line, the URL redacted
+
+    def line(self) -> str:
+        return self.detail
+
+
+def ping_url(url: str, suffix: str = "") -> str:
+    """``url`` with ``/start`` or ``/fail`` appended before any query (``?rid=...`` stays a query).
+
+    An Uptime Kuma push URL (``/api/push/<token>?status=up&msg=OK&ping=``) knows no suffixes: there
+    ``fail`` sends ``status=down&msg=fail`` and ``start`` an ordinary "up" with ``msg=start``.
+    """
+    if suffix not in SUFFIXES:
+        raise ValueError(f"heartbeat suffix must be one of {SUFFIXES}, got {suffix!r}")
+    if not suffix:
+        return url
+    base, sep, query = url.partition("?")
+    if "/api/push/" in base:
+        from urllib.parse import parse_qsl, urlencode
+
+        fields = dict(parse_qsl(query, keep_blank_values=True))
+        fields.update(status="down" if suffix == "fail" else "up", msg=suffix)
+        return f"{base}?{urlencode(fields)}"
+    return f"{base.rstrip('/')}/{suffix}{sep}{query}"
+
+
+def _get(url: str, timeout: float, out: list[PingResult]) -> None:
+    import http.client
+
+    parts = urlsplit(url)
+    conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn = conn_cls(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"User-Agent": "ztbkit-heartbeat"})
+        response = conn.getresponse()
+        response.read(4096)
+        ok = 200 <= response.status < 300
+        out.append(PingResult(ok, response.status, f"HTTP {response.status}"))
+    except (OSError, http.client.HTTPException) as exc:
+        out.append(PingResult(False, None, scrub(f"{type(exc).__name__}: {exc}", url)))
+    finally:
+        conn.close()
+
+
+def ping(url: str, suffix: str = "", *, timeout: float = DEFAULT_TIMEOUT) -> PingResult:
+    """One GET to the heartbeat URL (+ ``/start`` or ``/fail``); never raises for network trouble."""
+    target = ping_url(url, suffix)
+    if urlsplit(target).scheme not in ("http", "https"):
+        return PingResult(False, None, f"heartbeat {redact(target)}: not an http(s) URL")
+    out: list[PingResult] = []
+    # A thread with a deadline bounds the whole exchange: socket timeouts alone restart with every byte.
+    worker = threading.Thread(target=_get, args=(target, timeout, out), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    what = f"heartbeat{'/' + suffix if suffix else ''} to {redact(target)}"
+    if not out:
+        return PingResult(False, None, f"{what}: no answer within {timeout:g} s (not retried)")
+    result = out[0]
+    verdict = "sent" if result.ok else "failed"
+    return PingResult(result.ok, result.status, f"{what}: {verdict} ({result.detail})")

@@ -1,0 +1,116 @@
+"""Rules on ztbkit itself: the scheduler's jobs, the outbox, the disks.
+
+* ``scheduler_failed``: a job in the cronish state file whose last run ``failed``, ``timeout``,
+  ``error`` or ``interrupted``; it resolves when a later run succeeds.
+* ``scheduler_missed``: a job whose last success is older than ``[scheduler.jobs] <name>`` seconds,
+  else than its own schedule allows (:func:`own_allowance` of the period cronish records), else than
+  ``[scheduler] missed_after_sec`` (26 h: a daily job that missed one night).
+* ``outbox_backlog``: an alert waiting in ``<state-dir>/.ztb`` longer than ``[ztbkit] outbox_backlog_sec``.
+* ``disk_low``: the artifacts or state filesystem has less than ``[ztbkit] disk_min_free_gb`` free.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.watch.config import WatchConfig
+from ztbkit.watch.findings import Findings
+
+FAILED = ("failed", "timeout", "error", "interrupted")
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def own_allowance(period: Any) -> float | None:
+    """How old a job's last success may be by its own schedule (cronish records ``period_sec``): one
+    period plus a margin for the run itself, half a period but 10 min to 3 h (daily → 27 h, hourly
+    → 90 min, every minute → 11 min); None when the state does not say."""
+    if isinstance(period, bool) or not isinstance(period, int | float) or not 0 < period < 10**8:
+        return None
+    return float(period) + min(max(period / 2, 600.0), 3 * 3600.0)
+
+
+def self_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Findings) -> None:
+    _scheduler(cfg, now, memory, out)
+    _outbox(cfg, now, out)
+    _disks(cfg, out)
+
+
+def _scheduler(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Findings) -> None:
+    path = cfg.scheduler_state
+    if path is None:
+        return
+    read = read_json_if_exists(path)
+    if read is None:
+        return  # no scheduler here (yet): nothing to miss
+    doc = read.value if read.ok else None
+    jobs = doc.get("jobs") if isinstance(doc, dict) else None
+    if not isinstance(jobs, dict):
+        out.cond("scheduler_failed", "(state file)", f"{path}: {read.problem or 'no jobs object'}")
+        return
+    last_ok: dict[str, str] = memory.setdefault("scheduler_ok", {})
+    for name, entry in jobs.items():
+        if not isinstance(entry, dict):
+            continue
+        status, finish = entry.get("status"), _time(entry.get("last_finish"))
+        if status == "ok" and finish is not None:
+            last_ok[name] = finish.isoformat()
+        if status in FAILED:
+            detail = entry.get("detail") or f"exit code {entry.get('exit_code')}"
+            out.cond("scheduler_failed", str(name), f"job {name} {status}: {detail}")
+        ok_at = _time(last_ok.get(name)) or finish
+        allowed = (
+            cfg.job_missed_after_sec.get(name)
+            or own_allowance(entry.get("period_sec"))
+            or cfg.missed_after_sec
+        )
+        if ok_at is not None and (now - ok_at).total_seconds() > allowed:
+            hours = (now - ok_at).total_seconds() / 3600
+            out.cond("scheduler_missed", str(name), f"job {name} last succeeded {hours:.1f} h ago "
+                     f"(allowed {allowed / 3600:g} h)")  # fmt: skip
+
+
+def _outbox(cfg: WatchConfig, now: datetime, out: Findings) -> None:
+    from ztbkit.notify.outbox import OUTBOX_FILE, SPOOL_DIR, Outbox, OutboxError
+
+    if not (cfg.ztb_dir / OUTBOX_FILE).exists() and not (cfg.ztb_dir / SPOOL_DIR).is_dir():
+        return
+    try:
+        waiting = Outbox(cfg.ztb_dir).pending()
+    except OutboxError as exc:
+        out.cond("outbox_backlog", "outbox", str(exc))
+        return
+    ages = [(now - t).total_seconds() for e in waiting if (t := _time(e.get("created_at"))) is not None]
+    old = [a for a in ages if a > cfg.outbox_backlog_sec]
+    if old:
+        out.cond("outbox_backlog", "outbox", f"{len(old)} alert(s) waiting longer than "
+                 f"{cfg.outbox_backlog_sec / 60:g} min, the oldest {max(old) / 60:.0f} min "
+                 f"(see ztb notify; alerts are not getting through)", waiting=len(waiting))  # fmt: skip
+
+
+def _disks(cfg: WatchConfig, out: Findings) -> None:
+    seen: set[int] = set()
+    for folder in (cfg.artifacts_dir, cfg.live_dir, cfg.state_dir):
+        if folder is None or not folder.is_dir():
+            continue
+        dev = os.stat(folder).st_dev
+        if dev in seen:
+            continue
+        seen.add(dev)
+        free = shutil.disk_usage(folder).free / 2**30
+        if free < cfg.disk_min_free_gb:
+            out.cond("disk_low", str(Path(folder)), f"{folder}: {free:.1f} GB free "
+                     f"(limit {cfg.disk_min_free_gb:g} GB)", free_gb=round(free, 2))  # fmt: skip
