@@ -68,7 +68,11 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
 )
 @click.option("--timezone", default="Asia/Tokyo", show_default=True, help="Time zone of cron schedules.")
 @click.option(
-    "--timeout-sec", type=float, default=None, help="Kill the job's whole process tree after this long."
+    "--timeout-sec",
+    type=float,
+    default=None,
+    help="Kill the job's whole process tree after this long (recorded as 'timeout' and alerted). "
+    "Default: the template's (7200 for nightly), else none.",
 )
 @click.option(
     "--max-catchup",
@@ -96,7 +100,15 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
     "--log-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Per-job logs (rotated at 5 MB).  [default: <state-file folder>/logs]",
+    help="Per-job logs, capped while the job runs (see --log-max-mb).  [default: <state-file folder>/logs]",
+)
+@click.option(
+    "--log-max-mb",
+    type=click.FloatRange(min=0.001, max=10_000),
+    default=5,
+    show_default=True,
+    help="A job log is rotated when it reaches this size, also during a run; with 3 backups a job's "
+    "logs never take more than 4x this.",
 )
 @click.option(
     "--stop-file",
@@ -113,25 +125,30 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
 def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str | None, template_name: str | None,
             config: Path | None, name: str | None, timezone: str, timeout_sec: float | None, max_catchup: int,
             catchup_cooldown_sec: float, grace_sec: float, state_file: Path, log_dir: Path | None,
-            stop_file: Path, shell: bool, fail_fast: bool, once: bool) -> None:  # fmt: skip
+            log_max_mb: float, stop_file: Path, shell: bool, fail_fast: bool, once: bool) -> None:  # fmt: skip
     """Run a command on a schedule that survives reboots.
 
     Missed runs (after a reboot or suspend) are counted from the recorded state; at most
     --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One run per slot:
     a runner takes the job's lock, then reads the state, then decides, so runners can share a
     state file. A job dies with its runner. The kill file, SIGINT, SIGTERM or Ctrl+Break stop it
-    within about a second (no new job starts after that). With --shell, COMMAND's words are
-    joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job run by --once
-    failed, timed out or could not start (or any, with --fail-fast); 2 bad usage or input.
+    within about a second (no new job starts after that); a run cut short that way is a missed
+    slot, made up by the next runner within --max-catchup, and alerted. A kill file already
+    present at start is a warning on every start (exit 1) and an alert once a day. With --shell,
+    COMMAND's words are joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job
+    run by --once failed, timed out or could not start (or any, with --fail-fast), or the kill
+    file was present at start; 2 bad usage or input.
 
     \b
     Examples:
-      ztb cronish --template nightly --max-catchup 1            the 24/7 nightly reports
+      ztb cronish --template nightly --max-catchup 1 --timeout-sec 7200   the 24/7 nightly reports
       ztb cronish --cron "0 2 * * *" -- python train.py --resume
       ztb cronish --interval-sec 300 --once -- ztb live-status --edit
       ztb cronish --config jobs.json --state-file /var/lib/ztb/state.json
     """
-    from ztbkit.schedule.runner import Job, Runner, failure_notifier, load_jobs
+    from ztbkit.core.clock import SYSTEM_CLOCK
+    from ztbkit.schedule.failures import failure_notifier, notice_notifier
+    from ztbkit.schedule.runner import Job, Runner, load_jobs
     from ztbkit.schedule.templates import get_template
 
     chosen = [o for o, v in (("--interval-sec", interval_sec), ("--cron", cron_expr), ("--template", template_name),
@@ -148,6 +165,8 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
         if not cmd:
             fail("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
         job_cron = get_template(template_name).cron if template_name else cron_expr
+        if timeout_sec is None and template_name is not None:
+            timeout_sec = get_template(template_name).timeout_sec
         jobs = [Job(name or template_name or "job", " ".join(cmd) if shell else cmd, cron=job_cron,
                     interval_sec=interval_sec, timezone=timezone, timeout_sec=timeout_sec, shell=shell)]  # fmt: skip
 
@@ -159,10 +178,12 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
             err=line.startswith("warning"),
         )
 
-    runner = Runner(jobs, state_file=state_file, log_dir=log_dir or state_file.parent / "logs",
+    logs = log_dir or state_file.parent / "logs"
+    runner = Runner(jobs, state_file=state_file, log_dir=logs, log_max_bytes=int(log_max_mb * 2**20),
                     max_catchup=max_catchup, catchup_cooldown=catchup_cooldown_sec, grace=grace_sec,
                     stop_file=stop_file, fail_fast=fail_fast, say=say,
-                    on_failure=failure_notifier(state_file.parent, say))  # fmt: skip
+                    on_failure=failure_notifier(state_file.parent, say, logs.absolute()),
+                    on_notice=notice_notifier(state_file.parent, say, SYSTEM_CLOCK.now))  # fmt: skip
     sys.exit(runner.run(once=once))
 
 

@@ -175,6 +175,9 @@ def _job_from(
     if doc.get("template") and not cmd:
         cmd = get_template(str(doc["template"])).command
     shell = doc.get("shell", defaults.get("shell", False))
+    timeout = doc.get("timeout_sec", defaults.get("timeout_sec"))
+    if timeout is None and doc.get("template"):
+        timeout = get_template(str(doc["template"])).timeout_sec  # a template's bound (nightly: 2 h)
     if isinstance(cmd, list) and all(isinstance(c, str) for c in cmd):
         cmd = tuple(cmd)
     elif not (isinstance(cmd, str) and shell) and not isinstance(cmd, tuple):
@@ -185,7 +188,7 @@ def _job_from(
         return Job(
             name=str(name), command=cmd, cron=cron, interval_sec=doc.get("interval_sec"),
             timezone=doc.get("timezone") or sched.get("timezone") or defaults.get("timezone", DEFAULT_TZ_NAME),
-            timeout_sec=doc.get("timeout_sec", defaults.get("timeout_sec")), shell=bool(shell),
+            timeout_sec=timeout, shell=bool(shell),
         )  # fmt: skip
     except UsageError as exc:
         raise InputFileError(f"{where}: {exc}") from None

@@ -34,10 +34,8 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
-import stat
 import subprocess
 import threading
 import time
@@ -45,10 +43,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import UsageError
+from ztbkit.core.fsio import atomic_write_json
+from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.proc import (
     KillOnCloseJob,
     descendants,
@@ -60,38 +60,13 @@ from ztbkit.core.proc import (
 )
 from ztbkit.schedule.failures import failure_notifier
 from ztbkit.schedule.job import Job, RunRecord, load_jobs
+from ztbkit.schedule.logs import LOG_MAX_BYTES, CappedLog
 from ztbkit.schedule.state import JobLock, StateStore
 
 __all__ = ["Job", "RunRecord", "Runner", "failure_notifier", "load_jobs"]
 
-LOG_MAX_BYTES = 5 * 2**20
-LOG_BACKUPS = 3
 Say = Callable[[str], None]
 FAILED = ("failed", "timeout", "error")
-
-
-def _rotate(log: Path) -> None:
-    """Keep the per-job log under LOG_MAX_BYTES: job.log → job.log.1 → … job.log.3."""
-    if not log.exists() or log.stat().st_size < LOG_MAX_BYTES:
-        return
-    for i in range(LOG_BACKUPS, 0, -1):
-        src = log if i == 1 else log.with_name(f"{log.name}.{i - 1}")
-        if src.exists():
-            os.replace(src, log.with_name(f"{log.name}.{i}"))
-
-
-def _open_log(log_dir: Path, log_path: Path) -> TextIO:
-    """The job's log for appending, never blocking: a FIFO or folder there is an OSError, not a hang."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    _rotate(log_path)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(log_path, flags, 0o666)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    if flags & getattr(os, "O_NONBLOCK", 0):
-        os.set_blocking(fd, True)
-    return open(fd, "a", encoding="utf-8")
 
 
 @dataclass
@@ -108,8 +83,10 @@ class Runner:
     poll: float = 60.0
     stop_poll: float = 0.25
     on_failure: Callable[[Job, RunRecord], None] | None = None
+    on_notice: Callable[[str, str], None] | None = None
     say: Say = print
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    log_max_bytes: int = LOG_MAX_BYTES
     _stop: threading.Event = field(default_factory=threading.Event)
     exit_code: int = 0
 
@@ -164,6 +141,8 @@ class Runner:
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with ``once``, do catch-up and anything due now, then return)."""
         self._once = once
+        if self._stop_file_left():
+            return 1
         previous = self._install_signals()
         try:
             while not self.stopping():
@@ -179,6 +158,36 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _stop_file_left(self) -> bool:
+        """A kill file present when the runner starts: a forgotten stop, not a quiet night. Said on
+        every start (exit 1) and pushed as an alert at most once per calendar day (kill-file notice)."""
+        if self.stop_file is None or not os.path.lexists(self.stop_file):
+            return False
+        now = self.clock.now()
+        try:
+            since = datetime.fromtimestamp(os.lstat(self.stop_file).st_mtime, now.tzinfo).isoformat(
+                timespec="seconds"
+            )
+        except OSError:
+            since = "an unknown time"
+        self.say(f"warning: the kill file {self.stop_file} is present (since {since}): no job runs until "
+                 "it is removed; delete it to resume the schedule")  # fmt: skip
+        mark = self.state_file.with_name(f"{self.state_file.name}.stopfile-alerted")
+        day = now.astimezone(self.jobs[0].zone if self.jobs else now.tzinfo).date().isoformat()
+        read = read_json_if_exists(mark, max_bytes=4096)
+        if read is not None and read.ok and isinstance(read.value, dict) and read.value.get("day") == day:
+            return True  # alerted today already
+        if self.on_notice is not None:
+            self.on_notice(
+                "Scheduler stopped by a kill file",
+                f"{self.stop_file} is present (since {since}); no scheduled job runs until it is removed",
+            )
+        try:
+            atomic_write_json(mark, {"day": day, "stop_file": str(self.stop_file)}, durable=False)
+        except OSError as exc:
+            self.say(f"warning: {mark}: cannot record the kill-file alert ({exc.strerror or exc})")
+        return True
 
     def _grace(self, job: Job, slot: datetime) -> float:
         """How late a slot may be and still count as due: --grace-sec, but never half a period or more."""
@@ -308,6 +317,8 @@ class Runner:
         self.say(f"{job.name}: slot {slot.isoformat()} {record.status}"
                  + (f" (exit {record.exit_code})" if record.exit_code is not None else "")
                  + f" in {took:.1f} s" + (f": {record.detail}" if record.detail else ""))  # fmt: skip
+        if record.status == "cancelled" and self.on_failure is not None:
+            self.on_failure(job, record)  # a stop mid-run loses that night unless someone is told
         if record.status in FAILED:
             if self.on_failure is not None:
                 self.on_failure(job, record)
@@ -319,8 +330,16 @@ class Runner:
         return record
 
     def _record(self, job: Job, record: RunRecord) -> RunRecord:
+        """The run's outcome in the state. A cancelled run does not advance ``last_slot``: its slot is
+        missed, so the next runner makes it up (within ``--max-catchup``) like a kill -9."""
+
         def change(entry: dict[str, Any]) -> None:
             entry.pop("running_slot", None)
+            if record.status == "cancelled":
+                entry.update(last_finish=record.finished.isoformat(), exit_code=None, status="cancelled",
+                             detail=record.detail, missed_slot=record.slot.isoformat())  # fmt: skip
+                return
+            entry.pop("missed_slot", None)
             entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
                          exit_code=record.exit_code, status=record.status, detail=record.detail,
                          runs=int(entry.get("runs", 0)) + 1)  # fmt: skip
@@ -331,20 +350,21 @@ class Runner:
     def _spawn(self, job: Job, slot: datetime, started: datetime, lock: JobLock) -> RunRecord:
         log_path = self.log_dir / f"{job.name}.log"
         try:
-            log = _open_log(self.log_dir, log_path)
+            log = CappedLog(log_path, self.log_max_bytes)
         except OSError as exc:
             why = f"cannot open its log {log_path}: {exc.strerror or exc}"
             return RunRecord(slot, "error", None, started, self.clock.now(), why)
         env = {**self.env, "ZTB_SCHEDULED_FOR": slot.isoformat(), "ZTB_JOB_NAME": job.name}
         with log:
             log.write(f"=== {started.isoformat()} {job.name} slot {slot.isoformat()}\n")
-            log.flush()
-            try:
-                proc = subprocess.Popen(job.argv(), shell=job.shell, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, **job_popen_kwargs())  # fmt: skip
+            try:  # through a pipe, not the file: the runner caps the log while the job prints
+                proc = subprocess.Popen(job.argv(), shell=job.shell, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        env=env, stdin=subprocess.DEVNULL, **job_popen_kwargs())  # fmt: skip
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 log.write(f"=== cannot start: {exc}\n")
                 return RunRecord(slot, "error", None, started, self.clock.now(), f"cannot start: {exc}")
+            assert proc.stdout is not None
+            log.pump(proc.stdout)
             holder: KillOnCloseJob | None = None
             if os.name == "nt":
                 try:
@@ -357,10 +377,15 @@ class Runner:
             finally:
                 if holder is not None:
                     holder.close()
+                log.finish()
+                proc.stdout.close()
+            if log.rotations:
+                self.say(f"{job.name}: its log reached {self.log_max_bytes} bytes {log.rotations} time(s) "
+                         f"during the run and was rotated (older parts in {log_path.name}.1-.3)")  # fmt: skip
         return RunRecord(slot, status, code, started, self.clock.now(), detail)
 
     def _wait(
-        self, proc: subprocess.Popen[bytes], job: Job, log: TextIO, lock: JobLock
+        self, proc: subprocess.Popen[bytes], job: Job, log: CappedLog, lock: JobLock
     ) -> tuple[str, int | None, str]:
         """Wait for the job in real time (its timeout is wall time), watching for a stop request;
         every 2 s the job's descendants are recorded in the pid file for a takeover to kill."""
@@ -385,5 +410,11 @@ class Runner:
             if self.stopping():
                 kill_tree(proc.pid)
                 proc.wait()
-                log.write("=== cancelled: the runner is stopping\n")
-                return "cancelled", None, "cancelled: the runner was asked to stop"
+                log.write("=== cancelled: the runner is stopping; this slot counts as missed\n")
+                then = ("the next runner makes it up" if self.max_catchup else
+                        "it is made up only by a runner started with --max-catchup 1 or more")  # fmt: skip
+                return (
+                    "cancelled",
+                    None,
+                    f"cancelled: the runner was asked to stop; the slot counts as missed and {then}",
+                )
