@@ -258,7 +258,9 @@ def test_the_kill_file_is_named_when_it_stops_the_runner(tmp_path: Path) -> None
     ran = tmp_path / "ran.txt"
     _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
     assert rc == 1 and not ran.exists()
-    assert len(lines) == 1 and lines[0].startswith(f"warning: the kill file {tmp_path / 'ztb.stop'} is present (since ")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"warning: the kill file {tmp_path / 'ztb.stop'} is present (since "
+    )
     assert lines[0].endswith("no job runs until it is removed; delete it to resume the schedule")
 
 

@@ -121,7 +121,7 @@ def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
 
     report = send_with_outbox(hook, payload, _outbox(state_dir), on_delivered=_keep_status_ids(state_dir))
     _echo_flushed(report.flushed)
-    _say(result_line(report.result, hook))
+    _say(result_line(report.result, hook, kept=report.queued))
     sys.exit(0 if report.result.delivered else 1)
 
 
@@ -143,7 +143,7 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
             _say(f"edited status message {message_id} via {hook.redacted}")
             return
         if report.result.http_status != 404:
-            _say(result_line(report.result, hook))
+            _say(result_line(report.result, hook, kept=report.queued))
             sys.exit(1)
         _say(f"status message {message_id} is gone; posting a new one", err=True)
     report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key,
@@ -152,10 +152,15 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     result = report.result
     new_id = result.response.get("id") if isinstance(result.response, dict) else None
     if result.delivered and isinstance(new_id, str | int):
-        save_message_id(state_dir, hook.url, str(new_id))
+        try:
+            save_message_id(state_dir, hook.url, str(new_id))
+        except OSError as exc:  # read-only/full: the post went out; the next run posts a new one
+            _warn(f"cannot keep the status message id in {state_dir / '.ztb'} ({exc.strerror or exc}); "
+                  "the next --edit run posts a new message")  # fmt: skip
+            return
         _say(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
         return
-    _say(result_line(result, hook))
+    _say(result_line(result, hook, kept=report.queued))
     sys.exit(0 if result.delivered else 1)
 
 

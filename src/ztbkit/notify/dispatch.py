@@ -9,6 +9,8 @@ Policy (users depend on it):
 * When an alert to a webhook fails in a way that may pass (5xx, 429, timeout, no connection), the
   later alerts to the same webhook wait for the next run instead of each burning the budget.
 * An alert another process is sending right now is skipped (its claim is held), never sent twice at once.
+* Each waiting alert is tried at most once per flush. A claim or an outcome that cannot be written
+  (read-only folder, full disk) never stops a send or the flush: it is one warning line.
 """
 
 from __future__ import annotations
@@ -83,7 +85,11 @@ def flush(
             result = send(hook, fresh["payload"], method=fresh["method"], suffix=fresh["suffix"],
                           params=fresh.get("params") or None, sleep=sleep, policy=policy, clock=clock,
                           budget=budget)  # fmt: skip
-            outbox.record(fresh, result.status, result.attempts, result.detail, result.http_status)
+            try:
+                outbox.record(fresh, result.status, result.attempts, result.detail, result.http_status)
+            except OSError as exc:  # a full or read-only disk: the send stands, the next flush may repeat it
+                outbox.warn(f"{outbox.spool}: cannot record the outcome of alert {fresh['id'][:8]} "
+                            f"({exc.strerror or exc}); a later flush may send it again")  # fmt: skip
             if result.status == WILL_RETRY:
                 stalled.add(fresh["url"])
             else:

@@ -301,6 +301,14 @@ class Outbox:
         except Timeout:
             yield False
             return
+        except (
+            OSError
+        ) as exc:  # a read-only or full folder: a claim that cannot be written never blocks a send
+            self.warn(
+                f"{self.claims}: cannot write a send claim ({exc.strerror or exc}); sending without one"
+            )
+            yield True
+            return
         try:
             yield True
         finally:

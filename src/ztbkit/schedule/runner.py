@@ -20,11 +20,14 @@ Policy (users depend on it):
   is never killed), marks the run ``interrupted``, and only then decides what to run.
 * **Stopping.** The kill file (``ztb.stop``), SIGINT, SIGTERM or SIGBREAK (Windows) stop the runner
   within ``stop_poll`` (0.25 s) when idle or cooling down; a running job is cancelled (its whole
-  process tree) and recorded. No job starts after a stop request.
+  process tree), recorded as ``cancelled`` *without* advancing ``last_slot`` (the slot is missed:
+  the next runner makes it up within ``max_catchup``) and alerted. No job starts after a stop
+  request. A kill file already present at start is a forgotten stop (``ztbkit.schedule.stopfile``).
 * **Exit codes.** 0: nothing failed. 1: with ``--once``, a job it ran failed, timed out or could not
   start (the log line and the state entry say which); with ``--fail-fast``, the same stops the
-  runner. 2: bad usage, a bad config or state path (one line naming file and key).
-* **Failures** are pushed to Discord/Slack when a webhook is configured.
+  runner; the kill file was present at start. 2: bad usage, a bad config or state path (one line naming file and key).
+* **Failures** (failed, timed out, could not start) and cancelled runs are pushed to Discord/Slack
+  when a webhook is configured. Job logs are capped during the run (``ztbkit.schedule.logs``).
 * **Time.** The runner never trusts a sleep: it waits in short chunks, re-reading the wall clock, so
   a suspend/resume or a jump forward is noticed and the slots it skipped follow the catch-up rule.
   When the clock goes back behind the last run's slot this is logged; an interval job resumes its
@@ -47,8 +50,6 @@ from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import UsageError
-from ztbkit.core.fsio import atomic_write_json
-from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.proc import (
     KillOnCloseJob,
     descendants,
@@ -61,7 +62,8 @@ from ztbkit.core.proc import (
 from ztbkit.schedule.failures import failure_notifier
 from ztbkit.schedule.job import Job, RunRecord, load_jobs
 from ztbkit.schedule.logs import LOG_MAX_BYTES, CappedLog
-from ztbkit.schedule.state import JobLock, StateStore
+from ztbkit.schedule.state import JobLock, StateStore, parse_time
+from ztbkit.schedule.stopfile import stop_file_left
 
 __all__ = ["Job", "RunRecord", "Runner", "failure_notifier", "load_jobs"]
 
@@ -141,7 +143,10 @@ class Runner:
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with ``once``, do catch-up and anything due now, then return)."""
         self._once = once
-        if self._stop_file_left():
+        if self.stop_file is not None and stop_file_left(
+            self.stop_file, self.state_file, self.clock.now(), self.jobs[0].zone if self.jobs else None,
+            self.say, self.on_notice,
+        ):  # fmt: skip
             return 1
         previous = self._install_signals()
         try:
@@ -158,36 +163,6 @@ class Runner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-    def _stop_file_left(self) -> bool:
-        """A kill file present when the runner starts: a forgotten stop, not a quiet night. Said on
-        every start (exit 1) and pushed as an alert at most once per calendar day (kill-file notice)."""
-        if self.stop_file is None or not os.path.lexists(self.stop_file):
-            return False
-        now = self.clock.now()
-        try:
-            since = datetime.fromtimestamp(os.lstat(self.stop_file).st_mtime, now.tzinfo).isoformat(
-                timespec="seconds"
-            )
-        except OSError:
-            since = "an unknown time"
-        self.say(f"warning: the kill file {self.stop_file} is present (since {since}): no job runs until "
-                 "it is removed; delete it to resume the schedule")  # fmt: skip
-        mark = self.state_file.with_name(f"{self.state_file.name}.stopfile-alerted")
-        day = now.astimezone(self.jobs[0].zone if self.jobs else now.tzinfo).date().isoformat()
-        read = read_json_if_exists(mark, max_bytes=4096)
-        if read is not None and read.ok and isinstance(read.value, dict) and read.value.get("day") == day:
-            return True  # alerted today already
-        if self.on_notice is not None:
-            self.on_notice(
-                "Scheduler stopped by a kill file",
-                f"{self.stop_file} is present (since {since}); no scheduled job runs until it is removed",
-            )
-        try:
-            atomic_write_json(mark, {"day": day, "stop_file": str(self.stop_file)}, durable=False)
-        except OSError as exc:
-            self.say(f"warning: {mark}: cannot record the kill-file alert ({exc.strerror or exc})")
-        return True
 
     def _grace(self, job: Job, slot: datetime) -> float:
         """How late a slot may be and still count as due: --grace-sec, but never half a period or more."""
@@ -336,6 +311,8 @@ class Runner:
         def change(entry: dict[str, Any]) -> None:
             entry.pop("running_slot", None)
             if record.status == "cancelled":
+                if parse_time(entry.get("last_slot")) is None:  # a first run: mark just before its slot
+                    entry["last_slot"] = (record.slot - timedelta(seconds=1)).isoformat()  # so it is missed
                 entry.update(last_finish=record.finished.isoformat(), exit_code=None, status="cancelled",
                              detail=record.detail, missed_slot=record.slot.isoformat())  # fmt: skip
                 return
