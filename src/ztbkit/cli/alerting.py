@@ -53,11 +53,13 @@ def _warn(message: str) -> None:
 
 
 def _outbox(state_dir: Path) -> Any:
-    """The outbox in <state-dir>/.ztb; None (with a warning) when that folder cannot be used."""
+    """The outbox in ztbkit's folder (ztbkit.core.statedir: ZTB_HOME, systemd's StateDirectory, else
+    <state-dir>/.ztb); None (with a warning) when that folder cannot be used."""
+    from ztbkit.core.statedir import ztb_dir
     from ztbkit.notify import Outbox, OutboxError
 
     try:
-        return Outbox(state_dir / ".ztb", warn=_warn)
+        return Outbox(ztb_dir(state_dir), warn=_warn)
     except OutboxError as exc:
         _warn(f"{exc}; alerts are sent without a safety net")
         return None
@@ -155,7 +157,7 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
         try:
             save_message_id(state_dir, hook.url, str(new_id))
         except OSError as exc:  # read-only/full: the post went out; the next run posts a new one
-            _warn(f"cannot keep the status message id in {state_dir / '.ztb'} ({exc.strerror or exc}); "
+            _warn(f"cannot keep the status message id in {state_dir} ({exc.strerror or exc}); "
                   "the next --edit run posts a new message")  # fmt: skip
             return
         _say(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
@@ -205,13 +207,19 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
         warn_issues(check.issues, verbose)
     except OSError:
         _silence(sys.stderr)
+    from ztbkit.notify.waiting import flush_waiting
+
     if check.report is None:
         _say(f"SKIP: no gates to check ({check.path} is missing or empty)")
+        if not dry_run:
+            flush_waiting(state_dir, _say)
         return
     link = dashboard_link(artifacts_dir, correlation_id, os.environ)
     alert = gates_alert(correlation_id, check, link, now=SYSTEM_CLOCK.now())
     if alert is None:
         _say(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
+        if not dry_run:
+            flush_waiting(state_dir, _say)  # an alert queued on an earlier run still goes out
         return
     failed = check.report.failures
     names = ", ".join(g.name for g in failed) or "pass: false"
@@ -290,7 +298,9 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         sys.exit(0 if ok else 1)
     outbox = _outbox(state_dir)
     if outbox is None:
-        fail(f"{state_dir / '.ztb'}: the outbox folder cannot be used")
+        from ztbkit.core.statedir import ztb_dir
+
+        fail(f"{ztb_dir(state_dir)}: the outbox folder cannot be used")
     if not flush_outbox:
         outbox.merge()
         waiting = outbox.pending()

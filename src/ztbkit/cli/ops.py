@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -124,7 +125,7 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
 )
 def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str | None, template_name: str | None,
             config: Path | None, name: str | None, timezone: str, timeout_sec: float | None, max_catchup: int,
-            catchup_cooldown_sec: float, grace_sec: float, state_file: Path, log_dir: Path | None,
+            catchup_cooldown_sec: float, grace_sec: float, state_file: Path | None, log_dir: Path | None,
             log_max_mb: float, stop_file: Path, shell: bool, fail_fast: bool, once: bool) -> None:  # fmt: skip
     """Run a command on a schedule that survives reboots.
 
@@ -178,13 +179,33 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
             err=line.startswith("warning"),
         )
 
+    from ztbkit.core.statedir import scheduler_state_file, ztb_dir
+
+    state_file = state_file or scheduler_state_file()
     logs = log_dir or state_file.parent / "logs"
     runner = Runner(jobs, state_file=state_file, log_dir=logs, log_max_bytes=int(log_max_mb * 2**20),
                     max_catchup=max_catchup, catchup_cooldown=catchup_cooldown_sec, grace=grace_sec,
                     stop_file=stop_file, fail_fast=fail_fast, say=say,
-                    on_failure=failure_notifier(state_file.parent, say, logs.absolute()),
-                    on_notice=notice_notifier(state_file.parent, say, SYSTEM_CLOCK.now))  # fmt: skip
+                    on_failure=failure_notifier(ztb_dir(), say, logs.absolute()),
+                    on_notice=notice_notifier(ztb_dir(), say, SYSTEM_CLOCK.now), on_tick=_outbox_flusher(say))  # fmt: skip
     sys.exit(runner.run(once=once))
+
+
+def _outbox_flusher(say: Callable[[str], None]) -> Callable[[], None]:
+    """Every tick sends what waits in ztbkit's outbox, at most once a minute (a dead webhook is not
+    hammered by a runner that wakes every second while another holds a lock)."""
+    import time
+
+    last = [-1e9]
+
+    def tick() -> None:
+        from ztbkit.notify.waiting import flush_waiting
+
+        if time.monotonic() - last[0] >= 60:
+            last[0] = time.monotonic()
+            flush_waiting(None, say)
+
+    return tick
 
 
 @cli.command("tb-scrape")
@@ -253,7 +274,7 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
 @SCHEDULER_STATE_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def doctor(
-    correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path, as_json: bool
+    correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path | None, as_json: bool
 ) -> None:
     """Triage a session in one command: artifacts, errors, progress, disk, kernel, webhook, scheduler, TensorBoard.
 
@@ -267,9 +288,11 @@ def doctor(
     """
     import json
 
+    from ztbkit.core.statedir import scheduler_state_file
     from ztbkit.ops.doctor import run_doctor
 
-    report = run_doctor(artifacts_dir, correlation_id, total_steps=total_steps, state_file=state_file)
+    report = run_doctor(artifacts_dir, correlation_id, total_steps=total_steps,
+                        state_file=state_file or scheduler_state_file())  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

@@ -24,6 +24,7 @@ from ztbkit.analysis.regression import DEFAULT_METRICS, TrendCheck, check_trend
 from ztbkit.core.errors import UsageError, ZtbError
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.core.statedir import ztb_dir
 from ztbkit.data.session import Session
 from ztbkit.notify.alert import Alert, Field
 
@@ -72,7 +73,7 @@ class AlertLedger:
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         from filelock import FileLock
 
-        self.path = Path(state_dir) / ".ztb" / STATE_FILE
+        self.path = ztb_dir(state_dir) / STATE_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(str(self.path) + ".lock", timeout=120)
 
@@ -127,7 +128,7 @@ def send_alert(
         return None
     lines: list[str] = []
     try:
-        outbox: Outbox | None = Outbox(Path(state_dir) / ".ztb", warn=lambda m: lines.append(f"warning: {m}"))
+        outbox: Outbox | None = Outbox(ztb_dir(state_dir), warn=lambda m: lines.append(f"warning: {m}"))
     except OutboxError as exc:  # a read-only or full state folder: the alert still goes out
         lines.append(f"warning: {exc}; sending the alert without the outbox")
         outbox = None
@@ -240,4 +241,4 @@ def nightly_trend_alert(
     out = run_trend_alert(sessions, artifacts_dir, state_dir, env=env, now=now)
     if out.exit_code:
         raise UndeliveredAlertError(out.lines[-1])
-    return Path(state_dir) / ".ztb" / STATE_FILE, out.lines[-1]
+    return ztb_dir(state_dir) / STATE_FILE, out.lines[-1]

@@ -86,6 +86,7 @@ class Runner:
     stop_poll: float = 0.25
     on_failure: Callable[[Job, RunRecord], None] | None = None
     on_notice: Callable[[str, str], None] | None = None
+    on_tick: Callable[[], None] | None = None  # after each pass over the jobs (the CLI flushes the outbox)
     say: Say = print
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     log_max_bytes: int = LOG_MAX_BYTES
@@ -156,6 +157,8 @@ class Runner:
                     if self.stopping():
                         break
                     self._process(job)
+                if self.on_tick is not None and not self.stopping():
+                    self.on_tick()
                 if once or self.stopping():
                     break
                 self._wait_for_next()
@@ -292,11 +295,9 @@ class Runner:
         self.say(f"{job.name}: slot {slot.isoformat()} {record.status}"
                  + (f" (exit {record.exit_code})" if record.exit_code is not None else "")
                  + f" in {took:.1f} s" + (f": {record.detail}" if record.detail else ""))  # fmt: skip
-        if record.status == "cancelled" and self.on_failure is not None:
-            self.on_failure(job, record)  # a stop mid-run loses that night unless someone is told
+        if record.status in (*FAILED, "cancelled") and self.on_failure is not None:
+            self.on_failure(job, record)  # a stop mid-run would lose that night unless someone is told
         if record.status in FAILED:
-            if self.on_failure is not None:
-                self.on_failure(job, record)
             if self._once:
                 self.exit_code = 1
             if self.fail_fast:
