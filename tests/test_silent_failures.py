@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -310,3 +311,142 @@ def test_case12_trend_alert_records_alerted_before_it_sends(make_tree: MakeTree,
         slow.close()
     recorded = json.loads((tmp_path / ".ztb" / "trend-alert-state.json").read_text(encoding="utf-8"))
     assert list(recorded["alerted"]) == ["run-01"]
+
+
+def plain_env(d: Path, **extra: str) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": str(d), "TZ": "UTC", "ZTB_DELIVERY_BUDGET_SEC": "3",
+            "ZTB_WEBHOOK_TIMEOUT_SEC": "1", **extra}  # fmt: skip
+
+
+def ztb(d: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ZTB, *args], cwd=d, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_case3_what_the_scheduler_queued_under_systemd_notify_sees_and_flushes(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    """Case 3: cronish queued in /var/lib/ztb while `ztb notify` looked only in ./.ztb ("0 waiting")."""
+    var_lib = tmp_path / "var-lib-ztb"  # what StateDirectory=ztb gives the unit
+    var_lib.mkdir()
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    hook_server.always = Reply(503)  # Discord is down at 06:30
+    unit_env = plain_env(srv, STATE_DIRECTORY=str(var_lib), ZTB_DISCORD_WEBHOOK=hook_server.url(),
+                         LD_PRELOAD=LIBFAKETIME, FAKETIME=offset_to(DUE))  # fmt: skip
+    r = subprocess.run([*ZTB, "cronish", "--cron", "30 6 * * *", "--name", "nightly", "--state-file",
+                        str(var_lib / "cronish-state.json"), "--once", "--", "false"], cwd=srv, env=unit_env,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 1 and "failure alert failed, kept in the outbox" in r.stdout, r.stdout + r.stderr
+    assert (var_lib / "ztb-outbox.spool").is_dir() or (var_lib / "ztb-outbox.jsonl").is_file()
+    # the admin, from /srv/ztb, with ZTB_HOME from /etc/ztb/env (README: Running it every night)
+    admin = plain_env(srv, ZTB_HOME=str(var_lib))
+    seen = ztb(srv, admin, "notify")
+    assert seen.returncode == 0 and f"1 alert(s) waiting in {var_lib / 'ztb-outbox.jsonl'}" in seen.stdout, (
+        seen.stdout
+    )
+    hook_server.always = None
+    sent = ztb(srv, admin, "notify", "--flush-outbox")
+    assert sent.returncode == 0 and "1 delivered, 0 still waiting" in sent.stdout, sent.stdout + sent.stderr
+    assert hook_server.titles[-1] == "Scheduled job nightly failed"
+
+
+def test_case4_a_queued_alert_goes_out_with_the_next_unattended_command(
+    tmp_path: Path, hook_server: FakeHook, make_tree: MakeTree
+) -> None:
+    """Case 4: an alert queued while the webhook was down waited through later good nights."""
+    d = tmp_path
+    hook_server.always = Reply(503)
+    env = plain_env(d, ZTB_DISCORD_WEBHOOK=hook_server.url(), LD_PRELOAD=LIBFAKETIME, FAKETIME=offset_to(DUE))
+    r = subprocess.run([*ZTB, "cronish", *nightly_args(d, "exit 3")], cwd=d, env=env, capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 1 and "kept in the outbox" in r.stdout, r.stdout
+    posts_while_down = len(hook_server.seen)
+    hook_server.always = None  # Discord is back; the next night is a good one
+    env["FAKETIME"] = offset_to(DUE.replace(day=4))
+    ok = subprocess.run([*ZTB, "cronish", *nightly_args(d, quick_job(d))], cwd=d, env=env, capture_output=True,
+                        text=True, timeout=300)  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "outbox: 1 delivered, 0 still waiting" in ok.stdout, ok.stdout
+    assert (
+        len(hook_server.seen) == posts_while_down + 1
+        and hook_server.titles[-1] == "Scheduled job nightly failed"
+    )
+    # gates-alert with passing gates and trend-alert with nothing new flush too
+    for cmd in (["gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(d / "artifacts"), "--state-dir", str(d)],
+                ["trend-alert", "--artifacts-dir", str(d / "artifacts"), "--state-dir", str(d)]):  # fmt: skip
+        make_tree({"s1": {"reports/gates.json": {"gates": [{"name": "sharpe", "passed": True}]}}})
+        hook_server.always = Reply(503)
+        down = plain_env(d, ZTB_DISCORD_WEBHOOK=hook_server.url())
+        q = ztb(d, down, "live-status", "--state-dir", str(d))
+        assert q.returncode == 1 and "kept in the outbox" in q.stdout, q.stdout + q.stderr
+        hook_server.always = None
+        before = len(hook_server.seen)
+        out = ztb(d, plain_env(d, ZTB_DISCORD_WEBHOOK=hook_server.url()), *cmd)
+        assert "outbox: 1 delivered, 0 still waiting" in out.stdout, (cmd, out.stdout, out.stderr)
+        assert len(hook_server.seen) == before + 1
+
+
+def unit_values(name: str, key: str) -> list[str]:
+    text = (ROOT / "ops" / "systemd" / name).read_text(encoding="utf-8")
+    return [
+        v for line in text.splitlines() if line.startswith(f"{key}=") for v in line.split("=", 1)[1].split()
+    ]
+
+
+def writable(name: str) -> list[Path]:
+    """What a unit lets its processes write: ReadWritePaths plus /var/lib and /var/cache of
+    StateDirectory= and CacheDirectory=."""
+    out = [Path(p) for p in unit_values(name, "ReadWritePaths")]
+    out += [Path("/var/lib") / p for p in unit_values(name, "StateDirectory")]
+    out += [Path("/var/cache") / p for p in unit_values(name, "CacheDirectory")]
+    return out
+
+
+def inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def test_case11_every_path_a_systemd_job_writes_is_inside_what_its_unit_allows() -> None:
+    """Case 11: the live-status job wrote /srv/bot/.ztb, read-only under ProtectSystem=strict (a new
+    Discord message every 5 minutes plus a failure alert)."""
+    from ztbkit.core.statedir import ztb_dir
+
+    for name in ("ztb-live.service", "ztb-nightly.service"):
+        roots = writable(name)
+        assert unit_values(name, "ProtectSystem") == ["strict"]
+        env = {"STATE_DIRECTORY": "/var/lib/" + unit_values(name, "StateDirectory")[0]}
+        ztb_home = ztb_dir(None, env)
+        assert inside(ztb_home, roots), (name, ztb_home)  # outbox, scheduler state, logs, status id
+        cache = dict(v.split("=", 1) for v in unit_values(name, "Environment") if "=" in v).get(
+            "XDG_CACHE_HOME"
+        )
+        assert cache is not None and inside(Path(cache), roots)
+        exec_start = " ".join(unit_values(name, "ExecStart"))
+        for flag in ("--state-file", "--out-dir", "--stop-file"):
+            for value in re.findall(rf"{flag} (\S+)", exec_start):
+                assert inside(Path(value).parent if flag != "--out-dir" else Path(value), roots), (
+                    name,
+                    value,
+                )
+        assert "--timeout-sec" in exec_start or "--config /etc/ztb/jobs.json" in exec_start  # per job there
+    jobs = json.loads((ROOT / "ops" / "systemd" / "jobs.example.json").read_text(encoding="utf-8"))["jobs"]
+    roots = writable("ztb-live.service")
+    for job in jobs:
+        argv = job["ztb"]
+        for flag in ("--out-dir", "--artifacts-dir"):
+            if flag in argv:
+                assert inside(Path(argv[argv.index(flag) + 1]), roots), job
+        if "--state-dir" in argv:  # read only: ztbkit's folder is STATE_DIRECTORY, not <state-dir>/.ztb
+            state_dir = argv[argv.index("--state-dir") + 1]
+            assert inside(ztb_dir(state_dir, {"STATE_DIRECTORY": "/var/lib/ztb"}), roots), job
+            assert not inside(Path(state_dir) / ".ztb", roots)  # the old place would indeed be refused
+
+
+def test_case11_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    names = ("ztb-live.service", "ztb-nightly.service", "ztb-nightly.timer")
+    for name in names:
+        text = (ROOT / "ops" / "systemd" / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("/opt/ztb/.venv/bin/ztb", "/bin/true"), encoding="utf-8")
+    p = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)], capture_output=True,
+                       encoding="utf-8", errors="replace")  # fmt: skip
+    assert p.returncode == 0 and p.stderr.strip() == "", p.stderr
