@@ -111,7 +111,7 @@ def test_doctor_cli_exit_codes_json_and_kernel(
     r = CliRunner().invoke(cli, args, env=no_hooks)
     assert r.exit_code == 0, r.output
     lines = r.stdout.strip().splitlines()
-    assert lines[-1] == "Doctor Summary: OK=6, WARN=2, FAIL=0"  # WARN: no webhook, no scheduler state
+    assert lines[-1] == "Doctor Summary: OK=8, WARN=2, FAIL=0"  # WARN: no webhook, no scheduler state
     assert any(ln.startswith("[OK  ] report_kernel: kernel") for ln in lines)  # a real kernel started
     r = CliRunner().invoke(cli, ["doctor", "--correlation-id", "ok", "--artifacts-dir", str(root), "--json"])
     doc = json.loads(r.stdout)

@@ -30,11 +30,12 @@ from ztbkit.ops.host_checks import (
     tensorboard_logs,
     webhook_configured,
 )
+from ztbkit.ops.schedule_checks import outbox_backlog, scheduler_schedule
 from ztbkit.ops.session_checks import collect_last_errors, progress_eta, validate_artifacts
 
 CHECKS: tuple[Callable[[Context], Check], ...] = (
     validate_artifacts, collect_last_errors, progress_eta, disk_health, kernel_starts, webhook_configured,
-    scheduler_state, tensorboard_logs,
+    scheduler_state, scheduler_schedule, outbox_backlog, tensorboard_logs,
 )  # fmt: skip
 
 
@@ -71,7 +72,7 @@ def run_doctor(
     correlation_id: str,
     *,
     total_steps: int | None = None,
-    state_file: str | os.PathLike[str] = ".ztb/cronish-state.json",
+    state_file: str | os.PathLike[str] | None = None,
     checks: tuple[Callable[[Context], Check], ...] = CHECKS,
     clock: Clock = SYSTEM_CLOCK,
     host: Host | None = None,
@@ -81,6 +82,10 @@ def run_doctor(
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
     report_path = check_inside(folder / "reports" / "doctor.txt", artifacts_dir)  # before any work
+    if state_file is None:  # where ztb cronish keeps it (ztbkit.core.statedir), not the working folder
+        from ztbkit.core.statedir import scheduler_state_file
+
+        state_file = scheduler_state_file()
     ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock, host=host or Host())
     results = []
     for check in checks:

@@ -95,6 +95,12 @@ class Job:
         if not self.command:
             raise UsageError(f"job {self.name!r}: no command to run")
 
+    def describe(self) -> dict[str, Any]:
+        """The schedule as the state file keeps it, so ``ztb doctor`` can judge the job by its own
+        schedule and timeout without the job file."""
+        return {"cron": self.cron, "interval_sec": self.interval_sec, "timezone": self.timezone,
+                "timeout_sec": self.timeout_sec}  # fmt: skip
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

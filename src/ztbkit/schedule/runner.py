@@ -286,7 +286,8 @@ class Runner:
     def _execute(self, job: Job, slot: datetime, why: str, lock: JobLock) -> RunRecord:
         started = self.clock.now()
         mark = {"status": "running", "last_start": started.isoformat(), "running_slot": slot.isoformat(),
-                "runner_pid": os.getpid()}  # fmt: skip
+                "runner_pid": os.getpid(), "schedule": job.describe(),  # for ztb doctor
+                "stop_file": str(self.stop_file.absolute()) if self.stop_file else None}  # fmt: skip
         self.state.update(job.name, started, lambda e: e.update(mark))
         self.say(f"{job.name}: slot {slot.isoformat()} started ({why})")
         record = self._spawn(job, slot, started, lock)
@@ -306,8 +307,7 @@ class Runner:
         return record
 
     def _record(self, job: Job, record: RunRecord) -> RunRecord:
-        """The run's outcome in the state. A cancelled run does not advance ``last_slot``: its slot is
-        missed, so the next runner makes it up (within ``--max-catchup``) like a kill -9."""
+        """The outcome in the state; a cancelled run leaves ``last_slot``: its slot is missed (see above)."""
 
         def change(entry: dict[str, Any]) -> None:
             entry.pop("running_slot", None)
@@ -318,6 +318,8 @@ class Runner:
                              detail=record.detail, missed_slot=record.slot.isoformat())  # fmt: skip
                 return
             entry.pop("missed_slot", None)
+            if record.status == "ok":
+                entry["last_ok_slot"] = record.slot.isoformat()
             entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
                          exit_code=record.exit_code, status=record.status, detail=record.detail,
                          runs=int(entry.get("runs", 0)) + 1)  # fmt: skip
