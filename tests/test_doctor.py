@@ -117,7 +117,7 @@ def test_doctor_cli_exit_codes_json_and_kernel(
     doc = json.loads(r.stdout)
     assert (
         doc["correlation_id"] == "ok"
-        and len(doc["checks"]) == 8
+        and len(doc["checks"]) == 10
         and set(doc["summary"]) == {"OK", "WARN", "FAIL"}
     )
     r = CliRunner().invoke(cli, ["doctor", "--correlation-id", "nope", "--artifacts-dir", str(root)])

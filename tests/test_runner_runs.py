@@ -105,13 +105,23 @@ def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Pa
         "job_pid": seen["pid"],
         "job_start": pytest.approx(seen["started"], abs=0.05),
     }
+    recorded = {
+        "schedule": {
+            "cron": "0 9 * * *",
+            "interval_sec": None,
+            "timezone": "Asia/Tokyo",
+            "timeout_sec": None,
+        },
+        "stop_file": str(tmp_path / "ztb.stop"),
+    }  # for ztb doctor: the job judged by its own schedule
     assert seen["state"] == {"last_slot": "2025-10-03T09:00:00+09:00", "runs": 4, "status": "running",
                              "last_start": "2025-10-04T00:00:30+00:00", "running_slot": SLOT,
-                             "runner_pid": os.getpid()}  # fmt: skip
+                             "runner_pid": os.getpid(), **recorded}  # fmt: skip
     assert seen["pgid"] == seen["pid"] == seen["sid"] != os.getpgid(0)  # its own session and group
     assert entry(tmp_path) == {"last_slot": SLOT, "runs": 5, "status": "ok", "exit_code": 0, "detail": "",
                                "last_start": "2025-10-04T00:00:30+00:00",
-                               "last_finish": "2025-10-04T00:00:30+00:00", "runner_pid": os.getpid()}  # fmt: skip
+                               "last_finish": "2025-10-04T00:00:30+00:00", "runner_pid": os.getpid(),
+                               "last_ok_slot": SLOT, **recorded}  # fmt: skip
     log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
     assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\nto stdout\nto stderr\n"
     assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]
