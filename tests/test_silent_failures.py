@@ -214,10 +214,6 @@ def ro_dir(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(where)], check=False)
 
 
-def gates_tree(make_tree: MakeTree) -> Path:
-    return make_tree({"s1": {"reports/gates.json": {"gates": [{"name": "sharpe", "passed": False}]}}})
-
-
 def test_case5_a_read_only_state_folder_still_sends_the_alert(
     tmp_path: Path, hook_server: FakeHook, ro_dir: Path
 ) -> None:
@@ -374,7 +370,7 @@ def test_case4_a_queued_alert_goes_out_with_the_next_unattended_command(
     # gates-alert with passing gates and trend-alert with nothing new flush too
     for cmd in (["gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(d / "artifacts"), "--state-dir", str(d)],
                 ["trend-alert", "--artifacts-dir", str(d / "artifacts"), "--state-dir", str(d)]):  # fmt: skip
-        make_tree({"s1": {"reports/gates.json": {"gates": [{"name": "sharpe", "passed": True}]}}})
+        make_tree({"s1": {"reports/gates.json": {"gates": [{"name": "sharpe", "status": "pass"}]}}})
         hook_server.always = Reply(503)
         down = plain_env(d, ZTB_DISCORD_WEBHOOK=hook_server.url())
         q = ztb(d, down, "live-status", "--state-dir", str(d))
@@ -450,3 +446,71 @@ def test_case11_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     p = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in names)], capture_output=True,
                        encoding="utf-8", errors="replace")  # fmt: skip
     assert p.returncode == 0 and p.stderr.strip() == "", p.stderr
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real small filesystem (a 256 KiB tmpfs) that the test fills up."""
+    where = tmp_path / "small"
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], capture_output=True)
+    assert r.returncode == 0, f"cannot mount a tmpfs here: {r.stderr!r}"
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def fill(folder: Path) -> None:
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == 28  # ENOSPC: the disk is full now
+    finally:
+        os.close(fd)
+
+
+def test_case7_flushing_on_a_really_full_disk_sends_each_alert_once_and_is_not_exit_2(
+    tmp_path: Path, hook_server: FakeHook, full_disk: Path
+) -> None:
+    from ztbkit.notify import Alert, Outbox, payload_for
+    from ztbkit.notify.webhook import Webhook
+
+    outbox = Outbox(full_disk / ".ztb")
+    hook = Webhook(hook_server.url(), "discord", "test")
+    for i in range(12):
+        outbox.enqueue(hook, payload_for("discord", Alert(f"alert {i:02d}", "ERROR")))
+    assert outbox.merge()
+    fill(full_disk)
+    r = ztb(tmp_path, plain_env(tmp_path), "notify", "--flush-outbox", "--state-dir", str(full_disk))
+    assert r.returncode == 1, r.stdout + r.stderr  # alerts whose outcome could not be kept: not exit 2
+    assert hook_server.titles == [f"alert {i:02d}" for i in range(12)]  # each once, oldest first
+    assert "cannot record the outcome" in r.stderr and "No space left on device" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_case6_a_full_disk_and_a_down_webhook_say_lost(
+    tmp_path: Path, full_disk: Path, make_tree: MakeTree
+) -> None:
+    root = make_tree(
+        {
+            "s1": {
+                "reports/gates.json": {"gates": [{"name": "sharpe", "status": "fail", "error": "0.2 < 0.5"}]}
+            }
+        }
+    )
+    (full_disk / ".ztb").mkdir()
+    fill(full_disk)
+    down = FakeHook(always=Reply(503))
+    try:
+        env = plain_env(tmp_path, ZTB_DISCORD_WEBHOOK=down.url())
+        r = ztb(tmp_path, env, "gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root),
+                "--state-dir", str(full_disk))  # fmt: skip
+        assert down.seen, "the alert was not even tried"
+    finally:
+        down.close()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "LOST: not delivered to discord" in r.stdout and "kept in the outbox" not in r.stdout + r.stderr
+    assert TOKEN not in r.stdout + r.stderr
