@@ -514,3 +514,27 @@ def test_case6_a_full_disk_and_a_down_webhook_say_lost(
     assert r.returncode == 1, r.stdout + r.stderr
     assert "LOST: not delivered to discord" in r.stdout and "kept in the outbox" not in r.stdout + r.stderr
     assert TOKEN not in r.stdout + r.stderr
+
+
+def test_case12_the_takeover_names_every_process_it_killed(tmp_path: Path) -> None:
+    """Case 12: a group member's own descendants in sessions of their own were killed but not named."""
+    import psutil
+
+    from ztbkit.core.proc import kill_recorded_group, start_time
+
+    pids = tmp_path / "pids"
+    member = (f"import os, subprocess, time; k = subprocess.Popen(['sleep', '60'], start_new_session=True); "
+              f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{k.pid}}'); time.sleep(60)")  # fmt: skip
+    leader = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {member!r}])"
+    p = subprocess.Popen([sys.executable, "-c", leader], start_new_session=True)
+    started = start_time(p.pid)
+    assert started is not None
+    p.wait(timeout=30)  # the leader is gone, its group member and the member's kernel-like child live on
+    wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, "the member to start its child")
+    member_pid, child_pid = map(int, pids.read_text().split())
+    killed = kill_recorded_group(p.pid, started)
+    assert member_pid in killed and child_pid in killed, (killed, member_pid, child_pid)
+    assert len(killed) == len(set(killed))
+    wait_for(
+        lambda: not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == "zombie", "kill"
+    )
