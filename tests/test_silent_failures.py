@@ -538,3 +538,48 @@ def test_case12_the_takeover_names_every_process_it_killed(tmp_path: Path) -> No
     wait_for(
         lambda: not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == "zombie", "kill"
     )
+
+
+def test_case5_a_state_folder_made_read_only_sends_new_alerts_and_never_repeats_old_ones(
+    tmp_path: Path, hook_server: FakeHook, make_tree: MakeTree
+) -> None:
+    """Case 5 as systemd's ProtectSystem makes it: the folder (and its outbox) exists, read-only.
+    gates-alert used to exit 2 on the claim lock with 0 requests sent."""
+    state = tmp_path / "bot"
+    state.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(state)], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    try:
+        hook_server.always = Reply(503)
+        env = plain_env(tmp_path, ZTB_DISCORD_WEBHOOK=hook_server.url())
+        q = ztb(tmp_path, env, "live-status", "--state-dir", str(state))
+        assert q.returncode == 1 and "kept in the outbox" in q.stdout, q.stdout + q.stderr
+        hook_server.always = None
+        subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+        root = make_tree(
+            {"s1": {"reports/gates.json": {"gates": [{"name": "sharpe", "status": "fail", "error": "x"}]}}}
+        )
+        for night in range(2):
+            before = len(hook_server.seen)
+            g = ztb(tmp_path, env, "gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(root),
+                    "--state-dir", str(state))  # fmt: skip
+            assert g.returncode == 0 and g.stdout.splitlines()[-1].startswith("delivered to discord"), (
+                g.stdout + g.stderr
+            )
+            assert len(hook_server.seen) == before + 1, (
+                night
+            )  # the new alert only: the old one is not repeated
+            assert "Read-only file system); sending it without a safety net" in g.stderr, g.stderr
+            assert "Traceback" not in g.stderr
+        ok_root = make_tree({"s2": {"reports/gates.json": {"gates": [{"name": "sharpe", "status": "pass"}]}}})
+        before = len(hook_server.seen)
+        side = ztb(tmp_path, env, "gates-alert", "--correlation-id", "s2", "--artifacts-dir", str(ok_root),
+                   "--state-dir", str(state))  # fmt: skip
+        assert side.returncode == 0 and len(hook_server.seen) == before, side.stdout + side.stderr
+        assert (
+            "1 alert(s) waiting in" in side.stderr and "are not sent: the folder is read-only" in side.stderr
+        )
+        f = ztb(tmp_path, env, "notify", "--flush-outbox", "--state-dir", str(state))  # asked for: sent
+        assert "1 delivered" in f.stdout and "Traceback" not in f.stderr, f.stdout + f.stderr
+    finally:
+        subprocess.run(["umount", str(state)], check=False)

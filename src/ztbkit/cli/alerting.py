@@ -212,14 +212,16 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     if check.report is None:
         _say(f"SKIP: no gates to check ({check.path} is missing or empty)")
         if not dry_run:
-            flush_waiting(state_dir, _say)
+            flush_waiting(state_dir, _say, lambda m: _say(m, err=True))
         return
     link = dashboard_link(artifacts_dir, correlation_id, os.environ)
     alert = gates_alert(correlation_id, check, link, now=SYSTEM_CLOCK.now())
     if alert is None:
         _say(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
         if not dry_run:
-            flush_waiting(state_dir, _say)  # an alert queued on an earlier run still goes out
+            flush_waiting(
+                state_dir, _say, lambda m: _say(m, err=True)
+            )  # an alert queued on an earlier run still goes out
         return
     failed = check.report.failures
     names = ", ".join(g.name for g in failed) or "pass: false"
@@ -312,7 +314,7 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         return
     from ztbkit.notify.dispatch import flush
 
-    flushed = flush(outbox, on_delivered=_keep_status_ids(state_dir))
+    flushed = flush(outbox, on_delivered=_keep_status_ids(state_dir), send_unrecordable=True)
     _echo_flushed(flushed)
     left = len(outbox.pending())
     _say(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")

@@ -166,6 +166,8 @@ def nightly(
         click.echo(step.line())
     from ztbkit.notify.waiting import flush_waiting
 
-    flush_waiting(None, click.echo)  # alerts queued on an earlier night go out with this one
+    flush_waiting(
+        None, click.echo, lambda m: click.echo(m, err=True)
+    )  # alerts queued on an earlier night go out with this one
     if not result.ok:
         sys.exit(1)

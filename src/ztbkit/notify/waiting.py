@@ -32,25 +32,27 @@ def anything_waiting(folder: str | os.PathLike[str]) -> bool:
         return False
 
 
-def flush_waiting(state_dir: str | os.PathLike[str] | None, say: Say) -> int:
-    """Send what waits (oldest first, within the budget); returns how many are still waiting."""
+def flush_waiting(state_dir: str | os.PathLike[str] | None, say: Say, warn: Say | None = None) -> int:
+    """Send what waits (oldest first, within the budget); returns how many are still waiting.
+    Outcomes go to ``say``; warnings (already prefixed ``warning:``) to ``warn``, else to ``say``."""
     from ztbkit.core.errors import ZtbError
     from ztbkit.notify.delivery import result_line
     from ztbkit.notify.dispatch import flush
     from ztbkit.notify.outbox import Outbox
     from ztbkit.notify.webhook import Webhook
 
+    warn_line = warn or say
     folder = ztb_dir(state_dir)
     if not anything_waiting(folder):
         return 0
     try:
-        outbox = Outbox(folder, warn=lambda m: say(f"warning: {m}"))
+        outbox = Outbox(folder, warn=lambda m: warn_line(f"warning: {m}"))
         if not outbox.pending():
             return 0
         flushed = flush(outbox)
         left = len(outbox.pending())
     except (OSError, ZtbError) as exc:
-        say(f"warning: {folder}: cannot flush the outbox ({exc})")
+        warn_line(f"warning: {folder}: cannot flush the outbox ({exc})")
         return -1
     for entry, result in flushed:
         hook = Webhook(entry["url"], entry.get("service", "slack"), entry.get("source", "outbox"))
