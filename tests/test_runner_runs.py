@@ -243,7 +243,7 @@ def test_a_signal_to_the_runner_cancels_the_running_job_and_is_recorded(tmp_path
     )
     e = entry(tmp_path)
     # the slot is not recorded as run: last_slot stays on the day before, the cut slot is named
-    assert (e["status"], e["exit_code"], e["runs"]) == ("cancelled", None, 1)
+    assert (e["status"], e["exit_code"], e["runs"]) == ("cancelled", None, 2)
     assert (e["last_slot"], e["missed_slot"]) == ("2025-10-03T09:00:00+09:00", SLOT)
     log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
     assert log.endswith("=== cancelled: the runner is stopping; this slot counts as missed\n")

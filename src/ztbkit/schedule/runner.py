@@ -311,6 +311,7 @@ class Runner:
 
         def change(entry: dict[str, Any]) -> None:
             entry.pop("running_slot", None)
+            entry["runs"] = int(entry.get("runs", 0)) + 1
             if record.status == "cancelled":
                 if parse_time(entry.get("last_slot")) is None:  # a first run: mark just before its slot
                     entry["last_slot"] = (record.slot - timedelta(seconds=1)).isoformat()  # so it is missed
@@ -321,8 +322,7 @@ class Runner:
             if record.status == "ok":
                 entry["last_ok_slot"] = record.slot.isoformat()
             entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
-                         exit_code=record.exit_code, status=record.status, detail=record.detail,
-                         runs=int(entry.get("runs", 0)) + 1)  # fmt: skip
+                         exit_code=record.exit_code, status=record.status, detail=record.detail)  # fmt: skip
 
         self.state.update(job.name, record.finished, change)
         return record
