@@ -41,3 +41,11 @@ def test_incremental_benchmark_changes_exactly_the_sessions_it_names(tmp_path: P
     assert len(picked) == 3
     assert {k for k in before if before[k] != after.get(k)} == set(picked)
     assert all("rl_sharpe" in json.loads(after[k]) for k in picked)
+
+
+def test_joblog_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_joblog
+
+    result = bench_joblog.run(mb=2, limit_mb=0.25, data=tmp_path)
+    assert result["baseline_log_mb"] == 2 and result["capped_logs_mb"] <= 4 * 0.25 + 0.01
+    assert result["rotations"] >= 7 and result["baseline_s"] > 0 and result["capped_s"] > 0
