@@ -206,7 +206,11 @@ def run_trend_alert(
             # write-ahead: recorded before the post, so a kill after the server accepted it cannot
             # make every later run alert this session again
             ledger.record(check.session_id, [c.metric for c in check.regressions], now or datetime.now(UTC))
-        sent = send_alert(alert, state_dir, discord_webhook=discord_webhook, webhook=webhook, env=environ)
+        try:
+            sent = send_alert(alert, state_dir, discord_webhook=discord_webhook, webhook=webhook, env=environ)
+        except Exception:  # an error, not a kill: nothing went out, so the next run tries again
+            ledger.forget(check.session_id)
+            raise
         if sent is None:
             return TrendOutcome(
                 "no-webhook",
