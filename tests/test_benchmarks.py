@@ -49,3 +49,11 @@ def test_watch_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     result = bench_watch.run(sessions=20, repeat=1, data=tmp_path)
     assert result["base_cpu"] > 0 and result["watch_cpu"] > 0 and result["sent_steady"] == 0
     assert (tmp_path / "tree-20" / ".ztb" / "watch-state.json").is_file()
+
+
+def test_joblog_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_joblog
+
+    result = bench_joblog.run(mb=2, limit_mb=0.25, data=tmp_path)
+    assert result["baseline_log_mb"] == 2 and result["capped_logs_mb"] <= 4 * 0.25 + 0.01
+    assert result["rotations"] >= 7 and result["baseline_s"] > 0 and result["capped_s"] > 0

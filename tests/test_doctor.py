@@ -112,14 +112,14 @@ def test_doctor_cli_exit_codes_json_and_kernel(
     assert r.exit_code == 0, r.output
     lines = r.stdout.strip().splitlines()
     assert (
-        lines[-1] == "Doctor Summary: OK=6, WARN=3, FAIL=0"
+        lines[-1] == "Doctor Summary: OK=8, WARN=3, FAIL=0"
     )  # WARN: no webhook, no scheduler state, no watch
     assert any(ln.startswith("[OK  ] report_kernel: kernel") for ln in lines)  # a real kernel started
     r = CliRunner().invoke(cli, ["doctor", "--correlation-id", "ok", "--artifacts-dir", str(root), "--json"])
     doc = json.loads(r.stdout)
     assert (
         doc["correlation_id"] == "ok"
-        and len(doc["checks"]) == 9
+        and len(doc["checks"]) == 11
         and set(doc["summary"]) == {"OK", "WARN", "FAIL"}
     )
     r = CliRunner().invoke(cli, ["doctor", "--correlation-id", "nope", "--artifacts-dir", str(root)])

@@ -20,7 +20,6 @@ import pytest
 
 from ztbkit.core.clock import FakeClock
 from ztbkit.core.errors import UsageError
-from ztbkit.schedule import runner as runner_mod
 from ztbkit.schedule.runner import Job, Runner
 
 SLOT = "2025-10-04T09:00:00+09:00"
@@ -106,14 +105,23 @@ def test_what_the_job_sees_and_what_the_state_says_during_and_after(tmp_path: Pa
         "job_pid": seen["pid"],
         "job_start": pytest.approx(seen["started"], abs=0.05),
     }
+    recorded = {
+        "schedule": {
+            "cron": "0 9 * * *",
+            "interval_sec": None,
+            "timezone": "Asia/Tokyo",
+            "timeout_sec": None,
+        },
+        "stop_file": str(tmp_path / "ztb.stop"),
+    }  # for ztb doctor: the job judged by its own schedule
     assert seen["state"] == {"last_slot": "2025-10-03T09:00:00+09:00", "runs": 4, "status": "running",
                              "last_start": "2025-10-04T00:00:30+00:00", "running_slot": SLOT,
-                             "runner_pid": os.getpid()}  # fmt: skip
+                             "runner_pid": os.getpid(), **recorded}  # fmt: skip
     assert seen["pgid"] == seen["pid"] == seen["sid"] != os.getpgid(0)  # its own session and group
     assert entry(tmp_path) == {"last_slot": SLOT, "runs": 5, "status": "ok", "exit_code": 0, "detail": "",
                                "last_start": "2025-10-04T00:00:30+00:00",
                                "last_finish": "2025-10-04T00:00:30+00:00", "runner_pid": os.getpid(),
-                               "period_sec": 86400.0}  # fmt: skip
+                               "last_ok_slot": SLOT, "period_sec": 86400.0, **recorded}  # fmt: skip
     log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
     assert log == f"=== 2025-10-04T00:00:30+00:00 daily slot {SLOT}\nto stdout\nto stderr\n"
     assert lines == [f"daily: slot {SLOT} started (due)", f"daily: slot {SLOT} ok (exit 0) in 0.0 s"]
@@ -203,22 +211,20 @@ def test_the_log_folder_is_made_with_its_parents(tmp_path: Path) -> None:
     assert rc == 0 and (logs / "daily.log").read_text(encoding="utf-8").endswith("\nhello\n")
 
 
-def test_a_log_of_exactly_the_limit_is_rotated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner_mod, "LOG_MAX_BYTES", 100)
+def test_a_log_of_exactly_the_limit_is_rotated(tmp_path: Path) -> None:
     seed(tmp_path)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "daily.log").write_bytes(b"x" * 100)
-    run(tmp_path, job("pass"))
+    run(tmp_path, job("pass"), log_max_bytes=100)
     assert (tmp_path / "logs" / "daily.log.1").read_bytes() == b"x" * 100
     assert (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8").startswith("=== ")
 
 
-def test_a_log_under_the_limit_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner_mod, "LOG_MAX_BYTES", 100)
+def test_a_log_under_the_limit_is_kept(tmp_path: Path) -> None:
     seed(tmp_path)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "daily.log").write_bytes(b"x" * 99)
-    run(tmp_path, job("pass"))
+    run(tmp_path, job("pass"), log_max_bytes=100)
     assert not (tmp_path / "logs" / "daily.log.1").exists()
     assert (tmp_path / "logs" / "daily.log").read_bytes().startswith(b"x" * 99 + b"=== ")
 
@@ -231,11 +237,16 @@ def test_a_signal_to_the_runner_cancels_the_running_job_and_is_recorded(tmp_path
     _, rc, lines = run(tmp_path, job(code))
     assert rc == 0  # a cancelled run is not a failure
     assert f"stopping: {sig}" in lines
-    assert lines[-1] == f"daily: slot {SLOT} cancelled in 0.0 s: cancelled: the runner was asked to stop"
+    assert lines[-1] == (
+        f"daily: slot {SLOT} cancelled in 0.0 s: cancelled: the runner was asked to stop; the slot counts "
+        "as missed and it is made up only by a runner started with --max-catchup 1 or more"
+    )
     e = entry(tmp_path)
+    # the slot is not recorded as run: last_slot stays on the day before, the cut slot is named
     assert (e["status"], e["exit_code"], e["runs"]) == ("cancelled", None, 2)
+    assert (e["last_slot"], e["missed_slot"]) == ("2025-10-03T09:00:00+09:00", SLOT)
     log = (tmp_path / "logs" / "daily.log").read_text(encoding="utf-8")
-    assert log.endswith("=== cancelled: the runner is stopping\n")
+    assert log.endswith("=== cancelled: the runner is stopping; this slot counts as missed\n")
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
@@ -256,8 +267,11 @@ def test_the_kill_file_is_named_when_it_stops_the_runner(tmp_path: Path) -> None
     (tmp_path / "ztb.stop").write_text("", encoding="utf-8")
     ran = tmp_path / "ran.txt"
     _, rc, lines = run(tmp_path, job(f"open({str(ran)!r}, 'w').close()"))
-    assert rc == 0 and not ran.exists()
-    assert lines == [f"stopping: kill file {tmp_path / 'ztb.stop'} found"]
+    assert rc == 1 and not ran.exists()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"warning: the kill file {tmp_path / 'ztb.stop'} is present (since "
+    )
+    assert lines[0].endswith("no job runs until it is removed; delete it to resume the schedule")
 
 
 def test_the_jobs_descendants_are_recorded_in_the_pid_file_while_it_runs(tmp_path: Path) -> None:

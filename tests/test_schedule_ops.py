@@ -108,9 +108,9 @@ def test_reboot_line_makes_up_the_missed_night(tmp_path: Path) -> None:
 def test_live_status_cron_line_posts(tmp_path: Path, hook_server: Any) -> None:
     _, jobs = crontab()
     (tmp_path / "srv" / "bot").mkdir(parents=True)
-    p = as_cron(
-        tmp_path, dict(jobs)["*/5 * * * *"], {"ZTB_DISCORD_WEBHOOK": hook_server.url()}, datetime.now(UTC)
-    )
+    now = datetime.now(UTC)
+    tick = now.replace(minute=now.minute - now.minute % 5, second=10, microsecond=0)  # as cron fires it
+    p = as_cron(tmp_path, dict(jobs)["*/5 * * * *"], {"ZTB_DISCORD_WEBHOOK": hook_server.url()}, tick)
     log = (tmp_path / "srv" / "ztb" / ".ztb" / "cron.log").read_text(encoding="utf-8")
     assert p.returncode == 0 and p.stderr == "", log
     assert (

@@ -108,7 +108,9 @@ def test_kill_9_at_random_points_during_50_evaluations_loses_no_transition(
     write_config(tmp_path / "watch.toml")
     env = env_for(hook_server.url())
     rng = random.Random(int(os.environ.get("ZTB_KILL_SEED", "26")))
+    t0 = time.monotonic()
     assert watch_once(tmp_path, env).returncode == 0
+    whole = time.monotonic() - t0  # kill points fall inside one evaluation, on a fast or a loaded machine
     command = ["ztb", "watch", "--once", "--config", "watch.toml", "--state-dir", "."]
     killed = 0
     for phase in range(10):
@@ -117,7 +119,7 @@ def test_kill_9_at_random_points_during_50_evaluations_loses_no_transition(
             proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)  # fmt: skip
             if i < 4:
-                time.sleep(rng.uniform(0.05, 1.0))
+                time.sleep(rng.uniform(0.05, 0.95) * whole)
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
                     killed += 1
@@ -127,7 +129,7 @@ def test_kill_9_at_random_points_during_50_evaluations_loses_no_transition(
     kinds = [t.split("]")[0].strip("[") for t in hook_server.titles]
     collapsed = [k for j, k in enumerate(kinds) if j == 0 or kinds[j - 1] != k]
     assert collapsed == ["firing", "resolved"] * 5, (killed, kinds)
-    assert len(kinds) <= 20 and killed > 5, (killed, kinds)  # at most one extra copy per transition
+    assert len(kinds) <= 20 and killed > 10, (killed, kinds)  # at most one extra copy per transition
 
 
 def test_an_idle_evaluation_imports_nothing_heavy(tmp_path: Path, hook_server: FakeHook) -> None:

@@ -53,11 +53,13 @@ def _warn(message: str) -> None:
 
 
 def _outbox(state_dir: Path) -> Any:
-    """The outbox in <state-dir>/.ztb; None (with a warning) when that folder cannot be used."""
+    """The outbox in ztbkit's folder (ztbkit.core.statedir: ZTB_HOME, systemd's StateDirectory, else
+    <state-dir>/.ztb); None (with a warning) when that folder cannot be used."""
+    from ztbkit.core.statedir import ztb_dir
     from ztbkit.notify import Outbox, OutboxError
 
     try:
-        return Outbox(state_dir / ".ztb", warn=_warn)
+        return Outbox(ztb_dir(state_dir), warn=_warn)
     except OutboxError as exc:
         _warn(f"{exc}; alerts are sent without a safety net")
         return None
@@ -121,7 +123,7 @@ def _send_and_exit(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
 
     report = send_with_outbox(hook, payload, _outbox(state_dir), on_delivered=_keep_status_ids(state_dir))
     _echo_flushed(report.flushed)
-    _say(result_line(report.result, hook))
+    _say(result_line(report.result, hook, kept=report.queued))
     sys.exit(0 if report.result.delivered else 1)
 
 
@@ -143,7 +145,7 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
             _say(f"edited status message {message_id} via {hook.redacted}")
             return
         if report.result.http_status != 404:
-            _say(result_line(report.result, hook))
+            _say(result_line(report.result, hook, kept=report.queued))
             sys.exit(1)
         _say(f"status message {message_id} is gone; posting a new one", err=True)
     report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key,
@@ -152,10 +154,15 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
     result = report.result
     new_id = result.response.get("id") if isinstance(result.response, dict) else None
     if result.delivered and isinstance(new_id, str | int):
-        save_message_id(state_dir, hook.url, str(new_id))
+        try:
+            save_message_id(state_dir, hook.url, str(new_id))
+        except OSError as exc:  # read-only/full: the post went out; the next run posts a new one
+            _warn(f"cannot keep the status message id in {state_dir} ({exc.strerror or exc}); "
+                  "the next --edit run posts a new message")  # fmt: skip
+            return
         _say(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
         return
-    _say(result_line(result, hook))
+    _say(result_line(result, hook, kept=report.queued))
     sys.exit(0 if result.delivered else 1)
 
 
@@ -200,13 +207,21 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
         warn_issues(check.issues, verbose)
     except OSError:
         _silence(sys.stderr)
+    from ztbkit.notify.waiting import flush_waiting
+
     if check.report is None:
         _say(f"SKIP: no gates to check ({check.path} is missing or empty)")
+        if not dry_run:
+            flush_waiting(state_dir, _say, lambda m: _say(m, err=True))
         return
     link = dashboard_link(artifacts_dir, correlation_id, os.environ)
     alert = gates_alert(correlation_id, check, link, now=SYSTEM_CLOCK.now())
     if alert is None:
         _say(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
+        if not dry_run:
+            flush_waiting(
+                state_dir, _say, lambda m: _say(m, err=True)
+            )  # an alert queued on an earlier run still goes out
         return
     failed = check.report.failures
     names = ", ".join(g.name for g in failed) or "pass: false"
@@ -285,7 +300,9 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         sys.exit(0 if ok else 1)
     outbox = _outbox(state_dir)
     if outbox is None:
-        fail(f"{state_dir / '.ztb'}: the outbox folder cannot be used")
+        from ztbkit.core.statedir import ztb_dir
+
+        fail(f"{ztb_dir(state_dir)}: the outbox folder cannot be used")
     if not flush_outbox:
         outbox.merge()
         waiting = outbox.pending()
@@ -297,7 +314,7 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
         return
     from ztbkit.notify.dispatch import flush
 
-    flushed = flush(outbox, on_delivered=_keep_status_ids(state_dir))
+    flushed = flush(outbox, on_delivered=_keep_status_ids(state_dir), send_unrecordable=True)
     _echo_flushed(flushed)
     left = len(outbox.pending())
     _say(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")

@@ -156,6 +156,10 @@ def trend_alert_cmd(
     )
     for line in out.lines:
         click.echo(line)
+    if out.status in ("nothing", "ok", "already-alerted"):  # nothing new: still send what waits
+        from ztbkit.notify.waiting import flush_waiting
+
+        flush_waiting(state_dir, click.echo, lambda m: click.echo(m, err=True))
     if out.payload is not None:
         click.echo(json.dumps(out.payload, indent=2, ensure_ascii=False))
     if out.status == "no-webhook":

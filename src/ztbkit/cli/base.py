@@ -113,13 +113,14 @@ ARTIFACTS_OPT = click.option(
     help="Root of the bot's artifact tree (one folder per session).",
 )  # fmt: skip
 SCHEDULER_STATE_OPT = click.option(
-    "--state-file", type=click.Path(path_type=Path), default=Path(".ztb/cronish-state.json"), show_default=True,
-    help="The scheduler's state file (ztb cronish writes it; ztb doctor checks it).",
+    "--state-file", type=click.Path(path_type=Path), default=None,
+    help="The scheduler's state file (ztb cronish writes it; ztb doctor checks it).  [default: "
+    "cronish-state.json in ztbkit's folder: $ZTB_HOME, systemd's $STATE_DIRECTORY, else <state-dir>/.ztb]",
 )  # fmt: skip
 STATE_DIR_OPT = click.option(
     "--state-dir", type=click.Path(path_type=Path), default=Path("."), envvar="ZTB_STATE_DIR", show_default=True,
-    help="The bot's state folder (trade-state.json...); ztbkit keeps its outbox in <state-dir>/.ztb/. "
-    "Env ZTB_STATE_DIR.",
+    help="The bot's state folder (trade-state.json...); ztbkit keeps its outbox in <state-dir>/.ztb/ "
+    "(unless ZTB_HOME or systemd's STATE_DIRECTORY names ztbkit's folder). Env ZTB_STATE_DIR.",
 )  # fmt: skip
 OUT_DIR_OPT = click.option(
     "--out-dir", type=LOCATION, default=Path("outputs"), show_default=True,

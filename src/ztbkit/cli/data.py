@@ -164,5 +164,10 @@ def nightly(
     warn_issues(result.issues, verbose)
     for step in result.steps:
         click.echo(step.line())
+    from ztbkit.notify.waiting import flush_waiting
+
+    flush_waiting(
+        None, click.echo, lambda m: click.echo(m, err=True)
+    )  # alerts queued on an earlier night go out with this one
     if not result.ok:
         sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,11 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
 )
 @click.option("--timezone", default="Asia/Tokyo", show_default=True, help="Time zone of cron schedules.")
 @click.option(
-    "--timeout-sec", type=float, default=None, help="Kill the job's whole process tree after this long."
+    "--timeout-sec",
+    type=float,
+    default=None,
+    help="Kill the job's whole process tree after this long (recorded as 'timeout' and alerted). "
+    "Default: the template's (7200 for nightly), else none.",
 )
 @click.option(
     "--max-catchup",
@@ -97,7 +102,15 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
     "--log-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Per-job logs (rotated at 5 MB).  [default: <state-file folder>/logs]",
+    help="Per-job logs, capped while the job runs (see --log-max-mb).  [default: <state-file folder>/logs]",
+)
+@click.option(
+    "--log-max-mb",
+    type=click.FloatRange(min=0.001, max=10_000),
+    default=5,
+    show_default=True,
+    help="A job log is rotated when it reaches this size, also during a run; with 3 backups a job's "
+    "logs never take more than 4x this.",
 )
 @click.option(
     "--stop-file",
@@ -118,27 +131,33 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
 )  # fmt: skip
 def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str | None, template_name: str | None,
             config: Path | None, name: str | None, timezone: str, timeout_sec: float | None, max_catchup: int,
-            catchup_cooldown_sec: float, grace_sec: float, state_file: Path, log_dir: Path | None,
-            stop_file: Path, shell: bool, fail_fast: bool, once: bool, heartbeat_url: str | None) -> None:  # fmt: skip
+            catchup_cooldown_sec: float, grace_sec: float, state_file: Path | None, log_dir: Path | None,
+            log_max_mb: float, stop_file: Path, shell: bool, fail_fast: bool, once: bool,
+            heartbeat_url: str | None) -> None:  # fmt: skip
     """Run a command on a schedule that survives reboots.
 
     Missed runs (after a reboot or suspend) are counted from the recorded state; at most
     --max-catchup of them run, each with ZTB_SCHEDULED_FOR set to its slot. One run per slot:
     a runner takes the job's lock, then reads the state, then decides, so runners can share a
     state file. A job dies with its runner. The kill file, SIGINT, SIGTERM or Ctrl+Break stop it
-    within about a second (no new job starts after that). With --shell, COMMAND's words are
-    joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job run by --once
-    failed, timed out or could not start (or any, with --fail-fast); 2 bad usage or input.
+    within about a second (no new job starts after that); a run cut short that way is a missed
+    slot, made up by the next runner within --max-catchup, and alerted. A kill file already
+    present at start is a warning on every start (exit 1) and an alert once a day. With --shell,
+    COMMAND's words are joined with spaces and run by the shell. Exit: 0 nothing failed; 1 a job
+    run by --once failed, timed out or could not start (or any, with --fail-fast), or the kill
+    file was present at start; 2 bad usage or input.
 
     \b
     Examples:
-      ztb cronish --template nightly --max-catchup 1            the 24/7 nightly reports
+      ztb cronish --template nightly --max-catchup 1 --timeout-sec 7200   the 24/7 nightly reports
       ztb cronish --cron "0 2 * * *" -- python train.py --resume
       ztb cronish --interval-sec 300 --once -- ztb live-status --edit
       ztb cronish --config jobs.json --state-file /var/lib/ztb/state.json
       ztb cronish --template nightly --heartbeat-url https://hc-ping.com/<uuid>
     """
-    from ztbkit.schedule.runner import Job, Runner, failure_notifier, load_jobs
+    from ztbkit.core.clock import SYSTEM_CLOCK
+    from ztbkit.schedule.failures import failure_notifier, notice_notifier
+    from ztbkit.schedule.runner import Job, Runner, load_jobs
     from ztbkit.schedule.templates import get_template
 
     chosen = [o for o, v in (("--interval-sec", interval_sec), ("--cron", cron_expr), ("--template", template_name),
@@ -155,6 +174,8 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
         if not cmd:
             fail("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
         job_cron = get_template(template_name).cron if template_name else cron_expr
+        if timeout_sec is None and template_name is not None:
+            timeout_sec = get_template(template_name).timeout_sec
         jobs = [Job(name or template_name or "job", " ".join(cmd) if shell else cmd, cron=job_cron,
                     interval_sec=interval_sec, timezone=timezone, timeout_sec=timeout_sec, shell=shell)]  # fmt: skip
 
@@ -166,7 +187,11 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
             err=line.startswith("warning"),
         )
 
-    on_failure = failure_notifier(state_file.parent, say)
+    from ztbkit.core.statedir import scheduler_state_file, ztb_dir
+
+    state_file = state_file or scheduler_state_file()
+    logs = log_dir or state_file.parent / "logs"
+    on_failure = failure_notifier(ztb_dir(), say, logs.absolute())
     on_start = on_success = None
     if heartbeat_url:
         from ztbkit.notify.webhook import redact
@@ -182,11 +207,29 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
             if alert is not None:
                 alert(job, record)
 
-    runner = Runner(jobs, state_file=state_file, log_dir=log_dir or state_file.parent / "logs",
+    runner = Runner(jobs, state_file=state_file, log_dir=logs, log_max_bytes=int(log_max_mb * 2**20),
                     max_catchup=max_catchup, catchup_cooldown=catchup_cooldown_sec, grace=grace_sec,
                     stop_file=stop_file, fail_fast=fail_fast, say=say, on_failure=on_failure,
-                    on_start=on_start, on_success=on_success)  # fmt: skip
+                    on_start=on_start, on_success=on_success,
+                    on_notice=notice_notifier(ztb_dir(), say, SYSTEM_CLOCK.now), on_tick=_outbox_flusher(say))  # fmt: skip
     sys.exit(runner.run(once=once))
+
+
+def _outbox_flusher(say: Callable[[str], None]) -> Callable[[], None]:
+    """Every tick sends what waits in ztbkit's outbox, at most once a minute (a dead webhook is not
+    hammered by a runner that wakes every second while another holds a lock)."""
+    import time
+
+    last = [-1e9]
+
+    def tick() -> None:
+        from ztbkit.notify.waiting import flush_waiting
+
+        if time.monotonic() - last[0] >= 60:
+            last[0] = time.monotonic()
+            flush_waiting(None, say)
+
+    return tick
 
 
 @cli.command("tb-scrape")
@@ -255,7 +298,7 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
 @SCHEDULER_STATE_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def doctor(
-    correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path, as_json: bool
+    correlation_id: str, artifacts_dir: Path, total_steps: int | None, state_file: Path | None, as_json: bool
 ) -> None:
     """Triage a session in one command: artifacts, errors, progress, disk, kernel, webhook, scheduler, TensorBoard.
 
@@ -269,9 +312,11 @@ def doctor(
     """
     import json
 
+    from ztbkit.core.statedir import scheduler_state_file
     from ztbkit.ops.doctor import run_doctor
 
-    report = run_doctor(artifacts_dir, correlation_id, total_steps=total_steps, state_file=state_file)
+    report = run_doctor(artifacts_dir, correlation_id, total_steps=total_steps,
+                        state_file=state_file or scheduler_state_file())  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

@@ -186,9 +186,12 @@ def kill_recorded_group(pid: int, started: float) -> list[int]:
     for p in psutil.process_iter():
         with contextlib.suppress(psutil.Error, OSError):
             if os.getpgid(p.pid) == pid and p.create_time() >= started - 0.05:
-                killed.append(p.pid)
+                # kill_tree takes the member's whole tree (kernels in sessions of their own too):
+                # name every one of them, not just the member
+                with contextlib.suppress(psutil.Error):
+                    killed += [p.pid, *(c.pid for c in p.children(recursive=True))]
                 kill_tree(p.pid)
-    return killed
+    return list(dict.fromkeys(killed))  # once each, in the order found
 
 
 def descendants(pid: int) -> list[list[float]]:

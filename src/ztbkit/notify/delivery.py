@@ -200,8 +200,13 @@ def deliver(
     return DeliveryResult(WILL_RETRY, tries, status, detail)
 
 
-def result_line(result: DeliveryResult, webhook: Webhook) -> str:
-    """One line for the terminal: the outcome and a redacted URL."""
+def result_line(result: DeliveryResult, webhook: Webhook, *, kept: bool = True) -> str:
+    """One line for the terminal: the outcome and a redacted URL. ``kept=False``: the alert is in no
+    outbox (it could not be written there), so a failure that would be retried is said as LOST."""
+    if result.status == WILL_RETRY and not kept:
+        tail = f" ({scrub(result.detail, webhook.url)})" if result.detail else ""
+        return (f"LOST: not delivered to {webhook.service} {webhook.redacted} after {result.attempts} attempt(s)"
+                f" and not kept (the outbox could not be written){tail}")  # fmt: skip
     what = {
         DELIVERED: "delivered",
         PERMANENT: "failed permanently",

@@ -9,6 +9,8 @@ Policy (users depend on it):
 * When an alert to a webhook fails in a way that may pass (5xx, 429, timeout, no connection), the
   later alerts to the same webhook wait for the next run instead of each burning the budget.
 * An alert another process is sending right now is skipped (its claim is held), never sent twice at once.
+* Each waiting alert is tried at most once per flush. A claim or an outcome that cannot be written
+  (read-only folder, full disk) never stops a send or the flush: it is one warning line.
 """
 
 from __future__ import annotations
@@ -53,21 +55,30 @@ def flush(
     budget: Budget | None = None,
     held: Collection[str] = (),
     on_delivered: OnDelivered | None = None,
+    send_unrecordable: bool = False,
 ) -> Flushed:
     """Send waiting alerts oldest first; ``held`` are ids whose claim the caller already holds;
     ``on_delivered(entry, result)`` runs after each delivery (e.g. to keep the id of a status message
     that a queued post created, whichever command sent it).
 
-    Returns (entry, result) for every alert attempted; the others are still waiting.
+    Returns (entry, result) for every alert attempted; the others are still waiting. From a
+    read-only outbox, waiting alerts are not sent (their outcome could not be recorded, so every
+    later run would send them again) unless ``send_unrecordable`` (an explicit ``ztb notify
+    --flush-outbox``); one warning says so.
     """
     policy = policy or Policy.from_env()
     budget = budget or Budget(policy.budget, clock)
     outbox.merge()
+    frozen = not send_unrecordable and outbox.read_only()
+    if frozen and (waiting := [e for e in outbox.pending() if e["id"] not in held]):
+        outbox.warn(f"{len(waiting)} alert(s) waiting in {outbox.dir} are not sent: the folder is read-only, so "
+                    "they could not be marked sent and would go out on every run (make it writable, or run "
+                    "`ztb notify --flush-outbox`)")  # fmt: skip
     results: Flushed = []
     tried: set[str] = set()  # one attempt sequence per alert id per run
     stalled: set[str] = set()  # webhooks that failed for now: their later alerts wait
     for entry in outbox.pending():
-        if entry["id"] in tried or entry["url"] in stalled:
+        if entry["id"] in tried or entry["url"] in stalled or (frozen and entry["id"] not in held):
             continue
         if budget.left() < MIN_ATTEMPT:
             break
@@ -83,7 +94,11 @@ def flush(
             result = send(hook, fresh["payload"], method=fresh["method"], suffix=fresh["suffix"],
                           params=fresh.get("params") or None, sleep=sleep, policy=policy, clock=clock,
                           budget=budget)  # fmt: skip
-            outbox.record(fresh, result.status, result.attempts, result.detail, result.http_status)
+            try:
+                outbox.record(fresh, result.status, result.attempts, result.detail, result.http_status)
+            except OSError as exc:  # a full or read-only disk: the send stands, the next flush may repeat it
+                outbox.warn(f"{outbox.spool}: cannot record the outcome of alert {fresh['id'][:8]} "
+                            f"({exc.strerror or exc}); a later flush may send it again")  # fmt: skip
             if result.status == WILL_RETRY:
                 stalled.add(fresh["url"])
             else:

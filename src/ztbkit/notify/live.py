@@ -22,12 +22,13 @@ from typing import Any
 from ztbkit.core.formatting import yen
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import Problem, read_json, read_json_if_exists
+from ztbkit.core.statedir import ztb_dir
 from ztbkit.core.values import check_count, check_number
 from ztbkit.notify.alert import Alert, Field
 
 TITLE = "🤖 Live Bot Status Snapshot"
 FILES = ("trade-state.json", "trade-config.json", "stats.json")
-EDIT_STATE = Path(".ztb") / "live-status.json"
+EDIT_STATE = "live-status.json"  # in ztbkit's folder (ztbkit.core.statedir)
 
 
 @dataclass(slots=True)
@@ -146,7 +147,7 @@ def url_hash(url: str) -> str:
 
 def saved_message_id(state_dir: str | os.PathLike[str], url: str) -> str | None:
     """The id of the status message this webhook posted last (by a hash of the URL, never the URL)."""
-    path = Path(state_dir) / EDIT_STATE
+    path = ztb_dir(state_dir) / EDIT_STATE
     if not path.exists():
         return None
     read = read_json(path)
@@ -157,4 +158,4 @@ def saved_message_id(state_dir: str | os.PathLike[str], url: str) -> str | None:
 
 
 def save_message_id(state_dir: str | os.PathLike[str], url: str, message_id: str) -> None:
-    atomic_write_json(Path(state_dir) / EDIT_STATE, {"webhook": url_hash(url), "message_id": message_id})
+    atomic_write_json(ztb_dir(state_dir) / EDIT_STATE, {"webhook": url_hash(url), "message_id": message_id})

@@ -289,6 +289,20 @@ class Outbox:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
 
+    def read_only(self) -> bool:
+        """True when outcomes cannot be recorded here for good (a read-only or forbidden folder; a
+        full disk is not read-only: space comes back)."""
+        import errno
+
+        probe = self.spool / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        return False
+
     # ---- claims: one sender per alert ----------------------------------------------------------
     @contextlib.contextmanager
     def claim(self, entry_id: str) -> Iterator[bool]:
@@ -300,6 +314,14 @@ class Outbox:
             lock.acquire()
         except Timeout:
             yield False
+            return
+        except (
+            OSError
+        ) as exc:  # a read-only or full folder: a claim that cannot be written never blocks a send
+            self.warn(
+                f"{self.claims}: cannot write a send claim ({exc.strerror or exc}); sending without one"
+            )
+            yield True
             return
         try:
             yield True

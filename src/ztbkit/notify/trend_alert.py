@@ -3,10 +3,12 @@
 What counts as a regression is :mod:`ztbkit.analysis.regression`. Policy (users rely on it):
 
 * One compact alert per regressed session goes through the notify package (the same outbox,
-  redaction and size limits as ``ztb gates-alert``). The session id is then written to
-  ``<state-dir>/.ztb/trend-alert-state.json`` (atomically, under a file lock) once the alert was
-  delivered or queued in the outbox, so the same session is never alerted twice. A permanently
-  refused alert is not recorded: the next run tries again.
+  redaction and size limits as ``ztb gates-alert``). The session id is written to
+  ``<state-dir>/.ztb/trend-alert-state.json`` (atomically, under a file lock) *before* the alert
+  is sent (write-ahead), so a kill at any point gives at most one extra copy (the outbox's own
+  retry), never a fresh alert on every later run. A permanently refused alert, or one that could
+  neither be delivered nor queued (said as LOST), is taken out of the record again: the next run
+  tries again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ztbkit.analysis.regression import DEFAULT_METRICS, TrendCheck, check_trend
 from ztbkit.core.errors import UsageError, ZtbError
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.core.statedir import ztb_dir
 from ztbkit.data.session import Session
 from ztbkit.notify.alert import Alert, Field
 
@@ -70,7 +73,7 @@ class AlertLedger:
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         from filelock import FileLock
 
-        self.path = Path(state_dir) / ".ztb" / STATE_FILE
+        self.path = ztb_dir(state_dir) / STATE_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(str(self.path) + ".lock", timeout=120)
 
@@ -85,6 +88,11 @@ class AlertLedger:
 
     def alerted(self, session_id: str) -> bool:
         return session_id in self._read()
+
+    def forget(self, session_id: str) -> None:
+        alerted = self._read()
+        if alerted.pop(session_id, None) is not None:
+            atomic_write_json(self.path, {"alerted": alerted})
 
     def record(self, session_id: str, metrics: Sequence[str], now: datetime) -> None:
         alerted = self._read()
@@ -112,15 +120,21 @@ def send_alert(
 
     The one place trend alerts touch notify. None when no webhook is configured.
     """
-    from ztbkit.notify import Outbox, payload_for, resolve_webhook, send_with_outbox
+    from ztbkit.notify import Outbox, OutboxError, payload_for, resolve_webhook, send_with_outbox
     from ztbkit.notify.delivery import result_line
 
     hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=env)
     if hook is None:
         return None
-    report = send_with_outbox(hook, payload_for(hook.service, alert), Outbox(Path(state_dir) / ".ztb"))
-    lines = [f"outbox {e.get('id', '?')[:8]}: {result_line(r, hook)}" for e, r in report.flushed]
-    lines.append(result_line(report.result, hook))
+    lines: list[str] = []
+    try:
+        outbox: Outbox | None = Outbox(ztb_dir(state_dir), warn=lambda m: lines.append(f"warning: {m}"))
+    except OutboxError as exc:  # a read-only or full state folder: the alert still goes out
+        lines.append(f"warning: {exc}; sending the alert without the outbox")
+        outbox = None
+    report = send_with_outbox(hook, payload_for(hook.service, alert), outbox)
+    lines += [f"outbox {e.get('id', '?')[:8]}: {result_line(r, hook)}" for e, r in report.flushed]
+    lines.append(result_line(report.result, hook, kept=report.queued))
     return Sent(report.result.delivered, report.queued, lines)
 
 
@@ -188,7 +202,15 @@ def run_trend_alert(
     with ledger.lock:
         if ledger.alerted(check.session_id):
             return TrendOutcome("already-alerted", [*lines, f"SKIP: {check.session_id} was already alerted"])
-        sent = send_alert(alert, state_dir, discord_webhook=discord_webhook, webhook=webhook, env=environ)
+        if resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=environ) is not None:
+            # write-ahead: recorded before the post, so a kill after the server accepted it cannot
+            # make every later run alert this session again
+            ledger.record(check.session_id, [c.metric for c in check.regressions], now or datetime.now(UTC))
+        try:
+            sent = send_alert(alert, state_dir, discord_webhook=discord_webhook, webhook=webhook, env=environ)
+        except Exception:  # an error, not a kill: nothing went out, so the next run tries again
+            ledger.forget(check.session_id)
+            raise
         if sent is None:
             return TrendOutcome(
                 "no-webhook",
@@ -198,8 +220,8 @@ def run_trend_alert(
                     "configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)",
                 ],
             )
-        if sent.delivered or sent.queued:
-            ledger.record(check.session_id, [c.metric for c in check.regressions], now or datetime.now(UTC))
+        if not (sent.delivered or sent.queued):
+            ledger.forget(check.session_id)  # refused or lost: the next run tries again
         status = "sent" if sent.delivered else ("queued" if sent.queued else "failed")
         return TrendOutcome(status, [*lines, *sent.lines])
 
@@ -223,4 +245,4 @@ def nightly_trend_alert(
     out = run_trend_alert(sessions, artifacts_dir, state_dir, env=env, now=now)
     if out.exit_code:
         raise UndeliveredAlertError(out.lines[-1])
-    return Path(state_dir) / ".ztb" / STATE_FILE, out.lines[-1]
+    return ztb_dir(state_dir) / STATE_FILE, out.lines[-1]

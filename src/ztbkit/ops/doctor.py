@@ -31,12 +31,13 @@ from ztbkit.ops.host_checks import (
     tensorboard_logs,
     webhook_configured,
 )
+from ztbkit.ops.schedule_checks import outbox_backlog, scheduler_schedule
 from ztbkit.ops.session_checks import collect_last_errors, progress_eta, validate_artifacts
 from ztbkit.ops.watch_checks import watch_state
 
 CHECKS: tuple[Callable[[Context], Check], ...] = (
     validate_artifacts, collect_last_errors, progress_eta, disk_health, kernel_starts, webhook_configured,
-    scheduler_state, tensorboard_logs, watch_state,
+    scheduler_state, scheduler_schedule, outbox_backlog, tensorboard_logs, watch_state,
 )  # fmt: skip
 
 
@@ -73,7 +74,7 @@ def run_doctor(
     correlation_id: str,
     *,
     total_steps: int | None = None,
-    state_file: str | os.PathLike[str] = ".ztb/cronish-state.json",
+    state_file: str | os.PathLike[str] | None = None,
     checks: tuple[Callable[[Context], Check], ...] = CHECKS,
     clock: Clock = SYSTEM_CLOCK,
     host: Host | None = None,
@@ -83,6 +84,10 @@ def run_doctor(
     if not folder.is_dir():
         raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
     report_path = check_inside(folder / "reports" / "doctor.txt", artifacts_dir)  # before any work
+    if state_file is None:  # where ztb cronish keeps it (ztbkit.core.statedir), not the working folder
+        from ztbkit.core.statedir import scheduler_state_file
+
+        state_file = scheduler_state_file()
     ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock, host=host or Host())
     results = []
     for check in checks:

@@ -86,7 +86,13 @@ def scheduler_state(ctx: Context) -> Check:
         details.append(
             f"{name}: {j.get('status', '?')} exit {j.get('exit_code')} finished {age or 'never'} ago"
         )
-        if isinstance(j, dict) and j.get("status") in ("failed", "timeout", "error", "interrupted"):
+        if isinstance(j, dict) and j.get("status") in (
+            "failed",
+            "timeout",
+            "error",
+            "interrupted",
+            "cancelled",
+        ):
             status = "WARN"
         if age is not None and age > timedelta(days=2):
             status = "WARN"

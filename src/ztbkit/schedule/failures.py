@@ -1,10 +1,18 @@
-"""Failed scheduled runs pushed to Discord/Slack (the notify package's public API does the sending)."""
+"""Failed, timed-out and cancelled scheduled runs (and a forgotten kill file) pushed to Discord/Slack
+(the notify package's public API does the sending).
+
+Policy (users depend on it): the alert names the job, its status, the slot, and the log file with
+its folder. A cancelled run says that its slot will be made up by the next runner. An alert that
+cannot be queued in the outbox (read-only or full disk) is still sent; when sending fails too, the
+runner's output says ``LOST`` in one line (never "kept").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.errors import UsageError
 
@@ -14,9 +22,9 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 
 
-def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], None] | None:
-    """Push failed runs to Discord/Slack when a webhook is configured (undelivered ones wait in the outbox)."""
-    from ztbkit.notify import Alert, Field, Outbox, payload_for, resolve_webhook, send_with_outbox
+def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
+    """A function sending one Alert and returning the one-line outcome; None with no webhook."""
+    from ztbkit.notify import Outbox, OutboxError, payload_for, resolve_webhook, send_with_outbox
     from ztbkit.notify.delivery import result_line
 
     try:
@@ -27,13 +35,51 @@ def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], No
     if hook is None:
         return None
 
+    def send(alert: Any) -> str:
+        try:
+            outbox: Outbox | None = Outbox(state_dir, warn=lambda m: say(f"warning: {m}"))
+        except OutboxError as exc:
+            say(f"warning: {exc}; sending the alert without the outbox")
+            outbox = None
+        report = send_with_outbox(hook, payload_for(hook.service, alert), outbox)
+        return result_line(report.result, hook, kept=report.queued)
+
+    return send
+
+
+def failure_notifier(
+    state_dir: Path, say: Say, log_dir: Path | None = None
+) -> Callable[[Job, RunRecord], None] | None:
+    """Push failed/timed-out/cancelled runs to Discord/Slack when a webhook is configured."""
+    from ztbkit.notify import Alert, Field
+
+    send = _sender(state_dir, say)
+    if send is None:
+        return None
+
     def push(job: Job, record: RunRecord) -> None:
-        alert = Alert(f"Scheduled job {job.name} {record.status}", "ERROR",
+        log = str((log_dir / f"{job.name}.log") if log_dir is not None else f"{job.name}.log")
+        alert = Alert(f"Scheduled job {job.name} {record.status}", "WARN" if record.status == "cancelled" else "ERROR",
                       record.detail or f"exit code {record.exit_code}",
-                      (Field("Slot", record.slot.isoformat(), True), Field("Log", f"{job.name}.log", True)),
+                      (Field("Slot", record.slot.isoformat(), True), Field("Log", log, True)),
                       footer="ztb cronish", timestamp=record.finished)  # fmt: skip
-        report = send_with_outbox(hook, payload_for(hook.service, alert), Outbox(state_dir))
-        say(f"{job.name}: failure alert {result_line(report.result, hook)}")
+        say(f"{job.name}: {'cancel' if record.status == 'cancelled' else 'failure'} alert {send(alert)}")
+
+    return push
+
+
+def notice_notifier(
+    state_dir: Path, say: Say, now: Callable[[], datetime]
+) -> Callable[[str, str], None] | None:
+    """Push a scheduler notice (e.g. the kill file left in place) when a webhook is configured."""
+    from ztbkit.notify import Alert
+
+    send = _sender(state_dir, say)
+    if send is None:
+        return None
+
+    def push(title: str, detail: str) -> None:
+        say(f"alert {send(Alert(title, 'WARN', detail, (), footer='ztb cronish', timestamp=now()))}")
 
     return push
 

@@ -27,6 +27,7 @@ from ztbkit.core.errors import InputFileError, UsageError
 from ztbkit.core.ids import problem_with_component, safe_repr
 from ztbkit.core.jsonread import read_json
 from ztbkit.core.values import is_finite_number
+from ztbkit.schedule.state import parse_time
 
 MAX_INTERVAL_SEC = 366 * 86400
 MAX_TIMEOUT_SEC = 30 * 86400
@@ -94,6 +95,12 @@ class Job:
             raise UsageError(f"job {self.name!r}: unknown time zone {self.timezone!r}") from None
         if not self.command:
             raise UsageError(f"job {self.name!r}: no command to run")
+
+    def describe(self) -> dict[str, Any]:
+        """The schedule as the state file keeps it, so ``ztb doctor`` can judge the job by its own
+        schedule and timeout without the job file."""
+        return {"cron": self.cron, "interval_sec": self.interval_sec, "timezone": self.timezone,
+                "timeout_sec": self.timeout_sec}  # fmt: skip
 
     @property
     def zone(self) -> ZoneInfo:
@@ -175,6 +182,9 @@ def _job_from(
     if doc.get("template") and not cmd:
         cmd = get_template(str(doc["template"])).command
     shell = doc.get("shell", defaults.get("shell", False))
+    timeout = doc.get("timeout_sec", defaults.get("timeout_sec"))
+    if timeout is None and doc.get("template"):
+        timeout = get_template(str(doc["template"])).timeout_sec  # a template's bound (nightly: 2 h)
     if isinstance(cmd, list) and all(isinstance(c, str) for c in cmd):
         cmd = tuple(cmd)
     elif not (isinstance(cmd, str) and shell) and not isinstance(cmd, tuple):
@@ -185,7 +195,7 @@ def _job_from(
         return Job(
             name=str(name), command=cmd, cron=cron, interval_sec=doc.get("interval_sec"),
             timezone=doc.get("timezone") or sched.get("timezone") or defaults.get("timezone", DEFAULT_TZ_NAME),
-            timeout_sec=doc.get("timeout_sec", defaults.get("timeout_sec")), shell=bool(shell),
+            timeout_sec=timeout, shell=bool(shell),
         )  # fmt: skip
     except UsageError as exc:
         raise InputFileError(f"{where}: {exc}") from None
@@ -216,3 +226,21 @@ class RunRecord:
     started: datetime
     finished: datetime
     detail: str = ""
+
+    def record_into(self, entry: dict[str, Any], period_sec: float | None) -> None:
+        """This run's outcome in its job's state entry. A cancelled run does not advance ``last_slot``
+        (its slot counts as missed and is made up within ``--max-catchup``); ``missed_slot`` says which."""
+        entry.pop("running_slot", None)
+        entry["runs"] = int(entry.get("runs", 0)) + 1
+        if self.status == "cancelled":
+            if parse_time(entry.get("last_slot")) is None:  # a first run: mark just before its slot
+                entry["last_slot"] = (self.slot - timedelta(seconds=1)).isoformat()  # so it is missed
+            entry.update(last_finish=self.finished.isoformat(), exit_code=None, status="cancelled",
+                         detail=self.detail, missed_slot=self.slot.isoformat())  # fmt: skip
+            return
+        entry.pop("missed_slot", None)
+        if self.status == "ok":
+            entry["last_ok_slot"] = self.slot.isoformat()
+        entry.update(last_slot=self.slot.isoformat(), last_finish=self.finished.isoformat(),
+                     exit_code=self.exit_code, status=self.status, detail=self.detail,
+                     period_sec=period_sec)  # fmt: skip

@@ -20,11 +20,14 @@ Policy (users depend on it):
   is never killed), marks the run ``interrupted``, and only then decides what to run.
 * **Stopping.** The kill file (``ztb.stop``), SIGINT, SIGTERM or SIGBREAK (Windows) stop the runner
   within ``stop_poll`` (0.25 s) when idle or cooling down; a running job is cancelled (its whole
-  process tree) and recorded. No job starts after a stop request.
+  process tree), recorded as ``cancelled`` *without* advancing ``last_slot`` (the slot is missed:
+  the next runner makes it up within ``max_catchup``) and alerted. No job starts after a stop
+  request. A kill file already present at start is a forgotten stop (``ztbkit.schedule.stopfile``).
 * **Exit codes.** 0: nothing failed. 1: with ``--once``, a job it ran failed, timed out or could not
   start (the log line and the state entry say which); with ``--fail-fast``, the same stops the
-  runner. 2: bad usage, a bad config or state path (one line naming file and key).
-* **Failures** are pushed to Discord/Slack when a webhook is configured.
+  runner; the kill file was present at start. 2: bad usage, a bad config or state path (one line naming file and key).
+* **Failures** (failed, timed out, could not start) and cancelled runs are pushed to Discord/Slack
+  when a webhook is configured. Job logs are capped during the run (``ztbkit.schedule.logs``).
 * **Time.** The runner never trusts a sleep: it waits in short chunks, re-reading the wall clock, so
   a suspend/resume or a jump forward is noticed and the slots it skipped follow the catch-up rule.
   When the clock goes back behind the last run's slot this is logged; an interval job resumes its
@@ -34,10 +37,8 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
-import stat
 import subprocess
 import threading
 import time
@@ -45,7 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import UsageError
@@ -60,38 +61,14 @@ from ztbkit.core.proc import (
 )
 from ztbkit.schedule.failures import failure_notifier
 from ztbkit.schedule.job import Job, RunRecord, load_jobs
+from ztbkit.schedule.logs import LOG_MAX_BYTES, CappedLog
 from ztbkit.schedule.state import JobLock, StateStore
+from ztbkit.schedule.stopfile import stop_file_left
 
 __all__ = ["Job", "RunRecord", "Runner", "failure_notifier", "load_jobs"]
 
-LOG_MAX_BYTES = 5 * 2**20
-LOG_BACKUPS = 3
 Say = Callable[[str], None]
 FAILED = ("failed", "timeout", "error")
-
-
-def _rotate(log: Path) -> None:
-    """Keep the per-job log under LOG_MAX_BYTES: job.log → job.log.1 → … job.log.3."""
-    if not log.exists() or log.stat().st_size < LOG_MAX_BYTES:
-        return
-    for i in range(LOG_BACKUPS, 0, -1):
-        src = log if i == 1 else log.with_name(f"{log.name}.{i - 1}")
-        if src.exists():
-            os.replace(src, log.with_name(f"{log.name}.{i}"))
-
-
-def _open_log(log_dir: Path, log_path: Path) -> TextIO:
-    """The job's log for appending, never blocking: a FIFO or folder there is an OSError, not a hang."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    _rotate(log_path)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(log_path, flags, 0o666)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    if flags & getattr(os, "O_NONBLOCK", 0):
-        os.set_blocking(fd, True)
-    return open(fd, "a", encoding="utf-8")
 
 
 @dataclass
@@ -110,8 +87,11 @@ class Runner:
     on_failure: Callable[[Job, RunRecord], None] | None = None
     on_start: Callable[[Job], None] | None = None  # e.g. the heartbeat's /start ping
     on_success: Callable[[Job, RunRecord], None] | None = None
+    on_notice: Callable[[str, str], None] | None = None
+    on_tick: Callable[[], None] | None = None  # after each pass over the jobs (the CLI flushes the outbox)
     say: Say = print
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    log_max_bytes: int = LOG_MAX_BYTES
     _stop: threading.Event = field(default_factory=threading.Event)
     exit_code: int = 0
 
@@ -166,6 +146,11 @@ class Runner:
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with ``once``, do catch-up and anything due now, then return)."""
         self._once = once
+        if self.stop_file is not None and stop_file_left(
+            self.stop_file, self.state_file, self.clock.now(), self.jobs[0].zone if self.jobs else None,
+            self.say, self.on_notice,
+        ):  # fmt: skip
+            return 1
         previous = self._install_signals()
         try:
             while not self.stopping():
@@ -174,6 +159,8 @@ class Runner:
                     if self.stopping():
                         break
                     self._process(job)
+                if self.on_tick is not None and not self.stopping():
+                    self.on_tick()
                 if once or self.stopping():
                     break
                 self._wait_for_next()
@@ -301,7 +288,8 @@ class Runner:
     def _execute(self, job: Job, slot: datetime, why: str, lock: JobLock) -> RunRecord:
         started = self.clock.now()
         mark = {"status": "running", "last_start": started.isoformat(), "running_slot": slot.isoformat(),
-                "runner_pid": os.getpid()}  # fmt: skip
+                "runner_pid": os.getpid(), "schedule": job.describe(),  # for ztb doctor
+                "stop_file": str(self.stop_file.absolute()) if self.stop_file else None}  # fmt: skip
         self.state.update(job.name, started, lambda e: e.update(mark))
         self.say(f"{job.name}: slot {slot.isoformat()} started ({why})")
         if self.on_start is not None:
@@ -314,9 +302,9 @@ class Runner:
                  + f" in {took:.1f} s" + (f": {record.detail}" if record.detail else ""))  # fmt: skip
         if record.status == "ok" and self.on_success is not None:
             self.on_success(job, record)
+        if record.status in (*FAILED, "cancelled") and self.on_failure is not None:
+            self.on_failure(job, record)  # a stop mid-run would lose that night unless someone is told
         if record.status in FAILED:
-            if self.on_failure is not None:
-                self.on_failure(job, record)
             if self._once:
                 self.exit_code = 1
             if self.fail_fast:
@@ -325,32 +313,29 @@ class Runner:
         return record
 
     def _record(self, job: Job, record: RunRecord) -> RunRecord:
-        def change(entry: dict[str, Any]) -> None:
-            entry.pop("running_slot", None)
-            entry.update(last_slot=record.slot.isoformat(), last_finish=record.finished.isoformat(),
-                         exit_code=record.exit_code, status=record.status, detail=record.detail,
-                         runs=int(entry.get("runs", 0)) + 1, period_sec=job.period(record.slot))  # fmt: skip
-
-        self.state.update(job.name, record.finished, change)
+        """The outcome in the state; a cancelled run leaves ``last_slot``: its slot is missed (see above)."""
+        period = job.period(record.slot)
+        self.state.update(job.name, record.finished, lambda entry: record.record_into(entry, period))
         return record
 
     def _spawn(self, job: Job, slot: datetime, started: datetime, lock: JobLock) -> RunRecord:
         log_path = self.log_dir / f"{job.name}.log"
         try:
-            log = _open_log(self.log_dir, log_path)
+            log = CappedLog(log_path, self.log_max_bytes)
         except OSError as exc:
             why = f"cannot open its log {log_path}: {exc.strerror or exc}"
             return RunRecord(slot, "error", None, started, self.clock.now(), why)
         env = {**self.env, "ZTB_SCHEDULED_FOR": slot.isoformat(), "ZTB_JOB_NAME": job.name}
         with log:
             log.write(f"=== {started.isoformat()} {job.name} slot {slot.isoformat()}\n")
-            log.flush()
-            try:
-                proc = subprocess.Popen(job.argv(), shell=job.shell, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, **job_popen_kwargs())  # fmt: skip
+            try:  # through a pipe, not the file: the runner caps the log while the job prints
+                proc = subprocess.Popen(job.argv(), shell=job.shell, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        env=env, stdin=subprocess.DEVNULL, **job_popen_kwargs())  # fmt: skip
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 log.write(f"=== cannot start: {exc}\n")
                 return RunRecord(slot, "error", None, started, self.clock.now(), f"cannot start: {exc}")
+            assert proc.stdout is not None
+            log.pump(proc.stdout)
             holder: KillOnCloseJob | None = None
             if os.name == "nt":
                 try:
@@ -363,10 +348,15 @@ class Runner:
             finally:
                 if holder is not None:
                     holder.close()
+                log.finish()
+                proc.stdout.close()
+            if log.rotations:
+                self.say(f"{job.name}: its log reached {self.log_max_bytes} bytes {log.rotations} time(s) "
+                         f"during the run and was rotated (older parts in {log_path.name}.1-.3)")  # fmt: skip
         return RunRecord(slot, status, code, started, self.clock.now(), detail)
 
     def _wait(
-        self, proc: subprocess.Popen[bytes], job: Job, log: TextIO, lock: JobLock
+        self, proc: subprocess.Popen[bytes], job: Job, log: CappedLog, lock: JobLock
     ) -> tuple[str, int | None, str]:
         """Wait for the job in real time (its timeout is wall time), watching for a stop request;
         every 2 s the job's descendants are recorded in the pid file for a takeover to kill."""
@@ -391,5 +381,11 @@ class Runner:
             if self.stopping():
                 kill_tree(proc.pid)
                 proc.wait()
-                log.write("=== cancelled: the runner is stopping\n")
-                return "cancelled", None, "cancelled: the runner was asked to stop"
+                log.write("=== cancelled: the runner is stopping; this slot counts as missed\n")
+                then = ("the next runner makes it up" if self.max_catchup else
+                        "it is made up only by a runner started with --max-catchup 1 or more")  # fmt: skip
+                return (
+                    "cancelled",
+                    None,
+                    f"cancelled: the runner was asked to stop; the slot counts as missed and {then}",
+                )

@@ -71,7 +71,7 @@ def entry_problem(entry: Any, now: datetime) -> str | None:
     runs = entry.get("runs", 0)
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 0:
         return f"'runs' {runs!r} is not a count"
-    for key in ("status", "detail", "running_slot", "last_start", "last_finish"):
+    for key in ("status", "detail", "running_slot", "missed_slot", "last_start", "last_finish"):
         if key in entry and entry[key] is not None and not isinstance(entry[key], str):
             return f"{key!r} {entry[key]!r} is not text"
     return None

@@ -27,6 +27,7 @@ class Template:
     description: str
     cron: str
     command: tuple[str, ...] = ()
+    timeout_sec: float | None = None  # a hung job is killed after this long (the nightly: 2 h)
 
 
 TEMPLATES: dict[str, Template] = {
@@ -43,6 +44,7 @@ TEMPLATES: dict[str, Template] = {
             "The nightly reports (ztb nightly) every day at 06:30",
             "30 6 * * *",
             ("ztb", "nightly"),
+            7200,
         ),
         Template(
             "watch",
@@ -131,6 +133,8 @@ def template_json(name: str) -> dict[str, Any]:
     doc: dict[str, Any] = {"template": t.name, "schedule": schedule}
     if t.command:
         doc["command"] = list(t.command)
+    if t.timeout_sec is not None:
+        doc["timeout_sec"] = t.timeout_sec
     return doc
 
 
