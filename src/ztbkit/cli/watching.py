@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ztbkit.cli.base import STATE_DIR_OPT, cli, fail
+from ztbkit.core.statedir import ztb_dir
 
 CONFIG_OPT = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None, envvar="ZTB_WATCH_CONFIG",
@@ -88,7 +89,7 @@ def silence_add(matcher: str, duration: str, comment: str, state_dir: Path) -> N
     from ztbkit.watch.silences import add_silence, parse_duration
 
     now = SYSTEM_CLOCK.now()
-    s = add_silence(state_dir / ".ztb", matcher, parse_duration(duration), comment, now)
+    s = add_silence(ztb_dir(state_dir), matcher, parse_duration(duration), comment, now)
     ends = datetime_jst(s.ends, default_tz())
     _say(f"silence {s.id}: {s.matcher} until {ends} (ztb silence expire {s.id} ends it sooner)")
 
@@ -102,7 +103,7 @@ def silence_list(state_dir: Path, show_all: bool) -> None:
     from ztbkit.watch.silences import load_silences
 
     now = SYSTEM_CLOCK.now()
-    shown = [s for s in load_silences(state_dir / ".ztb") if show_all or s.active(now)]
+    shown = [s for s in load_silences(ztb_dir(state_dir)) if show_all or s.active(now)]
     for s in shown:
         state = "active" if s.active(now) else "ended"
         _say(f"{s.id}  {s.matcher:<40} {state:<6} until {datetime_jst(s.ends, default_tz())}  {s.comment}")
@@ -118,7 +119,7 @@ def silence_expire(silence_id: str, state_dir: Path) -> None:
     from ztbkit.core.clock import SYSTEM_CLOCK
     from ztbkit.watch.silences import expire_silence
 
-    s = expire_silence(state_dir / ".ztb", silence_id, SYSTEM_CLOCK.now())
+    s = expire_silence(ztb_dir(state_dir), silence_id, SYSTEM_CLOCK.now())
     _say(f"silence {s.id} ({s.matcher}) expired")
 
 

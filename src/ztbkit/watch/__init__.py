@@ -36,13 +36,11 @@ def current_alerts(state_dir: str | os.PathLike[str] = ".") -> pd.DataFrame:
     """The alerts pending or firing in ``<state_dir>/.ztb/watch-state.json`` (the watchdog left out)."""
     import pandas as pd
 
+    from ztbkit.core.statedir import ztb_dir
     from ztbkit.watch.lifecycle import load_state
 
-    state = (
-        load_state(Path(state_dir) / ".ztb", lambda _m: None, set_aside=False)
-        if (Path(state_dir) / ".ztb").is_dir()
-        else {}
-    )
+    folder = ztb_dir(state_dir)
+    state = load_state(folder, lambda _m: None, set_aside=False) if folder.is_dir() else {}
     rows = [
         {c: a.get(c) for c in COLUMNS}
         for a in state.get("alerts", {}).values()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.errors import UsageError
+from ztbkit.core.statedir import ztb_dir
 
 URGENT, INFO = "urgent", "info"
 
@@ -75,7 +76,8 @@ class WatchConfig:
 
     @property
     def ztb_dir(self) -> Path:
-        return self.state_dir / ".ztb"
+        """ztbkit's own folder (outbox, watch state, silences): the one rule of :mod:`ztbkit.core.statedir`."""
+        return ztb_dir(self.state_dir)
 
     def rule(self, rule_id: str) -> RuleConfig:
         return self.rules.get(rule_id) or RuleConfig(RULES[rule_id][0])
@@ -197,7 +199,7 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
         daily_loss_jpy=r.number(live, "live", "daily_loss_jpy", 10_000),
         max_drawdown_jpy=r.number(live, "live", "max_drawdown_jpy", 20_000),
         stalled_after_sec=r.number(training, "training", "stalled_after_sec", 1800, 1),
-        scheduler_state=r.path(sched, "scheduler", "state_file") or state_dir / ".ztb" / "cronish-state.json",
+        scheduler_state=r.path(sched, "scheduler", "state_file") or ztb_dir(state_dir) / "cronish-state.json",
         missed_after_sec=r.number(sched, "scheduler", "missed_after_sec", 26 * 3600, 60),
         job_missed_after_sec={str(k): r.number(jobs, "scheduler.jobs", str(k), 0, 60) for k in jobs},
         outbox_backlog_sec=r.number(own, "ztbkit", "outbox_backlog_sec", 1800, 1),
