@@ -1,0 +1,101 @@
+"""``ztb watch`` attacked from outside: live files whose sums overflow to infinity, hostile watch.toml
+files (a FIFO, non-UTF-8 bytes, nesting deeper than the parser's recursion), digest dates at the
+edge of the calendar, and two ``--once`` racing on the same transition. Real processes as cron runs
+them (``/bin/sh -c``, a clean environment) and the local Discord-like server (fakehook)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import sh
+from fakehook import FakeHook
+from watchkit import age, env_for, live_folder, watch_once, write_config
+
+
+def test_a_loss_that_overflows_to_infinity_still_fires_and_the_state_is_written(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    """Two pairs at -1e308 each sum to -inf: the alert must go out, the state must stay writable."""
+    live = live_folder(tmp_path / "live")
+    write_config(tmp_path / "watch.toml")
+    env = env_for(hook_server.url())
+    today = sh("TZ=Asia/Tokyo date +%F", env, tmp_path).stdout.strip()
+    (live / "stats.json").write_text(
+        json.dumps({"date": today, "data": [
+            {"pair": "btc_jpy", "stats": {"realizedPnl": -1e308, "maxDrawdown": 1e308}},
+            {"pair": "eth_jpy", "stats": {"realizedPnl": -1e308, "maxDrawdown": 0}}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    r = watch_once(tmp_path, env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert f"[firing] live_daily_loss · {today}" in hook_server.titles
+    assert "[firing] live_drawdown · btc_jpy" in hook_server.titles
+    state = json.loads((tmp_path / ".ztb" / "watch-state.json").read_text(encoding="utf-8"))
+    assert state["outgoing"] == [] and f"live_daily_loss:{today}" in state["alerts"]
+    r = watch_once(tmp_path, env)  # the next minute: nothing new, no second copy
+    assert r.returncode == 0 and len(hook_server.titles) == 2, r.stdout + r.stderr
+
+
+def test_a_hostile_config_is_one_line_naming_it_and_exit_2(tmp_path: Path) -> None:
+    env = env_for("http://127.0.0.1:9/api/webhooks/1/x")
+    cases = {
+        "deep.toml": b"x = " + b"[" * 5000,
+        "latin1.toml": b"\xff\xfe[live]\nstale_after_sec = 900\n",
+        "digits.toml": b"[live]\nstale_after_sec = " + b"9" * 5000 + b"\n",
+        "folder.toml": None,
+        "fifo.toml": None,
+    }
+    for name, content in cases.items():
+        if name == "folder.toml":
+            (tmp_path / name).mkdir()
+        elif name == "fifo.toml":
+            os.mkfifo(tmp_path / name)
+        else:
+            (tmp_path / name).write_bytes(content or b"")
+        try:
+            r = sh(f"ztb watch --once --dry-run --config {name}", env, tmp_path, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{name}: ztb watch hung reading its config") from None
+        assert r.returncode == 2, (name, r.returncode, r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (name, r.stderr)
+        assert name in r.stderr and r.stderr.startswith("ztb: error: --config: "), (name, r.stderr)
+
+
+def test_the_digest_at_the_edge_of_the_calendar_is_exit_2_or_a_digest(tmp_path: Path) -> None:
+    env = env_for()
+    for period, day in (("week", "0001-01-01"), ("week", "0001-01-06"), ("month", "0001-01-03")):
+        r = sh(f"ztb digest --dry-run --state-dir . --period {period} --date {day}", env, tmp_path)
+        assert "Traceback" not in r.stderr, (period, day, r.stderr)
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+            f"ztb: error: --date: {day}: a {period} ending then starts before the year 1"
+        ], (period, day, r.stderr)
+    for period, day in (("week", "0001-01-07"), ("month", "9999-12-31"), ("day", "0001-01-01")):
+        r = sh(f"ztb digest --dry-run --state-dir . --period {period} --date {day}", env, tmp_path)
+        assert r.returncode == 0 and "not watched" in r.stdout, (period, day, r.stdout + r.stderr)
+
+
+def test_two_watches_racing_on_one_transition_send_one_message(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    """Two ``ztb watch --once`` started together (cron and a manual run), 12 transitions in a row:
+    every firing and every resolved is sent exactly once."""
+    live = live_folder(tmp_path / "live")
+    write_config(tmp_path / "watch.toml")
+    env = env_for(hook_server.url())
+    assert watch_once(tmp_path, env).returncode == 0
+    command = "ztb watch --once --config watch.toml --state-dir ."
+    rounds = 12
+    for i in range(rounds):
+        age(live, 1200 if i % 2 == 0 else 0, ("stats.json",))
+        procs = [subprocess.Popen(["/bin/sh", "-c", command], env=env, cwd=tmp_path, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        assert "Traceback" not in "".join(o + e for o, e in outs)
+        if any("skipped" in o for o, _ in outs):  # the loser of the lock runs once more, as cron would
+            assert watch_once(tmp_path, env).returncode == 0
+    expected = ["[firing] live_stale · stats.json", "[resolved] live_stale · stats.json"] * (rounds // 2)
+    assert hook_server.titles == expected
