@@ -166,14 +166,18 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
             with open_regular(path) as fh:  # a FIFO there is refused, never read (cron would pile up)
                 raw = fh.read(MAX_CONFIG_BYTES + 1)
             if len(raw) > MAX_CONFIG_BYTES:
-                raise UsageError(f"--config: {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, not a watch.toml")
+                raise UsageError(
+                    f"--config: {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, not a watch.toml"
+                )
             doc = tomllib.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise UsageError(f"--config: {path} does not exist") from None
         except ZtbError as exc:  # a folder, a FIFO, no permission: open_regular names the path
             raise UsageError(f"--config: {exc}") from None
         except UnicodeDecodeError as exc:
-            raise UsageError(f"--config: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+            raise UsageError(
+                f"--config: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
         except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
             reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
             raise UsageError(f"--config: {path} is not valid TOML: {reason}") from None
