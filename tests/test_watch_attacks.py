@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import sh
-from fakehook import FakeHook
+from fakehook import TOKEN, FakeHook, RawHook, Reply
 from watchkit import age, env_for, live_folder, watch_once, write_config
 
 
@@ -80,22 +80,22 @@ def test_the_digest_at_the_edge_of_the_calendar_is_exit_2_or_a_digest(tmp_path: 
     edge = "9999-12-31T23:00:00-09:00"
     (ztb / "watch-state.json").write_text(json.dumps(
         {"version": 1, "alerts": {}, "outgoing": [], "memory": {}, "watching_since": edge}), encoding="utf-8")  # fmt: skip
-    (ztb / "watch-events.jsonl").write_text(json.dumps({"at": edge, "kind": "firing", "rule": "live_stale"}) + "\n")
+    (ztb / "watch-events.jsonl").write_text(
+        json.dumps({"at": edge, "kind": "firing", "rule": "live_stale"}) + "\n"
+    )
     r = sh("ztb digest --dry-run --state-dir . --date 2025-10-31", env, tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
 
 
-def test_two_watches_racing_on_one_transition_send_one_message(
-    tmp_path: Path, hook_server: FakeHook
-) -> None:
-    """Two ``ztb watch --once`` started together (cron and a manual run), 12 transitions in a row:
+def test_two_watches_racing_on_one_transition_send_one_message(tmp_path: Path, hook_server: FakeHook) -> None:
+    """Two ``ztb watch --once`` started together (cron and a manual run), 30 transitions in a row:
     every firing and every resolved is sent exactly once."""
     live = live_folder(tmp_path / "live")
     write_config(tmp_path / "watch.toml")
     env = env_for(hook_server.url())
     assert watch_once(tmp_path, env).returncode == 0
     command = "ztb watch --once --config watch.toml --state-dir ."
-    rounds = 12
+    rounds = 30
     for i in range(rounds):
         age(live, 1200 if i % 2 == 0 else 0, ("stats.json",))
         procs = [subprocess.Popen(["/bin/sh", "-c", command], env=env, cwd=tmp_path, text=True,
@@ -107,3 +107,38 @@ def test_two_watches_racing_on_one_transition_send_one_message(
             assert watch_once(tmp_path, env).returncode == 0
     expected = ["[firing] live_stale · stats.json", "[resolved] live_stale · stats.json"] * (rounds // 2)
     assert hook_server.titles == expected
+
+
+def test_a_webhook_that_refuses_for_good_is_exit_1_not_ok(tmp_path: Path) -> None:
+    """A 404 (the channel's webhook was deleted) or a redirect: the alert did not get through and
+    never will; cron's exit status must say so (README: exit 1 when a message did not get through)."""
+    live = live_folder(tmp_path / "live")
+    age(live, 1200, ("stats.json",))
+    write_config(tmp_path / "watch.toml")
+    for status, headers in ((404, {}), (302, {"Location": "http://127.0.0.1:9/elsewhere"})):
+        hook = FakeHook(always=Reply(status, {"message": "Unknown Webhook", "code": 10015}, headers))
+        try:
+            for path in (tmp_path / ".ztb").glob("watch-state.json"):
+                path.unlink()  # the same firing again, as a new alert
+            r = watch_once(tmp_path, env_for(hook.url()))
+        finally:
+            hook.close()
+        assert r.returncode == 1, (status, r.stdout + r.stderr)
+        assert "failed permanently" in r.stdout and "delivered" not in r.stdout, r.stdout
+        assert "ztb-outbox-dead.jsonl" in r.stdout and TOKEN not in r.stdout + r.stderr, r.stdout
+
+
+def test_a_cut_after_the_status_line_is_not_delivered(tmp_path: Path) -> None:
+    """A server that sends ``HTTP/1.1 204`` and then drips its headers past the deadline never
+    finished answering: the alert stays in the outbox (README: "sent" only when true)."""
+    live = live_folder(tmp_path / "live")
+    age(live, 1200, ("stats.json",))
+    write_config(tmp_path / "watch.toml")
+    drip = RawHook("drip", interval=0.1)  # the status line in 2.5 s, the headers would take 23 s
+    try:
+        env = env_for(drip.url(), ZTB_WEBHOOK_TIMEOUT_SEC="6", ZTB_DELIVERY_BUDGET_SEC="7")
+        r = watch_once(tmp_path, env)
+    finally:
+        drip.close()
+    assert r.returncode == 1 and "delivered" not in r.stdout, r.stdout + r.stderr
+    assert "kept in the outbox to retry" in r.stdout and "no complete answer within 6 s" in r.stdout
