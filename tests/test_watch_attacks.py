@@ -142,3 +142,28 @@ def test_a_cut_after_the_status_line_is_not_delivered(tmp_path: Path) -> None:
         drip.close()
     assert r.returncode == 1 and "delivered" not in r.stdout, r.stdout + r.stderr
     assert "kept in the outbox to retry" in r.stdout and "no complete answer within 6 s" in r.stdout
+
+
+def test_a_clock_put_back_a_day_holds_back_neither_firing_nor_repeat(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    """The PC's clock ran a day ahead, then NTP put it right: stamps written in that future must not
+    keep a pending alert pending (or a repeat waiting) for a day."""
+    live = live_folder(tmp_path / "live")
+    write_config(tmp_path / "watch.toml", "for_sec = 120")
+    env = env_for(hook_server.url())
+    age(live, 1200, ("stats.json",))
+    assert watch_once(tmp_path, env, shift="+1d").returncode == 0  # pending, seen "tomorrow"
+    age(live, 0, ("trade-state.json",))
+    assert watch_once(tmp_path, env).returncode == 0  # the clock is right again: pending from now
+    assert hook_server.titles == []
+    r = watch_once(tmp_path, env, shift="+3m")
+    assert r.returncode == 0 and hook_server.titles == ["[firing] live_stale · stats.json"], r.stdout
+    age(live, -4 * 86400, ("trade-state.json",))
+    for shift in ("+1d", "+1d"):  # the clock runs ahead again: one repeat there, as due
+        assert watch_once(tmp_path, env, shift=shift).returncode == 0
+    assert hook_server.titles[1:] == ["[firing · repeat] live_stale · stats.json"]
+    assert watch_once(tmp_path, env, shift="+5m").returncode == 0  # put right: not due yet
+    assert len(hook_server.titles) == 2
+    r = watch_once(tmp_path, env, shift="+66m")  # an hour (repeat_interval_sec) on: repeated
+    assert hook_server.titles[2:] == ["[firing · repeat] live_stale · stats.json"], r.stdout

@@ -13,6 +13,9 @@ Policy (users depend on it):
   replaced atomically *before* anything is queued or sent; ``outgoing`` is emptied only after the
   messages are in the outbox (fsync'd, keyed by message id so a second hand-over replaces the first).
   A kill -9 at any point therefore loses no transition, and sends at most one extra copy.
+* **A clock put back** (NTP fixing a clock that ran ahead): a pending or last-sent time in the future
+  is taken as now, so the alert fires ``for_sec`` from now and repeats ``repeat_interval_sec`` from
+  now, never only once the clock has caught up with the jump.
 * A state file that cannot be read is kept as ``watch-state.json.unreadable`` and the watch starts
   fresh (firing alerts are then sent again: a copy too many, never one too few).
 """
@@ -92,6 +95,9 @@ def advance(state: dict[str, Any], found: Findings, cfg: WatchConfig, silences: 
         rc = cfg.rule(f.rule)
         a = alerts.get(key) or {"rule": f.rule, "subject": f.subject, "state": "pending", "active_since": stamp,
                                 "seen": 0, "fired_at": None, "last_sent": None, "suppressed": False}  # fmt: skip
+        for when in ("active_since", "last_sent"):  # written while the clock ran ahead: taken as now
+            if _since(a, when, now) < 0:
+                a[when] = stamp
         a.update(seen=int(a.get("seen", 0)) + 1, summary=f.summary, severity=rc.severity)
         if (
             a["state"] == "pending"
