@@ -167,3 +167,32 @@ def test_a_clock_put_back_a_day_holds_back_neither_firing_nor_repeat(
     assert len(hook_server.titles) == 2
     r = watch_once(tmp_path, env, shift="+66m")  # an hour (repeat_interval_sec) on: repeated
     assert hook_server.titles[2:] == ["[firing · repeat] live_stale · stats.json"], r.stdout
+
+
+def test_a_state_of_the_wrong_shape_is_set_aside_not_a_crash_every_minute(
+    tmp_path: Path, hook_server: FakeHook
+) -> None:
+    """Valid JSON with the wrong types inside (hand-edited, another version): the watch keeps it as
+    ``.unreadable`` and starts fresh, as README promises, instead of a traceback every minute."""
+    live = live_folder(tmp_path / "live")
+    write_config(tmp_path / "watch.toml")
+    env = env_for(hook_server.url())
+    firing = {"rule": "live_stale", "subject": "stats.json", "state": "firing", "seen": 3,
+              "active_since": "2025-01-01T00:00:00", "fired_at": None, "last_sent": "2025-01-01T00:00:00"}  # fmt: skip
+    shapes = [
+        {"alerts": {"x": 5}, "outgoing": [], "memory": {}},
+        {"alerts": {}, "outgoing": [5, "x"], "memory": {}},
+        {"alerts": {}, "outgoing": [], "memory": {"pnl": [1], "running": 5, "scheduler_ok": "x"}},
+        {"alerts": {"live_stale:stats.json": firing}, "outgoing": [], "memory": {}},  # naive stamps
+        {"alerts": {"live_stale:stats.json": {**firing, "seen": "3"}}, "outgoing": [], "memory": {}},
+    ]
+    age(live, 1200, ("stats.json",))
+    for i, shape in enumerate(shapes):
+        (tmp_path / ".ztb").mkdir(exist_ok=True)
+        (tmp_path / ".ztb" / "watch-state.json").write_text(json.dumps({"version": 1, **shape}))
+        r = watch_once(tmp_path, env)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (i, r.stdout + r.stderr)
+        assert "kept as watch-state.json.unreadable, starting fresh" in r.stderr, (i, r.stderr)
+        assert hook_server.titles[-1] == "[firing] live_stale · stats.json", (i, r.stdout)
+        assert watch_once(tmp_path, env).returncode == 0  # the fresh state works the next minute
+    assert len(hook_server.titles) == len(shapes)
