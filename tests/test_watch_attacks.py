@@ -196,3 +196,15 @@ def test_a_state_of_the_wrong_shape_is_set_aside_not_a_crash_every_minute(
         assert hook_server.titles[-1] == "[firing] live_stale · stats.json", (i, r.stdout)
         assert watch_once(tmp_path, env).returncode == 0  # the fresh state works the next minute
     assert len(hook_server.titles) == len(shapes)
+
+
+def test_a_silence_shorter_than_a_second_is_refused_not_reported_as_made(tmp_path: Path) -> None:
+    env = env_for()
+    for bad in ("0.0000001s", "0.5s", "0s", "91d", "1e5h", "-1h", "2x"):
+        r = sh(f"ztb silence add live_stale --for '{bad}' --state-dir .", env, tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith("ztb: error: --for: "), (bad, r.stdout + r.stderr)
+        assert "silence " not in r.stdout, (bad, r.stdout)
+    r = sh("ztb silence list --all --state-dir .", env, tmp_path)
+    assert r.stdout.strip() == "no active silences", r.stdout
+    r = sh("ztb silence add live_stale:stats.json --for 1s --state-dir .", env, tmp_path)
+    assert r.returncode == 0 and "live_stale:stats.json until" in r.stdout, r.stdout + r.stderr
