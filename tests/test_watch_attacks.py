@@ -185,6 +185,7 @@ def test_a_state_of_the_wrong_shape_is_set_aside_not_a_crash_every_minute(
         {"alerts": {}, "outgoing": [], "memory": {"pnl": [1], "running": 5, "scheduler_ok": "x"}},
         {"alerts": {"live_stale:stats.json": firing}, "outgoing": [], "memory": {}},  # naive stamps
         {"alerts": {"live_stale:stats.json": {**firing, "seen": "3"}}, "outgoing": [], "memory": {}},
+        {"alerts": {}, "outgoing": [], "memory": {}, "last_eval": "yesterday", "interval_sec": "60"},
     ]
     age(live, 1200, ("stats.json",))
     for i, shape in enumerate(shapes):
@@ -208,3 +209,16 @@ def test_a_silence_shorter_than_a_second_is_refused_not_reported_as_made(tmp_pat
     assert r.stdout.strip() == "no active silences", r.stdout
     r = sh("ztb silence add live_stale:stats.json --for 1s --state-dir .", env, tmp_path)
     assert r.returncode == 0 and "live_stale:stats.json until" in r.stdout, r.stdout + r.stderr
+
+
+def test_doctor_reads_a_state_of_the_wrong_shape_as_a_warning_not_a_crashed_check(tmp_path: Path) -> None:
+    (tmp_path / "run-1").mkdir()
+    (tmp_path / ".ztb").mkdir()
+    (tmp_path / ".ztb" / "watch-state.json").write_text(json.dumps(
+        {"version": 1, "alerts": {}, "outgoing": [], "memory": {}, "last_eval": "yesterday", "interval_sec": "60"}))  # fmt: skip
+    r = sh("ztb doctor --correlation-id run-1 --artifacts-dir . --state-file .ztb/cronish-state.json",
+           env_for(), tmp_path)  # fmt: skip
+    line = next(x for x in r.stdout.splitlines() if "watch_state" in x)
+    assert line.startswith("[WARN] watch_state: ") and "not a watch state" in line, r.stdout + r.stderr
+    assert "crashed" not in r.stdout and "Traceback" not in r.stderr
+    assert (tmp_path / ".ztb" / "watch-state.json").exists()  # the doctor only reads: nothing set aside

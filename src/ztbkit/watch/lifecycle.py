@@ -87,6 +87,10 @@ def _well_formed(doc: Any) -> bool:
     alerts, outgoing, memory = doc.get("alerts"), doc.get("outgoing"), doc.get("memory")
     if not (isinstance(alerts, dict) and isinstance(outgoing, list) and isinstance(memory, dict)):
         return False
+    interval = doc.get("interval_sec")
+    if not (_stamp(doc.get("last_eval"), True) and _stamp(doc.get("watching_since"), True)
+            and (interval is None or type(interval) in (int, float))):  # fmt: skip
+        return False
     for a in alerts.values():
         if not (isinstance(a, dict) and all(isinstance(a.get(k), str) for k in ("rule", "subject", "state"))
                 and type(a.get("seen", 0)) is int and _stamp(a.get("active_since"))
