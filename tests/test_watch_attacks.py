@@ -214,8 +214,8 @@ def test_a_silence_shorter_than_a_second_is_refused_not_reported_as_made(tmp_pat
 def test_doctor_reads_a_state_of_the_wrong_shape_as_a_warning_not_a_crashed_check(tmp_path: Path) -> None:
     (tmp_path / "run-1").mkdir()
     (tmp_path / ".ztb").mkdir()
-    (tmp_path / ".ztb" / "watch-state.json").write_text(json.dumps(
-        {"version": 1, "alerts": {}, "outgoing": [], "memory": {}, "last_eval": "yesterday", "interval_sec": "60"}))  # fmt: skip
+    shape = {"alerts": {}, "outgoing": [], "memory": {}, "last_eval": "yesterday", "interval_sec": "60"}
+    (tmp_path / ".ztb" / "watch-state.json").write_text(json.dumps({"version": 1, **shape}))
     r = sh("ztb doctor --correlation-id run-1 --artifacts-dir . --state-file .ztb/cronish-state.json",
            env_for(), tmp_path)  # fmt: skip
     line = next(x for x in r.stdout.splitlines() if "watch_state" in x)
