@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from conftest import sh
@@ -222,3 +223,27 @@ def test_doctor_reads_a_state_of_the_wrong_shape_as_a_warning_not_a_crashed_chec
     assert line.startswith("[WARN] watch_state: ") and "not a watch state" in line, r.stdout + r.stderr
     assert "crashed" not in r.stdout and "Traceback" not in r.stderr
     assert (tmp_path / ".ztb" / "watch-state.json").exists()  # the doctor only reads: nothing set aside
+
+
+def test_a_dripping_heartbeat_server_leaves_no_thread_or_socket_behind() -> None:
+    """``ztb watch`` as a service pings every minute: a heartbeat server that drips its answer must
+    not keep each ping's thread and socket alive after its deadline (60 an hour would pile up)."""
+    import threading
+
+    from ztbkit.notify.heartbeat import ping
+
+    drip = RawHook("dripbody", interval=0.3)  # 200 at once, then a body that never ends
+    try:
+        for _ in range(3):
+            ping(drip.url(), timeout=1.0)  # its verdict is not the point here: what it leaves behind is
+
+        def pinging() -> list[threading.Thread]:
+            return [t for t in threading.enumerate() if "_get" in t.name or "heartbeat" in t.name]
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and pinging():
+            time.sleep(0.1)
+        left = pinging()
+        assert left == [], f"{len(left)} ping thread(s) still reading the dripping server"
+    finally:
+        drip.close()
