@@ -7,7 +7,8 @@ Policy (users depend on it):
   carries its token in the path and answers the same GET.
 * One attempt, never retried: the next evaluation pings again, so a retry would only delay it. The
   whole attempt (connect, headers, body) ends within ``timeout`` seconds of wall-clock time (default
-  10 s), however slowly the server answers; redirects are never followed.
+  10 s), however slowly the server answers: at the deadline its socket is shut, so no thread keeps
+  reading a dripping server (a ``ztb watch`` service pings every minute); redirects are never followed.
 * The URL's token is never printed: results name the URL only through
   :func:`ztbkit.notify.webhook.redact`.
 * Only the standard library is used (``http.client``): what runs every minute stays cheap.
@@ -15,8 +16,11 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ztbkit.notify.webhook import redact, scrub
@@ -55,13 +59,14 @@ def ping_url(url: str, suffix: str = "") -> str:
     return f"{base.rstrip('/')}/{suffix}{sep}{query}"
 
 
-def _get(url: str, timeout: float, out: list[PingResult]) -> None:
+def _get(url: str, timeout: float, out: list[PingResult], conns: list[Any]) -> None:
     import http.client
 
     parts = urlsplit(url)
     conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn = conn_cls(parts.hostname or "", parts.port, timeout=timeout)
+    conns.append(conn)  # ping() shuts its socket at the deadline
     try:
         conn.request("GET", path, headers={"User-Agent": "ztbkit-heartbeat"})
         response = conn.getresponse()
@@ -80,12 +85,21 @@ def ping(url: str, suffix: str = "", *, timeout: float = DEFAULT_TIMEOUT) -> Pin
     if urlsplit(target).scheme not in ("http", "https"):
         return PingResult(False, None, f"heartbeat {redact(target)}: not an http(s) URL")
     out: list[PingResult] = []
+    conns: list[Any] = []
     # A thread with a deadline bounds the whole exchange: socket timeouts alone restart with every byte.
-    worker = threading.Thread(target=_get, args=(target, timeout, out), daemon=True)
+    worker = threading.Thread(
+        target=_get, args=(target, timeout, out, conns), daemon=True, name="ztb-heartbeat"
+    )
     worker.start()
     worker.join(timeout)
+    timed_out = worker.is_alive()
+    if timed_out:  # a server dripping its answer: cut it, or the thread (and its socket) reads on
+        for conn in conns:  # for minutes, one more with every evaluation of a `ztb watch` service
+            with contextlib.suppress(OSError, AttributeError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+        worker.join(1.0)
     what = f"heartbeat{'/' + suffix if suffix else ''} to {redact(target)}"
-    if not out:
+    if timed_out or not out:  # what the cut thread adds afterwards (a reset) is not the answer
         return PingResult(False, None, f"{what}: no answer within {timeout:g} s (not retried)")
     result = out[0]
     verdict = "sent" if result.ok else "failed"

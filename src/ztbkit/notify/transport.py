@@ -107,6 +107,9 @@ def attempt(
                                     allow_redirects=False, stream=True)  # fmt: skip
         except (requests.RequestException, OSError) as exc:
             return Answer(None, exc, hit.is_set() or isinstance(exc, requests.Timeout))
+        if hit.is_set():  # cut while the headers dripped: http.client parsed a partial answer
+            response.close()  # (a status line alone); the server never finished saying "accepted"
+            return Answer(None, requests.Timeout("headers cut at the deadline"), True)
         # The status line and headers are the answer: a 2xx means the server accepted the alert, even
         # if its body then drips, never ends or is huge (reading it to the end would time the attempt
         # out and send the alert again, or fill the memory). The body, only ever a short JSON or error

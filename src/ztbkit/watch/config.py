@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztbkit.core.errors import UsageError
+from ztbkit.core.errors import UsageError, ZtbError
+from ztbkit.core.jsonread import open_regular
 from ztbkit.core.statedir import ztb_dir
 
 URGENT, INFO = "urgent", "info"
@@ -42,6 +43,7 @@ RULES: dict[str, tuple[str, str]] = {
 }
 #: One-shot rules: sent once when they happen, never repeated, never resolved.
 EVENTS = frozenset({"live_config_changed", "training_failed", "training_finished"})
+MAX_CONFIG_BYTES = 1 << 20  # a watch.toml is a few hundred bytes; more is not one
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +165,24 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
     source, base = "(defaults)", Path(".")
     if path is not None:
         try:
-            with open(path, "rb") as fh:
-                doc = tomllib.load(fh)
+            with open_regular(path) as fh:  # a FIFO there is refused, never read (cron would pile up)
+                raw = fh.read(MAX_CONFIG_BYTES + 1)
+            if len(raw) > MAX_CONFIG_BYTES:
+                raise UsageError(
+                    f"--config: {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, not a watch.toml"
+                )
+            doc = tomllib.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise UsageError(f"--config: {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"--config: {path} is not valid TOML: {exc}") from None
+        except ZtbError as exc:  # a folder, a FIFO, no permission: open_regular names the path
+            raise UsageError(f"--config: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"--config: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+        except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
+            reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
+            raise UsageError(f"--config: {path} is not valid TOML: {reason}") from None
         except OSError as exc:
             raise UsageError(f"--config: {path}: {exc.strerror or exc}") from None
         source, base = str(path), path.parent.absolute()

@@ -80,6 +80,8 @@ def period_days(period: str, when: date) -> tuple[date, date]:
     if period == "day":
         return when, when
     if period == "week":
+        if when.toordinal() < 7:  # date.min + 6 days: the week would start before 0001-01-01
+            raise UsageError(f"--date: {when}: a week ending then starts before the year 1")
         return when - timedelta(days=6), when
     return when.replace(day=1), when
 
@@ -90,7 +92,7 @@ def build_digest(ztb_dir: Path, first: date, last: date, now: datetime) -> Diges
     state = load_state(ztb_dir, lambda _m: None, set_aside=False) if d.watched else {"memory": {}}
     since = state.get("watching_since")
     if isinstance(since, str):  # a watch that started after the period saw none of it
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, OverflowError):
             d.watched = datetime.fromisoformat(since).astimezone(tz).date() <= last
     for day, pairs in sorted((state["memory"].get("pnl") or {}).items()):
         if isinstance(pairs, dict) and first.isoformat() <= day <= last.isoformat():
@@ -101,7 +103,7 @@ def build_digest(ztb_dir: Path, first: date, last: date, now: datetime) -> Diges
     for m in read_events(ztb_dir):
         try:
             day = datetime.fromisoformat(m["at"]).astimezone(tz).date()
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):  # a hand-edited line near year 1 or 9999
             continue
         if not first <= day <= last:
             continue

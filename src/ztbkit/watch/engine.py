@@ -213,7 +213,10 @@ def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_
         say(f"ok: evaluated at {now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}: {len(firing)} firing"
             + (f" ({', '.join(firing[:5])}{', …' if len(firing) > 5 else ''})" if firing else "")
             + (f", {len(queued)} message(s) handed to the outbox" if queued else ", nothing new to send"))  # fmt: skip
-        out.exit_code = 0 if all_delivered and beat_ok and not state["outgoing"] else 1
+        if refused:  # gone from the outbox, not delivered: the run did not get it through (exit 1)
+            say(f"not sent: refused for good, kept in {cfg.ztb_dir / 'ztb-outbox-dead.jsonl'} "
+                "(fix [routes] or ZTB_DISCORD_WEBHOOK; `ztb notify` counts them)")  # fmt: skip
+        out.exit_code = 0 if all_delivered and beat_ok and not refused and not state["outgoing"] else 1
         return out
     finally:
         lock.release()

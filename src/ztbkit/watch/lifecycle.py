@@ -13,6 +13,9 @@ Policy (users depend on it):
   replaced atomically *before* anything is queued or sent; ``outgoing`` is emptied only after the
   messages are in the outbox (fsync'd, keyed by message id so a second hand-over replaces the first).
   A kill -9 at any point therefore loses no transition, and sends at most one extra copy.
+* **A clock put back** (NTP fixing a clock that ran ahead): a pending or last-sent time in the future
+  is taken as now, so the alert fires ``for_sec`` from now and repeats ``repeat_interval_sec`` from
+  now, never only once the clock has caught up with the jump.
 * A state file that cannot be read is kept as ``watch-state.json.unreadable`` and the watch starts
   fresh (firing alerts are then sent again: a copy too many, never one too few).
 """
@@ -37,6 +40,7 @@ from ztbkit.watch.silences import Silence, silence_for
 
 STATE_FILE, EVENTS_FILE = "watch-state.json", "watch-events.jsonl"
 EVENTS_MAX_BYTES = 2 * 2**20
+MESSAGE_TEXT = ("id", "kind", "rule", "subject", "severity", "summary")
 MAX_OUTGOING = 500  # messages that cannot be handed over (no webhook) are kept, the newest ones
 Warn = Callable[[str], None]
 
@@ -53,8 +57,8 @@ def load_state(ztb_dir: Path, warn: Warn, *, set_aside: bool = True) -> dict[str
     if read is None:
         return fresh_state()
     doc = read.value if read.ok else None
-    if (isinstance(doc, dict) and isinstance(doc.get("alerts"), dict) and isinstance(doc.get("outgoing"), list)
-            and isinstance(doc.get("memory"), dict)):  # fmt: skip
+    if _well_formed(doc):
+        assert isinstance(doc, dict)
         return doc
     if not set_aside:
         warn(f"{read.problem or f'{path}: not a watch state'}")
@@ -63,6 +67,47 @@ def load_state(ztb_dir: Path, warn: Warn, *, set_aside: bool = True) -> dict[str
     os.replace(path, aside)
     warn(f"{read.problem or f'{path}: not a watch state'}; kept as {aside.name}, starting fresh")
     return fresh_state()
+
+
+def _stamp(value: Any, optional: bool = False) -> bool:
+    """An ISO time with its offset (a naive one cannot be compared with now: TypeError)."""
+    if value is None:
+        return optional
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value).utcoffset() is not None
+    except ValueError:
+        return False
+
+
+def _well_formed(doc: Any) -> bool:
+    """Every field the watch relies on has its type: a hand-edited or foreign state that passed as
+    JSON would otherwise raise in every evaluation, for ever (it is set aside instead)."""
+    if not isinstance(doc, dict):
+        return False
+    alerts, outgoing, memory = doc.get("alerts"), doc.get("outgoing"), doc.get("memory")
+    if not (isinstance(alerts, dict) and isinstance(outgoing, list) and isinstance(memory, dict)):
+        return False
+    interval = doc.get("interval_sec")
+    if not (_stamp(doc.get("last_eval"), True) and _stamp(doc.get("watching_since"), True)
+            and (interval is None or type(interval) in (int, float))):  # fmt: skip
+        return False
+    for a in alerts.values():
+        if not (isinstance(a, dict) and all(isinstance(a.get(k), str) for k in ("rule", "subject", "state"))
+                and type(a.get("seen", 0)) is int and _stamp(a.get("active_since"))
+                and _stamp(a.get("fired_at"), True) and _stamp(a.get("last_sent"), True)
+                and all(isinstance(a.get(k, ""), str) for k in ("summary", "severity"))):  # fmt: skip
+            return False
+    for m in outgoing:
+        if not (isinstance(m, dict) and all(isinstance(m.get(k), str) for k in MESSAGE_TEXT)
+                and m["kind"] in ("firing", "repeat", "resolved", "event") and _stamp(m.get("at"))
+                and _stamp(m.get("since"), True) and isinstance(m.get("data", {}), dict)):  # fmt: skip
+            return False
+    shapes = {"pnl": dict, "running": list, "failed": list, "scheduler_ok": dict}
+    return (
+        all(isinstance(memory.get(k, kind()), kind) for k, kind in shapes.items())
+        and all(isinstance(v, dict) for v in memory.get("pnl", {}).values())
+        and isinstance(memory.get("config_hash"), str | None)
+    )
 
 
 def save_state(ztb_dir: Path, state: dict[str, Any]) -> None:
@@ -92,6 +137,9 @@ def advance(state: dict[str, Any], found: Findings, cfg: WatchConfig, silences: 
         rc = cfg.rule(f.rule)
         a = alerts.get(key) or {"rule": f.rule, "subject": f.subject, "state": "pending", "active_since": stamp,
                                 "seen": 0, "fired_at": None, "last_sent": None, "suppressed": False}  # fmt: skip
+        for when in ("active_since", "last_sent"):  # written while the clock ran ahead: taken as now
+            if _since(a, when, now) < 0:
+                a[when] = stamp
         a.update(seen=int(a.get("seen", 0)) + 1, summary=f.summary, severity=rc.severity)
         if (
             a["state"] == "pending"

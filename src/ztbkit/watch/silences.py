@@ -54,14 +54,14 @@ class Silence:
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``2h``, ``1d``, ``1h30m`` → a timedelta (more than 0, at most 90 days)."""
+    """``90s``, ``30m``, ``2h``, ``1d``, ``1h30m`` → a timedelta (at least 1 s, at most 90 days)."""
     raw = text.strip().lower()
     parts = _DURATION.findall(raw)
     if not raw or "".join(n + u for n, u in parts) != raw:
         raise UsageError(f"--for: {text!r} is not a duration (e.g. 30m, 2h, 1d, 1h30m)")
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if not 0 < seconds <= 90 * 86400:
-        raise UsageError(f"--for: {text!r} must be more than 0 and at most 90 days")
+    if not 1 <= seconds <= 90 * 86400:  # under a second it would be over before it is listed
+        raise UsageError(f"--for: {text!r} must be at least 1s and at most 90 days")
     return timedelta(seconds=seconds)
 
 
