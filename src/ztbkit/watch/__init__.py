@@ -13,7 +13,6 @@ or firing (one row per rule + subject), as the last ``ztb watch`` evaluation lef
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
