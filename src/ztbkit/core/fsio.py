@@ -18,6 +18,7 @@ folder swapped for a junction between the check and the rename is the one docume
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -223,7 +224,7 @@ def prepare_output_dir(
     """Create the output folder ``folder``; OutputPathError naming it (or ``shown``) when impossible."""
     path = Path(folder)
     try:
-        _make_folders(path)
+        make_folders(path)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(
             f"{shown or path}: cannot write: a file is in the way of the folder {path}"
@@ -233,9 +234,14 @@ def prepare_output_dir(
     return path
 
 
-def _make_folders(path: Path) -> None:
-    """``mkdir -p`` without recursion: ``Path.mkdir(parents=True)`` recurses once per missing folder and
-    a path 2,000 folders deep raised RecursionError (a traceback) instead of the OS's own reason."""
+def make_folders(folder: str | os.PathLike[str], mode: int = 0o777) -> None:
+    """``mkdir -p`` (``Path.mkdir(parents=True, exist_ok=True)``) without recursion, for every folder
+    ztbkit makes: ``Path.mkdir`` recurses once per missing folder and a path 2,000 folders deep raised
+    RecursionError (a traceback). A path deeper than :data:`MAX_OUTPUT_DEPTH` or longer than the
+    system takes is an OSError naming it before any folder is made; a file in the way is
+    FileExistsError or NotADirectoryError, as from ``Path.mkdir``."""
+    path = Path(folder)
+    _check_length(path)  # before any folder is made: a path too long must leave nothing behind
     missing = []
     while not os.path.isdir(path) and path != path.parent:
         missing.append(path)
@@ -248,6 +254,24 @@ def _make_folders(path: Path) -> None:
                 folder
             ):  # a file in the way; a folder made meanwhile by another writer is fine
                 raise
+
+
+#: Output folders deeper than this are refused before any is made: no real layout comes near it, and
+#: a path 2,000 folders deep is a mistake or an attack, not a place for a report.
+MAX_OUTPUT_DEPTH = 255
+
+
+def _check_length(path: Path) -> None:
+    """OSError naming ``path`` when it is deeper than :data:`MAX_OUTPUT_DEPTH` folders, or (POSIX) longer
+    than the system takes, in all (PATH_MAX 4096 bytes) or in one name (NAME_MAX 255 bytes)."""
+    full = os.path.abspath(path)
+    if len(Path(full).parts) > MAX_OUTPUT_DEPTH:
+        raise OSError(errno.ENAMETOOLONG, f"too deep (more than {MAX_OUTPUT_DEPTH} folders)", os.fspath(path))
+    if os.name != "posix":
+        return  # Windows answers for itself; its limits depend on the long-path setting
+    whole = os.fsencode(full)
+    if len(whole) >= 4096 or max((len(n) for n in whole.split(b"/")), default=0) > 255:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), os.fspath(path))
 
 
 def remove_stale_temps(

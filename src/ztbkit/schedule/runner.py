@@ -49,6 +49,7 @@ from typing import Any, TextIO
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import UsageError
+from ztbkit.core.fsio import make_folders
 from ztbkit.core.proc import (
     KillOnCloseJob,
     descendants,
@@ -82,7 +83,7 @@ def _rotate(log: Path) -> None:
 
 def _open_log(log_dir: Path, log_path: Path) -> TextIO:
     """The job's log for appending, never blocking: a FIFO or folder there is an OSError, not a hang."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    make_folders(log_dir)
     _rotate(log_path)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(log_path, flags, 0o666)
