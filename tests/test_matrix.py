@@ -399,7 +399,7 @@ def _path_cells() -> list[tuple[str, str]]:
     import click
 
     cells = []
-    for name, base in PATH_BASE.items():
+    for name in PATH_BASE:
         for param in cli.commands[name].params:
             if isinstance(param, click.Option) and param.type.name == "path":
                 option = param.opts[-1]

@@ -119,7 +119,7 @@ def _doctor(params: Mapping[str, Any], artifacts_dir: Path) -> dict[str, Any]:
 
 def _run(params: Mapping[str, Any], artifacts_dir: Path, env: Mapping[str, str],
          config: Path | None) -> dict[str, Any]:  # fmt: skip
-    from ztbkit.cli.allowlist import build_policy, check_command
+    from ztbkit.cli.allowlist import CHILD_ENV, build_policy, check_command
     from ztbkit.core.captured import run_captured
 
     command = params.get("command")
@@ -134,11 +134,12 @@ def _run(params: Mapping[str, Any], artifacts_dir: Path, env: Mapping[str, str],
         if not read.ok:
             raise ValueError(f"--config: {read.problem}")
         config_value = read.value
-    check_command(command, build_policy(env, config_value, artifacts_dir))
+    child_env = {**os.environ, **CHILD_ENV}  # caches off: nothing written outside the roots
+    check_command(command, build_policy(env, config_value, artifacts_dir), child_env)
     # -P: the working folder is not put on sys.path, so a ztbkit/ or click.py planted there never runs.
     argv = [sys.executable, "-P", "-m", "ztbkit", *command[1:]] if command[0] == "ztb" else list(command)
     try:
-        result = run_captured(argv, timeout=timeout, cap=OUTPUT_CAP, env=os.environ)
+        result = run_captured(argv, timeout=timeout, cap=OUTPUT_CAP, env=child_env)
     except OSError as exc:
         raise ValueError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
     code, sig = result["returncode"], result["signal"]

@@ -98,13 +98,14 @@ def run_nightly(
         )
     day = report_date(date_text, clock=clock, source=date_source)
     day_dir = Path(out_dir) / day.isoformat()
-    prepare_output_dir(
-        day_dir
-    )  # an unusable --out-dir (a file in the way, a path too long) is exit 2 at once
+    # An unusable --out-dir (a file in the way, a path too long) is exit 2 before any work.
+    prepare_output_dir(day_dir)
     if cache is True:
         from ztbkit.data.loadcache import LoadCache
+        from ztbkit.data.tbcache import caching_disabled
 
-        cache = LoadCache()
+        # ZTB_NO_CACHE=1 (compat): nothing written to the user's cache folder
+        cache = False if caching_disabled() else LoadCache()
     load_cache = cache or None
     tree: ArtifactTree = load_artifacts(artifacts_dir, cache=load_cache)
     result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
