@@ -123,6 +123,9 @@ def _index_entries(
     if read.problem is not None:
         issues.append(read.problem)
         return {}
+    if read.duplicates:
+        issues.append(Problem(path, f"duplicate key {', '.join(map(repr, read.duplicates[:5]))} in one object; "
+                                    "the last value is used"))  # fmt: skip
     doc = read.value
     best: set[str] = set()
     if isinstance(doc, dict) and isinstance(doc.get("sessions"), list):
