@@ -214,7 +214,11 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("notify --check", ["notify", "--check", "--state-dir", "state"], {"*": {OK, PROBLEM}}),
     ("nightly --skip-notebooks", ["nightly", "--artifacts-dir", "artifacts", "--out-dir", "outputs",
                                   "--skip-notebooks", "--date", "2025-10-01"], {"*": {OK}}),
-    ("tb-scrape", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb.json"],
+    # runs/.ztb-tb-cache.json is where earlier versions kept the cache: now read once when ztbkit wrote
+    # it, and a FIFO or folder of that name is the user's, left alone (#25: the cache moved out)
+    ("tb-scrape", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb.json"], {"*": {OK}}),
+    ("tb-scrape --cache", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb2.json", "--cache",
+                           "runs/.ztb-tb-cache.json"],
      {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),  # the cache path cannot be written
     ("schedule-template --output", ["schedule-template", "--template", "nightly", "--output", "out.txt"],
      {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),
@@ -320,9 +324,10 @@ def test_every_command_survives_every_hostile_input(tmp_path: Path, kind: str) -
     assert not failures, "\n".join(failures)
 
 
-#: Commands that read no file the bot or a user hands them
-#: (``kernel install`` registers a kernel, ``dsr`` computes from its flags).
-READS_NO_INPUT = {"kernel", "dsr"}
+#: Commands that read no file the bot or a user hands them (``kernel install`` registers a kernel,
+#: ``dsr`` computes from its flags, ``lab`` copies the shipped notebooks into its own workspace: its
+#: --dir is in the path test below).
+READS_NO_INPUT = {"kernel", "dsr", "lab"}
 
 
 def test_matrix_covers_every_command() -> None:
@@ -379,6 +384,7 @@ PATH_BASE: dict[str, list[str]] = {
                ".ztb/cronish-state.json"],
     "gates-alert": ["gates-alert", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--dry-run",
                     "--state-dir", "state"],
+    "lab": ["lab", "--prepare-only", "--dir", "outputs/lab"],
     "live-status": ["live-status", "--dry-run", "--state-dir", "state"],
     "nightly": ["nightly", "--artifacts-dir", "artifacts", "--out-dir", "outputs", "--skip-notebooks", "--date",
                 "2025-10-01"],
@@ -392,7 +398,7 @@ PATH_BASE: dict[str, list[str]] = {
 }  # fmt: skip
 #: Options that name something ztbkit writes: a path it cannot use there is always exit 2. (doctor
 #: only reads --state-file; cronish makes --log-dir when a job first runs, and --once ran none here.)
-WRITTEN = {"--out", "--output", "--out-dir", "--state-file", "--cache"}
+WRITTEN = {"--out", "--output", "--out-dir", "--state-file", "--cache", "--dir"}
 
 
 def _path_cells() -> list[tuple[str, str]]:
