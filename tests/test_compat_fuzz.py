@@ -11,7 +11,8 @@ from fuzz_compat import fuzz
 
 @pytest.mark.parametrize("seed", [25, 2025])
 def test_a_fuzz_of_compat_finds_no_escape(tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", os.environ.get("HOME", ""))  # fuzz() points HOME at its sandbox: restored after
+    # fuzz() points HOME and the cache folder at its sandbox and changes folder: all restored after.
+    monkeypatch.setenv("HOME", os.environ.get("HOME", ""))
     monkeypatch.chdir(tmp_path)
     counts = fuzz(tmp_path / "sandbox", requests=60, seed=seed, timeout=90)
     assert counts.requests == 60 and counts.started > 0 and counts.refused > 0, counts

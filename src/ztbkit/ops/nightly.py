@@ -100,13 +100,15 @@ def run_nightly(
     day_dir = Path(out_dir) / day.isoformat()
     # An unusable --out-dir (a file in the way, a path too long) is exit 2 before any work.
     prepare_output_dir(day_dir)
+    load_cache: LoadCache | None = None
     if cache is True:
         from ztbkit.data.loadcache import LoadCache
         from ztbkit.data.tbcache import caching_disabled
 
         # ZTB_NO_CACHE=1 (compat): nothing written to the user's cache folder
-        cache = False if caching_disabled() else LoadCache()
-    load_cache = cache or None
+        load_cache = None if caching_disabled() else LoadCache()
+    elif cache:
+        load_cache = cache
     tree: ArtifactTree = load_artifacts(artifacts_dir, cache=load_cache)
     result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
     csv_path, md_path = day_dir / "trends.csv", day_dir / "trends_table.md"
