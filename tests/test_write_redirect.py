@@ -84,3 +84,21 @@ def test_a_folder_that_is_a_symlink_is_refused_naming_it(tmp_path: Path) -> None
     # A link further up the path is still followed (only the folder written into must be real).
     (outside / "sub").mkdir()
     assert fsio.atomic_write_text(tmp_path / "link" / "sub" / "y.md", "y").read_text(encoding="utf-8") == "y"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX no-follow")
+def test_an_artifacts_folder_that_is_a_link_still_takes_its_default_trends_csv(tmp_path: Path) -> None:
+    """`artifacts -> /mnt/bot/artifacts` is a common setup: the default <artifacts-dir>/trends.csv is
+    resolved once where the user gave the folder, so the no-follow write lands in the real folder."""
+    from conftest import sh
+
+    real = tmp_path / "mnt" / "artifacts"
+    (real / "s1").mkdir(parents=True)
+    (real / "s1" / "summary.json").write_text('{"global_step": 5}', encoding="utf-8")
+    (tmp_path / "artifacts").symlink_to(real, target_is_directory=True)
+    bindir = os.path.dirname(sys.executable)
+    done = sh(
+        "ztb trends", {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}, tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert (real / "trends.csv").read_text(encoding="utf-8").startswith("session_id,")

@@ -112,6 +112,20 @@ LOCAL_ONLY = frozenset({"doctor", "cost", "gates-alert", "compat"})
 
 LOCATION = Location()
 
+
+def followed(folder: Any) -> Any:
+    """``folder`` itself, or its real path when it is a symlink (a local ``artifacts -> /mnt/bot``).
+
+    Writes never go through a folder that is a link (:mod:`ztbkit.core.fsio`): a default output
+    inside ``--artifacts-dir`` is therefore placed in the folder the link names, resolved once here,
+    where the user gave it (compat checks the same resolved path)."""
+    from ztbkit.data.storage import is_remote
+
+    if is_remote(folder) or not os.path.islink(folder):
+        return folder
+    return Path(os.path.realpath(folder))
+
+
 ARTIFACTS_OPT = click.option(
     "--artifacts-dir", type=LOCATION, default=Path("artifacts"), show_default=True,
     help="Root of the bot's artifact tree (one folder per session).",
