@@ -71,9 +71,9 @@ def test_durable_write_fsyncs_the_data_before_the_rename_and_the_folder_after(
         events.append(("fsync", os.fstat(fd).st_ino))
         real_fsync(fd)
 
-    def replace(src: str, dst: str) -> None:
-        events.append(("replace", os.stat(src).st_ino))
-        real_replace(src, dst)
+    def replace(src: str, dst: str, **at: int) -> None:  # POSIX: names relative to the open folder
+        events.append(("replace", os.stat(src, dir_fd=at.get("src_dir_fd")).st_ino))
+        real_replace(src, dst, **at)
 
     monkeypatch.setattr(fsio.os, "fsync", fsync)
     monkeypatch.setattr(fsio.os, "replace", replace)
@@ -325,11 +325,11 @@ def test_temp_name_and_a_failing_cleanup_keep_the_first_error(
     target = tmp_path / "state.json"
     names: list[str] = []
 
-    def replace(src: str, dst: str) -> None:
+    def replace(src: str, dst: str, **at: int) -> None:
         names.append(Path(src).name)
         raise OSError(28, "No space left on device")
 
-    def unlink(path: str) -> None:
+    def unlink(path: str, **at: int) -> None:
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(fsio.os, "replace", replace)
@@ -512,10 +512,11 @@ def test_no_room_for_the_temp_file_is_one_line_naming_the_target(
 ) -> None:
     target = tmp_path / "state.json"
 
-    def mkstemp(**kwargs: object) -> tuple[int, str]:
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(fsio.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(fsio.tempfile, "mkstemp", mkstemp)  # Windows
+    monkeypatch.setattr(fsio, "_create_temp", mkstemp)  # POSIX: created in the open folder
     with pytest.raises(fsio.OutputPathError) as info:
         fsio.atomic_write_text(target, "x")
     assert str(info.value) == f"{target}: cannot write: No space left on device"

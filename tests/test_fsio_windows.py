@@ -35,11 +35,11 @@ def failing_replace(failures: int, winerror: int = 32) -> tuple[Callable[..., No
     """An os.replace that raises the Windows error ``failures`` times, then really replaces."""
     calls: list[str] = []
 
-    def replace(src: str, dst: str) -> None:
+    def replace(src: str, dst: str, **at: int) -> None:  # POSIX: names relative to the open folder
         calls.append(os.fspath(dst))
         if len(calls) <= failures:
             raise windows_error(winerror)
-        REAL_REPLACE(src, dst)
+        REAL_REPLACE(src, dst, **at)
 
     return replace, calls
 
@@ -96,7 +96,7 @@ def test_replace_retrying_gives_up_with_the_error_a_caller_can_inspect(
     last = windows_error(33)
     last.strerror = None
 
-    def replace(src: str, dst: str) -> None:
+    def replace(src: str, dst: str, **at: int) -> None:
         raise last
 
     monkeypatch.setattr(os, "replace", replace)
@@ -115,7 +115,7 @@ def test_posix_permission_error_and_other_windows_errors_are_not_retried(
 ) -> None:
     for exc in (PermissionError(13, "Permission denied"), windows_error(2)):
 
-        def replace(src: str, dst: str, exc: OSError = exc) -> None:
+        def replace(src: str, dst: str, exc: OSError = exc, **at: int) -> None:
             raise exc
 
         monkeypatch.setattr(os, "replace", replace)

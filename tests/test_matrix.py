@@ -218,7 +218,11 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("digest --dry-run", ["digest", "--dry-run", "--state-dir", "state", "--date", "2025-10-01"], {"*": {OK}}),
     ("nightly --skip-notebooks", ["nightly", "--artifacts-dir", "artifacts", "--out-dir", "outputs",
                                   "--skip-notebooks", "--date", "2025-10-01"], {"*": {OK}}),
-    ("tb-scrape", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb.json"],
+    # runs/.ztb-tb-cache.json is where earlier versions kept the cache: now read once when ztbkit wrote
+    # it, and a FIFO or folder of that name is the user's, left alone (#25: the cache moved out)
+    ("tb-scrape", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb.json"], {"*": {OK}}),
+    ("tb-scrape --cache", ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb2.json", "--cache",
+                           "runs/.ztb-tb-cache.json"],
      {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),  # the cache path cannot be written
     ("schedule-template --output", ["schedule-template", "--template", "nightly", "--output", "out.txt"],
      {"*": {OK}, "fifo": {BAD_INPUT}, "directory": {BAD_INPUT}}),
@@ -324,9 +328,10 @@ def test_every_command_survives_every_hostile_input(tmp_path: Path, kind: str) -
     assert not failures, "\n".join(failures)
 
 
-#: Commands that read no file the bot or a user hands them
-#: (``kernel install`` registers a kernel, ``dsr`` computes from its flags).
-READS_NO_INPUT = {"kernel", "dsr"}
+#: Commands that read no file the bot or a user hands them (``kernel install`` registers a kernel,
+#: ``dsr`` computes from its flags, ``lab`` copies the shipped notebooks into its own workspace: its
+#: --dir is in the path test below).
+READS_NO_INPUT = {"kernel", "dsr", "lab"}
 
 
 def test_matrix_covers_every_command() -> None:
@@ -367,3 +372,82 @@ def test_bad_output_paths_are_exit_2_one_line_naming_the_path(tmp_path: Path, co
         assert code == 2 and stderr.startswith("ztb: error: ") and stderr.count("\n") == 1, (bad, stderr)
         assert bad.split("/")[-1] in stderr and "Traceback" not in stderr, stderr
         assert snapshot(work) == before, f"{command} {bad}: something was written"
+
+
+DEEP_PATH = "/".join(["d"] * 2000)  # 2,000 folders in 3,999 characters: under PATH_MAX
+LONG_PATH = "L" * 5000  # one 5,000-character name
+#: Per command, arguments that run it on the work tree; each path option is then given a hostile path.
+PATH_BASE: dict[str, list[str]] = {
+    "budget": ["budget", "--artifacts-dir", "artifacts", "--out", "outputs/b.md"],
+    "compat": ["compat", "--artifacts-dir", "artifacts", "--state-dir", "state"],
+    "cost": ["cost", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--out", "outputs/c.md"],
+    "cronish": ["cronish", "--interval-sec", "3600", "--once", "--state-file", "outputs/cs.json", "--stop-file",
+                "outputs/stop", "--log-dir", "outputs/logs", "--", "true"],
+    "dashboard": ["dashboard", "--artifacts-dir", "artifacts", "--out", "outputs/d.html", "--cell-timeout", "120"],
+    "demo": ["demo", "--sessions", "1", "--out-dir", "outputs/demo"],
+    "doctor": ["doctor", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--state-file",
+               ".ztb/cronish-state.json"],
+    "gates-alert": ["gates-alert", "--correlation-id", GOOD, "--artifacts-dir", "artifacts", "--dry-run",
+                    "--state-dir", "state"],
+    "lab": ["lab", "--prepare-only", "--dir", "outputs/lab"],
+    "live-status": ["live-status", "--dry-run", "--state-dir", "state"],
+    "nightly": ["nightly", "--artifacts-dir", "artifacts", "--out-dir", "outputs", "--skip-notebooks", "--date",
+                "2025-10-01"],
+    "notify": ["notify", "--state-dir", "state"],
+    "report": ["report", "trends", "--artifacts-dir", "artifacts", "--out-dir", "outputs", "--date", "2025-10-01"],
+    "schedule-template": ["schedule-template", "--template", "nightly", "--output", "outputs/s.txt"],
+    "tb-scrape": ["tb-scrape", "--run-dir", "runs", "--output", "outputs/tb.json", "--cache", "outputs/c.json"],
+    "trend-alert": ["trend-alert", "--artifacts-dir", "artifacts", "--dry-run", "--state-dir", "state"],
+    "trends": ["trends", "--artifacts-dir", "artifacts", "--out", "outputs/t.csv"],
+    "trends-md": ["trends-md", "--csv", "trends.csv", "--out", "outputs/t.md"],
+}  # fmt: skip
+#: Options that name something ztbkit writes: a path it cannot use there is always exit 2. (doctor
+#: only reads --state-file; cronish makes --log-dir when a job first runs, and --once ran none here.)
+WRITTEN = {"--out", "--output", "--out-dir", "--state-file", "--cache", "--dir"}
+
+
+def _path_cells() -> list[tuple[str, str]]:
+    import click
+
+    cells = []
+    for name in PATH_BASE:
+        for param in cli.commands[name].params:
+            if isinstance(param, click.Option) and param.type.name == "path":
+                option = param.opts[-1]
+                if name == "cronish" and option == "--config":
+                    continue  # --config replaces the command; its file is in the mutation matrix above
+                if name == "report" and option == "--out-dir":
+                    continue  # checked before the kernel starts, as every output in OUTPUT_COMMANDS
+                cells.append((name, option))
+    return cells
+
+
+@pytest.mark.parametrize("path", [DEEP_PATH, LONG_PATH], ids=["2000-deep", "5000-chars"])
+@pytest.mark.parametrize(("command", "option"), _path_cells())
+def test_a_path_too_deep_or_too_long_is_exit_2_one_line_naming_it(
+    tmp_path: Path, command: str, option: str, path: str
+) -> None:
+    """#25 case 5: a very deep path printed a RecursionError traceback (exit 1) in six commands."""
+    work, sentinel = tmp_path / "work", tmp_path / "sentinel"
+    work.mkdir()
+    sentinel.mkdir()
+    build(work, sentinel, "truncated")
+    argv = list(PATH_BASE[command])
+    hostile = f"{path}/x.md" if option in ("--out", "--output", "--state-file", "--cache") else path
+    if option in argv:
+        argv[argv.index(option) + 1] = hostile
+    else:
+        argv[1:1] = [option, hostile]
+    before = snapshot(work)
+    stdin = b'{"action": "status"}' if command == "compat" else b""
+    STDIN.setdefault(command, stdin)
+    code, stderr, _ = run_cell(command, argv, work, command in SUBPROCESS | {"cronish", "demo", "dashboard"})
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("ztb: error:")]
+    assert "Traceback" not in stderr and "RecursionError" not in stderr, stderr[-800:]
+    assert len(errors) <= 1, stderr[-800:]
+    if option in WRITTEN and (command, option) != ("doctor", "--state-file"):
+        assert code == 2, (code, stderr[-800:])
+    if code == 2:
+        assert len(errors) == 1 and path[:40] in errors[0], stderr[-800:]
+    created = [k for k in set(snapshot(work)) - set(before) if k == "d" or k.startswith(("d/", "LLL"))]
+    assert created == [], created[:3]

@@ -326,8 +326,8 @@ def test_a_file_vanishing_during_a_scan_is_a_one_line_problem(
     gone = write_sb3_style(tmp_path / "runs" / "b", range(0, 30, 10))
     real_find_runs = tensorboard.find_runs
 
-    def find_then_delete(run_dir: Any) -> Any:
-        runs = real_find_runs(run_dir)
+    def find_then_delete(run_dir: Any, *problems: Any) -> Any:
+        runs = real_find_runs(run_dir, *problems)
         gone.unlink()  # after the walk listed it, before it is read
         return runs
 

@@ -18,7 +18,7 @@ CLOCK = FakeClock(datetime(2025, 10, 1, 0, 0, tzinfo=UTC))
 def test_csv_exact_format(make_tree: MakeTree, tmp_path: Path) -> None:
     index = {"sessions": [{"correlation_id": "c", "latest_step": 300}, {"correlation_id": "only_index"}]}
     root = make_tree({
-        "b": {"summary.json": {"global_step": 1000, "rl_sharpe": 1.5, "dsr": 2.0, "p_value": 0.05}},
+        "b": {"summary.json": {"global_step": 1000, "rl_sharpe": 1.5, "dsr": 1.0, "p_value": 0.05}},
         "a": {"summary.json": {"global_step": "abc", "rl_sharpe": 2, "dsr": float("nan")}},
         "c": {},
         "B": {"summary.json": {"p_value": 1e-05}},
@@ -29,7 +29,7 @@ def test_csv_exact_format(make_tree: MakeTree, tmp_path: Path) -> None:
         "session_id,global_step,rl_sharpe,dsr,p_value\n"
         "B,,,,1e-05\n"  # plain string order: uppercase first
         "a,,2,,\n"  # invalid values are empty cells; numbers as Python prints them
-        "b,1000,1.5,2.0,0.05\n"
+        "b,1000,1.5,1.0,0.05\n"  # a DSR is a probability: 1.0 is its top (#25)
         "c,300,,,\n"  # global_step falls back to the index's latest_step
     )  # index-only sessions have no row
 

@@ -96,19 +96,24 @@ def _finite_numbers(doc: list[Any]) -> list[float]:
     return [v for x in doc if (v := _number(x)) is not None]
 
 
-def _eval_files(folder: Path) -> list[str]:
+def _eval_files(folder: Path, notes: list[str] | None = None) -> list[str]:
     """The ``eval_*.json`` names in ``folder``, in name order (one directory read, no glob machinery:
-    a 10,000-session dashboard lists every folder)."""
+    a 10,000-session dashboard lists every folder). A folder that cannot be listed (permission
+    denied, a link loop) is a note naming it in ``notes``; one that is gone is simply empty."""
     try:
         with os.scandir(folder) as it:
             return sorted(e.name for e in it if e.name.startswith("eval_") and e.name.endswith(".json"))
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        if notes is not None:
+            notes.append(f"cannot list {folder}: {exc.strerror or exc}; its eval_*.json files were not read")
         return []
 
 
-def _returns_from_json(folder: Path) -> tuple[list[float], str] | None:
+def _returns_from_json(folder: Path, notes: list[str] | None = None) -> tuple[list[float], str] | None:
     """The first ``eval_*.json`` (name order) holding a list of returns; unreadable files are skipped."""
-    for name in _eval_files(folder):
+    for name in _eval_files(folder, notes):
         read = read_json(folder / name)
         if not read.ok:
             continue
@@ -133,12 +138,15 @@ def _returns_from_tb(folder: Path, tag: str) -> tuple[list[float], str] | None:
     return None
 
 
-def session_returns(s: Session, returns_tag: str = DEFAULT_RETURNS_TAG) -> tuple[Moments, str] | None:
-    """Moments of the session's evaluation return series and where it came from; None if it has none."""
+def session_returns(
+    s: Session, returns_tag: str = DEFAULT_RETURNS_TAG, notes: list[str] | None = None
+) -> tuple[Moments, str] | None:
+    """Moments of the session's evaluation return series and where it came from; None if it has none.
+    A session folder that cannot be listed is a line in ``notes``."""
     if s.folder is None or not os.path.isdir(s.folder):
         return None
     folder = Path(s.folder)
-    found = _returns_from_json(folder)
+    found = _returns_from_json(folder, notes)
     if found is not None and (m := moments(found[0])) is not None:
         return m, found[1]
     # Only then the TensorBoard logs: decoding them is the slow part of a large dashboard.
@@ -148,8 +156,8 @@ def session_returns(s: Session, returns_tag: str = DEFAULT_RETURNS_TAG) -> tuple
     return None
 
 
-def _row(s: Session, a: Assumptions) -> Row | None:
-    found = session_returns(s, a.returns_tag)
+def _row(s: Session, a: Assumptions, notes: list[str] | None = None) -> Row | None:
+    found = session_returns(s, a.returns_tag, notes)
     if found is not None:
         m, where = found
         return Row(
@@ -175,9 +183,11 @@ def trials_adjusted(sessions: Iterable[Session], assumptions: Assumptions = Assu
     When the Sharpes' variance is not a finite number (one Sharpe of 1e308), the board says so in a
     note and has PSR vs 0 but no SR0 and no DSR, rather than failing the dashboard."""
     assumptions.check()
-    rows = [r for s in finished_sessions(sessions) if (r := _row(s, assumptions)) is not None]
+    unlisted: list[str] = []
+    rows = [r for s in finished_sessions(sessions) if (r := _row(s, assumptions, unlisted)) is not None]
     n = len(rows)
     board = Leaderboard(rows, n, None, None, assumptions)
+    board.notes.extend(unlisted)
     if n < 2:
         board.notes.append(f"{n} finished session(s) with a Sharpe: need 2 to estimate V; no DSR")
         return board

@@ -13,8 +13,15 @@ reports and write report files inside the configured roots, and nothing else.
 * Every path-valued option (a ``click.Path`` or ``Location`` option, plus ``--tariff FILE.toml``) must resolve,
   after following symlinks, inside one of the roots: by default compat's artifacts folder and the
   ``outputs`` folder; more via the config's ``"roots"`` list or ``ZTB_COMPAT_ROOTS``
-  (``os.pathsep``-separated). Remote URLs (``s3://``) are refused. A path option left out takes
-  the command's documented default.
+  (``os.pathsep``-separated). Remote URLs (``s3://``) are refused.
+* A path option left out is checked too, as the command will use it: click's default (relative to
+  compat's working folder, where the command runs), or for a default the command computes in its
+  body the rule in :data:`COMPUTED_DEFAULTS` (``trends --out`` is ``<artifacts-dir>/trends.csv``,
+  over the effective ``--artifacts-dir``). A path option with neither is refused, so a new option
+  cannot slip past the roots. ``ztb budget`` left to its default ``reports/budget_daily.md`` is
+  therefore refused unless ``reports`` is a root: give ``--out`` inside one.
+* Caches stay off: commands run with ``ZTB_NO_CACHE=1``, so ``tb-scrape`` keeps no cache unless
+  ``--cache`` names one inside the roots, and no parse cache goes to the user's cache folder.
 * Other programs are allowed only as exact argument-list prefixes listed in the config's
   ``"allow"`` (a string is a one-element prefix, a list a longer one) or ``ZTB_COMPAT_ALLOW``
   (comma-separated, one program each). An entry naming ``ztb`` itself is ignored: ``ztb`` always
@@ -30,14 +37,31 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ztbkit.core.errors import UsageError
+
+if TYPE_CHECKING:
+    import click
 
 #: ztb subcommands that only read artifacts and write reports (see the module docstring).
 REPORT_COMMANDS = frozenset(
     ["budget", "cost", "dashboard", "doctor", "dsr", "report", "schedule-template", "tb-scrape", "trends",
      "trends-md"]
 )  # fmt: skip
+#: Path options whose default the command computes in its body (click's default is None), by
+#: (command, option): a template over the effective values of the other options, or None when
+#: leaving the option out writes and reads no file through it (stdout, or a cache ZTB_NO_CACHE keeps off).
+COMPUTED_DEFAULTS: dict[tuple[str, str], str | None] = {
+    ("trends", "--out"): "{artifacts_dir}/trends.csv",
+    ("dashboard", "--out"): "{artifacts_dir}/dashboard.html",
+    ("cost", "--out"): None,  # printed; the session's reports/cost_estimate.json is under --artifacts-dir
+    ("tb-scrape", "--output"): None,  # printed
+    ("tb-scrape", "--cache"): None,  # off: compat starts every command with ZTB_NO_CACHE=1
+    ("schedule-template", "--output"): None,  # printed
+}
+#: The environment compat adds for every command it starts (see the module policy).
+CHILD_ENV = {"ZTB_NO_CACHE": "1"}
 #: Options whose value names a file although click sees a plain string.
 _EXTRA_PATH_OPTIONS = frozenset(["--tariff"])
 #: Options refused through compat although the command has them, and why.
@@ -91,11 +115,12 @@ def _resolve(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_command(command: Sequence[str], policy: Policy) -> None:
-    """Raise :class:`AllowListError` unless ``command`` may run under ``policy``."""
+def check_command(command: Sequence[str], policy: Policy, env: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`AllowListError` unless ``command`` may run under ``policy``; ``env`` is the
+    environment it will run with (an option's environment variable is its default there)."""
     program = command[0]
     if program == "ztb":
-        _check_ztb(list(command[1:]), policy)
+        _check_ztb(list(command[1:]), policy, os.environ if env is None else env)
         return
     for prefix in policy.extra:
         if tuple(command[: len(prefix)]) == prefix:
@@ -108,7 +133,7 @@ def check_command(command: Sequence[str], policy: Policy) -> None:
     )
 
 
-def _check_ztb(args: list[str], policy: Policy) -> None:
+def _check_ztb(args: list[str], policy: Policy, env: Mapping[str, str]) -> None:
     import click
 
     from ztbkit.cli.base import cli  # every command is registered on it by then (ztbkit.cli)
@@ -136,6 +161,7 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
             takes_arguments = True
     options.setdefault("--help", None)  # type: ignore[arg-type]
     options.setdefault("-h", None)  # type: ignore[arg-type]
+    given: dict[str, str] = {}  # option name -> the value given (the last, as click takes it)
     i = 0
     while i < len(rest):
         arg = rest[i]
@@ -158,6 +184,8 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
                 "known-options-only", f"{flag} is not accepted through compat: {_REFUSED_OPTIONS[flag]}"
             )
         param = options[flag]
+        if param is not None and param.name:
+            given[param.name] = ""
         if param is None or param.is_flag or param.count:
             if eq:
                 raise AllowListError("known-options-only", f"{flag} takes no value")
@@ -169,9 +197,56 @@ def _check_ztb(args: list[str], policy: Policy) -> None:
             i += param.nargs
             if len(values) < param.nargs:
                 raise AllowListError("known-options-only", f"{flag} needs a value")
+        if param.name and values:
+            given[param.name] = values[-1]
         if _is_path_type(param.type) or flag in _EXTRA_PATH_OPTIONS:
             for value in values:
                 _check_path(flag, value, policy)
+    if not any(a in ("--help", "-h") for a in rest):
+        _check_defaults(name, command, given, policy, env)
+
+
+def effective_defaults(name: str, command: click.Command, given: Mapping[str, str],
+                       env: Mapping[str, str]) -> dict[str, str | None]:  # fmt: skip
+    """The path each path option left out of ``ztb NAME`` will use, by option (None: no file).
+
+    Raises :class:`AllowListError` for a path option whose default compat does not know.
+    """
+    import click
+
+    plain: dict[str, str] = {k: v for k, v in given.items() if v}  # what a computed default refers to
+    out: dict[str, str | None] = {}
+    paths = [p for p in command.params if isinstance(p, click.Option) and _is_path_type(p.type) and p.name]
+    for param in paths:
+        if param.name in given:
+            continue
+        value = None
+        for var in [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or []):
+            value = env.get(var) or value
+        default = param.default() if callable(param.default) else param.default
+        if value is None and default is not None and isinstance(default, str | os.PathLike):
+            value = os.fspath(default)
+        if value is not None:
+            plain[param.name or ""] = value
+            out[param.opts[-1]] = value
+    for param in paths:
+        flag = param.opts[-1]
+        if param.name in given or flag in out:
+            continue
+        if (name, flag) not in COMPUTED_DEFAULTS:
+            raise AllowListError("paths-inside-roots", f"ztb {name} {flag}: compat does not know where this "
+                                 "option points when it is left out; give it explicitly")  # fmt: skip
+        rule = COMPUTED_DEFAULTS[(name, flag)]
+        out[flag] = None if rule is None else rule.format(**plain)
+    return out
+
+
+def _check_defaults(name: str, command: click.Command, given: Mapping[str, str], policy: Policy,
+                    env: Mapping[str, str]) -> None:  # fmt: skip
+    """Every path option left out, checked at the path the command will use (see the module policy)."""
+    for flag, value in effective_defaults(name, command, given, env).items():
+        if value is not None:
+            _check_path(flag, value, policy, defaulted=True)
 
 
 def _check_argument(command: str, arg: str) -> None:
@@ -198,7 +273,7 @@ def _is_path_type(kind: object) -> bool:
     return isinstance(kind, click.Path) or getattr(kind, "name", None) == "path"
 
 
-def _check_path(flag: str, value: str, policy: Policy) -> None:
+def _check_path(flag: str, value: str, policy: Policy, *, defaulted: bool = False) -> None:
     if flag == "--tariff" and not value.endswith(".toml"):
         return  # a shipped tariff's name, not a file
     if _URL.match(value):
@@ -212,6 +287,8 @@ def _check_path(flag: str, value: str, policy: Policy) -> None:
         if resolved == root or resolved.is_relative_to(root):
             return
     roots = ", ".join(str(r) for r in policy.roots)
+    what = f"{flag} left out defaults to {value!r}, which" if defaulted else f"{flag} {value!r}"
+    hint = f"; give {flag} inside a root" if defaulted else ""
     raise AllowListError(
-        "paths-inside-roots", f"{flag} {value!r} resolves to {resolved}, outside the allowed roots ({roots})"
+        "paths-inside-roots", f"{what} resolves to {resolved}, outside the allowed roots ({roots}){hint}"
     )

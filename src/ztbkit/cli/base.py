@@ -29,8 +29,9 @@ class ZtbGroup(click.Group):
     """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code.
 
     Any other OSError (a full disk, a file another program holds open on Windows, a folder without
-    write permission) is one line naming the path, exit 2, never a traceback. A broken pipe is
-    left to click, which exits quietly.
+    write permission) is one line naming the path, exit 2, never a traceback; so is a RecursionError
+    (a path or value nested deeper than Python's own recursion). A broken pipe is left to click,
+    which exits quietly.
 
     Every command's ``--correlation-id`` is checked with :func:`ztbkit.core.ids.check_component` (one
     path component, else exit 2), so no command can be handed an id that walks out of its folder.
@@ -52,6 +53,9 @@ class ZtbGroup(click.Group):
             if exc.errno == errno.EPIPE:
                 raise
             click.echo(f"ztb: error: {safe_repr(describe_os_error(exc))}", err=True)
+            ctx.exit(2)
+        except RecursionError:  # the last net: a path or value nested deeper than any reader copes with
+            click.echo("ztb: error: a path or file given is nested too deeply to handle", err=True)
             ctx.exit(2)
 
 
@@ -107,6 +111,20 @@ LOCAL_ONLY = frozenset({"doctor", "cost", "gates-alert", "compat"})
 
 
 LOCATION = Location()
+
+
+def followed(folder: Any) -> Any:
+    """``folder`` itself, or its real path when it is a symlink (a local ``artifacts -> /mnt/bot``).
+
+    Writes never go through a folder that is a link (:mod:`ztbkit.core.fsio`): a default output
+    inside ``--artifacts-dir`` is therefore placed in the folder the link names, resolved once here,
+    where the user gave it (compat checks the same resolved path)."""
+    from ztbkit.data.storage import is_remote
+
+    if is_remote(folder) or not os.path.islink(folder):
+        return folder
+    return Path(os.path.realpath(folder))
+
 
 ARTIFACTS_OPT = click.option(
     "--artifacts-dir", type=LOCATION, default=Path("artifacts"), show_default=True,

@@ -16,6 +16,9 @@ surrogates, deep nesting and anything else malformed are answered with an error 
 their paths inside the allowed roots, plus exact argument prefixes from the config or
 ``ZTB_COMPAT_ALLOW``), never through a shell. ``params.timeout`` (default 300 s, at most
 :data:`MAX_TIMEOUT`) kills the whole process tree; see :mod:`ztbkit.core.captured` for the capture policy.
+Commands run with ``ZTB_NO_CACHE=1`` (ztbkit keeps no cache) and with IPython's, Jupyter's,
+matplotlib's and the cache folder pointed at a private temporary folder removed when the command
+ends, so a run writes nothing outside the roots but its reports.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,9 @@ from ztbkit.core.jsonread import read_json
 from ztbkit.core.values import is_finite_number
 
 ACTIONS = ("status", "run", "doctor", "version")
+#: Where the tools a command starts keep their own state, redirected for every ``run`` (see _run).
+TOOL_STATE_ENV = {"IPYTHONDIR": "ipython", "JUPYTER_RUNTIME_DIR": "jupyter-runtime", "MPLCONFIGDIR": "matplotlib",
+                  "XDG_CACHE_HOME": "cache"}  # fmt: skip
 DEFAULT_TIMEOUT = 300.0
 MAX_TIMEOUT = 3600.0
 OUTPUT_CAP = 64 * 1024
@@ -119,7 +126,7 @@ def _doctor(params: Mapping[str, Any], artifacts_dir: Path) -> dict[str, Any]:
 
 def _run(params: Mapping[str, Any], artifacts_dir: Path, env: Mapping[str, str],
          config: Path | None) -> dict[str, Any]:  # fmt: skip
-    from ztbkit.cli.allowlist import build_policy, check_command
+    from ztbkit.cli.allowlist import CHILD_ENV, build_policy, check_command
     from ztbkit.core.captured import run_captured
 
     command = params.get("command")
@@ -134,13 +141,19 @@ def _run(params: Mapping[str, Any], artifacts_dir: Path, env: Mapping[str, str],
         if not read.ok:
             raise ValueError(f"--config: {read.problem}")
         config_value = read.value
-    check_command(command, build_policy(env, config_value, artifacts_dir))
+    child_env = {**os.environ, **CHILD_ENV}  # caches off: nothing written outside the roots
+    check_command(command, build_policy(env, config_value, artifacts_dir), child_env)
     # -P: the working folder is not put on sys.path, so a ztbkit/ or click.py planted there never runs.
     argv = [sys.executable, "-P", "-m", "ztbkit", *command[1:]] if command[0] == "ztb" else list(command)
-    try:
-        result = run_captured(argv, timeout=timeout, cap=OUTPUT_CAP, env=os.environ)
-    except OSError as exc:
-        raise ValueError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
+    with tempfile.TemporaryDirectory(prefix="ztb-compat-") as private:
+        # What the tools under a report keep for themselves (IPython's history, Jupyter's connection
+        # files, matplotlib's and fontconfig's caches) goes to a private folder removed afterwards,
+        # never to the user's home.
+        child_env.update({name: os.path.join(private, sub) for name, sub in TOOL_STATE_ENV.items()})
+        try:
+            result = run_captured(argv, timeout=timeout, cap=OUTPUT_CAP, env=child_env)
+        except OSError as exc:
+            raise ValueError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
     code, sig = result["returncode"], result["signal"]
     result["command"] = list(command)
     result["success"] = code == 0 and not result["timed_out"]

@@ -71,11 +71,12 @@ def trends(artifacts_dir: Path, out: Path | None, strict: bool, verbose: bool) -
       ztb trends --artifacts-dir /data/bot/artifacts --out reports/trends.csv
     """
     from ztbkit.analysis.trends import write_trends_csv
+    from ztbkit.cli.base import followed
     from ztbkit.data.artifacts import load_artifacts
     from ztbkit.data.storage import join, redact, staged_file
 
     tree = load_artifacts(artifacts_dir, progress=progress_printer("loading sessions"))
-    target = out or join(artifacts_dir, "trends.csv")
+    target = out or join(followed(artifacts_dir), "trends.csv")
     with staged_file(target) as local:  # a URL: written locally, then uploaded whole
         table = write_trends_csv(tree.sessions, local)
     issues = tree.all_issues()

@@ -41,13 +41,14 @@ def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> N
       ztb dashboard
       ztb dashboard --artifacts-dir /data/bot/artifacts --out /var/www/ztb/index.html
     """
+    from ztbkit.cli.base import followed
     from ztbkit.core.fsio import prepare_output
     from ztbkit.data.artifacts import load_artifacts
     from ztbkit.data.storage import is_remote, join, shown, staged_file
     from ztbkit.reports.runner import render_notebook
 
     load_artifacts(artifacts_dir)  # a missing folder is exit 2 here, before a kernel starts
-    target = out or join(artifacts_dir, "dashboard.html")
+    target = out or join(followed(artifacts_dir), "dashboard.html")
     if not is_remote(target):
         prepare_output(target)  # a bad --out is exit 2 here, before a kernel starts
     with staged_file(target) as local:  # a URL: rendered locally, then uploaded with its .ipynb

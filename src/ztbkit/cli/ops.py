@@ -245,7 +245,8 @@ def _outbox_flusher(say: Callable[[str], None]) -> Callable[[], None]:
     "--cache",
     type=click.Path(path_type=Path),
     default=None,
-    help="Incremental cache.  [default: <run-dir>/.ztb-tb-cache.json]",
+    help="Incremental cache.  [default: ~/.cache/ztbkit/tb/<hash of the run folder>.json; none when "
+    "ZTB_NO_CACHE=1]",
 )
 @click.option("--no-cache", is_flag=True, help="Read every file whole and keep no cache.")
 @click.option("--tag", "tags", multiple=True, help="Only these tags (repeatable).")
@@ -267,13 +268,17 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
     from ztbkit.core.jsonread import Problem
     from ztbkit.data.mirror import mirror
     from ztbkit.data.storage import is_remote, redact
+    from ztbkit.data.tbcache import adopt_legacy_cache, caching_disabled, default_cache_path
     from ztbkit.data.tensorboard import dumps, scrape
 
     if output is not None and not is_remote(output):
         prepare_output(output)  # a bad --output is exit 2 before the cache is touched
     url = str(run_dir) if is_remote(run_dir) else None
     run_dir = mirror(str(run_dir)) if url else run_dir  # object storage: a local copy, fetched incrementally
-    cache_path = None if no_cache else (cache or run_dir / ".ztb-tb-cache.json")
+    cache_path = None if no_cache else cache
+    if cache_path is None and not no_cache and not caching_disabled():
+        cache_path = default_cache_path(url or run_dir)  # ztbkit's own cache folder, never the bot's
+        adopt_legacy_cache(run_dir, cache_path)  # read once from where earlier versions put it
     result = scrape(run_dir, cache=cache_path, tags=list(tags) or None)
     if url:
         result.problems = [

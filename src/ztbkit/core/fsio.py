@@ -5,14 +5,24 @@ default fsync'd), then ``os.replace`` puts them in place; on POSIX the folder is
 the rename itself survives a power cut. A run killed at any moment leaves either
 the old file or the new one, never half of one. New files get the usual ``0666 & ~umask`` mode, not
 the private mode of the temporary file. Reading is :mod:`ztbkit.core.jsonread`.
+
+Writes cannot be redirected (POSIX): the target's folder is opened once with ``O_DIRECTORY |
+O_NOFOLLOW`` and the temporary file is created, fsync'd, renamed into place and the folder fsync'd
+relative to that open folder (``openat``/``renameat``). Swapping the folder for a symlink after a
+caller checked it therefore cannot carry the write elsewhere: a folder that is a symlink when the
+write opens it is refused (:class:`~ztbkit.core.errors.OutputPathError`, exit 2, naming it); folders
+further up the path may be links. Windows has no ``openat``: there the path is used as given, so a
+folder swapped for a junction between the check and the rename is the one documented window.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -49,16 +59,23 @@ def replace_retrying(
     *,
     clock: Clock | None = None,
     delays: tuple[float, ...] = REPLACE_RETRY_DELAYS,
+    dir_fd: int | None = None,
+    shown: str | os.PathLike[str] | None = None,
 ) -> None:
     """``os.replace(src, dst)``, retried briefly while Windows reports the target as in use.
 
     Only a ``PermissionError`` carrying Windows error 5, 32 or 33 is retried (a POSIX permission
     error is final at once). When every attempt fails, the last error is raised naming ``dst`` and
-    saying how long it waited; the caller still owns ``src`` (atomic writes delete it).
+    saying how long it waited; the caller still owns ``src`` (atomic writes delete it). With
+    ``dir_fd``, both names are relative to that open folder (``renameat``); ``shown`` is the path
+    an error names.
     """
     for attempt in range(len(delays) + 1):
         try:
-            os.replace(src, dst)
+            if dir_fd is None:
+                os.replace(src, dst)
+            else:
+                os.replace(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             return
         except PermissionError as exc:
             if getattr(exc, "winerror", None) not in _SHARING_WINERRORS:
@@ -69,7 +86,7 @@ def replace_retrying(
                     exc.errno,
                     f"{why} (still in use after {attempt + 1} tries over {sum(delays):.1f} s: another "
                     "program such as antivirus, the search indexer or an editor has it open)",
-                    os.fspath(dst),
+                    os.fspath(shown if shown is not None else dst),
                 ) from exc
             (clock or SYSTEM_CLOCK).sleep(delays[attempt])
 
@@ -89,6 +106,9 @@ def atomic_write_bytes(
     than an hour ago are removed.
     """
     target = prepare_output(path)
+    if _AT_SUPPORTED:
+        _write_at(target, data, durable=durable, mode=_NEW_FILE_MODE if mode is None else mode)
+        return target
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
@@ -111,6 +131,69 @@ def atomic_write_bytes(
         _fsync_folder(target.parent)
     remove_stale_temps(target.parent)
     return target
+
+
+#: openat/renameat are there (POSIX): writes go relative to the folder opened without following it.
+_AT_SUPPORTED = os.name == "posix" and hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd
+
+
+def open_folder_nofollow(folder: str | os.PathLike[str], *, shown: str | os.PathLike[str]) -> int:
+    """The folder ``folder`` opened as a directory, never through a symlink in its last component.
+
+    ``OutputPathError`` naming ``shown`` when the folder is (now) a symlink or cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(folder, flags)
+    except OSError as exc:
+        if os.path.islink(folder):  # ELOOP or ENOTDIR depending on the system
+            raise OutputPathError(
+                f"{shown}: cannot write: its folder {os.fspath(folder)} is a symbolic link (ztbkit writes "
+                "only into real folders: give the folder's real path)"
+            ) from None
+        raise OutputPathError(f"{shown}: cannot write: {exc.strerror or exc}") from None
+
+
+def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
+    """A new private ``.NAME.xxxxxxxx.tmp`` in the open folder: (fd, its name)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o600, dir_fd=dir_fd), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(17, "no free temporary file name", name)
+
+
+def _write_at(target: Path, data: bytes, *, durable: bool, mode: int) -> None:
+    """The POSIX write: every step relative to the target's folder, opened once without following it."""
+    dir_fd = open_folder_nofollow(target.parent, shown=target)
+    try:
+        try:
+            fd, tmp = _create_temp(dir_fd, target.name)
+        except OSError as exc:
+            raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                if durable:
+                    os.fsync(fh.fileno())
+            os.chmod(tmp, mode, dir_fd=dir_fd)
+            replace_retrying(tmp, target.name, dir_fd=dir_fd, shown=target)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
+                raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+            raise
+        if durable:
+            with contextlib.suppress(OSError):  # some network file systems refuse a folder fsync
+                os.fsync(dir_fd)
+        remove_stale_temps(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def prepare_output(path: str | os.PathLike[str]) -> Path:
@@ -141,7 +224,7 @@ def prepare_output_dir(
     """Create the output folder ``folder``; OutputPathError naming it (or ``shown``) when impossible."""
     path = Path(folder)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_folders(path)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(
             f"{shown or path}: cannot write: a file is in the way of the folder {path}"
@@ -151,10 +234,51 @@ def prepare_output_dir(
     return path
 
 
+def make_folders(folder: str | os.PathLike[str], mode: int = 0o777) -> None:
+    """``mkdir -p`` (``Path.mkdir(parents=True, exist_ok=True)``) without recursion, for every folder
+    ztbkit makes: ``Path.mkdir`` recurses once per missing folder and a path 2,000 folders deep raised
+    RecursionError (a traceback). A path deeper than :data:`MAX_OUTPUT_DEPTH` or longer than the
+    system takes is an OSError naming it before any folder is made; a file in the way is
+    FileExistsError or NotADirectoryError, as from ``Path.mkdir``."""
+    path = Path(folder)
+    _check_length(path)  # before any folder is made: a path too long must leave nothing behind
+    missing = []
+    while not os.path.isdir(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(
+                folder
+            ):  # a file in the way; a folder made meanwhile by another writer is fine
+                raise
+
+
+#: Output folders deeper than this are refused before any is made: no real layout comes near it, and
+#: a path 2,000 folders deep is a mistake or an attack, not a place for a report.
+MAX_OUTPUT_DEPTH = 255
+
+
+def _check_length(path: Path) -> None:
+    """OSError naming ``path`` when it is deeper than :data:`MAX_OUTPUT_DEPTH` folders, or (POSIX) longer
+    than the system takes, in all (PATH_MAX 4096 bytes) or in one name (NAME_MAX 255 bytes)."""
+    full = os.path.abspath(path)
+    if len(Path(full).parts) > MAX_OUTPUT_DEPTH:
+        raise OSError(errno.ENAMETOOLONG, f"too deep (more than {MAX_OUTPUT_DEPTH} folders)", os.fspath(path))
+    if os.name != "posix":
+        return  # Windows answers for itself; its limits depend on the long-path setting
+    whole = os.fsencode(full)
+    if len(whole) >= 4096 or max((len(n) for n in whole.split(b"/")), default=0) > 255:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), os.fspath(path))
+
+
 def remove_stale_temps(
-    folder: Path, *, now: float | None = None, age: float = STALE_TEMP_SECONDS
+    folder: Path | int, *, now: float | None = None, age: float = STALE_TEMP_SECONDS
 ) -> list[str]:
-    """Remove ``.NAME.xxxxxxxx.tmp`` files older than ``age`` seconds in ``folder``; their names."""
+    """Remove ``.NAME.xxxxxxxx.tmp`` files older than ``age`` seconds in ``folder`` (a path, or a
+    folder already open: then removed relative to it); their names."""
     if now is None:
         from ztbkit.core.clock import SYSTEM_CLOCK
 
@@ -169,7 +293,10 @@ def remove_stale_temps(
                     entry.is_file(follow_symlinks=False)
                     and now - entry.stat(follow_symlinks=False).st_mtime > age
                 ):
-                    os.unlink(entry.path)
+                    if isinstance(folder, int):
+                        os.unlink(entry.name, dir_fd=folder)
+                    else:
+                        os.unlink(entry.path)
                     removed.append(entry.name)
     return removed
 

@@ -3,6 +3,13 @@
 Reading never raises for bad content: :func:`read_json` returns a :class:`JsonRead` holding the value
 or a :class:`Problem` (file + reason), so a loop over thousands of sessions reports a broken file and
 goes on with the next one. A lone UTF-16 surrogate escape reads as U+FFFD.
+
+Duplicate keys in one object (``{"dsr": 0.9, "dsr": 0.1}``) are valid JSON and both readers keep the
+last value silently; :attr:`JsonRead.duplicates` names them so the caller can warn. The check is
+cheap: the ``":`` separators in the bytes are counted against those orjson writes back for the value
+it read (C speed); only when the file has more does the standard library parse it again to name the
+keys. (A key written as ``"k"`` then a line break before the colon is not counted: such a duplicate
+goes unnoticed.)
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -45,6 +53,8 @@ class JsonRead:
 
     value: Any
     problem: Problem | None = None
+    #: Keys that appear more than once in one object (the last value is the one in ``value``).
+    duplicates: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -165,9 +175,51 @@ def parse_json_bytes(data: bytes, path: str) -> JsonRead:
     problem.
     """
     try:
-        return JsonRead(orjson.loads(data))
+        value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return _parse_json_stdlib(data, path)
+    if isinstance(value, dict | list) and _more_separators(data, value):
+        return JsonRead(value, duplicates=_duplicate_keys(data))
+    return JsonRead(value)
+
+
+def _more_separators(data: bytes, value: Any) -> bool:
+    """The bytes hold more ``":`` than orjson writes for ``value``: some key was read twice."""
+    seen = data.count(b'":') + data.count(b'" :')
+    if isinstance(value, dict) and seen <= len(value):  # a flat object: every separator is one of its keys
+        return False
+    try:
+        written = orjson.dumps(value).count(b'":')
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return seen > written
+
+
+def _recording(found: dict[str, None]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An ``object_pairs_hook`` building each object as ``json`` does (the last value of a key wins)
+    and recording in ``found`` every key seen twice in one object."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) < len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    found[LONE_SURROGATE.sub("\ufffd", key)] = None
+                seen.add(key)
+        return obj
+
+    return pairs
+
+
+def _duplicate_keys(data: bytes) -> tuple[str, ...]:
+    """The keys that appear twice in one object, by the standard library's reader (innermost first)."""
+    found: dict[str, None] = {}
+    try:
+        json.loads(data.decode("utf-8-sig"), object_pairs_hook=_recording(found))
+    except (ValueError, RecursionError):
+        return ()
+    return tuple(found)
 
 
 def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
@@ -179,8 +231,9 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return JsonRead(None, Problem(path, f"not UTF-8 text (bad byte at offset {exc.start})"))
+    duplicates: dict[str, None] = {}
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_recording(duplicates))
     except json.JSONDecodeError as exc:
         # A writer killed mid-write leaves a prefix: the error sits at the end, or in a string never closed.
         truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
@@ -192,7 +245,7 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
         return JsonRead(None, Problem(path, f"invalid JSON: {_first_line(exc)}"))
     if _SURROGATE_ESCAPE.search(text):  # orjson refuses a lone one; Python's reader keeps it as is
         value = _without_lone_surrogates(value)
-    return JsonRead(value)
+    return JsonRead(value, duplicates=tuple(duplicates))
 
 
 def _without_lone_surrogates(value: Any) -> Any:

@@ -101,3 +101,42 @@ def _on_calendar(dt: datetime) -> datetime | None:
     except OverflowError:
         return None
     return dt if 1 < year < 9999 else None
+
+
+#: The one rule for amounts read from a cost file, by key: (unit shown, ceiling). Above its ceiling a
+#: figure is no real run's (¥10⁹ is a billion yen for one run; 10⁶ GPU-hours is 114 GPU-years; 10⁷ kWh
+#: is ten GPU-years at a megawatt): such a run is *not estimated*, with a warning naming file and key,
+#: never summed into a total it would swallow (two runs of 1e308 made every report say ¥∞).
+AMOUNT_LIMITS: dict[str, tuple[str, float]] = {
+    "total_cost_jpy": ("¥", 1e9),
+    "costs.total_jpy": ("¥", 1e9),
+    "gpu_hours": ("GPU-hours", 1e6),
+    "power_kwh": ("kWh", 1e7),
+}
+
+
+def amount_problem(value: Any, key: str) -> str | None:
+    """Why ``value`` under ``key`` is not a usable amount (see :data:`AMOUNT_LIMITS`), else None.
+    A missing value (None) is not a problem here: the caller decides what absent means."""
+    if value is None:
+        return None
+    unit, ceiling = AMOUNT_LIMITS.get(key, ("", math.inf))
+    if not is_finite_number(value):
+        return f"{key}: {describe(value)} is not a finite number; not estimated"
+    if value < 0:
+        return f"{key}: {short_repr(value)} is negative; not estimated"
+    if value > ceiling:
+        limit = f"¥{ceiling:,.0f}" if unit == "¥" else f"{ceiling:,.0f} {unit}"
+        return f"{key}: {short_repr(value)} is above the ceiling of {limit} per run; not estimated"
+    return None
+
+
+def check_bounded(value: float, where: str, issues: list[Problem], file: str, *, low: float = 0.0,
+                  high: float | None = None, what: str = "") -> float | None:  # fmt: skip
+    """``value`` when ``low <= value`` (and ``<= high``), else None with an issue: a probability
+    (dsr, p_value) outside [0, 1] or a negative size (RSS, VRAM) is treated as missing."""
+    if value < low or (high is not None and value > high):
+        span = f"outside [{low:g}, {high:g}]" if high is not None else f"below {low:g}"
+        issues.append(Problem(file, f"{where}: {short_repr(value)} is {span}{what}; treated as missing"))
+        return None
+    return value

@@ -2,9 +2,9 @@
 
 Owns reading the bot's artifact folders (``artifacts`` for the tree and index.json, ``session`` for
 one folder, ``lookup`` for the field lookup order), acceptance gates, TensorBoard event files
-(``tb_events`` framing, ``tensorboard`` scraper and cache), object storage (``storage``, ``mirror``),
-the load-once snapshot and the incremental load cache (``columns``, ``snapshot``, ``loadcache``), and
-the demo tree (``demo``).
+(``tb_events`` framing, ``tensorboard`` scraper and cache, ``tbcache`` where that cache lives),
+object storage (``storage``, ``mirror``), the load-once snapshot and the incremental load cache
+(``columns``, ``snapshot``, ``loadcache``), and the demo tree (``demo``).
 
 May import: ``ztbkit.core``.
 """

@@ -123,6 +123,9 @@ def _index_entries(
     if read.problem is not None:
         issues.append(read.problem)
         return {}
+    if read.duplicates:
+        issues.append(Problem(path, f"duplicate key {', '.join(map(repr, read.duplicates[:5]))} in one object; "
+                                    "the last value is used"))  # fmt: skip
     doc = read.value
     best: set[str] = set()
     if isinstance(doc, dict) and isinstance(doc.get("sessions"), list):
@@ -171,6 +174,28 @@ def index_entry(root: str | os.PathLike[str], session_id: str) -> dict[str, Any]
     return _index_entries(os.fspath(root), []).get(session_id)
 
 
+def _session_folders(root: str, issues: list[Problem]) -> list[str]:
+    """The session folder names under ``root``, sorted. An entry that cannot be followed or looked at
+    (a symlink loop, permission denied, gone since the listing) is a warning naming it, never the end
+    of the listing: one bad entry must not hide every other session. Only a root that cannot be listed
+    at all is an error."""
+    try:
+        with os.scandir(root) as it:
+            entries = [e for e in it if not e.name.startswith(".")]
+    except OSError as exc:
+        raise ArtifactsNotFoundError(f"cannot list artifacts folder {root!r}: {exc.strerror or exc}") from exc
+    names = []
+    for entry in entries:
+        try:
+            if entry.is_dir():  # follows a link: a linked session folder counts as one
+                names.append(entry.name)
+        except OSError as exc:  # ELOOP, EACCES on the link's target, ENOENT raced
+            issues.append(
+                Problem(entry.path, f"cannot follow this folder entry: {exc.strerror or exc}; skipped")
+            )
+    return sorted(names)
+
+
 def load_artifacts(
     root: str | os.PathLike[str],
     *,
@@ -198,16 +223,7 @@ def load_artifacts(
         cache.begin(root_s, remote, tz)  # before any read: a remote tree then skips unchanged sessions' files
     tree_issues: list[Problem] = []
     entries = _index_entries(root_s, tree_issues, remote)
-    try:
-        folders = (
-            remote.folders
-            if remote
-            else sorted(e.name for e in os.scandir(root_s) if not e.name.startswith(".") and e.is_dir())
-        )
-    except OSError as exc:
-        raise ArtifactsNotFoundError(
-            f"cannot list artifacts folder {root_s!r}: {exc.strerror or exc}"
-        ) from exc
+    folders = remote.folders if remote else _session_folders(root_s, tree_issues)
     sessions: list[Session] = []
     total = len(folders)
     for n, name in enumerate(folders, 1):

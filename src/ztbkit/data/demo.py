@@ -26,7 +26,7 @@ from typing import Any
 
 from ztbkit.core.clock import default_tz
 from ztbkit.core.errors import OutputPathError, UsageError
-from ztbkit.core.fsio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ztbkit.core.fsio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_folders
 
 MARKER = ".ztbkit-demo"
 #: The demo's "today": fixed so the same seed always gives the same tree.
@@ -289,7 +289,7 @@ def build_demo(
     for folder in (artifacts, state):
         _check_replaceable(folder)
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        make_folders(root)
     except OSError as exc:
         raise OutputPathError(f"--out-dir: {root}: cannot create the folder: {exc.strerror or exc}") from None
     staging = root / f".artifacts.building-{os.getpid()}"

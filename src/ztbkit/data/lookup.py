@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ztbkit.core.jsonread import Problem
-from ztbkit.core.values import FLOAT_MAX, check_count, check_number
+from ztbkit.core.values import FLOAT_MAX, check_bounded, check_count, check_number
 
 #: Where each field comes from, in lookup order: (file, dotted key).
 LOOKUP: dict[str, tuple[tuple[str, str], ...]] = {
@@ -103,6 +103,33 @@ def lookup_number(name: str, scopes: Scopes, issues: list[Problem]) -> float | N
         if (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX) or (kind is float and -_INF < value < _INF):
             return value  # type: ignore[no-any-return]
         check_number(value, label, issues, file)  # reports why it is unusable; try the next source
+    return None
+
+
+#: Fields with a range: probabilities in [0, 1], sizes (MB) never negative. Outside it, a value is
+#: missing with a warning naming the file and key (:func:`ztbkit.core.values.check_bounded`), and the
+#: next source in the lookup order is tried.
+BOUNDS: dict[str, tuple[float, float | None, str]] = {
+    "dsr": (0.0, 1.0, " (a probability)"),
+    "p_value": (0.0, 1.0, " (a probability)"),
+    "rss_peak_mb": (0.0, None, " (a size)"),
+    "memory_peak_mb": (0.0, None, " (a size)"),
+}
+
+
+def lookup_bounded(name: str, scopes: Scopes, issues: list[Problem]) -> float | None:
+    """:func:`lookup_number` for a field of :data:`BOUNDS`: a number out of range is missing, with an issue."""
+    low, high, what = BOUNDS[name]
+    for file, parent, key, label in _COMPILED[name]:
+        scope = scopes.get((file, parent))
+        if scope is None or scope.get(key) is None:
+            continue
+        num = check_number(scope[key], label, issues, file)
+        if (
+            num is not None
+            and check_bounded(num, label, issues, file, low=low, high=high, what=what) is not None
+        ):
+            return num
     return None
 
 

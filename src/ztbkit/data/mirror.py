@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ztbkit.core.errors import ArtifactsNotFoundError
-from ztbkit.core.fsio import atomic_write_bytes
+from ztbkit.core.fsio import atomic_write_bytes, make_folders
 from ztbkit.data.storage import filesystem, redact
 
 
@@ -64,7 +64,7 @@ def mirror(url: str, local: Path | None = None) -> Path:
         with contextlib.suppress(OSError):
             (local / rel).unlink()
     for _, rel in todo:
-        (local / rel).parent.mkdir(parents=True, exist_ok=True)
+        make_folders((local / rel).parent)
     if todo:
         fs.get([n for n, _ in todo], [str(local / rel) for _, rel in todo])
     atomic_write_bytes(manifest_path, json.dumps(new, sort_keys=True).encode(), durable=False)

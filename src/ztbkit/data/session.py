@@ -24,6 +24,8 @@ from typing import Any
 from ztbkit.core.jsonread import JsonRead, Problem, read_json_if_exists
 from ztbkit.core.values import (
     FLOAT_MAX,
+    amount_problem,
+    check_bounded,
     check_count,
     check_number,
     describe,
@@ -31,7 +33,7 @@ from ztbkit.core.values import (
     parse_timestamp,
 )
 from ztbkit.data import gates as gates_mod
-from ztbkit.data.lookup import Scopes, candidates, lookup_count, lookup_number, scopes_of
+from ztbkit.data.lookup import Scopes, candidates, lookup_bounded, lookup_count, lookup_number, scopes_of
 from ztbkit.data.storage import RemoteTree
 
 INDEX_FILE = "index.json"
@@ -88,10 +90,18 @@ def _as_object(read: JsonRead | None, file: str, issues: list[Problem]) -> dict[
     if read.problem is not None:
         issues.append(Problem(file, read.problem.reason))  # prefixed with the folder once, at the end
         return {}
+    warn_duplicates(read, file, issues)
     if not isinstance(read.value, dict):
         issues.append(Problem(file, f"expected a JSON object, got {type(read.value).__name__}"))
         return {}
     return read.value
+
+
+def warn_duplicates(read: JsonRead, file: str, issues: list[Problem]) -> None:
+    """A warning naming the file and each key given twice in one object (the last value is used)."""
+    if read.duplicates:
+        keys = ", ".join(repr(k) for k in read.duplicates[:5]) + (" ..." if len(read.duplicates) > 5 else "")
+        issues.append(Problem(file, f"duplicate key {keys} in one object; the last value is used"))
 
 
 def classify_run_metadata(doc: Mapping[str, Any]) -> str:
@@ -176,12 +186,15 @@ def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
         issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {describe(values)}"))
         return None
     try:
-        if all(type(v) in (int, float) and -FLOAT_MAX <= v <= FLOAT_MAX for v in values):  # the common case
+        if all(type(v) in (int, float) and 0 <= v <= FLOAT_MAX for v in values):  # the common case
             return float(max(values)) if values else None
     except TypeError:
         pass
     good = [
-        v for i, v in enumerate(values) if check_number(v, f"{key}[{i}]", issues, "metrics.json") is not None
+        v
+        for i, v in enumerate(values)
+        if (num := check_number(v, f"{key}[{i}]", issues, "metrics.json")) is not None
+        and check_bounded(num, f"{key}[{i}]", issues, "metrics.json", what=" (a size)") is not None
     ]
     return float(max(good)) if good else None
 
@@ -218,10 +231,10 @@ def finish_session(
     scopes = scopes_of(docs)
     s.global_step = lookup_count("global_step", scopes, issues)
     s.rl_sharpe = lookup_number("rl_sharpe", scopes, issues)
-    s.dsr = lookup_number("dsr", scopes, issues)
-    s.p_value = lookup_number("p_value", scopes, issues)
-    s.rss_peak_mb = lookup_number("rss_peak_mb", scopes, issues)
-    s.memory_peak_mb = lookup_number("memory_peak_mb", scopes, issues)
+    s.dsr = lookup_bounded("dsr", scopes, issues)
+    s.p_value = lookup_bounded("p_value", scopes, issues)
+    s.rss_peak_mb = lookup_bounded("rss_peak_mb", scopes, issues)
+    s.memory_peak_mb = lookup_bounded("memory_peak_mb", scopes, issues)
     for file, key, value in candidates("start_time", scopes):
         s.start_time = parse_timestamp(value, tz)
         if s.start_time is not None:
@@ -321,16 +334,29 @@ def load_session(
         if read.problem is not None:
             issues.append(Problem(gates_file, read.problem.reason))
         else:
+            warn_duplicates(read, gates_file, issues)
             s.gates = gates_mod.parse_gates(read.value, gates_file, issues)
     cost_file = "reports" + os.sep + "cost_estimate.json"
     cost = read_json_if_exists(base + cost_file)
     if cost is not None:
         obj = _as_object(cost, cost_file, issues)
         s.cost_estimate = obj or None
+        _check_amounts(obj, cost_file, issues)
     finish_session(s, docs, issues, tz)
     if issues:
         s.issues = _prefix_issues(issues, folder)
     return s
+
+
+def _check_amounts(doc: Mapping[str, Any], file: str, issues: list[Problem]) -> None:
+    """A warning naming the file and key for each amount no run can have (the one rule:
+    :data:`ztbkit.core.values.AMOUNT_LIMITS`); the budget then counts the run as not estimated."""
+    costs = doc.get("costs")
+    found = {k: doc.get(k) for k in ("total_cost_jpy", "gpu_hours", "power_kwh")}
+    found["costs.total_jpy"] = costs.get("total_jpy") if isinstance(costs, dict) else None
+    for key, value in found.items():
+        if (why := amount_problem(value, key)) is not None:
+            issues.append(Problem(file, why))
 
 
 _read_local = read_json_if_exists

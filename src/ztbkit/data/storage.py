@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ztbkit.core.errors import ArtifactsNotFoundError, UsageError, ZtbError
-from ztbkit.core.fsio import atomic_write_bytes
+from ztbkit.core.fsio import atomic_write_bytes, make_folders
 from ztbkit.core.jsonread import DEFAULT_MAX_JSON_BYTES, JsonRead, Problem, parse_json_bytes
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ def staged_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     uploaded to ``target`` when the block ends without an exception, then removed."""
     if not is_remote(target):
         path = Path(local_path(target))
-        path.mkdir(parents=True, exist_ok=True)
+        make_folders(path)
         yield path
         return
     tmp = Path(tempfile.mkdtemp(prefix="ztb-stage-"))

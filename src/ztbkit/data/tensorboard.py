@@ -46,11 +46,23 @@ CACHE_VERSION = 1
 HEAD_BYTES = 4096
 
 
-def find_runs(run_dir: str | os.PathLike[str]) -> dict[str, list[Path]]:
-    """{run name: [event files, or the scalars_summary.json]} for every run under ``run_dir``."""
+def find_runs(
+    run_dir: str | os.PathLike[str], problems: list[Problem] | None = None
+) -> dict[str, list[Path]]:
+    """{run name: [event files, or the scalars_summary.json]} for every run under ``run_dir``.
+
+    A folder that cannot be listed (permission denied, gone meanwhile) is a problem naming it in
+    ``problems`` and the walk goes on; links to folders are not followed (a loop cannot trap it)."""
     root = Path(run_dir)
     runs: dict[str, list[Path]] = {}
-    for folder, dirs, files in os.walk(root):
+
+    def unlistable(exc: OSError) -> None:
+        if problems is not None and exc.filename is not None:
+            problems.append(
+                Problem(os.fsdecode(exc.filename), f"cannot list this folder: {exc.strerror or exc}; skipped")
+            )
+
+    for folder, dirs, files in os.walk(root, onerror=unlistable):
         dirs.sort()
         name = Path(folder).relative_to(root).as_posix()
         if SUMMARY_FILE in files:
@@ -169,7 +181,7 @@ def scrape(
             old = files if isinstance(files, dict) else {}
     result = ScrapeResult(runs={})
     new_cache: dict[str, Any] = {}
-    for run, files in find_runs(root).items():
+    for run, files in find_runs(root, result.problems).items():
         merged: dict[str, Point] = {}
         if files[0].name == SUMMARY_FILE:
             result.runs[run] = _summary_scalars(files[0], result.problems)

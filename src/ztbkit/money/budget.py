@@ -22,7 +22,7 @@ from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.core.errors import ArtifactsNotFoundError, UsageError
 from ztbkit.core.formatting import md_escape, yen
 from ztbkit.core.fsio import atomic_write_json, atomic_write_text
-from ztbkit.core.values import is_finite_number
+from ztbkit.core.values import amount_problem
 from ztbkit.data.artifacts import ArtifactTree
 from ztbkit.data.session import Session, load_session
 from ztbkit.money.costs import (
@@ -128,26 +128,29 @@ class BudgetRun:
         return self.cost_jpy / (self.global_step / 1_000_000)
 
 
-def _finite(value: Any) -> float | None:
-    if not is_finite_number(value) or value < 0:
-        return None
-    return float(value)
+def _finite(value: Any, key: str) -> float | None:
+    """A usable amount under ``key`` by the one rule (:data:`ztbkit.core.values.AMOUNT_LIMITS`), else None."""
+    return None if value is None or amount_problem(value, key) is not None else float(value)
 
 
 def read_cost(doc: Mapping[str, Any] | None) -> tuple[float | None, float | None, str | None]:
-    """(total yen, GPU-hours, problem) from a cost file in either shape."""
+    """(total yen, GPU-hours, problem) from a cost file in either shape.
+
+    A total or GPU-hours that is not finite, negative or above its ceiling makes the run *not
+    estimated* (the problem names the key); the loader has already warned, naming the file."""
     if not doc:
         return None, None, None
     costs = doc.get("costs")
     if isinstance(costs, dict) and "total_jpy" in costs:
-        total = _finite(costs.get("total_jpy"))
+        key, raw = "costs.total_jpy", costs.get("total_jpy")
     elif "total_cost_jpy" in doc:
-        total = _finite(doc.get("total_cost_jpy"))
+        key, raw = "total_cost_jpy", doc.get("total_cost_jpy")
     else:
         return None, None, "cost_estimate.json has neither costs.total_jpy nor total_cost_jpy"
-    if total is None:
-        return None, None, "cost_estimate.json: the total is not a non-negative number"
-    return total, _finite(doc.get("gpu_hours")), None
+    why = amount_problem(raw, key) or amount_problem(doc.get("gpu_hours"), "gpu_hours")
+    if raw is None or why is not None:
+        return None, None, f"cost_estimate.json: {(why or key + ': missing').removesuffix('; not estimated')}"
+    return float(raw), _finite(doc.get("gpu_hours"), "gpu_hours"), None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +171,10 @@ def run_energy(session: Session) -> RunEnergy:
     with neither is *energy unknown*.
     """
     doc = session.cost_estimate or {}
-    kwh = _finite(doc.get("power_kwh"))
+    kwh = _finite(doc.get("power_kwh"), "power_kwh")
     if kwh is not None:
         return RunEnergy(kwh, "recorded", "power_kwh in the cost file")
-    gpu_hours = _finite(doc.get("gpu_hours"))
+    gpu_hours = _finite(doc.get("gpu_hours"), "gpu_hours")
     if gpu_hours is None:
         return RunEnergy(None, "unknown", "the cost file has neither power_kwh nor gpu_hours")
     model = gpu_model(session.run_metadata)

@@ -31,7 +31,7 @@ from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import ZtbError
-from ztbkit.core.fsio import atomic_write_bytes, fsync_dir
+from ztbkit.core.fsio import atomic_write_bytes, fsync_dir, make_folders
 from ztbkit.notify.webhook import Webhook
 
 OUTBOX_FILE, DEAD_FILE = "ztb-outbox.jsonl", "ztb-outbox-dead.jsonl"
@@ -104,7 +104,7 @@ class Outbox:
         self.claims = self.dir / CLAIMS_DIR
         try:
             for folder in (self.dir, self.spool, self.claims):
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_folders(folder, mode=0o700)
         except OSError as exc:
             raise OutboxError(f"{self.dir}: cannot create the outbox folder ({exc.strerror})") from exc
         self._lock = FileLock(str(self.dir / f"{OUTBOX_FILE}.lock"), timeout=lock_timeout)

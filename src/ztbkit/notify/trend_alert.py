@@ -22,7 +22,7 @@ from typing import Any
 
 from ztbkit.analysis.regression import DEFAULT_METRICS, TrendCheck, check_trend
 from ztbkit.core.errors import UsageError, ZtbError
-from ztbkit.core.fsio import atomic_write_json
+from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.statedir import ztb_dir
 from ztbkit.data.session import Session
@@ -74,7 +74,7 @@ class AlertLedger:
         from filelock import FileLock
 
         self.path = ztb_dir(state_dir) / STATE_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(self.path.parent)
         self.lock = FileLock(str(self.path) + ".lock", timeout=120)
 
     def _read(self) -> dict[str, Any]:

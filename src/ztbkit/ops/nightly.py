@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ztbkit.analysis.trends import write_trends_csv, write_trends_markdown
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, report_date
 from ztbkit.core.errors import ZtbError
+from ztbkit.core.fsio import prepare_output_dir
 from ztbkit.core.jsonread import Problem
 from ztbkit.data.artifacts import ArtifactTree, load_artifacts
 from ztbkit.data.storage import is_remote
@@ -96,13 +97,19 @@ def run_nightly(
             ),
         )
     day = report_date(date_text, clock=clock, source=date_source)
+    day_dir = Path(out_dir) / day.isoformat()
+    # An unusable --out-dir (a file in the way, a path too long) is exit 2 before any work.
+    prepare_output_dir(day_dir)
+    load_cache: LoadCache | None = None
     if cache is True:
         from ztbkit.data.loadcache import LoadCache
+        from ztbkit.data.tbcache import caching_disabled
 
-        cache = LoadCache()
-    load_cache = cache or None
+        # ZTB_NO_CACHE=1 (compat): nothing written to the user's cache folder
+        load_cache = None if caching_disabled() else LoadCache()
+    elif cache:
+        load_cache = cache
     tree: ArtifactTree = load_artifacts(artifacts_dir, cache=load_cache)
-    day_dir = Path(out_dir) / day.isoformat()
     result = NightlyResult(day=day, out_dir=day_dir, issues=tree.all_issues())
     csv_path, md_path = day_dir / "trends.csv", day_dir / "trends_table.md"
 

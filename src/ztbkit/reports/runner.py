@@ -41,6 +41,7 @@ from typing import IO, Any
 
 from ztbkit.core.charset import child_env, decode_output
 from ztbkit.core.errors import UsageError
+from ztbkit.core.fsio import make_folders
 from ztbkit.core.proc import kill_tree
 from ztbkit.reports.export import export
 from ztbkit.reports.kernel import headless_engine, kernel_name, kernel_transport
@@ -135,7 +136,7 @@ def render_notebook(
     src = find_notebook(name)
     base = stem or src.stem
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folders(out)
     partial, final = out / f".{base}.partial.ipynb", out / f"{base}.ipynb"
     result = ReportResult(base, "ok", ipynb=str(final))
     # Absolute: the notebook resolves a relative artifacts_dir against the project root, the CLI

@@ -23,6 +23,8 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from ztbkit.core.fsio import make_folders
+
 LOG_MAX_BYTES = 5 * 2**20
 LOG_BACKUPS = 3
 CHUNK = 64 * 1024
@@ -40,7 +42,7 @@ def rotate(log: Path, max_bytes: int = LOG_MAX_BYTES, *, force: bool = False) ->
 
 def open_log(log_path: Path, max_bytes: int = LOG_MAX_BYTES) -> IO[bytes]:
     """The job's log for appending (binary), never blocking; rotated first when it is full."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(log_path.parent)
     rotate(log_path, max_bytes)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(log_path, flags, 0o666)

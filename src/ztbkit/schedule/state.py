@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.errors import InputFileError
-from ztbkit.core.fsio import atomic_write_json
+from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 
 Say = Callable[[str], None]
@@ -89,7 +89,7 @@ class StateStore:
     def _locked(self) -> Iterator[None]:
         from filelock import FileLock
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(self.path.parent)
         check_regular(self.lock_path)
         with FileLock(str(self.lock_path), timeout=60):
             yield
@@ -162,7 +162,7 @@ class JobLock:
         from filelock import FileLock, Timeout
 
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            make_folders(self.dir)
         except OSError as exc:
             raise InputFileError(f"{self.dir}: cannot make the lock folder: {exc.strerror or exc}") from None
         check_regular(self.lock_path)

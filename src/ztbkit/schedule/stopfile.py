@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from ztbkit.core.fsio import atomic_write_json
+from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 
 
@@ -38,7 +38,7 @@ def stop_file_left(stop_file: Path, state_file: Path, now: datetime, zone: tzinf
         notice("Scheduler stopped by a kill file",
                f"{stop_file} is present (since {since}); no scheduled job runs until it is removed")  # fmt: skip
     try:
-        mark.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(mark.parent)
         atomic_write_json(mark, {"day": day, "stop_file": str(stop_file)}, durable=False)
     except OSError as exc:
         say(f"warning: {mark}: cannot record the kill-file alert ({exc.strerror or exc})")

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
+from ztbkit.core.fsio import make_folders
 from ztbkit.watch.config import INFO, URGENT, WatchConfig
 from ztbkit.watch.lifecycle import advance, load_state, log_events, save_state
 from ztbkit.watch.rules import run_rules
@@ -168,7 +169,7 @@ def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_
     from ztbkit.core.errors import InputFileError
 
     out = Outcome()
-    cfg.ztb_dir.mkdir(parents=True, exist_ok=True)
+    make_folders(cfg.ztb_dir)
     lock = FileLock(str(cfg.ztb_dir / "watch.lock"), timeout=0)
     try:
         lock.acquire()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.errors import InputFileError, UsageError
-from ztbkit.core.fsio import atomic_write_json
+from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.watch.config import RULES
 
@@ -100,7 +100,7 @@ def load_silences(ztb_dir: Path) -> list[Silence]:
 def _changing(ztb_dir: Path, now: datetime) -> Iterator[list[Silence]]:
     from filelock import FileLock
 
-    ztb_dir.mkdir(parents=True, exist_ok=True)
+    make_folders(ztb_dir)
     path = ztb_dir / FILE
     with FileLock(str(path) + ".lock", timeout=30):
         items = _load(path)
