@@ -41,3 +41,13 @@ def test_incremental_benchmark_changes_exactly_the_sessions_it_names(tmp_path: P
     assert len(picked) == 3
     assert {k for k in before if before[k] != after.get(k)} == set(picked)
     assert all("rl_sharpe" in json.loads(after[k]) for k in picked)
+
+
+def test_idle_benchmark_counts_what_the_idle_tick_imports(tmp_path: Path) -> None:
+    import bench_idle
+
+    result = bench_idle.run(callgrind=False, work=tmp_path)
+    assert result["idle_tick_heavy"] == []
+    assert isinstance(result["idle_tick_modules"], int) and isinstance(result["ztb_help_modules"], int)
+    assert result["idle_tick_modules"] > result["ztb_help_modules"]  # the tick does more than --help
+    assert (tmp_path / "state.json").is_file()  # the tick ran and kept its state there

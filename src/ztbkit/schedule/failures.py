@@ -15,9 +15,11 @@ Say = Callable[[str], None]
 
 
 def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], None] | None:
-    """Push failed runs to Discord/Slack when a webhook is configured (undelivered ones wait in the outbox)."""
-    from ztbkit.notify import Alert, Field, Outbox, payload_for, resolve_webhook, send_with_outbox
-    from ztbkit.notify.delivery import result_line
+    """Push failed runs to Discord/Slack when a webhook is configured (undelivered ones wait in the outbox).
+
+    Called on every tick: with no webhook configured it imports nothing beyond the standard library
+    (the sending half, and requests with it, is imported only when there is somewhere to send)."""
+    from ztbkit.notify.webhook import resolve_webhook
 
     try:
         hook = resolve_webhook()
@@ -28,6 +30,9 @@ def failure_notifier(state_dir: Path, say: Say) -> Callable[[Job, RunRecord], No
         return None
 
     def push(job: Job, record: RunRecord) -> None:
+        from ztbkit.notify import Alert, Field, Outbox, payload_for, send_with_outbox
+        from ztbkit.notify.delivery import result_line
+
         alert = Alert(f"Scheduled job {job.name} {record.status}", "ERROR",
                       record.detail or f"exit code {record.exit_code}",
                       (Field("Slot", record.slot.isoformat(), True), Field("Log", f"{job.name}.log", True)),
