@@ -1,12 +1,17 @@
 # ztbkit — two commands on a fresh machine with Python 3.11+, make and Debian's chromium:
-#   make demo   set up .venv, build the demo artifacts, render every report into outputs/
-#   make test   set up .venv, then ruff, mypy and pytest (the browser tests need /usr/bin/chromium)
+#   make demo   set up .venv with the runtime dependencies only, build the demo artifacts, render every report
+#   make test   add the dev tools to .venv, then ruff, mypy and pytest (the browser tests need /usr/bin/chromium)
 #   make lab    JupyterLab from .venv in notebooks/ (your copies of the report notebooks), demo artifacts built
 #   make setup-browser   apt-get install chromium (the one system package the tests need)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Two stamps: what the demo, the reports and the scheduler need (`pip install -e .`), and on top of it
+# the dev tools `make test` needs (.[dev]: playwright, moto, mypy, tensorboard, jupyterlab...), which
+# more than doubled a first `make demo`.
+RUNTIME := $(VENV)/.ztbkit-runtime
 STAMP  := $(VENV)/.ztbkit-installed
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,15 +19,21 @@ LAB_PORT ?= 8888
 # The real bot files the tests read (tests/conftest.py): ../shared unless ZTB_SHARED_DIR says otherwise.
 ZTB_SHARED_DIR ?= ../shared
 
-.PHONY: setup setup-browser check-browser check-fixtures demo-data demo lab test lint bench mutation clean
+.PHONY: setup setup-runtime setup-browser check-browser check-fixtures demo-data demo lab test lint bench mutation clean
+
+setup-runtime: $(RUNTIME)
+
+$(RUNTIME): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ztbkit needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)" >/dev/null
+	@touch $(RUNTIME)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ztbkit needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)" >/dev/null
+$(STAMP): $(RUNTIME)
+	$(PIP) -e '.[dev]'
 	@touch $(STAMP)
 
 setup-browser:
@@ -36,17 +47,17 @@ check-browser:
 check-fixtures:
 	@test -d $(ZTB_SHARED_DIR)/fixtures/zaif-trade-bot || { echo "make test needs the real bot fixtures at $(ZTB_SHARED_DIR)/fixtures/zaif-trade-bot: put the shared/ folder beside this checkout or set ZTB_SHARED_DIR" >&2; exit 2; }
 
-demo-data: setup
+demo-data: setup-runtime
 	@test -d demo/artifacts || $(BIN)/ztb demo --out-dir demo
 
 # JupyterLab from the project venv (the one-environment rule: ipywidgets and JupyterLab side by
 # side), the "Python (ztbkit)" kernel registered by setup, the demo artifacts the notebooks default to.
 # `ztb lab` opens the workspace notebooks/ (git-ignored): copies made or refreshed, a user's edits kept.
-lab: setup demo-data
-	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab]'
+lab: setup-runtime demo-data
+	@test -x $(BIN)/jupyter-lab || $(PIP) -e '.[lab]'
 	$(BIN)/ztb lab --dir notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) $(LAB_ARGS)
 
-demo: setup
+demo: setup-runtime
 	$(BIN)/ztb demo --out-dir demo
 	$(BIN)/ztb nightly --artifacts-dir demo/artifacts --out-dir outputs --date 2025-10-31
 	@echo "reports are in outputs/2025-10-31/ (open dashboard.html in a browser)"
@@ -56,8 +67,12 @@ lint: setup
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist). The timing-sensitive tests (races, kill -9, kernel starts, faketime
+# runners, Chromium) are one unit of work, run by one worker one after another as they were alone;
+# the rest is shared out (tests/conftest.py: SERIAL). PYTEST_WORKERS=0: everything in this process.
+PYTEST_WORKERS ?= 2
 test: check-browser check-fixtures lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py

@@ -29,6 +29,48 @@ def pytest_configure(config: pytest.Config) -> None:
             os.setpgid(0, 0)
 
 
+# The timing-sensitive tests: races repeated, kill -9 at random points, faketime runners, kernels
+# started at once, real Chromium and JupyterLab. Under `make test`'s two workers (pytest-xdist) they
+# are one unit of work, run by one worker one after another as in a serial run, while the other
+# worker takes the rest. A module, or a module::test (every parametrisation of it).
+SERIAL = (
+    "test_cli_kernel.py", "test_compat_breakin.py", "test_dashboard_browser.py", "test_fsio.py",
+    "test_jupyterlab_browser.py", "test_outbox.py", "test_proc.py", "test_runner_runs.py",
+    "test_schedule_ops.py", "test_schedule_races.py", "test_silent_failures.py", "test_watch.py",
+    "test_watch_attacks.py", "test_heartbeat.py", "test_write_redirect.py", "test_alert_attacks.py",
+    "test_reports.py::test_cell_timeout_is_a_kernel_failure_with_the_notebook_kept",
+    "test_reports.py::test_dead_kernel_is_told_apart_from_a_failed_cell",
+    "test_reports.py::test_whole_run_limit_kills_the_process_tree_kernel_included",
+    "test_reports.py::test_an_interrupted_render_leaves_no_report_process_or_kernel_running",
+    "test_reports.py::test_parallel_kernel_starts_never_collide",
+    "test_reports.py::test_a_kernel_that_fails_to_start_is_retried_once_and_says_so",
+    "test_reports.py::test_a_kernel_that_never_starts_fails_after_one_retry",
+)  # fmt: skip
+
+
+def is_serial(nodeid: str) -> bool:
+    """Whether the test ``nodeid`` (``tests/test_x.py::test_y[param]``) belongs to the serial unit."""
+    path, _, name = nodeid.partition("::")
+    where = f"{path.rpartition('/')[2]}::{name.partition('[')[0]}::"
+    return any(where.startswith(s + "::") for s in SERIAL)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scheduler for `-n N` (the default --dist load, or loadgroup): every test is its
+    own unit of work, except the SERIAL ones, which are one unit (the largest, so it starts first).
+    Decided here, from the test ids, because ``--dist loadgroup`` silently stopped grouping with
+    pytest 9.2's structured node ids (pytest-xdist issue 1386)."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None  # --dist loadfile, loadscope, each...: as asked
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SerialUnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return "serial" if is_serial(nodeid) else nodeid
+
+    return SerialUnitScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``@pytest.mark.windows`` tests need real Windows; elsewhere they are skipped, saying why."""
     if sys.platform == "win32":

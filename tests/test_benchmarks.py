@@ -57,3 +57,13 @@ def test_joblog_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     result = bench_joblog.run(mb=2, limit_mb=0.25, data=tmp_path)
     assert result["baseline_log_mb"] == 2 and result["capped_logs_mb"] <= 4 * 0.25 + 0.01
     assert result["rotations"] >= 7 and result["baseline_s"] > 0 and result["capped_s"] > 0
+
+
+def test_idle_benchmark_counts_what_the_idle_tick_imports(tmp_path: Path) -> None:
+    import bench_idle
+
+    result = bench_idle.run(callgrind=False, work=tmp_path)
+    assert result["idle_tick_heavy"] == []
+    assert isinstance(result["idle_tick_modules"], int) and isinstance(result["ztb_help_modules"], int)
+    assert result["idle_tick_modules"] > result["ztb_help_modules"]  # the tick does more than --help
+    assert (tmp_path / "state.json").is_file()  # the tick ran and kept its state there

@@ -102,3 +102,54 @@ def test_dashboard_in_chromium(browser: Any, page_url: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert errors == [] and external == []
     page.close()
+
+
+def test_the_leaderboard_is_paged_and_sorts_and_filters_every_row(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """At 10,000 sessions the leaderboard had 9,493 rows all laid out in the page: it is paged like the
+    session table now, and a sort or a filter still reaches the rows kept out of the page."""
+    from ztbkit.analysis.leaderboard import trials_adjusted
+    from ztbkit.data.artifacts import load_artifacts
+    from ztbkit.reports.dashboard import PAGE_ROWS
+    from ztbkit.reports.dashboard_analysis import leaderboard_table_html
+
+    root = tmp_path_factory.mktemp("board")
+    n = PAGE_ROWS + 150
+    for i in range(n):  # Sharpes rise with i, so the best rows are the last ones written
+        (root / f"s{i:04d}").mkdir()
+        (root / f"s{i:04d}" / "summary.json").write_text(
+            json.dumps({"rl_sharpe": 0.01 * i}), encoding="utf-8"
+        )
+    (root / "zz<i>evil").mkdir()
+    (root / "zz<i>evil" / "summary.json").write_text('{"rl_sharpe": -5}', encoding="utf-8")
+    board = trials_adjusted(load_artifacts(root).sessions)
+    html_page = root / "board.html"
+    html_page.write_text(
+        f"<!doctype html><meta charset='utf-8'>{leaderboard_table_html(board)}", encoding="utf-8"
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(html_page.as_uri())
+    in_page = "table.ztb-leaderboard-table tbody tr"
+    assert page.eval_on_selector_all(in_page, "rs => rs.length") == PAGE_ROWS
+    assert page.inner_text(".ztb-count") == f"showing {PAGE_ROWS} — {n + 1} leaderboard rows"
+
+    def first_ids() -> list[str]:
+        return page.eval_on_selector_all(in_page, "rs => rs.slice(0, 3).map(r => r.cells[0].textContent)")
+
+    page.click("table.ztb-leaderboard-table th:has-text('Sharpe (ann.)')")  # ascending
+    assert first_ids() == ["zz<i>evil", "s0000", "s0001"]  # shown as text, never as markup
+    page.click("table.ztb-leaderboard-table th:has-text('Sharpe (ann.)')")  # descending
+    assert first_ids() == [f"s{n - 1:04d}", f"s{n - 2:04d}", f"s{n - 3:04d}"]  # from outside the first page
+    page.fill("input.ztb-filter", f"s{n - 7:04d}")
+    assert (
+        first_ids() == [f"s{n - 7:04d}"]
+        and page.inner_text(".ztb-count") == f"1 of {n + 1} leaderboard rows match"
+    )
+    page.fill("input.ztb-filter", "")
+    page.click("button.ztb-all")
+    assert page.eval_on_selector_all(in_page, "rs => rs.length") == n + 1
+    assert errors == []
+    page.close()

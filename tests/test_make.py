@@ -59,3 +59,21 @@ def test_make_test_without_the_bot_fixtures_says_where_they_belong_first(tmp_pat
     dry = _make("-n", "test", f"ZTB_SHARED_DIR={missing}")
     first = [ln for ln in dry.stdout.splitlines() if ln.strip()][:2]
     assert first[1].startswith(f"test -d {missing}/fixtures/zaif-trade-bot"), dry.stdout
+
+
+def test_make_demo_installs_the_runtime_only_and_make_test_adds_the_dev_tools() -> None:
+    """A first `make demo` installed the whole .[dev] set (playwright, moto, mypy, jupyterlab...): more
+    than twice `pip install -e .`. The demo needs the runtime dependencies and the kernel, no more."""
+    demo = _make("-n", "-B", "demo").stdout
+    installs = [ln for ln in demo.splitlines() if " -m pip install " in ln]
+    assert installs == [".venv/bin/python -m pip install --quiet --disable-pip-version-check -e ."], demo
+    assert 'ipykernel install --sys-prefix --name ztbkit --display-name "Python (ztbkit)"' in demo
+    assert (
+        ".venv/bin/ztb demo --out-dir demo" in demo
+        and ".venv/bin/ztb nightly --artifacts-dir demo/artifacts" in demo
+    )
+    test = _make("-n", "-B", "test").stdout
+    installs = [ln.split(" -e ")[-1] for ln in test.splitlines() if " -m pip install " in ln]
+    assert installs == [".", "'.[dev]'"], test  # the runtime first, then the dev tools on top
+    pytest_line = [ln for ln in test.splitlines() if " -m pytest" in ln]
+    assert len(pytest_line) == 1 and pytest_line[0].endswith("-m pytest -n 2"), test

@@ -17,20 +17,30 @@ def _spec(spec: str) -> str:
     return spec.replace(" ", "").lower()  # package names are case-insensitive
 
 
-def test_environment_yml_mirrors_pyproject() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    pinned = project["dependencies"] + [
-        d for extra in project["optional-dependencies"].values() for d in extra
-    ]
-    wanted = {_name(d): _spec(d) for d in pinned}
+def _conda(name: str) -> dict[str, str]:
     items = [
         ln.strip()[2:]
-        for ln in (REPO / "environment.yml").read_text(encoding="utf-8").splitlines()
+        for ln in (REPO / name).read_text(encoding="utf-8").splitlines()
         if ln.strip().startswith("- ")
     ]
     skip = ("conda-forge", "pip", "pip:")
-    conda = {_name(x): _spec(x) for x in items if x not in skip and not x.startswith(("python", "-e"))}
-    assert conda == wanted  # the same packages with the same version bounds
+    return {_name(x): _spec(x) for x in items if x not in skip and not x.startswith(("python", "-e"))}
+
+
+def test_environment_yml_mirrors_pyproject() -> None:
+    """environment.yml + environment-dev.yml hold pyproject's packages with the same bounds; the first
+    (what `conda env create` makes for the demo and the nights) holds none of the dev-only tools."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    pinned = project["dependencies"] + [d for extra in extras.values() for d in extra]
+    wanted = {_name(d): _spec(d) for d in pinned}
+    runtime, dev = _conda("environment.yml"), _conda("environment-dev.yml")
+    assert {**runtime, **dev} == wanted  # the same packages with the same version bounds
+    assert not set(runtime) & set(dev)  # each package in one file
+    dev_only = {_name(d) for d in extras["dev"]} - {
+        _name(d) for k, v in extras.items() if k != "dev" for d in v
+    }
+    assert set(runtime) == set(wanted) - dev_only and set(dev) == dev_only
 
 
 def test_the_wheel_carries_the_notebooks_and_data_inside_the_package(tmp_path: Path) -> None:

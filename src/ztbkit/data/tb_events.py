@@ -3,16 +3,20 @@
 Policy (users depend on it):
 
 * Scalars are read from ``simple_value`` (PyTorch, tensorboardX, Stable-Baselines3) and from TF2
-  scalar tensors (``float_val``, ``double_val``, ``tensor_content``; the ``scalars`` plugin is named
-  on a tag's first event only, so it is remembered per tag). Images, histograms and text are
-  skipped. No value is ever invented.
+  scalar tensors of a float or integer type (``float_val``, ``double_val``, ``half_val``,
+  ``int_val``, ``int64_val``, ``uint32_val``, ``uint64_val``, ``tensor_content``; the ``scalars``
+  plugin is named on a tag's first event only, so it is remembered per tag, as TensorBoard does).
+  A one-element tensor of another plugin is not a scalar. Images, histograms and text are skipped.
+  No value is ever invented.
 * A scalar's value may be NaN or infinite (a diverged loss); it is kept. A record whose wall time is
   not finite is reported (file and offset) and skipped.
 * A file cut short at its last record (still being written) gives everything up to the last whole
   record, without a warning. A record whose data CRC is wrong is reported (file and offset) and
   skipped; after a corrupt length field (the framing is lost) reading resumes at the next offset where
   a record's length and data both pass their CRC32C, and the skip is reported.
-* Big reads (16 MB and more) are split over worker processes; the result equals a serial read.
+* Big reads (16 MiB and more) are split over worker processes; the result equals a serial read,
+  including a tag whose plugin was named before a worker's range (its values in that range are
+  kept aside until the merge knows the plugin).
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ _HEADER = struct.Struct("<QI")
 _U32 = struct.Struct("<I")
 # TensorFlow DataType enum values of the float types a scalar can have.
 _FLOAT_TYPES = {1: "<f", 2: "<d", 19: "<e"}  # DT_FLOAT, DT_DOUBLE, DT_HALF
+# The integer types (EventAccumulator and tbparse read them as scalars too) and the repeated field
+# protobuf keeps each in when it is not packed into tensor_content.
+_INT_TYPES = {
+    3: ("<i", "int_val"), 4: ("<B", "int_val"), 5: ("<h", "int_val"), 6: ("<b", "int_val"),
+    9: ("<q", "int64_val"), 17: ("<H", "int_val"), 22: ("<I", "uint32_val"), 23: ("<Q", "uint64_val"),
+}  # DT_INT32, DT_UINT8, DT_INT16, DT_INT8, DT_INT64, DT_UINT16, DT_UINT32, DT_UINT64  # fmt: skip
 
 Point = tuple[int, float, float]  # step, wall_time, value
 
@@ -57,6 +67,9 @@ class FileScan:
     points: list[tuple[str, int, float, float]] | None = None
     problems: list[Problem] = field(default_factory=list)
     bytes_read: int = 0
+    # A worker that starts mid-file: the newest tensor point of each tag whose plugin was not named in
+    # its range (before that point). Whether it is a scalar depends on what came before the range.
+    undecided: dict[str, Point] | None = None
 
 
 def _scalar(value: Any, plugins: dict[str, str]) -> float | None:
@@ -71,14 +84,22 @@ def _scalar(value: Any, plugins: dict[str, str]) -> float | None:
     if plugins.get(tag, "scalars") != "scalars":
         return None
     t = value.tensor
-    fmt = _FLOAT_TYPES.get(t.dtype)
-    if fmt is None or any(d.size != 1 for d in t.tensor_shape.dim):  # a scalar, or a single element
+    if any(d.size != 1 for d in t.tensor_shape.dim):  # a scalar, or a single element
         return None
-    if t.float_val:
+    fmt = _FLOAT_TYPES.get(t.dtype)
+    if fmt is None:
+        kind_of_int = _INT_TYPES.get(t.dtype)
+        if kind_of_int is None:
+            return None  # strings, bools, complex numbers
+        fmt, repeated = kind_of_int
+        ints = getattr(t, repeated)
+        if ints:
+            return float(ints[0])
+    elif t.float_val:
         return float(t.float_val[0])
-    if t.double_val:
+    elif t.double_val:
         return float(t.double_val[0])
-    if t.half_val:
+    elif t.half_val:
         return float(struct.unpack("<e", struct.pack("<H", t.half_val[0]))[0])
     if len(t.tensor_content) == struct.calcsize(fmt):
         return float(struct.unpack(fmt, t.tensor_content)[0])
@@ -148,11 +169,18 @@ def _resync(data: Any, pos: int, stop: int, crc: Any) -> int | None:
     return None
 
 
-def _scan_range(path: str, lo: int, hi: int, plugins: dict[str, str], wanted: set[str] | None) -> FileScan:
-    """Worker: the records of ``path`` that start in [lo, hi); ``lo`` is a record start."""
+def _scan_range(
+    path: str, lo: int, hi: int, plugins: dict[str, str], wanted: set[str] | None, first: bool = True
+) -> FileScan:
+    """Worker: the records of ``path`` that start in [lo, hi); ``lo`` is a record start. Only the
+    ``first`` range knows the plugins named before it (``plugins``, from the caller)."""
     import mmap
 
     scan = FileScan(lo, plugins=dict(plugins))
+    if not first:
+        # What the ranges before this one named is not known here: start from nothing and keep aside
+        # the tensor points of tags not named yet in this range (the merge decides them).
+        scan.plugins, scan.undecided = {}, {}
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         _scan_buffer(data, lo, hi, 0, path, scan, wanted)
         scan.bytes_read = scan.offset - lo
@@ -180,16 +208,25 @@ def _scan_parallel(path: str, start: int, size: int, jobs: int, plugins: dict[st
             begins.append(found)
     bounds = [*begins, size]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # The protobuf messages are imported here, once: forked workers inherit them instead of each
+    # importing tensorboardX again.
+    from tensorboardX.proto import event_pb2  # noqa: F401
+
     with multiprocessing.get_context(method).Pool(len(begins)) as pool:
         parts = pool.starmap(
-            _scan_range, [(path, bounds[i], bounds[i + 1], plugins, wanted) for i in range(len(begins))]
+            _scan_range,
+            [(path, bounds[i], bounds[i + 1], plugins, wanted, i == 0) for i in range(len(begins))],
         )
     merged = FileScan(parts[-1].offset, plugins=dict(plugins))
     for part in parts:  # in file order, so the merge equals a serial read
         merged.problems.extend(part.problems)
         merged.bytes_read += part.bytes_read
-        for tag, plugin in part.plugins.items():
-            merged.plugins.setdefault(tag, plugin)
+        # A point kept aside was read before its range named the tag's plugin: it is a scalar exactly
+        # when the plugin named last before the range (or none) is "scalars", as a serial read sees it.
+        for tag, point in (part.undecided or {}).items():
+            if merged.plugins.get(tag, "scalars") == "scalars" and newer(merged.latest.get(tag), point):
+                merged.latest[tag] = point
+        merged.plugins.update(part.plugins)  # a later name replaces an earlier one, as serially
         for tag, point in part.latest.items():
             if newer(merged.latest.get(tag), point):
                 merged.latest[tag] = point
@@ -207,7 +244,7 @@ def _scan_buffer(
     from_string, unpack_header, unpack_u32, latest = (
         event_pb2.Event.FromString, _HEADER.unpack_from, _U32.unpack_from, scan.latest
     )  # fmt: skip
-    points, plugins = scan.points, scan.plugins
+    points, plugins, undecided = scan.points, scan.plugins, scan.undecided
     pos, n = begin, len(data)
     # The length's own CRC is checked only when something looks wrong (the data CRC fails, or the record
     # runs past the end): it is what tells a corrupt length from bad data or a half-written last record.
@@ -261,6 +298,11 @@ def _scan_buffer(
                 if found is None:
                     continue
                 v = found
+                if undecided is not None and tag not in plugins:
+                    kept = undecided.get(tag)
+                    if kept is None or step > kept[0] or (step == kept[0] and wall >= kept[1]):
+                        undecided[tag] = (step, wall, v)
+                    continue
             old = latest.get(tag)
             if old is None or step > old[0] or (step == old[0] and wall >= old[1]):
                 latest[tag] = (step, wall, v)

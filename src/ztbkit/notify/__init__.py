@@ -4,29 +4,41 @@ ztbkit sends (``gate_alert``, ``trend_alert``, ``live`` status).
 May import: ``ztbkit.core``, ``ztbkit.data``, ``ztbkit.money``, ``ztbkit.analysis``. Never ``reports``.
 """
 
-from importlib import import_module
+from __future__ import annotations
+
 from typing import TYPE_CHECKING, Any
 
-from ztbkit.notify.alert import Alert, Field
-from ztbkit.notify.webhook import Webhook, redact, resolve_webhook
-
 if TYPE_CHECKING:
+    from ztbkit.notify.alert import Alert, Field
     from ztbkit.notify.delivery import DeliveryResult, Policy, deliver
     from ztbkit.notify.dispatch import SendReport, flush, send_with_outbox
     from ztbkit.notify.outbox import Outbox, OutboxError
+    from ztbkit.notify.webhook import Webhook, redact, resolve_webhook
 
-# The sending half (requests, urllib3) loads on first use, so that ``ztbkit.notify.heartbeat`` and
-# the message types cost what runs every minute (``ztb watch --once``) nothing until it sends.
+# Imported on first use (PEP 562), not with the package: delivery pulls in requests (≈70 modules),
+# and what runs every few minutes (the scheduler's idle tick, the watch) asks only "is a webhook
+# configured?" (``ztbkit.notify.webhook``, standard library only) before it has anything to send.
 _LAZY = {
-    "DeliveryResult": "delivery", "Policy": "delivery", "deliver": "delivery", "SendReport": "dispatch",
-    "flush": "dispatch", "send_with_outbox": "dispatch", "Outbox": "outbox", "OutboxError": "outbox",
+    "Alert": "alert", "Field": "alert", "DeliveryResult": "delivery", "Policy": "delivery",
+    "deliver": "delivery", "SendReport": "dispatch", "flush": "dispatch", "send_with_outbox": "dispatch",
+    "Outbox": "outbox", "OutboxError": "outbox", "Webhook": "webhook", "redact": "webhook",
+    "resolve_webhook": "webhook",
 }  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f"ztbkit.notify.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'ztbkit.notify' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def payload_for(service: str, alert: Alert) -> dict[str, Any]:
@@ -40,6 +52,8 @@ def check_configuration(env: Any = None) -> tuple[bool, str]:
     """Validate the webhook configuration without posting: (ok, one-line reason, URL redacted)."""
     from ztbkit.core.errors import UsageError
     from ztbkit.notify import discord
+    from ztbkit.notify.alert import Alert
+    from ztbkit.notify.webhook import resolve_webhook
 
     try:
         hook = resolve_webhook(env=env)

@@ -137,7 +137,7 @@ _JS = """
     var n=showAll?hits.length:Math.min(page,hits.length);
     for(var j=0;j<n;j++) frag.appendChild(rows[hits[j]]);
     tbody.textContent=""; tbody.appendChild(frag);
-    var label=q?hits.length+" of "+rows.length+" sessions match":rows.length+" sessions";
+    var label=q?hits.length+" of "+rows.length+" %(noun)s match":rows.length+" %(noun)s";
     count.textContent=(n<hits.length?"showing "+n+" — ":"")+label;
     button.hidden=n>=hits.length;
   }
@@ -196,7 +196,6 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
     ``charts=True`` adds the two dashboard charts as inline SVG that follow the same filter.
     """
     zone = tz or default_tz()
-    uid = f"ztb-dash-{next(_ids)}"
     head = "".join(
         f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(c.title)}">'
         f"{html.escape(c.short or c.title)}</th>"
@@ -207,16 +206,35 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
         status = s.status if s.status in STATUS_CLASSES else "unknown"
         cells = "".join(_cell(c, c.value(s, zone)) for c in COLUMNS)
         body.append(f'<tr class="row-{status}">{cells}</tr>')
-    shown, rest = "".join(body[:PAGE_ROWS]), "".join(body[PAGE_ROWS:])
+    return paged_table_html(head, body, after=_charts_html(sessions, zone) if charts else "")
+
+
+def paged_table_html(
+    head: str,
+    rows: Sequence[str],
+    *,
+    table_class: str = "ztb-sessions",
+    noun: str = "sessions",
+    after: str = "",
+) -> str:
+    """A sortable, filterable table of ``rows`` (``<tr>`` HTML, already escaped) under the header cells
+    ``head``: the first :data:`PAGE_ROWS` rows in the page, the rest in an inert ``<template>``.
+    Header cells with class ``num`` sort numerically (by a cell's ``data-v``, else its text; blanks
+    last). Sorting and the filter box cover every row; "Show all" puts them all in the page."""
+    uid = f"ztb-dash-{next(_ids)}"
+    shown, rest = "".join(rows[:PAGE_ROWS]), "".join(rows[PAGE_ROWS:])
     more = f'<template class="ztb-more"><table><tbody>{rest}</tbody></table></template>' if rest else ""
+    css = (
+        _CSS if table_class == "ztb-sessions" else _CSS.replace("table.ztb-sessions", f"table.{table_class}")
+    )
     return (
-        f'<div class="ztb-dash" id="{uid}"><style>{_CSS}</style>'
-        '<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="Filter sessions…" '
-        'aria-label="Filter sessions"><span class="ztb-count"></span>'
+        f'<div class="ztb-dash" id="{uid}"><style>{css}</style>'
+        f'<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="Filter {noun}…" '
+        f'aria-label="Filter {noun}"><span class="ztb-count"></span>'
         '<button type="button" class="ztb-all" hidden>Show all</button></div>'
-        f'<div class="ztb-scroll"><table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{shown}'
-        f"</tbody></table></div>{more}{_charts_html(sessions, zone) if charts else ''}"
-        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS}}</script></div>"
+        f'<div class="ztb-scroll"><table class="{table_class}"><thead><tr>{head}</tr></thead><tbody>{shown}'
+        f"</tbody></table></div>{more}{after}"
+        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS, 'noun': noun}}</script></div>"
     )
 
 

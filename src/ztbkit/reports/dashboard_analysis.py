@@ -30,8 +30,9 @@ from ztbkit.analysis.curves import (
 from ztbkit.analysis.leaderboard import (
     Assumptions,
     Leaderboard,
-    leaderboard_html,
+    assumption_lines,
     leaderboard_markdown,
+    table_rows,
     trials_adjusted,
 )
 from ztbkit.core.errors import UsageError
@@ -111,6 +112,34 @@ def curves_output(
     ]
 
 
+def leaderboard_table_html(board: Leaderboard) -> str:
+    """The leaderboard as the dashboard shows it: paged like the session table (10,000 sessions are
+    9,000+ rows), every row sorted and filtered; its assumptions listed above it, all escaped."""
+    import html
+
+    from ztbkit.analysis.leaderboard import HEADERS
+    from ztbkit.reports.dashboard import paged_table_html
+
+    text_columns = {0, 2}  # session id, where the Sharpe came from; the rest are numbers ("—": blank)
+    head = "".join(
+        f'<th class="{"text" if i in text_columns else "num"}" scope="col">{html.escape(h)}</th>'
+        for i, h in enumerate(HEADERS)
+    )
+    rows = [
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(c)}</td>" if i in text_columns
+            else f'<td class="num" data-v="{"" if c == "—" else html.escape(c)}">{html.escape(c)}</td>'
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in table_rows(board)
+    ]  # fmt: skip
+    notes = "".join(f"<li>{html.escape(x)}</li>" for x in assumption_lines(board))
+    table = paged_table_html(head, rows, table_class="ztb-leaderboard-table", noun="leaderboard rows")
+    return f'<div class="ztb-leaderboard"><ul class="ztb-assumptions">{notes}</ul>{table}</div>'
+
+
 def show_dashboard_analysis(
     sessions: Sequence[Session],
     *,
@@ -131,7 +160,7 @@ def show_dashboard_analysis(
         board = build_leaderboard(sessions, lb)
         display(
             heading("Trials-adjusted leaderboard", 2),
-            Block(leaderboard_html(board), leaderboard_markdown(board)),
+            Block(leaderboard_table_html(board), leaderboard_markdown(board)),
         )
     show_learning_curves(sessions, cv, interactive=interactive, board=board)
 

@@ -23,9 +23,11 @@ Say = Callable[[str], None]
 
 
 def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
-    """A function sending one Alert and returning the one-line outcome; None with no webhook."""
-    from ztbkit.notify import Outbox, OutboxError, payload_for, resolve_webhook, send_with_outbox
-    from ztbkit.notify.delivery import result_line
+    """A function sending one Alert and returning the one-line outcome; None with no webhook.
+
+    Called on every tick: with no webhook configured it imports nothing beyond the standard library
+    (the sending half, and requests with it, is imported only when there is somewhere to send)."""
+    from ztbkit.notify.webhook import resolve_webhook
 
     try:
         hook = resolve_webhook()
@@ -34,6 +36,9 @@ def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
         return None
     if hook is None:
         return None
+
+    from ztbkit.notify import Outbox, OutboxError, payload_for, send_with_outbox
+    from ztbkit.notify.delivery import result_line
 
     def send(alert: Any) -> str:
         try:
@@ -51,11 +56,10 @@ def failure_notifier(
     state_dir: Path, say: Say, log_dir: Path | None = None
 ) -> Callable[[Job, RunRecord], None] | None:
     """Push failed/timed-out/cancelled runs to Discord/Slack when a webhook is configured."""
-    from ztbkit.notify import Alert, Field
-
     send = _sender(state_dir, say)
     if send is None:
         return None
+    from ztbkit.notify import Alert, Field
 
     def push(job: Job, record: RunRecord) -> None:
         log = str((log_dir / f"{job.name}.log") if log_dir is not None else f"{job.name}.log")
@@ -72,11 +76,10 @@ def notice_notifier(
     state_dir: Path, say: Say, now: Callable[[], datetime]
 ) -> Callable[[str, str], None] | None:
     """Push a scheduler notice (e.g. the kill file left in place) when a webhook is configured."""
-    from ztbkit.notify import Alert
-
     send = _sender(state_dir, say)
     if send is None:
         return None
+    from ztbkit.notify import Alert
 
     def push(title: str, detail: str) -> None:
         say(f"alert {send(Alert(title, 'WARN', detail, (), footer='ztb cronish', timestamp=now()))}")

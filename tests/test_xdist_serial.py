@@ -1,0 +1,62 @@
+"""`make test` runs on two workers, and the timing-sensitive tests must still run one at a time, on
+one worker, as in a serial run (tests/conftest.py, SERIAL). `--dist loadgroup` once stopped grouping
+without a word (pytest 9.2), so this runs a real two-worker pytest and reads where and when each
+test ran."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, is_serial
+
+PROBE = """
+import json, os, time
+import pytest
+
+@pytest.mark.parametrize("i", range({n}))
+def test_probe(i: int, request: pytest.FixtureRequest) -> None:
+    start = time.monotonic()
+    time.sleep(0.2)
+    out = os.path.join(os.environ["PROBE_OUT"], request.node.name.replace("/", "_") + "-{module}.json")
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump({{"module": "{module}", "worker": os.environ.get("PYTEST_XDIST_WORKER"),
+                   "start": start, "end": time.monotonic()}}, fh)
+"""
+
+
+def test_serial_ids_are_recognised() -> None:
+    assert is_serial("tests/test_proc.py::test_popen_kwargs_per_platform")
+    assert is_serial("tests/test_reports.py::test_parallel_kernel_starts_never_collide")
+    assert is_serial("tests/test_outbox.py::test_x[a/b::c]")  # a parameter with / and :: in it
+    assert not is_serial("tests/test_reports.py::test_dashboard_facts")
+    assert not is_serial("tests/test_proc_other.py::test_a")
+
+
+def test_the_serial_tests_run_one_at_a_time_on_one_worker_and_the_rest_is_shared(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    # Two serial modules (by name, from SERIAL) and two ordinary ones.
+    for module, n in (("test_proc", 4), ("test_schedule_races", 4), ("test_ids", 6), ("test_stats", 6)):
+        (tests / f"{module}.py").write_text(PROBE.format(n=n, module=module), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider", "-p", "randomly", str(tests)],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PROBE_OUT": str(out), "ZTB_SHARED_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=300, encoding="utf-8",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json")]
+    assert len(runs) == 20
+    serial = sorted(
+        (x for x in runs if x["module"] in ("test_proc", "test_schedule_races")), key=lambda x: x["start"]
+    )
+    assert len({x["worker"] for x in serial}) == 1  # one worker ran all eight
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(serial))  # one at a time
+    assert {x["worker"] for x in runs} == {"gw0", "gw1"}  # and the rest was shared out
