@@ -15,6 +15,8 @@ from ztbkit import __version__
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.ids import safe_repr
 from ztbkit.core.jsonread import Problem
+from ztbkit.locale import ENV as LANG_ENV
+from ztbkit.locale import LANGUAGES, use_language
 
 MAX_WARNINGS = 10
 
@@ -23,6 +25,24 @@ def _check_correlation_id(ctx: click.Context, param: click.Parameter, value: str
     from ztbkit.core.ids import check_component
 
     return value if value is None else check_component(value, param.opts[0])
+
+
+def _set_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--lang`` on the group or on a command: speak it from now on, and hand it to every process
+    this one starts (report kernels, the scheduler's commands) through ``ZTB_LANG``."""
+    if value:
+        lang = use_language(value)
+        os.environ[LANG_ENV] = lang
+
+
+def lang_option() -> click.Option:
+    """The ``--lang`` option every command takes (also accepted before the command name)."""
+    return click.Option(
+        ["--lang"], type=click.Choice(LANGUAGES, case_sensitive=False), expose_value=False, is_eager=True,
+        callback=_set_language,
+        help="Language of what people read (reports, alerts, summaries, errors): ja or en. "
+        "Default: $ZTB_LANG, else the locale (ja_JP.* → ja), else en. Machine-read output never changes.",
+    )  # fmt: skip
 
 
 class ZtbGroup(click.Group):
@@ -40,6 +60,8 @@ class ZtbGroup(click.Group):
         for param in cmd.params:
             if param.name == "correlation_id" and param.callback is None:
                 param.callback = _check_correlation_id
+        if not any(p.name == "lang" for p in cmd.params):  # every command takes --lang
+            cmd.params.append(lang_option())
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -132,7 +154,11 @@ VERBOSE_OPT = click.option(
 
 @click.group(cls=ZtbGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ztb")
-def cli() -> None:
+@click.option(
+    "--lang", type=click.Choice(LANGUAGES, case_sensitive=False), is_eager=True,
+    help="ja or en for everything people read (default: $ZTB_LANG, else the locale, else en).",
+)  # fmt: skip
+def cli(lang: str | None) -> None:
     """ztbkit: the operations side of zaif-trade-bot.
 
     \b
@@ -141,8 +167,16 @@ def cli() -> None:
       ztb nightly --artifacts-dir demo/artifacts --out-dir outputs
       ztb trends --artifacts-dir artifacts      write artifacts/trends.csv
 
+    Language: --lang ja|en (before or after the command name), else ZTB_LANG, else the locale
+    (ja_JP.* → Japanese), else English. Machine-read output (trends CSV, JSON keys, exit codes) never changes.
+
     Exit codes: 0 ok, 1 the job found a problem, 2 bad usage or input.
     """
+    # Decided afresh by every invocation: --lang, else ZTB_LANG or the locale (a bad ZTB_LANG stops
+    # here, exit 2); a command's own --lang, parsed after this, has the last word.
+    use_language(lang)
+    if lang:
+        os.environ[LANG_ENV] = use_language(lang)
 
 
 def yen(amount: float) -> str:

@@ -27,19 +27,23 @@ from typing import TYPE_CHECKING, Any
 from ztbkit.core.clock import default_tz
 from ztbkit.core.formatting import md_escape, yen
 from ztbkit.data.session import Session
+from ztbkit.locale import N_, _, lazy
+from ztbkit.locale.fonts import chart_fonts, steps_axis
 from ztbkit.money.budget import read_cost
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-TITLE = "Zaif Trade Bot Dashboard"
+TITLE = lazy("Zaif Trade Bot Dashboard")
 STATUS_CLASSES = ("running", "stopped", "failed", "missing", "unknown")
+#: The same words for the catalogue: a status is shown translated (``_(status)``), kept as the class name.
+STATUS_WORDS = (N_("running"), N_("stopped"), N_("failed"), N_("missing"), N_("unknown"))
 _ids = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    title: str
+    title: str  # English, the key the cells test; shown translated (_)
     kind: str  # "num" sorts numerically (blanks last), "text" as text
     value: Callable[[Session, tzinfo], Any]
     shown: Callable[[Any], str]
@@ -51,30 +55,31 @@ def _num(fmt: str) -> Callable[[Any], str]:
 
 
 def _cost(s: Session) -> tuple[float | None, float | None]:
-    total, gpu_hours, _ = read_cost(s.cost_estimate)
+    total, gpu_hours, _source = read_cost(s.cost_estimate)
     return total, gpu_hours
 
 
 COLUMNS: tuple[Column, ...] = (
     # Money right after progress: GPU-hours and yen stay in view in a narrow window or a JupyterLab panel.
-    Column("ID", "text", lambda s, tz: s.session_id, str),
+    Column(N_("ID"), "text", lambda s, tz: s.session_id, str),
     Column(
-        "Start (JST)",
+        N_("Start (JST)"),
         "text",
         lambda s, tz: s.start_time.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.start_time else None,
         lambda v: v or "",
     ),
-    Column("Status", "text", lambda s, tz: s.status, str),
-    Column("Latest step", "num", lambda s, tz: s.global_step, _num("{:,}"), "Step"),
-    Column("ETA", "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
-    Column("GPU-hours", "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), "GPU h"),
-    Column("Cost (¥)", "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
-    Column("Sharpe", "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}")),
+    Column(N_("Status"), "text", lambda s, tz: s.status, str),
+    Column(N_("Latest step"), "num", lambda s, tz: s.global_step, _num("{:,}"), N_("Step")),
+    Column(N_("ETA"), "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
+    Column(N_("GPU-hours"), "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), N_("GPU h")),
+    Column(N_("Cost (¥)"), "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
+    # The bot's own summary figure; the leaderboard's Sharpe may come from the return series instead.
+    Column(N_("Sharpe (bot summary)"), "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}"), N_("Sharpe (bot)")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
-    Column("p-value", "num", lambda s, tz: s.p_value, _num("{:.4f}")),
-    Column("Gates", "text", lambda s, tz: s.gate_verdict, str),
-    Column("VRAM peak (MB)", "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), "VRAM MB"),
-    Column("RSS peak (MB)", "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), "RSS MB"),
+    Column(N_("p-value"), "num", lambda s, tz: s.p_value, _num("{:.4f}")),
+    Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, str),
+    Column(N_("VRAM peak (MB)"), "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), N_("VRAM MB")),
+    Column(N_("RSS peak (MB)"), "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), N_("RSS MB")),
 )
 
 # Selectors are specific enough to beat JupyterLab's table rules (table-layout: fixed, right-aligned cells).
@@ -137,8 +142,8 @@ _JS = """
     var n=showAll?hits.length:Math.min(page,hits.length);
     for(var j=0;j<n;j++) frag.appendChild(rows[hits[j]]);
     tbody.textContent=""; tbody.appendChild(frag);
-    var label=q?hits.length+" of "+rows.length+" sessions match":rows.length+" sessions";
-    count.textContent=(n<hits.length?"showing "+n+" — ":"")+label;
+    var label=q?%(match)s:%(all)s;
+    count.textContent=(n<hits.length?%(showing)s:"")+label;
     button.hidden=n>=hits.length;
   }
   Array.prototype.forEach.call(heads,function(th,col){
@@ -174,12 +179,28 @@ def eta_text(eta: str | None) -> str:
     return f"{days}d {hours}h" if days else f"{hours}h {mins:02d}m" if hours else f"{mins}m"
 
 
+def _js_words() -> dict[str, str]:
+    """The table's counter in the page's language, as JavaScript expressions over hits, rows and n."""
+    import json
+
+    def expr(template: str) -> str:  # "{hits} of {rows}" → "" + hits.length + " of " + rows.length + ""
+        parts = re.split(r"\{(hits|rows|n)\}", template)
+        js = {"hits": "hits.length", "rows": "rows.length", "n": "n"}
+        return "+".join(json.dumps(p) if i % 2 == 0 else js[p] for i, p in enumerate(parts))
+
+    return {
+        "match": expr(_("{hits} of {rows} sessions match")),
+        "all": expr(_("{rows} sessions")),
+        "showing": expr(_("showing {n} — ")),
+    }
+
+
 def _cell(col: Column, value: Any) -> str:
     shown = html.escape(col.shown(value)) if value is not None else ""
     cls = ' class="num"' if col.kind == "num" else ""
     if col.title == "Status":
         status = value if value in STATUS_CLASSES else "unknown"
-        return f'<td><span class="st st-{status}">{html.escape(str(value))}</span></td>'
+        return f'<td><span class="st st-{status}">{html.escape(_(str(value)))}</span></td>'
     if col.title == "Gates":
         return f'<td class="g-{html.escape(str(value))}">{html.escape(str(value))}</td>'
     if col.kind == "num":
@@ -198,8 +219,8 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
     zone = tz or default_tz()
     uid = f"ztb-dash-{next(_ids)}"
     head = "".join(
-        f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(c.title)}">'
-        f"{html.escape(c.short or c.title)}</th>"
+        f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(_(c.title))}">'
+        f"{html.escape(_(c.short or c.title))}</th>"
         for c in COLUMNS
     )
     body = []
@@ -211,19 +232,19 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
     more = f'<template class="ztb-more"><table><tbody>{rest}</tbody></table></template>' if rest else ""
     return (
         f'<div class="ztb-dash" id="{uid}"><style>{_CSS}</style>'
-        '<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="Filter sessions…" '
-        'aria-label="Filter sessions"><span class="ztb-count"></span>'
-        '<button type="button" class="ztb-all" hidden>Show all</button></div>'
+        f'<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="{html.escape(_("Filter sessions…"))}" '
+        f'aria-label="{html.escape(_("Filter sessions"))}"><span class="ztb-count"></span>'
+        f'<button type="button" class="ztb-all" hidden>{html.escape(_("Show all"))}</button></div>'
         f'<div class="ztb-scroll"><table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{shown}'
         f"</tbody></table></div>{more}{_charts_html(sessions, zone) if charts else ''}"
-        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS}}</script></div>"
+        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS, **_js_words()}}</script></div>"
     )
 
 
 def session_table_markdown(sessions: Sequence[Session], tz: tzinfo | None = None) -> str:
     """The same table as Markdown (for the .md report)."""
     zone = tz or default_tz()
-    lines = ["| " + " | ".join(c.title for c in COLUMNS) + " |",
+    lines = ["| " + " | ".join(_(c.title) for c in COLUMNS) + " |",
              "|" + "|".join("---:" if c.kind == "num" else "---" for c in COLUMNS) + "|"]  # fmt: skip
     for s in sessions:
         cells = []
@@ -267,15 +288,28 @@ def metrics_figure(
     from matplotlib.figure import Figure
 
     zone = tz or default_tz()
+    chart_fonts()
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.add_subplot()
-    for attr, label, marker in (("rl_sharpe", "Sharpe", "o"), ("dsr", "DSR", "s")):
+    # DSR is a probability: it gets its own axis, fixed to [0, 1], on the right; Sharpe keeps the left.
+    prob = ax.twinx()
+    series = (("rl_sharpe", _("Sharpe (bot summary)"), "o", ax, "C0"),
+              ("dsr", _("DSR (probability, right axis)"), "s", prob, "C1"))  # fmt: skip
+    for attr, label, marker, target, color in series:
         pts = sorted((s.start_time.astimezone(zone), getattr(s, attr), i) for i, s in enumerate(sessions)
                      if s.start_time and _finite(getattr(s, attr)))  # fmt: skip
         if pts:
-            _scatter(ax, pts, link, f"ztb-{attr}", s=12, marker=marker, label=label)
-    ax.set_xlabel("session start (JST)")
-    return finish_axes(fig, ax, "Sharpe and DSR across sessions", "no Sharpe or DSR values yet", dates=True)
+            _scatter(target, pts, link, f"ztb-{attr}", s=12, marker=marker, label=label, color=color)
+    ax.set_xlabel(_("session start (JST)"))
+    ax.set_ylabel(_("Sharpe"))
+    prob.set_ylim(-0.02, 1.02)
+    prob.set_ylabel(_("DSR (probability)"))
+    lines, labels = ax.get_legend_handles_labels()
+    more, more_labels = prob.get_legend_handles_labels()
+    if more:  # one legend for both axes
+        ax.legend(lines + more, labels + more_labels, loc="best")
+    empty = "" if prob.has_data() else _("no Sharpe or DSR values yet")
+    return finish_axes(fig, ax, _("Sharpe and DSR across sessions"), empty, dates=True, legend=not more)
 
 
 def _scatter(ax: Any, pts: Sequence[tuple[Any, Any, int]], link: dict[str, list[int]] | None, gid: str,
@@ -288,9 +322,9 @@ def _scatter(ax: Any, pts: Sequence[tuple[Any, Any, int]], link: dict[str, list[
 
 #: Progress chart groups: (status test, label, colour, marker). Failed runs stand apart.
 _PROGRESS_GROUPS: tuple[tuple[Callable[[str], bool], str, str, str], ...] = (
-    (lambda st: st not in ("running", "failed"), "finished / stopped", "#6b7280", "o"),
-    (lambda st: st == "running", "running", "#2563eb", "o"),
-    (lambda st: st == "failed", "failed", "#dc2626", "X"),
+    (lambda st: st not in ("running", "failed"), N_("finished / stopped"), "#6b7280", "o"),
+    (lambda st: st == "running", N_("running"), "#2563eb", "o"),
+    (lambda st: st == "failed", N_("failed"), "#dc2626", "X"),
 )
 
 
@@ -301,6 +335,7 @@ def progress_figure(
     from matplotlib.figure import Figure
 
     zone = tz or default_tz()
+    chart_fonts()
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.add_subplot()
     for n, (test, label, color, marker) in enumerate(_PROGRESS_GROUPS):
@@ -308,9 +343,10 @@ def progress_figure(
                      if s.start_time and s.global_step is not None and test(s.status))  # fmt: skip
         if pts:
             _scatter(ax, pts, link, f"ztb-progress-{n}", s=24 if marker == "X" else 14, color=color,
-                     marker=marker, label=label)  # fmt: skip
-    ax.set_ylabel("latest step")
-    return finish_axes(fig, ax, "Step progress", "no step counts yet", dates=True)
+                     marker=marker, label=_(label))  # fmt: skip
+    ax.set_ylabel(_("latest step"))
+    steps_axis(ax)
+    return finish_axes(fig, ax, _("Step progress"), _("no step counts yet"), dates=True)
 
 
 def _charts_html(sessions: Sequence[Session], zone: tzinfo) -> str:

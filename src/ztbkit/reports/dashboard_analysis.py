@@ -36,6 +36,7 @@ from ztbkit.analysis.leaderboard import (
 )
 from ztbkit.core.errors import UsageError
 from ztbkit.data.session import Session
+from ztbkit.locale import _
 
 LEADERBOARD_KEYS = ("enabled", "observations", "skew", "kurtosis", "periods_per_year", "returns_tag")
 CURVES_KEYS = ("enabled", "tags", "sessions", "max_points", "highlight")
@@ -100,13 +101,17 @@ def curves_output(
     if fig is None:
         return [
             note(
-                f"No learning curves: none of {len(sessions)} session(s) has TensorBoard tags {', '.join(tags)}"
+                _("No learning curves: none of {n} session(s) has TensorBoard tags {tags}").format(
+                    n=len(sessions), tags=", ".join(tags)
+                )
             )
         ]
     return [
         _image(fig, curves_alt(tags, data, highlight)),
         note(
-            f"Series longer than {max_points} points are downsampled (per bucket: first, last, min, max kept)."
+            _(
+                "Series longer than {n} points are downsampled (per bucket: first, last, min, max kept)."
+            ).format(n=max_points)
         ),
     ]
 
@@ -130,7 +135,7 @@ def show_dashboard_analysis(
     if lb.get("enabled", True):
         board = build_leaderboard(sessions, lb)
         display(
-            heading("Trials-adjusted leaderboard", 2),
+            heading(_("Trials-adjusted leaderboard"), 2),
             Block(leaderboard_html(board), leaderboard_markdown(board)),
         )
     show_learning_curves(sessions, cv, interactive=interactive, board=board)
@@ -158,7 +163,7 @@ def show_learning_curves(
     highlight = pick_highlight(sessions, board, cv.get("highlight"))
     if highlight and highlight not in {s.session_id for s in recent}:
         recent += [s for s in sessions if s.session_id == highlight and s.on_disk]
-    display(heading("Learning curves", 2))
+    display(heading(_("Learning curves"), 2))
     if not interactive:
         display(*curves_output(recent, tags, highlight, max_points))
         return
@@ -168,10 +173,10 @@ def show_learning_curves(
     picker = widgets.SelectMultiple(
         options=[s.session_id for s in on_disk],
         value=[s.session_id for s in recent],
-        description="Curves of",
+        description=_("Curves of"),
         rows=6,
     )
-    tag_picker = widgets.Text(value=", ".join(tags), description="Tags")
+    tag_picker = widgets.Text(value=", ".join(tags), description=_("Tags"))
 
     def render(chosen: Sequence[str], tag_text: str) -> None:
         picked = [s for s in on_disk if s.session_id in chosen]
