@@ -174,6 +174,60 @@ def test_yen_numbers_and_dates_in_both_languages() -> None:
     assert day(datetime(2025, 10, 31, 20, tzinfo=UTC), "ja") == "2025/11/01(土)"
 
 
+# --- clear money -----------------------------------------------------------------------------
+
+#: FORMATS.md's reference case: 1 GPU-hour at the default ¥300, 0.3 kWh on the tiered tariff.
+REFERENCE_COST = {"correlation_id": "r", "gpu_hours": 1.0, "power_kwh": 0.3,
+                  "costs": {"gpu_jpy": 300.0, "power_jpy": 1255.87, "cloud_jpy": 0.0, "total_jpy": 1555.87},
+                  "rates": {"gpu_rate_jpy_per_hour": 300.0, "tariff": "jp_residential_tiered"}}  # fmt: skip
+
+
+def test_the_budget_says_what_is_out_of_pocket_and_what_is_notional(make_tree: MakeTree) -> None:
+    from ztbkit.data.artifacts import load_artifacts
+    from ztbkit.money.budget import budget_markdown, budget_runs, rollup
+
+    root = make_tree({
+        "r": {"run_metadata.json": {"start_time": "2025-10-01T09:00:00+09:00"},
+              "reports/cost_estimate.json": REFERENCE_COST},
+        "flat": {"run_metadata.json": {"start_time": "2025-10-01T10:00:00+09:00"},
+                 "reports/cost_estimate.json": {"total_cost_jpy": 500.0, "gpu_hours": 1.0}},
+    })  # fmt: skip
+    days = rollup(budget_runs(load_artifacts(root).sessions))
+    md = budget_markdown(days)
+    assert "Out of pocket: ¥1,256 (electricity actually paid, kWh × tariff: ¥1,256; cloud: ¥0)." in md
+    assert "Notional: ¥300 of GPU time at your rate of ¥300 per GPU-hour. This is not money paid" in md
+    assert "1 priced run(s) have only a total in their cost file: not split above." in md
+    zl.use_language("ja")
+    md = budget_markdown(days)
+    assert md.startswith("# 日次予算\n") and "実際の支出：¥1,256" in md and "みなし費用：GPU時間 ¥300" in md
+
+
+def test_the_cost_page_names_a_run_without_a_month_and_bills_no_month(
+    make_tree: MakeTree, capsys: Any
+) -> None:
+    """One priced run with no start time: no "no month: 0.0 kWh → ¥1,247" (a base fee for nothing)."""
+    from ztbkit.reports.money_views import show_cost
+
+    root = make_tree(
+        {"u": {"summary.json": {"status": "stopped"}, "reports/cost_estimate.json": REFERENCE_COST}}
+    )
+    show_cost(str(root), lang="en")
+    out = capsys.readouterr().out
+    assert "No priced run has a start time, so no month can be billed." in out and "in no month" in out
+    assert "¥1,247" not in out and "no month:" not in out
+
+
+def test_the_cost_page_names_the_tariff_by_the_name_people_know(make_tree: MakeTree, capsys: Any) -> None:
+    from ztbkit.reports.money_views import show_cost
+
+    cost = {**REFERENCE_COST, "correlation_id": "m"}
+    root = make_tree({"m": {"run_metadata.json": {"start_time": "2025-10-01T09:00:00+09:00"},
+                            "reports/cost_estimate.json": cost}})  # fmt: skip
+    show_cost(str(root), lang="ja", now=datetime(2025, 10, 31, tzinfo=UTC))
+    out = capsys.readouterr().out
+    assert "従量電灯B 40A" in out and "jp_residential_tiered" not in out and "実際に支払う電気代" in out
+
+
 # --- --lang on every command ------------------------------------------------------------------
 
 
@@ -212,9 +266,10 @@ def _sessions(make_tree: MakeTree) -> list[Any]:
     for i in range(4):
         sessions[f"s{i}"] = {
             "summary.json": {"rl_sharpe": 0.5 + i / 10, "dsr": 0.2 * i, "p_value": 0.05 * i, "global_step": 10**6 * i,
-                             "status": "running" if i == 3 else "stopped",
-                             "start_time": f"2025-10-0{i + 1}T09:00:00+09:00"},
-            "cost_estimate.json": {"gpu_hours": 1.5 * (i + 1), "total_jpy": 12_000.0 * (i + 1), "power_kwh": 0.3},
+                             "status": "running" if i == 3 else "stopped"},
+            "run_metadata.json": {"start_time": f"2025-10-0{i + 1}T09:00:00+09:00"},
+            "reports/cost_estimate.json": {"gpu_hours": 1.5 * (i + 1), "total_cost_jpy": 12_000.0 * (i + 1),
+                                           "power_kwh": 0.3},
         }  # fmt: skip
     return load_artifacts(make_tree(sessions)).sessions
 

@@ -11,8 +11,9 @@ from ztbkit.core.formatting import md_escape, yen
 from ztbkit.data.session import Session
 from ztbkit.locale import N_, _, use_language
 from ztbkit.locale.fonts import chart_fonts, yen_axis
-from ztbkit.money.budget import budget_markdown, budget_runs, rollup, run_energy
+from ztbkit.money.budget import budget_markdown, budget_runs, rollup
 from ztbkit.money.costs import resolve_rates
+from ztbkit.money.energy import run_energy
 from ztbkit.money.tariffs import load_tariff
 from ztbkit.reports import dashboard as dash
 from ztbkit.reports.blocks import (
