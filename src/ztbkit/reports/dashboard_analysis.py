@@ -70,10 +70,16 @@ def build_leaderboard(sessions: Sequence[Session], params: Mapping[str, Any] | N
 def pick_highlight(
     sessions: Sequence[Session], board: Leaderboard | None, requested: str | None
 ) -> str | None:
-    """The requested session, else the top trials-adjusted DSR, else the highest rl_sharpe."""
+    """The requested session, else "the best": the top trials-adjusted DSR, else the highest rl_sharpe.
+
+    This is the one definition of best both reports use: the trends page, which shows no leaderboard,
+    builds one with the default assumptions to find it, so dashboard and trends highlight the same run
+    (unless the dashboard's ``leaderboard`` parameter changes the assumptions)."""
     if requested:
         return requested
-    if board is not None and board.rows and board.rows[0].dsr is not None:
+    if board is None:
+        board = build_leaderboard(sessions)
+    if board.rows and board.rows[0].dsr is not None:
         return board.rows[0].session_id
     scored = [s for s in sessions if s.rl_sharpe is not None and math.isfinite(s.rl_sharpe)]
     return max(scored, key=lambda s: s.rl_sharpe or 0.0).session_id if scored else None
@@ -98,13 +104,18 @@ def curves_output(
 
     data = [session_curves(s, tags, max_points) for s in sessions]
     fig = curves_figure(data, tags, highlight)
+    # The selected session is drawn, or the page says why not (never a "(selected)" with no line).
+    missing = [] if not highlight or any(d.series for d in data if d.session_id == highlight) else [
+        note(_("The selected session {id} is not drawn: none of these TensorBoard tags were found for it.").format(
+            id=highlight))]  # fmt: skip
     if fig is None:
         return [
             note(
                 _("No learning curves: none of {n} session(s) has TensorBoard tags {tags}").format(
                     n=len(sessions), tags=", ".join(tags)
                 )
-            )
+            ),
+            *missing,
         ]
     return [
         _image(fig, curves_alt(tags, data, highlight)),
@@ -113,6 +124,7 @@ def curves_output(
                 "Series longer than {n} points are downsampled (per bucket: first, last, min, max kept)."
             ).format(n=max_points)
         ),
+        *missing,
     ]
 
 
