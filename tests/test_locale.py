@@ -86,6 +86,21 @@ def test_every_message_in_the_code_has_a_japanese_entry_and_none_is_stale() -> N
     assert stale == [], f"in the catalogue but gone from the code (run `make messages`): {stale}"
 
 
+def test_messages_inside_f_strings_are_in_the_catalogue_too() -> None:
+    """Babel's extractor does not look inside f-strings (Python 3.11 tokenises one as a single string),
+    so a ``f"{_('word')}"`` would silently stay English: every literal given to a message function
+    anywhere in the package, read with ``ast``, must be a catalogue entry."""
+    po = {_key(m) for m in catalog.read() if m.id}
+    loose = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("_", "gettext", "N_", "lazy"):
+                arg = node.args[0] if node.args else None
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value not in po:
+                    loose.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {arg.value!r}")
+    assert loose == []
+
+
 def test_the_committed_mo_is_the_compiled_po() -> None:
     assert catalog.MO.read_bytes() == catalog.compiled(catalog.read()), "run `make messages`"
 

@@ -250,6 +250,7 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
         "",
     ]
     all_runs = [r for d in days for r in d.runs]
+    total_word, not_estimated = _("Total"), _("not estimated")
     total = sum(d.cost_jpy for d in days)
     hours = sum(d.gpu_hours for d in days)
     missing = sum(d.not_estimated for d in days)
@@ -261,7 +262,7 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
             f"| {label} | {len(d.runs)} | {d.gpu_hours:.2f} | {yen(d.cost_jpy)} | {d.not_estimated} |"
         )
     lines.append(
-        f"| **{_('Total')}** | **{len(all_runs)}** | **{hours:.2f}** | **{yen(total)}** | **{missing}** |"
+        f"| **{total_word}** | **{len(all_runs)}** | **{hours:.2f}** | **{yen(total)}** | **{missing}** |"
     )
     money = money_lines(all_runs)
     if money:
@@ -285,7 +286,7 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
             else:
                 why = f" ({md_escape(r.problem)})" if r.problem else ""
                 lines.append(
-                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | {_('not estimated')}{why} | — |"
+                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | {not_estimated}{why} | — |"
                 )
     return "\n".join(lines) + "\n"
 
@@ -350,7 +351,9 @@ class BudgetResult:
         runs = sum(len(d.runs) for d in self.days)
         missing = sum(d.not_estimated for d in self.days)
         total = sum(d.cost_jpy for d in self.days)
-        return f"{len(self.days)} day(s), {runs} run(s), {missing} not estimated, total {yen(total)}"
+        return _("{days} day(s), {runs} run(s), {missing} not estimated, total {total}").format(
+            days=len(self.days), runs=runs, missing=missing, total=yen(total)
+        )
 
 
 def write_budget(

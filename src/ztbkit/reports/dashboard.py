@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 TITLE = lazy("Zaif Trade Bot Dashboard")
 STATUS_CLASSES = ("running", "stopped", "failed", "missing", "unknown")
+#: The table bar's words, for the catalogue (shown translated in session_table_html).
+BAR_WORDS = (N_("Filter sessions…"), N_("Filter sessions"), N_("Show all"))
 #: The same words for the catalogue: a status is shown translated (``_(status)``), kept as the class name.
 STATUS_WORDS = (N_("running"), N_("stopped"), N_("failed"), N_("missing"), N_("unknown"))
 _ids = itertools.count(1)
@@ -230,11 +232,12 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
         body.append(f'<tr class="row-{status}">{cells}</tr>')
     shown, rest = "".join(body[:PAGE_ROWS]), "".join(body[PAGE_ROWS:])
     more = f'<template class="ztb-more"><table><tbody>{rest}</tbody></table></template>' if rest else ""
+    hint, label, show_all = (html.escape(_(w)) for w in ("Filter sessions…", "Filter sessions", "Show all"))
     return (
         f'<div class="ztb-dash" id="{uid}"><style>{_CSS}</style>'
-        f'<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="{html.escape(_("Filter sessions…"))}" '
-        f'aria-label="{html.escape(_("Filter sessions"))}"><span class="ztb-count"></span>'
-        f'<button type="button" class="ztb-all" hidden>{html.escape(_("Show all"))}</button></div>'
+        f'<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="{hint}" '
+        f'aria-label="{label}"><span class="ztb-count"></span>'
+        f'<button type="button" class="ztb-all" hidden>{show_all}</button></div>'
         f'<div class="ztb-scroll"><table class="ztb-sessions"><thead><tr>{head}</tr></thead><tbody>{shown}'
         f"</tbody></table></div>{more}{_charts_html(sessions, zone) if charts else ''}"
         f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS, **_js_words()}}</script></div>"

@@ -200,13 +200,13 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         points = [(starts[sid], v) for sid, v in per_m.items()]
         head = ("| " + " | ".join([_("session"), _("start (JST)"), "kWh", _("energy"), _("¥ (cost file)"),
                                    _("¥ per 1M steps")]) + " |\n|---|---|---:|---|---:|---:|\n")  # fmt: skip
-        md_rows = ""
+        md_rows, unknown_word = "", _("energy unknown")
         for s in in_month:
             e, r, v = energy[s.session_id], runs.get(s.session_id), per_m.get(s.session_id)
             assert s.start_time is not None
             md_rows += (f"| {md_escape(s.session_id)} | {s.start_time.astimezone(default_tz()):%Y-%m-%d %H:%M} | "
                         f"{'' if e.kwh is None else f'{e.kwh:.2f}'} | "
-                        f"{_('energy unknown') if e.kwh is None else md_escape(f'{_(e.source)} ({e.detail})')} | "
+                        f"{unknown_word if e.kwh is None else md_escape(f'{_(e.source)} ({e.detail})')} | "
                         f"{yen(r.cost_jpy) if r and r.cost_jpy is not None else ''} | "
                         f"{'' if v is None else yen(v)} |\n")  # fmt: skip
         est_kwh = (_(", of which {kwh} kWh estimated (GPU-hours × board power)").format(kwh=f"{estimated:.2f}")

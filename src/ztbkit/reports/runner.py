@@ -44,7 +44,7 @@ from typing import IO, Any
 from ztbkit.core.charset import child_env, decode_output
 from ztbkit.core.errors import UsageError
 from ztbkit.core.proc import kill_tree
-from ztbkit.locale import current_language, use_language
+from ztbkit.locale import _, current_language, use_language
 from ztbkit.reports.export import export
 from ztbkit.reports.kernel import headless_engine, kernel_name, kernel_transport
 from ztbkit.reports.notebooks import HEADLESS_ENV, TITLES, find_notebook
@@ -72,7 +72,7 @@ class ReportResult:
     def line(self) -> str:
         where = self.outputs[0] if self.outputs else (self.ipynb or "-")
         tail = f"  ({self.error})" if self.error else ""
-        status = "ok" if self.status == "ok" else "failed"
+        status = _("ok") if self.status == "ok" else _("failed")
         return f"{status:<6} {self.name + '.html':<12} {where}  {self.seconds:.1f} s{tail}"
 
 
