@@ -23,6 +23,7 @@ from ztbkit.core.errors import UsageError, ZtbError
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.data.session import Session
+from ztbkit.locale import _
 from ztbkit.notify.alert import Alert, Field
 
 STATE_FILE = "trend-alert-state.json"
@@ -42,21 +43,29 @@ def regression_alert(
     bad = check.regressions
     if not bad:
         return None
+    below = _("{value} < median {median} − {k}×MAD {mad} (= {threshold}; last {n} finished sessions)")
     lines = [
         f"• **{c.metric}** {c.detail}"
         if c.detail
-        else f"• **{c.metric}** {c.value:.4g} < median {c.median:.4g} − {mad_k:g}×MAD {c.mad:.4g} "
-        f"(= {c.threshold:.4g}; last {len(c.baseline)} finished sessions)"
+        else f"• **{c.metric}** "
+        + below.format(
+            value=f"{c.value:.4g}",
+            median=f"{c.median:.4g}",
+            k=f"{mad_k:g}",
+            mad=f"{c.mad:.4g}",
+            threshold=f"{c.threshold:.4g}",
+            n=len(c.baseline),
+        )
         for c in bad
     ]
     return Alert(
-        title=f"Trend regression: {check.session_id}",
+        title=_("Trend regression: {id}").format(id=check.session_id),
         level="WARN",
         description="\n".join(lines),
         fields=(
-            Field("Session", check.session_id, True),
-            Field("Metrics", ", ".join(c.metric for c in bad), True),
-            Field("Dashboard", link, False),
+            Field(_("Session"), check.session_id, True),
+            Field(_("Metrics"), ", ".join(c.metric for c in bad), True),
+            Field(_("Dashboard"), link, False),
         ),
         url=link if link.startswith(("http://", "https://")) else None,
         footer="ztbkit trend-alert",
