@@ -80,3 +80,20 @@ def test_a_scheduler_failure_reaches_discord_in_japanese(
         embed["title"] == "定期ジョブ nightly：時間切れ" and embed["description"] == "時間切れ"
     )  # no exit code: said as what happened
     assert [f["name"] for f in embed["fields"]] == ["予定時刻", "ログ"]
+
+
+def test_doctor_details_in_japanese_and_its_summary_line_unchanged(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """The reasons a person reads are Japanese; check names, [OK]/[WARN]/[FAIL] and the last line
+    ``Doctor Summary: OK=…`` (FORMATS.md: other tools parse it) are the same in every language."""
+    root = make_tree({"s1": {"summary.json": {"global_step": 1200}}})
+    args = ["doctor", "--correlation-id", "s1", "--artifacts-dir", str(root), "--state-file",
+            str(tmp_path / "none.json"), "--lang", "ja"]  # fmt: skip
+    r = CliRunner().invoke(cli, args, env=QUIET)
+    lines = r.stdout.strip().splitlines()
+    assert lines[-1].startswith("Doctor Summary: OK=") and ", WARN=" in lines[-1] and ", FAIL=" in lines[-1]
+    assert any(ln.startswith("[WARN] validate_artifacts: ") and "がありません" in ln for ln in lines), lines
+    assert any("スケジューラーの状態ファイルがありません" in ln for ln in lines), lines
+    report = (root / "s1" / "reports" / "doctor.txt").read_text(encoding="utf-8")
+    assert "ステップ 1,200" in report and report.strip().splitlines()[-1] == lines[-1]
