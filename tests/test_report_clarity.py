@@ -128,3 +128,12 @@ def test_dsr_has_its_own_axis_and_steps_and_yen_have_separators(make_tree: MakeT
 def _legend_labels(ax: Any) -> list[str]:
     legend = ax.get_legend()
     return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def test_learning_curve_step_axes_have_separators() -> None:
+    curves = [SessionCurves("a", {"train/loss": ([0, 2_500_000, 5_000_000], [1.0, 0.5, 0.25])})]
+    fig = curves_figure(curves, ["train/loss"], None)
+    assert fig is not None
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert "5,000,000" in ticks and not fig.axes[0].xaxis.get_offset_text().get_text()  # no "1e6" offset

@@ -167,7 +167,7 @@ def curves_figure(
                 ax.plot(*c.series[tag], linewidth=2.4, color="black", label=selected)
         ax.set_title(tag, fontsize=9)
         ax.set_xlabel(_("step"), fontsize=8)
-        steps_axis(ax)
+        steps_axis(ax, "x")  # the x axis is the training step
         ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3)
     for ax in axes[len(shown) :]:
