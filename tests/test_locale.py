@@ -18,7 +18,7 @@ from conftest import REPO, MakeTree, sh
 from ztbkit import locale as zl
 from ztbkit.cli import cli
 from ztbkit.locale import catalog
-from ztbkit.locale.numbers import day, man_yen, number, yen
+from ztbkit.locale.numbers import amount, day, man_yen, number, report_day, yen
 
 PACKAGE = REPO / "src" / "ztbkit"
 
@@ -183,6 +183,9 @@ def test_yen_numbers_and_dates_in_both_languages() -> None:
         assert number(1234567, lang=lang) == "1,234,567"
     assert man_yen(12_345, "ja") == "1.2万円" and man_yen(9_999, "ja") == "¥9,999"
     assert man_yen(55_908, "ja") == "5.6万円" and man_yen(55_908, "en") == "¥55,908"
+    assert amount(55_908, "ja") == "¥55,908（5.6万円）" and amount(55_908, "en") == "¥55,908"
+    assert amount(1_918, "ja") == "¥1,918" and report_day(date(2025, 10, 31), "en") == "2025-10-31"
+    assert report_day(date(2025, 10, 31), "ja") == "2025/10/31(金)"
     assert day(date(2025, 10, 31), "ja") == "2025/10/31(金)"
     assert day(date(2025, 10, 31), "en") == "2025-10-31 (Fri)"
     # An aware time is a day in Tokyo: 2025-10-31 20:00 UTC is already Saturday in Japan.
@@ -215,6 +218,7 @@ def test_the_budget_says_what_is_out_of_pocket_and_what_is_notional(make_tree: M
     zl.use_language("ja")
     md = budget_markdown(days)
     assert md.startswith("# 日次予算\n") and "実際の支出：¥1,256" in md and "みなし費用：GPU時間 ¥300" in md
+    assert "\n## 2025/10/01(水)\n" in md and "| 2025/10/01(水) | 2 |" in md  # days as Japanese write them
 
 
 def test_the_cost_page_names_a_run_without_a_month_and_bills_no_month(

@@ -8,7 +8,10 @@ Policy:
   A total that overflowed a float reads ``¥∞``, NaN ``¥—`` (:func:`ztbkit.core.formatting.yen`).
 * :func:`man_yen` is for totals a Japanese reader takes in at a glance: ``1.2万円`` from ¥10,000 up
   (one decimal), the exact ``¥1,234`` below; English always gets the exact form.
-* Dates are days in Asia/Tokyo: ``2025/10/31(金)`` in Japanese, ``2025-10-31 (Fri)`` in English.
+* Dates are days in Asia/Tokyo: ``2025/10/31(金)`` in Japanese, ``2025-10-31 (Fri)`` in English;
+  :func:`report_day` keeps the plain ISO ``2025-10-31`` in English (what pages always showed).
+* :func:`amount` is a total as a reader takes it in: ``¥55,908`` in English, ``¥55,908（5.6万円）`` in
+  Japanese from ¥10,000 up.
 * Babel is imported at the first call, never when this module is imported.
 """
 
@@ -72,3 +75,18 @@ def day(value: date | datetime, lang: str | None = None) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(default_tz()).date() if value.tzinfo else value.date()
     return str(format_date(value, DATE_PATTERN[chosen], locale=BABEL_LOCALE[chosen]))
+
+
+def report_day(value: date, lang: str | None = None) -> str:
+    """A day label on a page: ``2025/10/31(金)`` in Japanese, the ISO ``2025-10-31`` in English."""
+    chosen = lang or current_language()
+    return day(value, chosen) if chosen == "ja" else value.isoformat()
+
+
+def amount(value: float, lang: str | None = None) -> str:
+    """A total: exact yen, and in Japanese from ¥10,000 up its 万円 reading beside it."""
+    chosen = lang or current_language()
+    exact = yen(value, chosen)
+    if chosen != "ja" or not math.isfinite(value) or abs(value) < 10_000 or abs(value) >= 10**15:
+        return exact
+    return f"{exact}（{man_yen(value, chosen)}）"

@@ -25,6 +25,7 @@ from ztbkit.core.fsio import atomic_write_json, atomic_write_text
 from ztbkit.data.artifacts import ArtifactTree
 from ztbkit.data.session import Session, load_session
 from ztbkit.locale import _
+from ztbkit.locale.numbers import amount, report_day
 from ztbkit.money.costs import (
     CostEstimate,
     CostUnavailableError,
@@ -185,10 +186,10 @@ def money_lines(runs: Iterable[BudgetRun]) -> list[str]:
     rate = "/".join(yen(v) for v in rates) or "?"
     lines = [
         _("Out of pocket: {total} (electricity actually paid, kWh × tariff: {power}; cloud: {cloud}).").format(
-            total=yen(power + cloud), power=yen(power), cloud=yen(cloud)),
+            total=amount(power + cloud), power=yen(power), cloud=yen(cloud)),
         _("Notional: {gpu} of GPU time at your rate of {rate} per GPU-hour. This is not money paid: it values "
           "your own GPU's time; set it with --gpu-rate or GPU_RATE_JPY_PER_HOUR (default ¥300).").format(
-            gpu=yen(gpu), rate=rate),
+            gpu=amount(gpu), rate=rate),
     ]  # fmt: skip
     if len(split) < len(priced):
         lines.append(
@@ -242,7 +243,7 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
         if now
         else ""
     )
-    title = _("Daily Budget for {day}").format(day=only.isoformat()) if only else _("Daily Budget")
+    title = _("Daily Budget for {day}").format(day=report_day(only)) if only else _("Daily Budget")
     lines = [
         f"# {title}",
         "",
@@ -257,7 +258,7 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
     heads = [_("day"), _("runs"), _("GPU-hours"), _("cost"), _("not estimated")]
     lines += ["| " + " | ".join(heads) + " |", "|---|---:|---:|---:|---:|"]
     for d in days:
-        label = d.day.isoformat() if d.day else _("unknown date")
+        label = report_day(d.day) if d.day else _("unknown date")
         lines.append(
             f"| {label} | {len(d.runs)} | {d.gpu_hours:.2f} | {yen(d.cost_jpy)} | {d.not_estimated} |"
         )
@@ -270,10 +271,10 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
     if not days:
         lines += [
             "",
-            _("No runs started on {day}.").format(day=only.isoformat()) if only else _("No runs found."),
+            _("No runs started on {day}.").format(day=report_day(only)) if only else _("No runs found."),
         ]
     for d in days:
-        label = d.day.isoformat() if d.day else _("unknown date")
+        label = report_day(d.day) if d.day else _("unknown date")
         heads = [_("session"), _("status"), _("GPU-hours"), _("cost"), _("¥ per 1M steps")]
         lines += ["", f"## {label}", "", "| " + " | ".join(heads) + " |", "|---|---|---:|---:|---:|"]  # fmt: skip
         for r in d.runs:
