@@ -348,3 +348,18 @@ def test_without_the_bundled_font_the_same_text_is_tofu() -> None:
         fig.add_subplot().set_title("セッションごとのシャープレシオ")
         fig.savefig(io.BytesIO(), format="png")
     assert any("missing from font" in str(w.message) for w in seen)
+
+
+def test_an_error_in_japanese_is_still_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Under CI's ja_JP.EUC-JP locale (no --lang, no ZTB_LANG) a missing folder is one Japanese line,
+    the ``ztb: error:`` prefix kept for log readers, and the piped output is UTF-8."""
+    done = sh(
+        "ztb trends --artifacts-dir nope", _clean_env(LANG="ja_JP.EUC-JP", LC_ALL="ja_JP.EUC-JP"), tmp_path
+    )
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"ztb: error: 成果物フォルダー 'nope' がありません（{tmp_path} から見て）（--artifacts-dir で指定してください）"
+    ]
+    english = sh("ztb --lang en trends --artifacts-dir nope", _clean_env(LANG="ja_JP.EUC-JP"), tmp_path)
+    assert english.returncode == 2 and english.stderr.startswith(
+        "ztb: error: artifacts folder 'nope' does not exist"
+    )

@@ -16,7 +16,7 @@ from ztbkit.core.errors import ZtbError
 from ztbkit.core.ids import safe_repr
 from ztbkit.core.jsonread import Problem
 from ztbkit.locale import ENV as LANG_ENV
-from ztbkit.locale import LANGUAGES, use_language
+from ztbkit.locale import LANGUAGES, _, use_language
 
 MAX_WARNINGS = 10
 
@@ -96,7 +96,8 @@ def warn_issues(issues: Sequence[Problem], verbose: bool = False) -> None:
     for p in shown:
         click.echo(f"warning: {safe_repr(str(p))}", err=True)  # a planted folder name cannot forge lines
     if len(issues) > len(shown):
-        click.echo(f"warning: ... and {len(issues) - len(shown)} more (use -v to list all)", err=True)
+        click.echo("warning: " + _("... and {n} more (use -v to list all)").format(n=len(issues) - len(shown)),
+                   err=True)  # fmt: skip
 
 
 def progress_printer(label: str, min_total: int = 2000) -> Callable[[int, int], None]:

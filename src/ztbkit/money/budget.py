@@ -48,7 +48,7 @@ def find_session(artifacts_dir: str | os.PathLike[str], correlation_id: str) -> 
     """Load one session by id; ArtifactsNotFoundError (exit 2) names the folder when it is missing."""
     folder = Path(artifacts_dir) / correlation_id
     if not folder.is_dir():
-        raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+        raise ArtifactsNotFoundError(_("--correlation-id: no session folder {folder}").format(folder=folder))
     return load_session(folder)
 
 

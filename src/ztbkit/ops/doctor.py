@@ -22,6 +22,7 @@ from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.core.errors import ArtifactsNotFoundError
 from ztbkit.core.fsio import atomic_write_text
 from ztbkit.core.ids import check_component, check_inside, safe_repr
+from ztbkit.locale import _
 from ztbkit.ops.checks import Check, Context, Host
 from ztbkit.ops.host_checks import (
     disk_health,
@@ -79,7 +80,7 @@ def run_doctor(
     """Run every check in order and write reports/doctor.txt. Raises only for an unknown session (exit 2)."""
     folder = Path(artifacts_dir) / check_component(correlation_id, "--correlation-id")
     if not folder.is_dir():
-        raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+        raise ArtifactsNotFoundError(_("--correlation-id: no session folder {folder}").format(folder=folder))
     report_path = check_inside(folder / "reports" / "doctor.txt", artifacts_dir)  # before any work
     ctx = Context(folder, correlation_id, total_steps, Path(state_file), clock, host=host or Host())
     results = []
