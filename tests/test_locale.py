@@ -363,3 +363,26 @@ def test_an_error_in_japanese_is_still_one_line_and_exit_2(tmp_path: Path) -> No
     assert english.returncode == 2 and english.stderr.startswith(
         "ztb: error: artifacts folder 'nope' does not exist"
     )
+
+
+def test_lang_is_handed_to_children_while_the_command_runs_and_not_kept_after(tmp_path: Path) -> None:
+    """``--lang`` reaches the processes a command starts (ZTB_LANG in its environment) and is gone
+    when the command returns: one process running several commands keeps its own language."""
+    from ztbkit.cli.base import cli as group
+
+    seen: list[str | None] = []
+
+    @group.command("lang-probe")
+    def probe() -> None:
+        seen.append(os.environ.get("ZTB_LANG"))
+        seen.append(zl._("Cost Report"))
+
+    try:
+        runner = CliRunner()
+        assert runner.invoke(group, ["--lang", "ja", "lang-probe"]).exit_code == 0
+        assert runner.invoke(group, ["lang-probe", "--lang", "ja"]).exit_code == 0
+        assert runner.invoke(group, ["lang-probe"]).exit_code == 0
+    finally:
+        group.commands.pop("lang-probe")
+    assert seen == ["ja", "コストレポート", "ja", "コストレポート", "en", "Cost Report"]
+    assert os.environ["ZTB_LANG"] == "en" and zl._("Cost Report") == "Cost Report"

@@ -97,3 +97,21 @@ def test_doctor_details_in_japanese_and_its_summary_line_unchanged(
     assert any("スケジューラーの状態ファイルがありません" in ln for ln in lines), lines
     report = (root / "s1" / "reports" / "doctor.txt").read_text(encoding="utf-8")
     assert "ステップ 1,200" in report and report.strip().splitlines()[-1] == lines[-1]
+
+
+def test_live_status_in_japanese_and_english_as_formats_md_gives_it(tmp_path: Path) -> None:
+    (tmp_path / "trade-state.json").write_text('{"phase": 2, "consecutiveDays": 3}', encoding="utf-8")
+    stats = {"date": "2025-10-31", "data": [{"pair": "btc_jpy", "stats": {"trades": 10, "wins": 6,
+             "realizedPnl": 20000, "maxDrawdown": 3000}}]}  # fmt: skip
+    (tmp_path / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    ja = _payload(["live-status", "--state-dir", str(tmp_path), "--dry-run", "--lang", "ja"])
+    assert ja["title"] == "🤖 ボット稼働状況スナップショット"
+    names = [f["name"] for f in ja["fields"]]
+    assert names == ["📊 取引状態", "📈 成績サマリー", "💱 btc_jpy"]
+    summary = ja["fields"][1]["value"]
+    assert "損益合計: ¥20,000" in summary and "勝率: 60.0%" in summary
+    assert "欠落：trade-config.json" in ja["footer"]["text"]
+    en = _payload(["live-status", "--state-dir", str(tmp_path), "--dry-run"])
+    assert en["title"] == "🤖 Live Bot Status Snapshot"
+    assert [f["name"] for f in en["fields"]] == ["📊 Trade State", "📈 Performance Summary", "💱 btc_jpy"]
+    assert "Total P&L: ¥20,000" in en["fields"][1]["value"]

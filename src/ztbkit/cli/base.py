@@ -17,6 +17,7 @@ from ztbkit.core.ids import safe_repr
 from ztbkit.core.jsonread import Problem
 from ztbkit.locale import ENV as LANG_ENV
 from ztbkit.locale import LANGUAGES, _, use_language
+from ztbkit.locale import reset as reset_language
 
 MAX_WARNINGS = 10
 
@@ -31,8 +32,23 @@ def _set_language(ctx: click.Context, param: click.Parameter, value: str | None)
     """``--lang`` on the group or on a command: speak it from now on, and hand it to every process
     this one starts (report kernels, the scheduler's commands) through ``ZTB_LANG``."""
     if value:
-        lang = use_language(value)
-        os.environ[LANG_ENV] = lang
+        _export_language(ctx, use_language(value))
+
+
+def _export_language(ctx: click.Context, lang: str) -> None:
+    """``ZTB_LANG=lang`` while the command runs (its children inherit it), as it was afterwards: a
+    program that runs several commands in one process (tests, an embedding tool) keeps its own."""
+    old = os.environ.get(LANG_ENV)
+    os.environ[LANG_ENV] = lang
+
+    def restore() -> None:
+        if old is None:
+            os.environ.pop(LANG_ENV, None)
+        else:
+            os.environ[LANG_ENV] = old
+        reset_language()  # the next message resolves the language again, from the restored environment
+
+    ctx.call_on_close(restore)
 
 
 def lang_option() -> click.Option:
@@ -177,7 +193,7 @@ def cli(lang: str | None) -> None:
     # here, exit 2); a command's own --lang, parsed after this, has the last word.
     use_language(lang)
     if lang:
-        os.environ[LANG_ENV] = use_language(lang)
+        _export_language(click.get_current_context(), use_language(lang))
 
 
 def yen(amount: float) -> str:
