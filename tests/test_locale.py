@@ -386,3 +386,14 @@ def test_lang_is_handed_to_children_while_the_command_runs_and_not_kept_after(tm
         group.commands.pop("lang-probe")
     assert seen == ["ja", "コストレポート", "ja", "コストレポート", "en", "Cost Report"]
     assert os.environ["ZTB_LANG"] == "en" and zl._("Cost Report") == "Cost Report"
+
+
+def test_the_locale_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_locale
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    result = bench_locale.run(sessions=5, data=tmp_path, repeat=1)
+    assert result["sessions"] >= 5 and result["page_en_s"] > 0 and result["page_ja_s"] > 0
+    assert result["message_us"] > 0 and result["message_ratio"] > 0
