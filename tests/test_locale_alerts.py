@@ -115,3 +115,17 @@ def test_live_status_in_japanese_and_english_as_formats_md_gives_it(tmp_path: Pa
     assert en["title"] == "🤖 Live Bot Status Snapshot"
     assert [f["name"] for f in en["fields"]] == ["📊 Trade State", "📈 Performance Summary", "💱 btc_jpy"]
     assert "Total P&L: ¥20,000" in en["fields"][1]["value"]
+
+
+def test_a_delivery_and_the_verdict_line_in_japanese(
+    failing_gates: Path, hook_server: Any, tmp_path: Path
+) -> None:
+    """ "Sent" is said only when it is true, in either language: a delivered alert says so, and the
+    FAIL:/OK: prefix a log reader greps for stays."""
+    r = CliRunner().invoke(cli, ["gates-alert", "--correlation-id", "s1", "--artifacts-dir", str(failing_gates),
+                                 "--state-dir", str(tmp_path), "--discord-webhook", hook_server.url(), "--lang", "ja"],
+                           env=QUIET)  # fmt: skip
+    lines = r.stdout.splitlines()
+    assert r.exit_code == 0 and lines[0] == "FAIL: ゲート 1件が不合格（ERROR）：memory_rss"
+    assert any(ln.startswith("discord ") and "に送信しました（1回目）" in ln for ln in lines), lines
+    assert hook_server.seen[0].body["embeds"][0]["title"] == "重大なゲートが不合格：s1"
