@@ -130,9 +130,8 @@ def show_trends(artifacts_dir: str = "", *, metrics: Sequence[str] = METRICS, in
                 curves: dict[str, Any] | None = None, snapshot: str = "", lang: str = "") -> None:  # fmt: skip
     """Per-metric trend: sparkline, min/max/latest, the values by session start date with a rolling
     median band; then learning curves of the recent sessions (``curves``: see ztbkit.reports.dashboard_analysis).
-    The ``# Trend Report`` and ``## <metric>`` headings of the .md export stay English in every
-    language (FORMATS.md: other tools find the sections by them). ``lang``: ja or en (empty: ``ZTB_LANG``,
-    else the locale)."""
+    Each section is headed by the metric's own name (``## rl_sharpe``) in every language. ``lang``: ja or
+    en (empty: ``ZTB_LANG``, else the locale)."""
     use_language(lang or None)
     artifacts_dir, tree = load_tree(artifacts_dir, snapshot)
     unknown = [m for m in metrics if m not in METRICS]
@@ -157,9 +156,10 @@ def show_trends(artifacts_dir: str = "", *, metrics: Sequence[str] = METRICS, in
             _trend_figure(table, metric, starts),
         )
 
-    # The heading is the machine-read "# Trend Report" (FORMATS.md); the note under it is translated.
+    # The page's heading is translated; the machine-read trends Markdown (FORMATS.md's "# Trend Report")
+    # is trends-md's file (the nightly's trends_table.md), which never changes with the language.
     display_items(
-        heading("Trend Report"),
+        heading(_("Trend Report")),
         note(_("How Sharpe, DSR, p-value and steps move across sessions.")),
         note(
             _("{n} sessions in {where}").format(n=sum(s.on_disk for s in tree.sessions), where=artifacts_dir)
