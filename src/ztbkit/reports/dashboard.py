@@ -29,6 +29,7 @@ from ztbkit.core.formatting import md_escape, yen
 from ztbkit.data.session import Session
 from ztbkit.locale import N_, _, lazy
 from ztbkit.locale.fonts import chart_fonts, steps_axis
+from ztbkit.locale.numbers import report_day
 from ztbkit.money.budget import read_cost
 
 if TYPE_CHECKING:
@@ -56,6 +57,14 @@ def _num(fmt: str) -> Callable[[Any], str]:
     return lambda v: "" if v is None else fmt.format(v)
 
 
+def _start(s: Session, tz: tzinfo) -> str | None:
+    """``2025-10-31 09:15`` (English), ``2025/10/31(金) 09:15`` (Japanese): both sort as text."""
+    if s.start_time is None:
+        return None
+    local = s.start_time.astimezone(tz)
+    return f"{report_day(local.date())} {local:%H:%M}"
+
+
 def _cost(s: Session) -> tuple[float | None, float | None]:
     total, gpu_hours, _source = read_cost(s.cost_estimate)
     return total, gpu_hours
@@ -67,7 +76,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         N_("Start (JST)"),
         "text",
-        lambda s, tz: s.start_time.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.start_time else None,
+        lambda s, tz: _start(s, tz),
         lambda v: v or "",
     ),
     Column(N_("Status"), "text", lambda s, tz: s.status, str),

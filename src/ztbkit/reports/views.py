@@ -68,7 +68,9 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
                 )
             ),
             Block(dash.session_table_html(chosen, charts=True), dash.session_table_markdown(chosen)),
-        )
+            note(_("Cost (¥) is each run's cost file total: GPU time at your notional rate (not money paid) "
+                   "+ electricity + cloud. The budget page shows what is out of pocket apart.")),
+        )  # fmt: skip
         if len(chosen) > dash.CHART_POINTS:  # too many points for inline SVG: the PNG charts for all
             display_items(dash.metrics_figure(chosen), dash.progress_figure(chosen))
         else:  # the .md report's copy of the charts; the page shows the linked SVG ones above
