@@ -56,6 +56,12 @@ def test_trend_alert_in_japanese(make_tree: MakeTree) -> None:
     index = [{"correlation_id": sid, "created_at": f"2025-10-{i + 1:02d}T00:00:00+09:00", "status": "stopped"}
              for i, sid in enumerate(sessions)]  # fmt: skip
     root = make_tree(sessions, index={"sessions": index})
+    r = CliRunner().invoke(
+        cli, ["trend-alert", "--artifacts-dir", str(root), "--dry-run", "--lang", "ja"], env=QUIET
+    )
+    assert (
+        "DRY RUN: run-05 を通知します（送信はしていません）" in r.stdout.splitlines()
+    )  # not said to be sent
     embed = _payload(["trend-alert", "--artifacts-dir", str(root), "--dry-run", "--lang", "ja"])
     assert embed["title"] == "成績の悪化：run-05" and "中央値" in embed["description"]
     assert [f["name"] for f in embed["fields"]] == ["セッション", "指標", "ダッシュボード"]

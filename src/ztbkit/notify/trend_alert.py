@@ -170,8 +170,8 @@ def run_trend_alert(
     environ = os.environ if env is None else env
     check = check_trend(sessions, metrics, window=window, mad_k=mad_k, dsr_below=dsr_below, now=now)
     if check is None:
-        return TrendOutcome("nothing", ["SKIP: no finished session to check"])
-    lines = [f"skipped {s}" for s in check.skipped]
+        return TrendOutcome("nothing", ["SKIP: " + _("no finished session to check")])
+    lines = [_("skipped {what}").format(what=s) for s in check.skipped]
     lines += [
         f"{'REGRESSED' if c.regressed else 'ok':<9} {c.metric}: "
         + (
@@ -187,24 +187,33 @@ def run_trend_alert(
     )
     if alert is None:
         return TrendOutcome(
-            "ok", [*lines, f"OK: {check.session_id} is within the recent range; nothing sent"]
+            "ok",
+            [*lines, "OK: " + _("{id} is within the recent range; nothing sent").format(id=check.session_id)],
         )
     if dry_run:
         hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=environ)
         payload = payload_for(hook.service if hook else "discord", alert)
-        return TrendOutcome("dry-run", [*lines, f"DRY RUN: would alert {check.session_id}"], payload)
+        return TrendOutcome(
+            "dry-run", [*lines, "DRY RUN: " + _("would alert {id}").format(id=check.session_id)], payload
+        )
     ledger = AlertLedger(state_dir)
     with ledger.lock:
         if ledger.alerted(check.session_id):
-            return TrendOutcome("already-alerted", [*lines, f"SKIP: {check.session_id} was already alerted"])
+            return TrendOutcome(
+                "already-alerted",
+                [*lines, "SKIP: " + _("{id} was already alerted").format(id=check.session_id)],
+            )
         sent = send_alert(alert, state_dir, discord_webhook=discord_webhook, webhook=webhook, env=environ)
         if sent is None:
             return TrendOutcome(
                 "no-webhook",
                 [
                     *lines,
-                    f"REGRESSION in {check.session_id} but no webhook is "
-                    "configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)",
+                    "REGRESSION "
+                    + _(
+                        "in {id} but no webhook is configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, "
+                        "--webhook or SLACK_WEBHOOK_URL)"
+                    ).format(id=check.session_id),
                 ],
             )
         if sent.delivered or sent.queued:
