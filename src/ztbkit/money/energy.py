@@ -8,6 +8,7 @@ from typing import Any
 
 from ztbkit.core.values import is_finite_number
 from ztbkit.data.session import Session
+from ztbkit.locale import _
 from ztbkit.money.costs import _gpu_model as gpu_model
 from ztbkit.money.gpu_power import DEFAULT_GPU_WATTS, board_power_watts
 
@@ -41,12 +42,15 @@ def run_energy(session: Session) -> RunEnergy:
     doc = session.cost_estimate or {}
     kwh = finite_amount(doc.get("power_kwh"))
     if kwh is not None:
-        return RunEnergy(kwh, "recorded", "power_kwh in the cost file")
+        return RunEnergy(kwh, "recorded", _("power_kwh in the cost file"))
     gpu_hours = finite_amount(doc.get("gpu_hours"))
     if gpu_hours is None:
-        return RunEnergy(None, "unknown", "the cost file has neither power_kwh nor gpu_hours")
+        return RunEnergy(None, "unknown", _("the cost file has neither power_kwh nor gpu_hours"))
     model = gpu_model(session.run_metadata)
     watts = board_power_watts(model) if model else None
-    how = f"board power of {model}" if watts is not None else "no GPU model recorded"
+    how = _("board power of {model}").format(model=model) if watts is not None else _("no GPU model recorded")
     watts = watts if watts is not None else DEFAULT_GPU_WATTS
-    return RunEnergy(gpu_hours * watts / 1000, "estimated", f"{gpu_hours:g} GPU-hours × {watts:g} W, {how}")
+    detail = _("{hours} GPU-hours × {watts} W, {how}").format(
+        hours=f"{gpu_hours:g}", watts=f"{watts:g}", how=how
+    )
+    return RunEnergy(gpu_hours * watts / 1000, "estimated", detail)

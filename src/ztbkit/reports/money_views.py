@@ -11,6 +11,7 @@ from ztbkit.core.formatting import md_escape, yen
 from ztbkit.data.session import Session
 from ztbkit.locale import N_, _, use_language
 from ztbkit.locale.fonts import chart_fonts, yen_axis
+from ztbkit.locale.numbers import report_day
 from ztbkit.money.budget import budget_markdown, budget_runs, rollup
 from ztbkit.money.costs import resolve_rates
 from ztbkit.money.energy import run_energy
@@ -204,7 +205,8 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         for s in in_month:
             e, r, v = energy[s.session_id], runs.get(s.session_id), per_m.get(s.session_id)
             assert s.start_time is not None
-            md_rows += (f"| {md_escape(s.session_id)} | {s.start_time.astimezone(default_tz()):%Y-%m-%d %H:%M} | "
+            local = s.start_time.astimezone(default_tz())
+            md_rows += (f"| {md_escape(s.session_id)} | {report_day(local.date())} {local:%H:%M} | "
                         f"{'' if e.kwh is None else f'{e.kwh:.2f}'} | "
                         f"{unknown_word if e.kwh is None else md_escape(f'{_(e.source)} ({e.detail})')} | "
                         f"{yen(r.cost_jpy) if r and r.cost_jpy is not None else ''} | "
@@ -220,7 +222,7 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         notes.append(_("This is the electricity actually paid (kWh × the tariff), out of pocket."))
         display_items(
             heading(_("Training electricity, {month}").format(month=selected_month), 2),
-            note("; ".join(notes)),
+            note(_("; ").join(notes)),
             _tier_figure(lines, bill.base_fee_jpy, title),
             heading(_("Cost per 1M steps, {month}").format(month=selected_month), 2),
             _per_million_steps_figure(points),
