@@ -82,6 +82,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests speak English unless they ask for Japanese (``ZTB_LANG=ja``, ``--lang ja``, ``lang="ja"``).
+
+    Deliberate: CI runs the suite under ``LANG=ja_JP.EUC-JP``, where ztbkit's default language is
+    Japanese (it follows the locale); the tests that assert English words pin English here, and
+    tests/test_locale.py checks the locale rule itself with an explicit environment. Subprocesses
+    inherit ZTB_LANG=en too; ``sh()`` runs with exactly the env a test builds."""
+    from ztbkit.locale import reset
+
+    monkeypatch.setenv("ZTB_LANG", "en")
+    reset()
+    yield
+    reset()
+
+
+@pytest.fixture(autouse=True)
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """ztbkit's caches (load cache, object-storage mirror) go to a per-test folder, not ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -8,7 +8,8 @@ import pytest
 from conftest import MakeTree
 
 from ztbkit import load_artifacts
-from ztbkit.reports.dashboard import PAGE_ROWS, eta_text, session_table_html, session_table_markdown
+from ztbkit.reports.dashboard import eta_text, session_table_html, session_table_markdown
+from ztbkit.reports.tables import PAGE_ROWS
 
 
 @pytest.mark.parametrize(

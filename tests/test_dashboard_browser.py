@@ -111,8 +111,8 @@ def test_the_leaderboard_is_paged_and_sorts_and_filters_every_row(
     session table now, and a sort or a filter still reaches the rows kept out of the page."""
     from ztbkit.analysis.leaderboard import trials_adjusted
     from ztbkit.data.artifacts import load_artifacts
-    from ztbkit.reports.dashboard import PAGE_ROWS
     from ztbkit.reports.dashboard_analysis import leaderboard_table_html
+    from ztbkit.reports.tables import PAGE_ROWS
 
     root = tmp_path_factory.mktemp("board")
     n = PAGE_ROWS + 150

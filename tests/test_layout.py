@@ -29,7 +29,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ops": {"core", "data", "money", "analysis", "reports", "notify", "watch", "schedule"},
     "cli": {"core", "data", "money", "analysis", "reports", "notify", "watch", "schedule", "ops", "root"},
     "root": {"core", "data", "money", "analysis"},  # ztbkit/__init__.py: the small public face
+    "locale": {"core"},  # words for people (gettext, Babel formatting, chart fonts): every layer's
 }
+for _layer in MAY_IMPORT:  # ... so every layer may import it
+    if _layer not in ("core", "locale"):
+        MAY_IMPORT[_layer].add("locale")
 MAX_LINES = 400
 
 

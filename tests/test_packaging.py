@@ -45,7 +45,8 @@ def test_environment_yml_mirrors_pyproject() -> None:
 
 def test_the_wheel_carries_the_notebooks_and_data_inside_the_package(tmp_path: Path) -> None:
     """A wheel install has everything the reports need inside ``ztbkit/``: the four notebooks the
-    nightly runs, the page template, the tariffs and the GPU power table (nothing under share/)."""
+    nightly runs, the page template, the tariffs, the GPU power table and the Japanese catalogue
+    (nothing under share/)."""
     import subprocess
     import sys
     import zipfile
@@ -57,14 +58,19 @@ def test_the_wheel_carries_the_notebooks_and_data_inside_the_package(tmp_path: P
     assert built.returncode == 0, built.stderr
     [wheel] = tmp_path.glob("ztbkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    wanted = {f"ztbkit/reports/notebooks/{n}.ipynb" for n in ("dashboard", "trends", "budget", "cost")} | {
-        "ztbkit/reports/templates/ztb/index.html.j2",
-        "ztbkit/reports/templates/ztb/conf.json",
-        "ztbkit/money/tariffs/simple.toml",
-        "ztbkit/money/tariffs/jp_residential_tiered.toml",
-        "ztbkit/money/gpu_power.toml",
-        "ztbkit/py.typed",
-        "ztbkit/cli/__init__.py",
-    }
+    wanted = (
+        {f"ztbkit/reports/notebooks/{n}.ipynb" for n in ("dashboard", "trends", "budget", "cost")}
+        | {
+            "ztbkit/reports/templates/ztb/index.html.j2",
+            "ztbkit/reports/templates/ztb/conf.json",
+            "ztbkit/money/tariffs/simple.toml",
+            "ztbkit/money/tariffs/jp_residential_tiered.toml",
+            "ztbkit/money/gpu_power.toml",
+            "ztbkit/py.typed",
+            "ztbkit/cli/__init__.py",
+            "ztbkit/locale/ja/LC_MESSAGES/ztbkit.mo",  # the Japanese catalogue, compiled (committed, checked fresh)
+            "ztbkit/locale/ja/LC_MESSAGES/ztbkit.po",
+        }
+    )
     assert wanted <= names, sorted(wanted - names)
     assert not [n for n in names if ".data/" in n or n.startswith("tests/")], "nothing outside the package"

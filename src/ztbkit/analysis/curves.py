@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.errors import UsageError
 from ztbkit.data.session import Session
+from ztbkit.locale import _
+from ztbkit.locale.fonts import chart_fonts, steps_axis
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -144,8 +146,10 @@ def curves_figure(
     chosen = [c for c in curves if c.session_id == highlight]
     share = max(200, PANEL_POINTS // max(1, len(curves)))
     colours = {c.session_id: f"C{i % 10}" for i, c in enumerate(others)}
+    selected = _("{id} (selected)").format(id=highlight)
     cols = 2 if len(shown) > 1 else 1
     rows = math.ceil(len(shown) / cols)
+    chart_fonts()
     fig = Figure(figsize=(9, 2.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, tag in zip(axes, shown, strict=False):
@@ -160,21 +164,27 @@ def curves_figure(
             ax.autoscale_view()
         for c in chosen:
             if tag in c.series:
-                ax.plot(*c.series[tag], linewidth=2.4, color="black", label=f"{c.session_id} (selected)")
+                ax.plot(*c.series[tag], linewidth=2.4, color="black", label=selected)
         ax.set_title(tag, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel(_("step"), fontsize=8)
+        steps_axis(ax, "x")  # the x axis is the training step
         ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
-    if len(others) <= LEGEND_MAX:
+    # The legend names only sessions that draw a line in some panel: one without any shown tag is not listed.
+    drawn = [c for c in others if any(t in c.series for t in shown)]
+    if len(drawn) <= LEGEND_MAX:
         handles = [
-            Line2D([], [], color=colours[c.session_id], linewidth=0.8, label=c.session_id) for c in others
+            Line2D([], [], color=colours[c.session_id], linewidth=0.8, label=c.session_id) for c in drawn
         ]
     else:
-        handles = [Line2D([], [], color="C0", linewidth=0.8, label=f"{len(others)} other sessions")]
+        handles = [Line2D([], [], color="C0", linewidth=0.8,
+                          label=_("{n} other sessions").format(n=len(drawn)))]  # fmt: skip
     handles += [
-        Line2D([], [], color="black", linewidth=2.4, label=f"{c.session_id} (selected)") for c in chosen
+        Line2D([], [], color="black", linewidth=2.4, label=selected)
+        for c in chosen
+        if any(t in c.series for t in shown)
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=7)
     return fig
@@ -182,8 +192,8 @@ def curves_figure(
 
 def curves_alt(tags: Sequence[str], curves: Sequence[SessionCurves], highlight: str | None) -> str:
     shown = [t for t in tags if any(t in c.series for c in curves)]
-    sel = f"; {highlight} highlighted" if highlight else ""
-    return f"Learning curves of {len(curves)} session(s): {', '.join(shown)}{sel}"
+    sel = _("; {id} highlighted").format(id=highlight) if highlight else ""
+    return _("Learning curves of {n} session(s): {tags}").format(n=len(curves), tags=", ".join(shown)) + sel
 
 
 def rolling_band(
@@ -208,10 +218,21 @@ def rolling_band(
 
 
 def add_median_band(
-    ax: Axes, xs: Sequence[Any], ys: Sequence[float], window: int = 10, k: float = 3.0
-) -> None:
-    """Draw the rolling median (dashed) and its ±k·MAD band behind a trends line (x: dates or positions)."""
-    band = rolling_band(ys, window, k)
+    ax: Axes, xs: Sequence[Any], ys: Sequence[float], window: int = 10, k: float = 3.0,
+    limits: tuple[float | None, float | None] = (None, None),
+) -> None:  # fmt: skip
+    """Draw the rolling median (dashed) and its ±k·MAD band behind a trends line (x: dates or positions).
+
+    ``limits``: the metric's possible range (global_step ≥ 0, a probability in [0, 1]); the band is
+    clipped to it, so it never reaches a value the metric cannot take."""
+    lo, hi = limits
+
+    def clip(v: float) -> float:
+        if lo is not None:
+            v = max(v, lo)
+        return min(v, hi) if hi is not None else v
+
+    band = [None if b is None else (clip(b[0]), clip(b[1]), clip(b[2])) for b in rolling_band(ys, window, k)]
     pts = [(x, b) for x, b in zip(xs, band, strict=True) if b is not None]
     if not pts:
         return
@@ -222,7 +243,7 @@ def add_median_band(
         [p[1][2] for p in pts],
         alpha=0.15,
         color="tab:gray",
-        label=f"rolling median ± {k:g}·MAD (last {window})",
+        label=_("rolling median ± {k}·MAD (last {n})").format(k=f"{k:g}", n=window),
     )
     ax.plot(px, [p[1][1] for p in pts], linestyle="--", linewidth=1, color="tab:gray")
 

@@ -29,6 +29,7 @@ from ztbkit.analysis.stats import Moments, expected_max_sharpe, moments, psr
 from ztbkit.core.errors import UsageError
 from ztbkit.core.jsonread import read_json
 from ztbkit.data.session import Session, finished_sessions
+from ztbkit.locale import N_, _
 
 RETURN_KEYS = ("returns", "eval_returns", "daily_returns")
 DEFAULT_RETURNS_TAG = "eval/return"
@@ -134,7 +135,7 @@ def _returns_from_tb(folder: Path, tag: str) -> tuple[list[float], str] | None:
         if os.path.isdir(os.path.join(folder, sub)):
             pts = sorted((step, value) for _run, _tag, step, _wall, value in iter_points(folder / sub, [tag]))
             if pts:
-                return [v for _, v in pts], f"TensorBoard {tag}"
+                return [v for _step, v in pts], f"TensorBoard {tag}"
     return None
 
 
@@ -216,10 +217,11 @@ def trials_adjusted(sessions: Iterable[Session], assumptions: Assumptions = Assu
     assumed = sum(not r.from_data for r in rows)
     if assumed:
         board.notes.append(
-            f"{assumed} of {n} session(s) have no return series: their Sharpe is the bot's rl_sharpe (taken as "
-            f"annualised) with assumed T={assumptions.observations}, skew={assumptions.skew:g}, "
-            f"kurtosis={assumptions.kurtosis:g}"
-        )
+            _("{assumed} of {n} session(s) have no return series: their Sharpe is the bot's rl_sharpe (taken as "
+              "annualised) with assumed T={t}, skew={skew}, kurtosis={kurtosis}").format(
+                assumed=assumed, n=n, t=assumptions.observations, skew=f"{assumptions.skew:g}",
+                kurtosis=f"{assumptions.kurtosis:g}")
+        )  # fmt: skip
     return board
 
 
@@ -227,16 +229,17 @@ def _f(v: float | None, fmt: str = ".3f") -> str:
     return "—" if v is None or not math.isfinite(v) else format(v, fmt)
 
 
+#: Column headings (English source; shown translated).
 HEADERS = (
-    "Session",
-    "Sharpe (ann.)",
-    "Sharpe from",
+    N_("Session"),
+    N_("Sharpe (ann.)"),
+    N_("Sharpe from"),
     "T",
-    "skew",
-    "kurtosis",
-    "PSR vs 0",
-    "DSR (trials-adjusted)",
-    "Bot's DSR",
+    N_("skew"),
+    N_("kurtosis"),
+    N_("PSR vs 0"),
+    N_("DSR (trials-adjusted)"),
+    N_("Bot's DSR"),
 )
 
 
@@ -245,7 +248,7 @@ def table_rows(board: Leaderboard) -> list[list[str]]:
         [
             r.session_id,
             _f(r.sharpe),
-            r.source + ("" if r.from_data else " (T, moments assumed)"),
+            _source(r.source) + ("" if r.from_data else _(" (T, moments assumed)")),
             f"{r.observations:g}",
             _f(r.skew, ".2f"),
             _f(r.kurtosis, ".2f"),
@@ -259,22 +262,36 @@ def table_rows(board: Leaderboard) -> list[list[str]]:
 
 def assumption_lines(board: Leaderboard) -> list[str]:
     a = board.assumptions
-    head = (
-        f"N = {board.trials} finished sessions with a Sharpe; V = {_f(board.variance, '.4f')} (variance of "
-        f"their annualised Sharpes); SR0 = {_f(board.sr0)} annualised (expected max Sharpe of N trials)"
-    )
+    head = _(
+        "N = {n} finished sessions with a Sharpe; V = {v} (variance of their annualised Sharpes); "
+        "SR0 = {sr0} annualised (expected max Sharpe of N trials)"
+    ).format(n=board.trials, v=_f(board.variance, ".4f"), sr0=_f(board.sr0))
     return [
+        _("Ranked by DSR (trials-adjusted). Each Sharpe here comes from the session's return series where it "
+          "has one, else from the bot's summary rl_sharpe (column 'Sharpe from'); the session table shows "
+          "the bot's summary Sharpe."),
         head,
-        f"periods per year Q = {a.periods_per_year:g}; returns tag '{a.returns_tag}'; defaults where no "
-        f"return series: T = {a.observations}, skew = {a.skew:g}, raw kurtosis = {a.kurtosis:g}",
+        _("periods per year Q = {q}; returns tag '{tag}'; defaults where no return series: T = {t}, "
+          "skew = {skew}, raw kurtosis = {kurtosis}").format(
+            q=f"{a.periods_per_year:g}", tag=a.returns_tag, t=a.observations, skew=f"{a.skew:g}",
+            kurtosis=f"{a.kurtosis:g}"),
         *board.notes,
-    ]
+    ]  # fmt: skip
+
+
+def _source(source: str) -> str:
+    """Where a Sharpe came from, in the reader's language (a file name or tag stays as it is)."""
+    if source == "bot rl_sharpe":
+        return _("bot rl_sharpe")
+    if source.startswith("returns: "):
+        return _("returns: {where}").format(where=source.removeprefix("returns: "))
+    return source
 
 
 def leaderboard_markdown(board: Leaderboard) -> str:
     from ztbkit.core.formatting import md_escape
 
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines = ["| " + " | ".join(_(h) for h in HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table_rows(board)]
     return "\n".join([*(f"- {md_escape(x)}" for x in assumption_lines(board)), "", *lines]) + "\n"
 
@@ -282,7 +299,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
 def leaderboard_html(board: Leaderboard) -> str:
     import html
 
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
+    head = "".join(f"<th>{html.escape(_(h))}</th>" for h in HEADERS)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(board)
     )

@@ -29,6 +29,7 @@ from datetime import datetime
 from ztbkit.analysis.leaderboard import trials_adjusted
 from ztbkit.core.errors import UsageError
 from ztbkit.data.session import Session, finished_sessions
+from ztbkit.locale import _
 
 METRIC_CHOICES = ("rl_sharpe", "dsr", "global_step")
 DEFAULT_METRICS = ("rl_sharpe",)
@@ -127,10 +128,10 @@ def _check_dsr(done: Sequence[Session], result: TrendCheck, dsr_below: float) ->
         why = "; ".join(board.notes) if row is None or row.dsr is None else "no SR0"
         result.skipped.append(f"trials-adjusted DSR: not available ({why})")
         return
-    detail = (
-        f"{row.dsr:.3f} < {dsr_below:g} (N={board.trials} trials, SR0 {board.sr0:.3f}, "
-        f"Sharpe {row.sharpe:.3f} from {row.source})"
-    )
+    detail = _("{dsr} < {below} (N={n} trials, SR0 {sr0}, Sharpe {sharpe} from {source})").format(
+        dsr=f"{row.dsr:.3f}", below=f"{dsr_below:g}", n=board.trials, sr0=f"{board.sr0:.3f}",
+        sharpe=f"{row.sharpe:.3f}", source=row.source,
+    )  # fmt: skip
     ids = tuple(r.session_id for r in board.rows)
     result.checks.append(
         MetricCheck("trials-adjusted DSR", row.dsr, math.nan, math.nan, dsr_below, ids, detail)

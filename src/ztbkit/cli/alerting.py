@@ -20,6 +20,7 @@ from ztbkit.cli.base import (
     warn_issues,
 )
 from ztbkit.core.ids import safe_repr
+from ztbkit.locale import _
 
 WEBHOOK_OPTS = (
     click.option("--webhook", metavar="URL", help="Webhook URL (Slack or Discord). Env SLACK_WEBHOOK_URL."),
@@ -210,23 +211,24 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     from ztbkit.notify.waiting import flush_waiting
 
     if check.report is None:
-        _say(f"SKIP: no gates to check ({check.path} is missing or empty)")
+        _say("SKIP: " + _("no gates to check ({path} is missing or empty)").format(path=check.path))
         if not dry_run:
             flush_waiting(state_dir, _say, lambda m: _say(m, err=True))
         return
     link = dashboard_link(artifacts_dir, correlation_id, os.environ)
     alert = gates_alert(correlation_id, check, link, now=SYSTEM_CLOCK.now())
     if alert is None:
-        _say(f"OK: {len(check.report.results)} gate(s), none failed; nothing sent")
-        if not dry_run:
-            flush_waiting(
-                state_dir, _say, lambda m: _say(m, err=True)
-            )  # an alert queued on an earlier run still goes out
+        _say("OK: " + _("{n} gate(s), none failed; nothing sent").format(n=len(check.report.results)))
+        if not dry_run:  # an alert queued on an earlier run still goes out
+            flush_waiting(state_dir, _say, lambda m: _say(m, err=True))
         return
     failed = check.report.failures
     names = ", ".join(g.name for g in failed) or "pass: false"
     _say(
-        f"FAIL: {len(failed)} gate(s) failed ({alert.level}): {safe_repr(names)}"
+        "FAIL: "
+        + _("{n} gate(s) failed ({level}): {names}").format(
+            n=len(failed), level=alert.level, names=safe_repr(names)
+        )
     )  # names cannot forge lines
     prepared = _prepare(alert, discord_webhook, webhook, dry_run, "gates failed but no webhook is configured "
                         "(--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)", 1)  # fmt: skip
@@ -317,5 +319,5 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
     flushed = flush(outbox, on_delivered=_keep_status_ids(state_dir), send_unrecordable=True)
     _echo_flushed(flushed)
     left = len(outbox.pending())
-    _say(f"{sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
-    sys.exit(0 if left == 0 and all(r.delivered for _, r in flushed) else 1)
+    _say(f"{sum(r.delivered for _e, r in flushed)} delivered, {left} still waiting in {outbox.path}")
+    sys.exit(0 if left == 0 and all(r.delivered for _e, r in flushed) else 1)

@@ -15,6 +15,9 @@ from ztbkit import __version__
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.ids import safe_repr
 from ztbkit.core.jsonread import Problem
+from ztbkit.locale import ENV as LANG_ENV
+from ztbkit.locale import LANGUAGES, _, use_language
+from ztbkit.locale import reset as reset_language
 
 MAX_WARNINGS = 10
 
@@ -23,6 +26,39 @@ def _check_correlation_id(ctx: click.Context, param: click.Parameter, value: str
     from ztbkit.core.ids import check_component
 
     return value if value is None else check_component(value, param.opts[0])
+
+
+def _set_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--lang`` on the group or on a command: speak it from now on, and hand it to every process
+    this one starts (report kernels, the scheduler's commands) through ``ZTB_LANG``."""
+    if value:
+        _export_language(ctx, use_language(value))
+
+
+def _export_language(ctx: click.Context, lang: str) -> None:
+    """``ZTB_LANG=lang`` while the command runs (its children inherit it), as it was afterwards: a
+    program that runs several commands in one process (tests, an embedding tool) keeps its own."""
+    old = os.environ.get(LANG_ENV)
+    os.environ[LANG_ENV] = lang
+
+    def restore() -> None:
+        if old is None:
+            os.environ.pop(LANG_ENV, None)
+        else:
+            os.environ[LANG_ENV] = old
+        reset_language()  # the next message resolves the language again, from the restored environment
+
+    ctx.call_on_close(restore)
+
+
+def lang_option() -> click.Option:
+    """The ``--lang`` option every command takes (also accepted before the command name)."""
+    return click.Option(
+        ["--lang"], type=click.Choice(LANGUAGES, case_sensitive=False), expose_value=False, is_eager=True,
+        callback=_set_language,
+        help="Language of what people read (reports, alerts, summaries, errors): ja or en. "
+        "Default: $ZTB_LANG, else the locale (ja_JP.* → ja), else en. Machine-read output never changes.",
+    )  # fmt: skip
 
 
 class ZtbGroup(click.Group):
@@ -41,6 +77,8 @@ class ZtbGroup(click.Group):
         for param in cmd.params:
             if param.name == "correlation_id" and param.callback is None:
                 param.callback = _check_correlation_id
+        if not any(p.name == "lang" for p in cmd.params):  # every command takes --lang
+            cmd.params.append(lang_option())
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -78,7 +116,8 @@ def warn_issues(issues: Sequence[Problem], verbose: bool = False) -> None:
     for p in shown:
         click.echo(f"warning: {safe_repr(str(p))}", err=True)  # a planted folder name cannot forge lines
     if len(issues) > len(shown):
-        click.echo(f"warning: ... and {len(issues) - len(shown)} more (use -v to list all)", err=True)
+        click.echo("warning: " + _("... and {n} more (use -v to list all)").format(n=len(issues) - len(shown)),
+                   err=True)  # fmt: skip
 
 
 def progress_printer(label: str, min_total: int = 2000) -> Callable[[int, int], None]:
@@ -151,7 +190,11 @@ VERBOSE_OPT = click.option(
 
 @click.group(cls=ZtbGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ztb")
-def cli() -> None:
+@click.option(
+    "--lang", type=click.Choice(LANGUAGES, case_sensitive=False), is_eager=True,
+    help="ja or en for everything people read (default: $ZTB_LANG, else the locale, else en).",
+)  # fmt: skip
+def cli(lang: str | None) -> None:
     """ztbkit: the operations side of zaif-trade-bot.
 
     \b
@@ -160,8 +203,16 @@ def cli() -> None:
       ztb nightly --artifacts-dir demo/artifacts --out-dir outputs
       ztb trends --artifacts-dir artifacts      write artifacts/trends.csv
 
+    Language: --lang ja|en (before or after the command name), else ZTB_LANG, else the locale
+    (ja_JP.* → Japanese), else English. Machine-read output (trends CSV, JSON keys, exit codes) never changes.
+
     Exit codes: 0 ok, 1 the job found a problem, 2 bad usage or input.
     """
+    # Decided afresh by every invocation: --lang, else ZTB_LANG or the locale (a bad ZTB_LANG stops
+    # here, exit 2); a command's own --lang, parsed after this, has the last word.
+    use_language(lang)
+    if lang:
+        _export_language(click.get_current_context(), use_language(lang))
 
 
 def yen(amount: float) -> str:

@@ -17,6 +17,7 @@ from ztbkit.cli.base import (
     progress_printer,
     warn_issues,
 )
+from ztbkit.locale import _
 
 
 @cli.command()
@@ -44,8 +45,10 @@ def demo(out_dir: Path, sessions: int, seed: int) -> None:
     from ztbkit.data.demo import build_demo
 
     result = build_demo(out_dir, sessions=sessions, seed=seed, progress=progress_printer("building sessions"))
-    click.echo(f"demo artifacts: {result.artifacts_dir} ({result.sessions} sessions)")
-    click.echo(f"demo live state: {result.state_dir}")
+    click.echo(
+        _("demo artifacts: {folder} ({n} sessions)").format(folder=result.artifacts_dir, n=result.sessions)
+    )
+    click.echo(_("demo live state: {folder}").format(folder=result.state_dir))
 
 
 @cli.command()
@@ -81,7 +84,8 @@ def trends(artifacts_dir: Path, out: Path | None, strict: bool, verbose: bool) -
         table = write_trends_csv(tree.sessions, local)
     issues = tree.all_issues()
     warn_issues(issues, verbose)
-    click.echo(f"wrote {redact(str(target))} ({len(table.rows)} sessions, {len(issues)} warnings)")
+    click.echo(_("wrote {file} ({n} sessions, {warnings} warnings)").format(
+        file=redact(str(target)), n=len(table.rows), warnings=len(issues)))  # fmt: skip
     if strict and issues:
         sys.exit(1)
 
@@ -117,7 +121,7 @@ def trends_md(csv_path: Path, out: Path, verbose: bool) -> None:
 
     table = write_trends_markdown(csv_path, out)
     warn_issues(table.issues, verbose)
-    click.echo(f"wrote {out} ({len(table.rows)} sessions)")
+    click.echo(_("wrote {file} ({n} sessions)").format(file=out, n=len(table.rows)))
 
 
 @cli.command()

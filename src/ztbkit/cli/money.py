@@ -17,6 +17,7 @@ from ztbkit.cli.base import (
     yen,
 )
 from ztbkit.core.ids import safe_repr
+from ztbkit.locale import _
 
 
 @cli.command()
@@ -94,8 +95,9 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
         click.echo(text, nl=False)
         return
     atomic_write_text(out, text if out.suffix.lower() == ".json" else estimate.to_markdown())
-    click.echo(f"wrote {out}: total {yen(estimate.total_jpy)} (GPU {yen(estimate.gpu_jpy)}, "
-               f"electricity {yen(estimate.power_jpy)}, cloud {yen(estimate.cloud_jpy)})")  # fmt: skip
+    click.echo(_("wrote {out}: total {total} (GPU {gpu}, electricity {power}, cloud {cloud})").format(
+        out=out, total=yen(estimate.total_jpy), gpu=yen(estimate.gpu_jpy), power=yen(estimate.power_jpy),
+        cloud=yen(estimate.cloud_jpy)))  # fmt: skip
 
 
 @cli.command()

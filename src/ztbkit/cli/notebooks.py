@@ -15,6 +15,7 @@ from ztbkit.cli.base import (
     cli,
     fail,
 )
+from ztbkit.locale import _
 
 CELL_TIMEOUT_OPT = click.option("--cell-timeout", type=click.IntRange(min=1), default=600, show_default=True,
                                 help="Seconds one notebook cell may run.")  # fmt: skip
@@ -105,7 +106,7 @@ def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: t
     from ztbkit.reports.notebooks import check_parameters, parse_parameter
     from ztbkit.reports.runner import render_reports
 
-    check_parameters(names, [k for k, _ in params])  # a mistyped -p name: exit 2, before any kernel
+    check_parameters(names, [k for k, _v in params])  # a mistyped -p name: exit 2, before any kernel
     load_artifacts(artifacts_dir)
     day_dir = join(out_dir, report_date(date_text).isoformat())
     if not is_remote(day_dir):
@@ -118,7 +119,10 @@ def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: t
         done += 1
         click.echo(f"[{done}/{total}] {shown(result.line(), local, day_dir)}")
 
-    click.echo(f"rendering {', '.join(names)} into {redact(str(day_dir))}", err=True)
+    click.echo(
+        _("rendering {names} into {folder}").format(names=", ".join(names), folder=redact(str(day_dir))),
+        err=True,
+    )
     with staged_dir(day_dir) as local:  # a URL: rendered locally, then uploaded
         results = render_reports(names, artifacts_dir=artifacts_dir, out_dir=local, parameters=parameters,
                                  cell_timeout=cell_timeout, run_timeout=run_timeout, jobs=jobs,

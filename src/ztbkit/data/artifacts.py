@@ -24,6 +24,7 @@ from ztbkit.core.jsonread import Problem, read_json_if_exists
 from ztbkit.core.values import describe
 from ztbkit.data.session import INDEX_FILE, Session, finish_session, load_session
 from ztbkit.data.storage import RemoteTree, is_remote, local_path
+from ztbkit.locale import _
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -214,10 +215,14 @@ def load_artifacts(
     remote = RemoteTree(root_s) if is_remote(root_s) else None  # listed once, files fetched concurrently
     root_s = remote.url if remote else root_s
     if remote is None and not os.path.isdir(root_s):
-        what = "is not a folder" if os.path.exists(root_s) else "does not exist"
+        what = _("is not a folder") if os.path.exists(root_s) else _("does not exist")
         if not os.path.isabs(root_s):  # README's relative paths pasted from another folder: say which one
-            what += f" in {os.getcwd()}"
-        raise ArtifactsNotFoundError(f"artifacts folder {root_s!r} {what} (set it with --artifacts-dir)")
+            what += _(" in {folder}").format(folder=os.getcwd())
+        raise ArtifactsNotFoundError(
+            _("artifacts folder {root} {what} (set it with --artifacts-dir)").format(
+                root=repr(root_s), what=what
+            )
+        )
     tz = tz or default_tz()  # resolved once, not per timestamp
     if cache is not None:
         cache.begin(root_s, remote, tz)  # before any read: a remote tree then skips unchanged sessions' files

@@ -25,6 +25,8 @@ from ztbkit.core.fsio import atomic_write_json, atomic_write_text
 from ztbkit.core.values import amount_problem
 from ztbkit.data.artifacts import ArtifactTree
 from ztbkit.data.session import Session, load_session
+from ztbkit.locale import _
+from ztbkit.locale.numbers import amount, report_day
 from ztbkit.money.costs import (
     CostEstimate,
     CostUnavailableError,
@@ -33,8 +35,8 @@ from ztbkit.money.costs import (
     estimate_cost,
     resolve_rates,
 )
-from ztbkit.money.costs import _gpu_model as gpu_model
-from ztbkit.money.gpu_power import DEFAULT_GPU_WATTS, board_power_watts
+from ztbkit.money.energy import RunEnergy, run_energy  # noqa: F401  (re-exported: callers import them from here)
+from ztbkit.money.energy import finite_amount as _finite
 from ztbkit.money.tariffs import TariffError, load_tariff
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def find_session(artifacts_dir: str | os.PathLike[str], correlation_id: str) -> 
     """Load one session by id; ArtifactsNotFoundError (exit 2) names the folder when it is missing."""
     folder = Path(artifacts_dir) / correlation_id
     if not folder.is_dir():
-        raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+        raise ArtifactsNotFoundError(_("--correlation-id: no session folder {folder}").format(folder=folder))
     return load_session(folder)
 
 
@@ -116,6 +118,11 @@ class BudgetRun:
     gpu_hours: float | None
     global_step: int | None
     problem: str | None = None
+    # What the total is made of (ztbkit's own cost files; None for the flat shape, which has no split):
+    power_jpy: float | None = None  # electricity actually paid (kWh × tariff): out of pocket
+    cloud_jpy: float | None = None  # cloud GPU rental: out of pocket
+    gpu_jpy: float | None = None  # GPU time at the user's notional rate: not money paid
+    gpu_rate: float | None = None  # that rate, ¥ per GPU-hour, as the cost file recorded it
 
     @property
     def estimated(self) -> bool:
@@ -126,11 +133,6 @@ class BudgetRun:
         if self.cost_jpy is None or not self.global_step:
             return None
         return self.cost_jpy / (self.global_step / 1_000_000)
-
-
-def _finite(value: Any, key: str) -> float | None:
-    """A usable amount under ``key`` by the one rule (:data:`ztbkit.core.values.AMOUNT_LIMITS`), else None."""
-    return None if value is None or amount_problem(value, key) is not None else float(value)
 
 
 def read_cost(doc: Mapping[str, Any] | None) -> tuple[float | None, float | None, str | None]:
@@ -153,37 +155,6 @@ def read_cost(doc: Mapping[str, Any] | None) -> tuple[float | None, float | None
     return float(raw), _finite(doc.get("gpu_hours"), "gpu_hours"), None
 
 
-@dataclass(frozen=True, slots=True)
-class RunEnergy:
-    """A run's electricity and how it is known. ``kwh`` is None when it is *energy unknown*."""
-
-    kwh: float | None
-    source: str  # "recorded" (the cost file's power_kwh) | "estimated" | "unknown"
-    detail: str
-
-
-def run_energy(session: Session) -> RunEnergy:
-    """Energy of a priced run, from what its cost file holds — never a silent 0 kWh.
-
-    ztbkit's own cost file carries ``power_kwh`` (used as written). The older flat shape holds only
-    ``gpu_hours`` (and ``total_cost_jpy``): its energy is *estimated* as GPU-hours × board power of
-    the GPU model recorded in run_metadata (``ztbkit/gpu_power.toml``), else 300 W. A cost file
-    with neither is *energy unknown*.
-    """
-    doc = session.cost_estimate or {}
-    kwh = _finite(doc.get("power_kwh"), "power_kwh")
-    if kwh is not None:
-        return RunEnergy(kwh, "recorded", "power_kwh in the cost file")
-    gpu_hours = _finite(doc.get("gpu_hours"), "gpu_hours")
-    if gpu_hours is None:
-        return RunEnergy(None, "unknown", "the cost file has neither power_kwh nor gpu_hours")
-    model = gpu_model(session.run_metadata)
-    watts = board_power_watts(model) if model else None
-    how = f"board power of {model}" if watts is not None else "no GPU model recorded"
-    watts = watts if watts is not None else DEFAULT_GPU_WATTS
-    return RunEnergy(gpu_hours * watts / 1000, "estimated", f"{gpu_hours:g} GPU-hours × {watts:g} W, {how}")
-
-
 def budget_runs(sessions: Iterable[Session], tz: tzinfo | None = None) -> list[BudgetRun]:
     """One BudgetRun per session folder (index-only sessions have no cost file to read)."""
     zone = tz or default_tz()
@@ -193,8 +164,45 @@ def budget_runs(sessions: Iterable[Session], tz: tzinfo | None = None) -> list[B
             continue
         total, gpu_hours, problem = read_cost(s.cost_estimate)
         day = s.start_time.astimezone(zone).date() if s.start_time else None
-        runs.append(BudgetRun(s.session_id, day, s.status, total, gpu_hours, s.global_step, problem))
+        doc = s.cost_estimate or {}
+        costs = doc.get("costs")
+        costs = costs if isinstance(costs, dict) else {}
+        rates = doc.get("rates")
+        rates = rates if isinstance(rates, dict) else {}
+        runs.append(BudgetRun(s.session_id, day, s.status, total, gpu_hours, s.global_step, problem,
+                              power_jpy=_finite(costs.get("power_jpy")), cloud_jpy=_finite(costs.get("cloud_jpy")),
+                              gpu_jpy=_finite(costs.get("gpu_jpy")),
+                              gpu_rate=_finite(rates.get("gpu_rate_jpy_per_hour"))))  # fmt: skip
     return runs
+
+
+def money_lines(runs: Iterable[BudgetRun]) -> list[str]:
+    """What the total is made of, for people: out of pocket (electricity, cloud) apart from the
+    notional GPU time, and that the notional rate is the user's own setting. Runs whose cost file has
+    only a total (the flat shape) are counted and said, not split by guess."""
+    priced = [r for r in runs if r.estimated]
+    split = [r for r in priced if r.power_jpy is not None and r.gpu_jpy is not None]
+    if not split:
+        return []
+    power = sum(r.power_jpy or 0.0 for r in split)
+    cloud = sum(r.cloud_jpy or 0.0 for r in split)
+    gpu = sum(r.gpu_jpy or 0.0 for r in split)
+    rates = sorted({r.gpu_rate for r in split if r.gpu_rate is not None})
+    rate = "/".join(yen(v) for v in rates) or "?"
+    lines = [
+        _("Out of pocket: {total} (electricity actually paid, kWh × tariff: {power}; cloud: {cloud}).").format(
+            total=amount(power + cloud), power=yen(power), cloud=yen(cloud)),
+        _("Notional: {gpu} of GPU time at your rate of {rate} per GPU-hour. This is not money paid: it values "
+          "your own GPU's time; set it with --gpu-rate or GPU_RATE_JPY_PER_HOUR (default ¥300).").format(
+            gpu=amount(gpu), rate=rate),
+    ]  # fmt: skip
+    if len(split) < len(priced):
+        lines.append(
+            _("{n} priced run(s) have only a total in their cost file: not split above.").format(
+                n=len(priced) - len(split)
+            )
+        )
+    return lines
 
 
 @dataclass(slots=True)
@@ -233,32 +241,47 @@ def rollup(runs: Iterable[BudgetRun], only: date | None = None) -> list[BudgetDa
 
 
 def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: datetime | None = None) -> str:
-    """The daily budget report: per-day totals, per-run lines, and a grand total."""
-    when = f" (generated {now.astimezone(default_tz()):%Y-%m-%d %H:%M %Z})" if now else ""
-    scope = f" for {only.isoformat()}" if only else ""
-    lines = [f"# Daily Budget{scope}", "", f"Costs in yen by the session's start day, Asia/Tokyo{when}.", ""]
+    """The daily budget report: per-day totals, per-run lines, and a grand total, in the current
+    language (:mod:`ztbkit.locale`); under the total, out of pocket apart from notional (:func:`money_lines`)."""
+    when = (
+        _(" (generated {when})").format(when=f"{now.astimezone(default_tz()):%Y-%m-%d %H:%M %Z}")
+        if now
+        else ""
+    )
+    title = _("Daily Budget for {day}").format(day=report_day(only)) if only else _("Daily Budget")
+    lines = [
+        f"# {title}",
+        "",
+        _("Costs in yen by the session's start day, Asia/Tokyo{when}.").format(when=when),
+        "",
+    ]
     all_runs = [r for d in days for r in d.runs]
+    total_word, not_estimated = _("Total"), _("not estimated")
     total = sum(d.cost_jpy for d in days)
     hours = sum(d.gpu_hours for d in days)
     missing = sum(d.not_estimated for d in days)
-    lines += ["| day | runs | GPU-hours | cost | not estimated |", "|---|---:|---:|---:|---:|"]
+    heads = [_("day"), _("runs"), _("GPU-hours"), _("cost"), _("not estimated")]
+    lines += ["| " + " | ".join(heads) + " |", "|---|---:|---:|---:|---:|"]
     for d in days:
-        label = d.day.isoformat() if d.day else "unknown date"
+        label = report_day(d.day) if d.day else _("unknown date")
         lines.append(
             f"| {label} | {len(d.runs)} | {d.gpu_hours:.2f} | {yen(d.cost_jpy)} | {d.not_estimated} |"
         )
-    lines.append(f"| **Total** | **{len(all_runs)}** | **{hours:.2f}** | **{yen(total)}** | **{missing}** |")
+    lines.append(
+        f"| **{total_word}** | **{len(all_runs)}** | **{hours:.2f}** | **{yen(total)}** | **{missing}** |"
+    )
+    money = money_lines(all_runs)
+    if money:
+        lines += ["", *money]
     if not days:
-        lines += ["", "No runs" + (f" started on {only.isoformat()}." if only else " found.")]
-    for d in days:
-        label = d.day.isoformat() if d.day else "unknown date"
         lines += [
             "",
-            f"## {label}",
-            "",
-            "| session | status | GPU-hours | cost | ¥ per 1M steps |",
-            "|---|---|---:|---:|---:|",
+            _("No runs started on {day}.").format(day=report_day(only)) if only else _("No runs found."),
         ]
+    for d in days:
+        label = report_day(d.day) if d.day else _("unknown date")
+        heads = [_("session"), _("status"), _("GPU-hours"), _("cost"), _("¥ per 1M steps")]
+        lines += ["", f"## {label}", "", "| " + " | ".join(heads) + " |", "|---|---|---:|---:|---:|"]  # fmt: skip
         for r in d.runs:
             if r.estimated:
                 gh = f"{r.gpu_hours:.2f}" if r.gpu_hours is not None else "—"
@@ -269,7 +292,7 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
             else:
                 why = f" ({md_escape(r.problem)})" if r.problem else ""
                 lines.append(
-                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | not estimated{why} | — |"
+                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | {not_estimated}{why} | — |"
                 )
     return "\n".join(lines) + "\n"
 
@@ -334,7 +357,9 @@ class BudgetResult:
         runs = sum(len(d.runs) for d in self.days)
         missing = sum(d.not_estimated for d in self.days)
         total = sum(d.cost_jpy for d in self.days)
-        return f"{len(self.days)} day(s), {runs} run(s), {missing} not estimated, total {yen(total)}"
+        return _("{days} day(s), {runs} run(s), {missing} not estimated, total {total}").format(
+            days=len(self.days), runs=runs, missing=missing, total=yen(total)
+        )
 
 
 def write_budget(

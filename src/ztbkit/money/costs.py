@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from ztbkit.core.errors import UsageError, ZtbError
-from ztbkit.core.formatting import md_escape, yen
 from ztbkit.core.values import is_finite_number
 from ztbkit.data.session import Session
 from ztbkit.money.gpu_power import DEFAULT_GPU_WATTS, board_power_watts
@@ -278,57 +277,10 @@ class CostEstimate:
         }
 
     def to_markdown(self) -> str:
-        """A readable report; yen as ``¥1,556``."""
-        i, r = self.inputs, self.rates
-        gpus = int(i.gpu_count.value or 0)
-        rows = [
-            (
-                "GPU time",
-                f"{gpus} GPU × {self.duration_hours:.2f} h × {yen(r.gpu_rate_jpy_per_hour)}/h",
-                self.gpu_jpy,
-            ),
-            ("Electricity", f"{self.bill.kwh:.2f} kWh, tariff {self.tariff.name}", self.power_jpy),
-            ("Cloud", f"{self.duration_hours:.2f} h × {yen(r.cloud_rate_jpy_per_hour)}/h", self.cloud_jpy),
-        ]
-        lines = [
-            f"# Cost estimate: {md_escape(i.correlation_id)}",
-            "",
-            "| item | basis | yen |",
-            "|---|---|---:|",
-        ]
-        lines += [f"| {name} | {basis} | {yen(v)} |" for name, basis, v in rows]
-        lines += [f"| **Total** | | **{yen(self.total_jpy)}** |", ""]
-        lines += [
-            f"Marginal electricity cost on top of a {self.household_kwh:g} kWh household month: "
-            f"{yen(self.marginal_power_jpy)} (the bill above includes the "
-            f"{yen(self.bill.base_fee_jpy)} base fee).",
-            "",
-            f"## Electricity bill ({self.tariff.name}, effective {self.tariff.effective_date.isoformat()})",
-            "",
-            "| line | kWh | ¥/kWh | yen |",
-            "|---|---:|---:|---:|",
-            f"| base fee | | | {yen(self.bill.base_fee_jpy)} |",
-        ]
-        lines += [
-            f"| {ln.label} | {ln.kwh:.2f} | {ln.jpy_per_kwh:.2f} | {yen(ln.jpy)} |" for ln in self.bill.lines
-        ]
-        lines += [
-            "",
-            "## Where the figures come from",
-            "",
-            "| figure | value | source | detail |",
-            "|---|---:|---|---|",
-        ]
-        for name, fig, fmt in (
-            ("duration", i.duration_hours, "{:.2f} h"),
-            ("GPUs", i.gpu_count, "{:g}"),
-            ("power per GPU", i.gpu_watts, "{:g} W"),
-            ("energy", i.energy_kwh, "{:.3f} kWh"),
-            ("steps/sec", i.steps_per_sec, "{:.1f}"),
-        ):
-            shown = fmt.format(fig.value) if fig.value is not None else "—"
-            lines.append(f"| {name} | {shown} | {fig.source} | {md_escape(fig.detail)} |")
-        return "\n".join(lines) + "\n"
+        """A readable report in the current language; yen as ``¥1,556`` (:mod:`ztbkit.money.cost_report`)."""
+        from ztbkit.money.cost_report import cost_markdown
+
+        return cost_markdown(self)
 
 
 def estimate_cost(

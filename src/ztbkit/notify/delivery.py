@@ -31,6 +31,7 @@ from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import UsageError
+from ztbkit.locale import _
 from ztbkit.notify.transport import Answer, attempt
 from ztbkit.notify.webhook import Webhook, redact, scrub
 
@@ -208,9 +209,10 @@ def result_line(result: DeliveryResult, webhook: Webhook, *, kept: bool = True) 
         return (f"LOST: not delivered to {webhook.service} {webhook.redacted} after {result.attempts} attempt(s)"
                 f" and not kept (the outbox could not be written){tail}")  # fmt: skip
     what = {
-        DELIVERED: "delivered",
-        PERMANENT: "failed permanently",
-        WILL_RETRY: "failed, kept in the outbox to retry",
+        DELIVERED: _("delivered to {service} {url} after {n} attempt(s)"),
+        PERMANENT: _("failed permanently to {service} {url} after {n} attempt(s)"),
+        WILL_RETRY: _("failed, kept in the outbox to retry to {service} {url} after {n} attempt(s)"),
     }
     tail = f" ({scrub(result.detail, webhook.url)})" if result.detail else ""
-    return f"{what[result.status]} to {webhook.service} {webhook.redacted} after {result.attempts} attempt(s){tail}"
+    line = what[result.status].format(service=webhook.service, url=webhook.redacted, n=result.attempts)
+    return line + tail

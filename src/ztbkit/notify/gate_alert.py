@@ -20,6 +20,7 @@ from pathlib import Path
 from ztbkit.core.errors import InputFileError
 from ztbkit.core.jsonread import Problem, read_json_if_exists
 from ztbkit.data.gates import GateReport, parse_gates
+from ztbkit.locale import _
 from ztbkit.notify.alert import Alert, Field
 
 SHOWN = 3
@@ -83,25 +84,29 @@ def gates_alert(
     if not check.failed or check.report is None:
         return None
     failures = check.report.failures
+    no_reason = _("no reason given")
     lines = [
-        f"• **{fair_cut(g.name, NAME_SHARE)}**: {fair_cut(g.reason or 'no reason given', REASON_SHARE)}"
+        f"• **{fair_cut(g.name, NAME_SHARE)}**: {fair_cut(g.reason or no_reason, REASON_SHARE)}"
         for g in failures[:SHOWN]
     ]
     if len(failures) > SHOWN:
         names = fair_cut(", ".join(g.name for g in failures[SHOWN:]), MORE_SHARE)
-        lines.append(f"+{len(failures) - SHOWN} more: {names}")
+        lines.append(_("+{n} more: {names}").format(n=len(failures) - SHOWN, names=names))
     if not failures:
-        lines.append("gates.json reports pass: false without naming a gate")
+        lines.append(_("gates.json reports pass: false without naming a gate"))
     critical = check.report.critical_failure
     total = len(check.report.results)
+    title = _("Critical gate failed: {id}") if critical else _("Acceptance gates failed: {id}")
     return Alert(
-        title=f"{'Critical gate' if critical else 'Acceptance gates'} failed: {correlation_id}",
+        title=title.format(id=correlation_id),
         level="ERROR" if critical else "WARN",
         description="\n".join(lines),
         fields=(
-            Field("Session", correlation_id, True),
-            Field("Failed", f"{len(failures)} of {total}" if total else "—", True),
-            Field("Dashboard", link, False),
+            Field(_("Session"), correlation_id, True),
+            Field(
+                _("Failed"), _("{n} of {total}").format(n=len(failures), total=total) if total else "—", True
+            ),
+            Field(_("Dashboard"), link, False),
         ),
         url=link if link.startswith(("http://", "https://")) else None,
         footer="ztbkit gates-alert",

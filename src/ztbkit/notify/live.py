@@ -24,9 +24,11 @@ from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import Problem, read_json, read_json_if_exists
 from ztbkit.core.statedir import ztb_dir
 from ztbkit.core.values import check_count, check_number
+from ztbkit.locale import _, lazy
 from ztbkit.notify.alert import Alert, Field
 
-TITLE = "🤖 Live Bot Status Snapshot"
+#: English as FORMATS.md gives it (and every field name below); with --lang ja the same embed in Japanese.
+TITLE = lazy("🤖 Live Bot Status Snapshot")
 FILES = ("trade-state.json", "trade-config.json", "stats.json")
 EDIT_STATE = "live-status.json"  # in ztbkit's folder (ztbkit.core.statedir)
 
@@ -100,16 +102,16 @@ def status_fields(live: LiveState) -> list[Field]:
     fields = []
     if live.state is not None:
         s = live.state
-        fields.append(Field("📊 Trade State", _lines([
-            ("Phase", s.get("phase")), ("Consecutive Days", s.get("consecutiveDays")),
-            ("Total Success", s.get("totalSuccess")), ("Last Date", s.get("lastDate")),
-            ("Orders Per Day", s.get("ordersPerDay")),
+        fields.append(Field(_("📊 Trade State"), _lines([
+            (_("Phase"), s.get("phase")), (_("Consecutive Days"), s.get("consecutiveDays")),
+            (_("Total Success"), s.get("totalSuccess")), (_("Last Date"), s.get("lastDate")),
+            (_("Orders Per Day"), s.get("ordersPerDay")),
         ]), True))  # fmt: skip
     if live.config is not None:
         c = live.config
-        fields.append(Field("⚙️ Configuration", _lines([
-            ("Active Pair", c.get("pair")), ("Phase", c.get("phase")), ("Max Orders/Day", c.get("maxOrdersPerDay")),
-            ("Max Loss/Day", c.get("maxLossPerDay")), ("Slippage Guard %", c.get("slippageGuardPct")),
+        fields.append(Field(_("⚙️ Configuration"), _lines([
+            (_("Active Pair"), c.get("pair")), (_("Phase"), c.get("phase")), (_("Max Orders/Day"), c.get("maxOrdersPerDay")),
+            (_("Max Loss/Day"), c.get("maxLossPerDay")), (_("Slippage Guard %"), c.get("slippageGuardPct")),
         ]), True))  # fmt: skip
     if live.stats is not None:
         counted = [p.stats for p in live.pairs if p.counted]
@@ -118,16 +120,16 @@ def status_fields(live: LiveState) -> list[Field]:
         pnl = sum(r["realizedPnl"] or 0 for r in counted)
         rate = f"{wins / trades:.1%}" if trades else "—"
         uncounted = ", ".join(p.pair for p in live.pairs if not p.counted)
-        fields.append(Field("📈 Performance Summary", _lines([
-            ("Date", live.stats.get("date")), ("Total Trades", int(trades)), ("Total Wins", int(wins)),
-            ("Win Rate", rate), ("Total P&L", yen(pnl)), *([("Not counted", uncounted)] if uncounted else []),
+        fields.append(Field(_("📈 Performance Summary"), _lines([
+            (_("Date"), live.stats.get("date")), (_("Total Trades"), int(trades)), (_("Total Wins"), int(wins)),
+            (_("Win Rate"), rate), (_("Total P&L"), yen(pnl)), *([(_("Not counted"), uncounted)] if uncounted else []),
         ]), False))  # fmt: skip
         for p in live.pairs:
             pair, r, pnl_pair, dd = p.pair, p.stats, p.stats["realizedPnl"], p.stats["maxDrawdown"]
             fields.append(Field(f"💱 {pair}", _lines([
-                ("Trades", r.get("trades")), ("Wins", r.get("wins")),
-                ("P&L", yen(pnl_pair) if pnl_pair is not None else None),
-                ("Max Drawdown", yen(dd) if dd is not None else None),
+                (_("Trades"), r.get("trades")), (_("Wins"), r.get("wins")),
+                (_("P&L"), yen(pnl_pair) if pnl_pair is not None else None),
+                (_("Max Drawdown"), yen(dd) if dd is not None else None),
             ]), True))  # fmt: skip
     return fields
 
@@ -135,9 +137,11 @@ def status_fields(live: LiveState) -> list[Field]:
 def status_alert(live: LiveState, state_dir: str | os.PathLike[str], *, now: datetime | None = None) -> Alert:
     fields = status_fields(live)
     missing = [n for n, v in zip(FILES, (live.state, live.config, live.stats), strict=True) if v is None]
-    footer = "ztbkit live-status" + (f" · missing: {', '.join(missing)}" if missing else "")
-    description = "" if fields else f"No readable state files in {state_dir}."
-    return Alert(TITLE, "INFO", description, tuple(fields), footer=footer, timestamp=now)
+    footer = "ztbkit live-status" + (
+        _(" · missing: {files}").format(files=", ".join(missing)) if missing else ""
+    )
+    description = "" if fields else _("No readable state files in {folder}.").format(folder=state_dir)
+    return Alert(str(TITLE), "INFO", description, tuple(fields), footer=footer, timestamp=now)
 
 
 def url_hash(url: str) -> str:

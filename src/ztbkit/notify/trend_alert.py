@@ -26,6 +26,7 @@ from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.statedir import ztb_dir
 from ztbkit.data.session import Session
+from ztbkit.locale import _
 from ztbkit.notify.alert import Alert, Field
 
 STATE_FILE = "trend-alert-state.json"
@@ -45,21 +46,29 @@ def regression_alert(
     bad = check.regressions
     if not bad:
         return None
+    below = _("{value} < median {median} − {k}×MAD {mad} (= {threshold}; last {n} finished sessions)")
     lines = [
         f"• **{c.metric}** {c.detail}"
         if c.detail
-        else f"• **{c.metric}** {c.value:.4g} < median {c.median:.4g} − {mad_k:g}×MAD {c.mad:.4g} "
-        f"(= {c.threshold:.4g}; last {len(c.baseline)} finished sessions)"
+        else f"• **{c.metric}** "
+        + below.format(
+            value=f"{c.value:.4g}",
+            median=f"{c.median:.4g}",
+            k=f"{mad_k:g}",
+            mad=f"{c.mad:.4g}",
+            threshold=f"{c.threshold:.4g}",
+            n=len(c.baseline),
+        )
         for c in bad
     ]
     return Alert(
-        title=f"Trend regression: {check.session_id}",
+        title=_("Trend regression: {id}").format(id=check.session_id),
         level="WARN",
         description="\n".join(lines),
         fields=(
-            Field("Session", check.session_id, True),
-            Field("Metrics", ", ".join(c.metric for c in bad), True),
-            Field("Dashboard", link, False),
+            Field(_("Session"), check.session_id, True),
+            Field(_("Metrics"), ", ".join(c.metric for c in bad), True),
+            Field(_("Dashboard"), link, False),
         ),
         url=link if link.startswith(("http://", "https://")) else None,
         footer="ztbkit trend-alert",
@@ -175,8 +184,8 @@ def run_trend_alert(
     environ = os.environ if env is None else env
     check = check_trend(sessions, metrics, window=window, mad_k=mad_k, dsr_below=dsr_below, now=now)
     if check is None:
-        return TrendOutcome("nothing", ["SKIP: no finished session to check"])
-    lines = [f"skipped {s}" for s in check.skipped]
+        return TrendOutcome("nothing", ["SKIP: " + _("no finished session to check")])
+    lines = [_("skipped {what}").format(what=s) for s in check.skipped]
     lines += [
         f"{'REGRESSED' if c.regressed else 'ok':<9} {c.metric}: "
         + (
@@ -192,16 +201,22 @@ def run_trend_alert(
     )
     if alert is None:
         return TrendOutcome(
-            "ok", [*lines, f"OK: {check.session_id} is within the recent range; nothing sent"]
+            "ok",
+            [*lines, "OK: " + _("{id} is within the recent range; nothing sent").format(id=check.session_id)],
         )
     if dry_run:
         hook = resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=environ)
         payload = payload_for(hook.service if hook else "discord", alert)
-        return TrendOutcome("dry-run", [*lines, f"DRY RUN: would alert {check.session_id}"], payload)
+        return TrendOutcome(
+            "dry-run", [*lines, "DRY RUN: " + _("would alert {id}").format(id=check.session_id)], payload
+        )
     ledger = AlertLedger(state_dir)
     with ledger.lock:
         if ledger.alerted(check.session_id):
-            return TrendOutcome("already-alerted", [*lines, f"SKIP: {check.session_id} was already alerted"])
+            return TrendOutcome(
+                "already-alerted",
+                [*lines, "SKIP: " + _("{id} was already alerted").format(id=check.session_id)],
+            )
         if resolve_webhook(discord_webhook=discord_webhook, webhook=webhook, env=environ) is not None:
             # write-ahead: recorded before the post, so a kill after the server accepted it cannot
             # make every later run alert this session again
@@ -216,8 +231,11 @@ def run_trend_alert(
                 "no-webhook",
                 [
                     *lines,
-                    f"REGRESSION in {check.session_id} but no webhook is "
-                    "configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)",
+                    "REGRESSION "
+                    + _(
+                        "in {id} but no webhook is configured (--discord-webhook, ZTB_DISCORD_WEBHOOK, "
+                        "--webhook or SLACK_WEBHOOK_URL)"
+                    ).format(id=check.session_id),
                 ],
             )
         if not (sent.delivered or sent.queued):

@@ -23,6 +23,7 @@ from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.core.errors import ArtifactsNotFoundError
 from ztbkit.core.fsio import atomic_write_text
 from ztbkit.core.ids import check_component, check_inside, safe_repr
+from ztbkit.locale import _
 from ztbkit.ops.checks import Check, Context, Host
 from ztbkit.ops.host_checks import (
     disk_health,
@@ -82,7 +83,7 @@ def run_doctor(
     """Run every check in order and write reports/doctor.txt. Raises only for an unknown session (exit 2)."""
     folder = Path(artifacts_dir) / check_component(correlation_id, "--correlation-id")
     if not folder.is_dir():
-        raise ArtifactsNotFoundError(f"--correlation-id: no session folder {folder}")
+        raise ArtifactsNotFoundError(_("--correlation-id: no session folder {folder}").format(folder=folder))
     report_path = check_inside(folder / "reports" / "doctor.txt", artifacts_dir)  # before any work
     if state_file is None:  # where ztb cronish keeps it (ztbkit.core.statedir), not the working folder
         from ztbkit.core.statedir import scheduler_state_file

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.values import parse_timestamp
+from ztbkit.locale import _
 from ztbkit.ops.checks import Check, Context
 
 
@@ -15,18 +16,19 @@ def disk_health(ctx: Context) -> Check:
     """FAIL under 5% free space or inodes, WARN under 15% or when 1 MB write+fsync takes over 2 s."""
     total, free = ctx.host.disk_space(ctx.folder)
     free_pct = free / total * 100
-    details = [f"free {free / 2**30:.1f} GB of {total / 2**30:.1f} GB ({free_pct:.1f}%)"]
+    details = [_("free {free} GB of {total} GB ({pct}%)").format(
+        free=f"{free / 2**30:.1f}", total=f"{total / 2**30:.1f}", pct=f"{free_pct:.1f}")]  # fmt: skip
     status = "FAIL" if free_pct < 5 else "WARN" if free_pct < 15 else "OK"
     inodes = ctx.host.inodes(ctx.folder)
     if inodes is not None:
         inode_pct = inodes[1] / inodes[0] * 100
-        details.append(f"free inodes {inode_pct:.1f}%")
+        details.append(_("free inodes {pct}%").format(pct=f"{inode_pct:.1f}"))
         if inode_pct < 5:
             status = "FAIL"
         elif inode_pct < 15 and status == "OK":
             status = "WARN"
     latency = ctx.host.write_latency(ctx.folder)
-    details.append(f"1 MB write+fsync took {latency * 1000:.0f} ms")
+    details.append(_("1 MB write+fsync took {ms} ms").format(ms=f"{latency * 1000:.0f}"))
     if latency > 2 and status == "OK":
         status = "WARN"
     return Check("disk_health", status, "; ".join(details), details)
@@ -55,7 +57,9 @@ def kernel_starts(ctx: Context) -> Check:
     return Check(
         "report_kernel",
         "OK",
-        f"kernel {name!r} started and imported ztbkit in {time.perf_counter() - t0:.1f} s",
+        _("kernel {name} started and imported ztbkit in {seconds} s").format(
+            name=repr(name), seconds=f"{time.perf_counter() - t0:.1f}"
+        ),
     )
 
 
@@ -64,7 +68,7 @@ def webhook_configured(ctx: Context) -> Check:
 
     ok, why = check_configuration()
     if ok:
-        return Check("webhook", "OK", why + " (not posted)")
+        return Check("webhook", "OK", why + _(" (not posted)"))
     return Check("webhook", "WARN" if why.startswith("no webhook") else "FAIL", why)
 
 
@@ -73,10 +77,12 @@ def scheduler_state(ctx: Context) -> Check:
     read = read_json_if_exists(path)
     if read is None:
         return Check(
-            "scheduler", "WARN", f"no scheduler state at {path} (is ztb cronish running here? --state-file)"
+            "scheduler",
+            "WARN",
+            _("no scheduler state at {path} (is ztb cronish running here? --state-file)").format(path=path),
         )
     if not read.ok or not isinstance(read.value, dict):
-        return Check("scheduler", "FAIL", f"{read.problem or f'{path}: unknown shape'}")
+        return Check("scheduler", "FAIL", str(read.problem or _("{path}: unknown shape").format(path=path)))
     jobs = read.value.get("jobs", {}) if isinstance(read.value.get("jobs"), dict) else {}
     details, status = [], "OK"
     now = ctx.clock.now()
@@ -84,8 +90,9 @@ def scheduler_state(ctx: Context) -> Check:
         finished = parse_timestamp(j.get("last_finish")) if isinstance(j, dict) else None
         age = now - finished if finished else None
         details.append(
-            f"{name}: {j.get('status', '?')} exit {j.get('exit_code')} finished {age or 'never'} ago"
-        )
+            _("{name}: {status} exit {code} finished {age} ago").format(
+                name=name, status=j.get("status", "?"), code=j.get("exit_code"), age=age or _("never"))
+        )  # fmt: skip
         if isinstance(j, dict) and j.get("status") in (
             "failed",
             "timeout",
@@ -96,7 +103,7 @@ def scheduler_state(ctx: Context) -> Check:
             status = "WARN"
         if age is not None and age > timedelta(days=2):
             status = "WARN"
-            details[-1] += " (stale)"
+            details[-1] += _(" (stale)")
     for pid_file in sorted((path.parent / "locks").glob("*.pid")):
         import psutil
 
@@ -105,11 +112,12 @@ def scheduler_state(ctx: Context) -> Check:
         pid = str(value.get("runner_pid", "") if isinstance(value, dict) else value)
         if pid.isdigit() and not psutil.pid_exists(int(pid)):
             details.append(
-                f"lock {pid_file.stem}: held by dead pid {pid} (stale; the next run takes it over)"
-            )
+                _("lock {name}: held by dead pid {pid} (stale; the next run takes it over)").format(
+                    name=pid_file.stem, pid=pid)
+            )  # fmt: skip
             status = "WARN"
-    reason = f"{len(jobs)} job(s)" + (f"; {details[0]}" if details else "")
-    return Check("scheduler", status, reason if status == "OK" else f"{reason}; see details", details)
+    reason = _("{n} job(s)").format(n=len(jobs)) + (f"; {details[0]}" if details else "")
+    return Check("scheduler", status, reason if status == "OK" else reason + _("; see details"), details)
 
 
 def tensorboard_logs(ctx: Context) -> Check:
@@ -117,12 +125,13 @@ def tensorboard_logs(ctx: Context) -> Check:
 
     folders = [ctx.folder / d for d in ("tb", "tensorboard") if (ctx.folder / d).is_dir()]
     if not folders:
-        return Check("tensorboard", "OK", "no tb/ or tensorboard/ folder in the session")
+        return Check("tensorboard", "OK", _("no tb/ or tensorboard/ folder in the session"))
     runs, problems = 0, []
     for f in folders:
         result = scrape(f)
         runs += len(result.runs)
         problems += [str(p) for p in result.problems]
     if problems:
-        return Check("tensorboard", "WARN", f"{len(problems)} problem(s): {problems[0]}", problems)
-    return Check("tensorboard", "OK", f"{runs} run(s) parse cleanly")
+        return Check("tensorboard", "WARN", _("{n} problem(s): {first}").format(n=len(problems), first=problems[0]),
+                     problems)  # fmt: skip
+    return Check("tensorboard", "OK", _("{n} run(s) parse cleanly").format(n=runs))

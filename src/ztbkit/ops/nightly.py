@@ -25,6 +25,10 @@ from ztbkit.core.fsio import prepare_output_dir
 from ztbkit.core.jsonread import Problem
 from ztbkit.data.artifacts import ArtifactTree, load_artifacts
 from ztbkit.data.storage import is_remote
+from ztbkit.locale import N_, _
+
+#: A step's status words, for the catalogue (shown translated, kept as the status value).
+STATUS_WORDS = (N_("ok"), N_("failed"))
 
 if TYPE_CHECKING:
     from ztbkit.data.loadcache import LoadCache
@@ -39,7 +43,8 @@ class StepResult:
 
     def line(self) -> str:
         where = str(self.output) if self.output else "-"
-        return f"{self.status:<6} {self.name:<12} {where}" + (f"  ({self.detail})" if self.detail else "")
+        status = _(self.status)  # "ok" | "failed", in the run's language
+        return f"{status:<6} {self.name:<12} {where}" + (f"  ({self.detail})" if self.detail else "")
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from ztbkit.core.jsonread import open_regular
 from ztbkit.core.values import parse_timestamp
 from ztbkit.data.artifacts import index_entry
 from ztbkit.data.session import load_session
+from ztbkit.locale import N_, _
 from ztbkit.ops.checks import Check, Context
 
 MAX_ERRORS = 50
@@ -32,10 +33,10 @@ def validate_artifacts(ctx: Context) -> Check:
         for p in ctx.folder.glob("*.json")
         if p.stat().st_size > 50 * 2**20
     ]
-    details += [f"implausibly large: {b}" for b in big]
+    details += [_("implausibly large: {file}").format(file=b) for b in big]
     if not present:
         return Check(
-            "validate_artifacts", "FAIL", "none of summary.json, metrics.json, run_metadata.json", details
+            "validate_artifacts", "FAIL", _("none of summary.json, metrics.json, run_metadata.json"), details
         )
     unreadable = [
         p
@@ -44,19 +45,23 @@ def validate_artifacts(ctx: Context) -> Check:
     ]
     if unreadable:
         return Check(
-            "validate_artifacts", "FAIL", f"{len(unreadable)} file(s) unreadable: {unreadable[0]}", details
+            "validate_artifacts",
+            "FAIL",
+            _("{n} file(s) unreadable: {first}").format(n=len(unreadable), first=unreadable[0]),
+            details,
         )
     if s.issues or big or len(present) < 3:
         missing = sorted({"summary.json", "metrics.json", "run_metadata.json"} - set(present))
         why = (
-            f"{len(s.issues)} value problem(s)"
+            _("{n} value problem(s)").format(n=len(s.issues))
             if s.issues
-            else f"missing {', '.join(missing)}"
+            else _("missing {files}").format(files=", ".join(missing))
             if missing
             else big[0]
         )
         return Check("validate_artifacts", "WARN", why, details)
-    return Check("validate_artifacts", "OK", f"{', '.join(present)} present and parseable", details)
+    return Check("validate_artifacts", "OK", _("{files} present and parseable").format(files=", ".join(present)),
+                 details)  # fmt: skip
 
 
 def _log_lines(log: Path) -> Iterator[tuple[str, bool]]:
@@ -93,7 +98,7 @@ def _entries(ctx: Context) -> list[tuple[datetime | None, str, str]]:
                 )
     watch = logs / "watch_log.jsonl"
     if watch.is_file():
-        for n, (line, _) in enumerate(_log_lines(watch), 1):
+        for n, (line, _legacy) in enumerate(_log_lines(watch), 1):
             try:
                 entry = json.loads(line)
             except (ValueError, RecursionError):
@@ -108,19 +113,21 @@ def _entries(ctx: Context) -> list[tuple[datetime | None, str, str]]:
 def collect_last_errors(ctx: Context) -> Check:
     entries = _entries(ctx)
     if not entries:
-        return Check("collect_last_errors", "OK", "no ERROR/FAIL/CRITICAL lines in logs/")
+        return Check("collect_last_errors", "OK", _("no ERROR/FAIL/CRITICAL lines in logs/"))
     floor = datetime.min.replace(tzinfo=default_tz())
     entries.sort(key=lambda e: e[0] or floor, reverse=True)
     shown = entries[:MAX_ERRORS]
     details = [f"{(t.astimezone(default_tz()).isoformat(timespec='seconds') if t else '?'):<25} {lvl:<8} {msg}"
                for t, lvl, msg in shown]  # fmt: skip
-    critical = sum(lvl == "CRITICAL" for _, lvl, _ in entries)
+    critical = sum(lvl == "CRITICAL" for _t, lvl, _m in entries)
     newest = shown[0][2]
     status = "FAIL" if critical else "WARN"
     return Check(
         "collect_last_errors",
         status,
-        f"{len(entries)} error line(s), {critical} critical; newest: {newest[:120]}",
+        _("{n} error line(s), {critical} critical; newest: {newest}").format(
+            n=len(entries), critical=critical, newest=newest[:120]
+        ),
         details,
     )
 
@@ -129,7 +136,7 @@ def _log_progress(ctx: Context) -> list[tuple[datetime, int, int]]:
     points = []
     logs = ctx.folder / "logs"
     for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-        for line, _ in _log_lines(log):
+        for line, _legacy in _log_lines(log):
             m, ts = _STEP.search(line), _TS.search(line)
             if m and ts and (t := parse_timestamp(ts.group(1))) is not None:
                 points.append((t, int(m.group(1)), int(m.group(2))))
@@ -142,29 +149,35 @@ def progress_eta(ctx: Context) -> Check:
     points = _log_progress(ctx)
     step = s.global_step
     total = ctx.total_steps or (points[-1][2] if points else None)
-    sps, source = s.steps_per_sec, "metrics/summary"
+    sps, source = s.steps_per_sec, N_("metrics/summary")
     if points and len(points) >= 2 and (points[-1][0] - points[0][0]).total_seconds() > 0:
         span = (points[-1][0] - points[0][0]).total_seconds()
-        sps, source = (points[-1][1] - points[0][1]) / span, "log lines"
+        sps, source = (points[-1][1] - points[0][1]) / span, N_("log lines")
         step = max(step or 0, points[-1][1])
     if step is None:
-        return Check("progress_eta", "WARN", "no step count in summary, metrics or logs")
-    parts = [f"step {step:,}" + (f"/{total:,} ({step / total:.1%})" if total else "")]
+        return Check("progress_eta", "WARN", _("no step count in summary, metrics or logs"))
+    parts = [
+        _("step {step}").format(step=f"{step:,}") + (f"/{total:,} ({step / total:.1%})" if total else "")
+    ]
     status = "OK"
     if sps and sps > 0:
-        parts.append(f"{sps:,.1f} steps/s from {source}")
+        parts.append(_("{sps} steps/s from {source}").format(sps=f"{sps:,.1f}", source=_(source)))
         if total and step < total:
             eta = timedelta(seconds=(total - step) / sps)
             done = ctx.clock.now() + eta
             parts.append(
-                f"ETA {str(eta).split('.')[0]} (about {done.astimezone(default_tz()):%Y-%m-%d %H:%M %Z})"
+                _("ETA {eta} (about {when})").format(
+                    eta=str(eta).split(".")[0], when=f"{done.astimezone(default_tz()):%Y-%m-%d %H:%M %Z}"
+                )
             )
         elif total:
-            parts.append("complete")
+            parts.append(_("complete"))
     else:
         status = "WARN"
-        parts.append("no steps/sec: cannot estimate the ETA")
+        parts.append(_("no steps/sec: cannot estimate the ETA"))
     if points and s.status == "running" and ctx.clock.now() - points[-1][0] > timedelta(hours=1):
         status = "WARN"
-        parts.append(f"last progress line is {ctx.clock.now() - points[-1][0]} old: stalled?")
+        parts.append(
+            _("last progress line is {age} old: stalled?").format(age=ctx.clock.now() - points[-1][0])
+        )
     return Check("progress_eta", status, "; ".join(parts))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ztbkit.core.clock import default_tz
 from ztbkit.core.formatting import md_escape
 from ztbkit.data.session import Session
+from ztbkit.locale import N_, _, ngettext
 from ztbkit.reports.notebooks import HEADLESS_ENV
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def display_items(*items: Any) -> None:
     for item in items:
         if hasattr(item, "savefig"):
             titles = [ax.get_title() for ax in item.axes if ax.get_title()]
-            alt = "; ".join(titles) or "chart"
+            alt = "; ".join(titles) or _("chart")
             display(Image(data=figure_png(item), format="png", metadata={"alt": alt}))
         else:
             display(item)
@@ -82,11 +83,12 @@ def issues_block(problems: Sequence[Any], limit: int = 20) -> Block | None:
     if not problems:
         return None
     shown = [str(p) for p in problems[:limit]]
-    more = f" … and {len(problems) - limit} more" if len(problems) > limit else ""
+    more = _(" … and {n} more").format(n=len(problems) - limit) if len(problems) > limit else ""
     items = "".join(f"<li>{html.escape(t)}</li>" for t in shown)
+    count = ngettext("{n} artifact problem", "{n} artifact problems", len(problems)).format(n=len(problems))
     return Block(
-        f"<details><summary>{len(problems)} artifact problem(s){html.escape(more)}</summary><ul>{items}</ul></details>",
-        f"**{len(problems)} artifact problem(s)**{more}\n\n" + "".join(f"- {md_escape(t)}\n" for t in shown),
+        f"<details><summary>{html.escape(count)}{html.escape(more)}</summary><ul>{items}</ul></details>",
+        f"**{count}**{more}\n\n" + "".join(f"- {md_escape(t)}\n" for t in shown),
     )
 
 
@@ -100,7 +102,7 @@ def in_range(s: Session, start: date | None, end: date | None) -> bool:
 
 
 #: The picker's "all sessions" entry. Its value is "", which no session id can be (ids are folder names).
-ALL = ("(all sessions)", "")
+ALL = (N_("(all sessions)"), "")
 
 
 def session_picker(ids: Sequence[str]) -> Any:
@@ -108,7 +110,7 @@ def session_picker(ids: Sequence[str]) -> Any:
     import ipywidgets as widgets
 
     return widgets.SelectMultiple(
-        options=[ALL, *((i, i) for i in ids)], value=("",), description="Sessions", rows=7
+        options=[(_(ALL[0]), ALL[1]), *((i, i) for i in ids)], value=("",), description=_("Sessions"), rows=7
     )
 
 
@@ -166,7 +168,7 @@ def widgets_wanted(interactive: bool) -> bool:
     ``ZTB_HEADLESS=1``) nobody can use a widget and an exported page would hold only its placeholder
     text: ``interactive=True`` is then ignored with a one-line note and the static report follows."""
     if interactive and os.environ.get(HEADLESS_ENV) == "1":
-        display_items(note("interactive = True is ignored in a headless run (nightly, ztb report): this is "
-                           "the static report. Widgets work in JupyterLab (ztb lab)."))  # fmt: skip
+        display_items(note(_("interactive = True is ignored in a headless run (nightly, ztb report): this is "
+                             "the static report. Widgets work in JupyterLab (ztb lab).")))  # fmt: skip
         return False
     return interactive

@@ -3,7 +3,7 @@
 The table is self-contained HTML: every value from the artifacts is HTML-escaped (a session id
 ``<script>alert(1)</script>`` shows as text), status is shown by colour, and a few lines of inline
 JavaScript sort it by a click on a column header and filter it with a text box — no CDN, works
-offline. Large tables keep the first :data:`PAGE_ROWS` rows in the page and the rest in an inert
+offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest in an inert
 ``<template>``; sorting and filtering cover every row, and "Show all" shows them all. The same rows
 render as a Markdown table for the ``.md`` report.
 
@@ -16,7 +16,6 @@ one text filter hides the points of filtered-out sessions too (client-side, no k
 from __future__ import annotations
 
 import html
-import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -27,19 +26,26 @@ from typing import TYPE_CHECKING, Any
 from ztbkit.core.clock import default_tz
 from ztbkit.core.formatting import md_escape, yen
 from ztbkit.data.session import Session
+from ztbkit.locale import N_, _, lazy
+from ztbkit.locale.fonts import chart_fonts, steps_axis
+from ztbkit.locale.numbers import report_day
 from ztbkit.money.budget import read_cost
+from ztbkit.reports.tables import paged_table_html
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-TITLE = "Zaif Trade Bot Dashboard"
+TITLE = lazy("Zaif Trade Bot Dashboard")
 STATUS_CLASSES = ("running", "stopped", "failed", "missing", "unknown")
-_ids = itertools.count(1)
+#: The table bar's words, for the catalogue (shown translated in session_table_html).
+BAR_WORDS = (N_("Filter sessions…"), N_("Filter sessions"), N_("Show all"))
+#: The same words for the catalogue: a status is shown translated (``_(status)``), kept as the class name.
+STATUS_WORDS = (N_("running"), N_("stopped"), N_("failed"), N_("missing"), N_("unknown"))
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    title: str
+    title: str  # English, the key the cells test; shown translated (_)
     kind: str  # "num" sorts numerically (blanks last), "text" as text
     value: Callable[[Session, tzinfo], Any]
     shown: Callable[[Any], str]
@@ -50,115 +56,41 @@ def _num(fmt: str) -> Callable[[Any], str]:
     return lambda v: "" if v is None else fmt.format(v)
 
 
+def _start(s: Session, tz: tzinfo) -> str | None:
+    """``2025-10-31 09:15`` (English), ``2025/10/31(金) 09:15`` (Japanese): both sort as text."""
+    if s.start_time is None:
+        return None
+    local = s.start_time.astimezone(tz)
+    return f"{report_day(local.date())} {local:%H:%M}"
+
+
 def _cost(s: Session) -> tuple[float | None, float | None]:
-    total, gpu_hours, _ = read_cost(s.cost_estimate)
+    total, gpu_hours, _source = read_cost(s.cost_estimate)
     return total, gpu_hours
 
 
 COLUMNS: tuple[Column, ...] = (
     # Money right after progress: GPU-hours and yen stay in view in a narrow window or a JupyterLab panel.
-    Column("ID", "text", lambda s, tz: s.session_id, str),
+    Column(N_("ID"), "text", lambda s, tz: s.session_id, str),
     Column(
-        "Start (JST)",
+        N_("Start (JST)"),
         "text",
-        lambda s, tz: s.start_time.astimezone(tz).strftime("%Y-%m-%d %H:%M") if s.start_time else None,
+        lambda s, tz: _start(s, tz),
         lambda v: v or "",
     ),
-    Column("Status", "text", lambda s, tz: s.status, str),
-    Column("Latest step", "num", lambda s, tz: s.global_step, _num("{:,}"), "Step"),
-    Column("ETA", "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
-    Column("GPU-hours", "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), "GPU h"),
-    Column("Cost (¥)", "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
-    Column("Sharpe", "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}")),
+    Column(N_("Status"), "text", lambda s, tz: s.status, str),
+    Column(N_("Latest step"), "num", lambda s, tz: s.global_step, _num("{:,}"), N_("Step")),
+    Column(N_("ETA"), "text", lambda s, tz: s.eta, lambda v: eta_text(v)),
+    Column(N_("GPU-hours"), "num", lambda s, tz: _cost(s)[1], _num("{:.2f}"), N_("GPU h")),
+    Column(N_("Cost (¥)"), "num", lambda s, tz: _cost(s)[0], lambda v: "" if v is None else yen(v)),
+    # The bot's own summary figure; the leaderboard's Sharpe may come from the return series instead.
+    Column(N_("Sharpe (bot summary)"), "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}"), N_("Sharpe (bot)")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
-    Column("p-value", "num", lambda s, tz: s.p_value, _num("{:.4f}")),
-    Column("Gates", "text", lambda s, tz: s.gate_verdict, str),
-    Column("VRAM peak (MB)", "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), "VRAM MB"),
-    Column("RSS peak (MB)", "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), "RSS MB"),
+    Column(N_("p-value"), "num", lambda s, tz: s.p_value, _num("{:.4f}")),
+    Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, str),
+    Column(N_("VRAM peak (MB)"), "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), N_("VRAM MB")),
+    Column(N_("RSS peak (MB)"), "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), N_("RSS MB")),
 )
-
-# Selectors are specific enough to beat JupyterLab's table rules (table-layout: fixed, right-aligned cells).
-_CSS = """
-.ztb-dash{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;font-size:13px}
-.ztb-dash .ztb-bar{display:flex;gap:1em;align-items:center;margin:.5em 0}
-.ztb-dash input.ztb-filter{padding:.3em .5em;min-width:18em;font-size:13px}
-.ztb-dash .ztb-scroll{overflow:auto;max-height:70vh;max-width:100%;border:1px solid #e5e7eb}
-.ztb-dash table.ztb-sessions{border-collapse:separate;border-spacing:0;table-layout:auto;width:auto;margin:0}
-.ztb-dash table.ztb-sessions th,.ztb-dash table.ztb-sessions td{padding:3px 6px;border-bottom:1px solid #ddd;
-  text-align:left;white-space:nowrap;max-width:none}
-.ztb-dash table.ztb-sessions th{cursor:pointer;user-select:none;background:#f3f4f6;position:sticky;top:0;z-index:1}
-.ztb-dash table.ztb-sessions th:first-child,.ztb-dash table.ztb-sessions td:first-child{position:sticky;left:0;
-  background:#fff;z-index:2;max-width:15em;overflow:hidden;text-overflow:ellipsis;border-right:1px solid #ddd}
-.ztb-dash table.ztb-sessions th:first-child{background:#f3f4f6;z-index:3}
-.ztb-dash .ztb-charts{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}
-.ztb-dash .ztb-charts figure{margin:0;max-width:100%}.ztb-dash .ztb-charts svg{max-width:100%;height:auto}
-.ztb-dash table.ztb-sessions th.num,.ztb-dash table.ztb-sessions td.num{text-align:right}
-.ztb-dash table.ztb-sessions th[aria-sort=ascending]::after{content:" ▲"}
-.ztb-dash table.ztb-sessions th[aria-sort=descending]::after{content:" ▼"}
-.ztb-dash .st{border-radius:8px;padding:1px 8px;color:#fff;font-weight:600}
-.ztb-dash .st-running{background:#2563eb}.ztb-dash .st-stopped{background:#6b7280}
-.ztb-dash .st-failed{background:#dc2626}.ztb-dash .st-missing{background:#d97706}
-.ztb-dash .st-unknown{background:#9ca3af}
-.ztb-dash .g-pass{color:#15803d;font-weight:600}.ztb-dash .g-fail{color:#dc2626;font-weight:700}
-.ztb-dash table.ztb-sessions tr.row-failed td{background:#fef2f2}
-.ztb-dash table.ztb-sessions tr.row-missing td{background:#fffbeb}
-"""
-
-#: Rows in the DOM at once. The rest wait, parsed but inert, in a <template>: laying out 10,000
-#: table rows on every sort is what makes a big table slow, not the sort itself.
-PAGE_ROWS = 500
-
-# Sorting and filtering work on the whole array of rows; the table then shows the first PAGE_ROWS
-# matches (or all, after "Show all"). Keys are read once per sort; row text is lower-cased once.
-_JS = """
-(function(){
-  var root=document.getElementById("%(id)s"); if(!root) return;
-  var table=root.querySelector("table"), tbody=table.tBodies[0], heads=table.tHead.rows[0].cells;
-  var more=root.querySelector("template.ztb-more"), count=root.querySelector(".ztb-count");
-  var button=root.querySelector("button.ztb-all"), input=root.querySelector("input.ztb-filter");
-  var rows=Array.prototype.slice.call(tbody.rows);
-  if(more) rows=rows.concat(Array.prototype.slice.call(more.content.querySelectorAll("tr")));
-  var text=rows.map(function(r){return r.textContent.toLowerCase();});
-  var points=[];  // [svg element, row index] for every chart point linked to a table row
-  Array.prototype.forEach.call(root.querySelectorAll("figure[data-series]"),function(f){
-    var series=JSON.parse(f.getAttribute("data-series"));
-    Object.keys(series).forEach(function(gid){
-      var g=f.querySelector('g[id="'+gid+'"] > g')||f.querySelector('g[id="'+gid+'"]'); if(!g) return;
-      var els=Array.prototype.filter.call(g.children,function(e){return e.tagName!=="defs";});
-      series[gid].forEach(function(row,k){ if(els[k]) points.push([els[k],row]); });
-    });
-  });
-  var order=rows.map(function(r,i){return i;}), page=%(page)d, showAll=false;
-  function render(){
-    var q=input.value.trim().toLowerCase(), hits=[], frag=document.createDocumentFragment();
-    var hit=new Uint8Array(rows.length);
-    for(var k=0;k<order.length;k++){var i=order[k]; if(!q||text[i].indexOf(q)>=0){hits.push(i); hit[i]=1;}}
-    for(var p=0;p<points.length;p++) points[p][0].style.display=hit[points[p][1]]?"":"none";
-    var n=showAll?hits.length:Math.min(page,hits.length);
-    for(var j=0;j<n;j++) frag.appendChild(rows[hits[j]]);
-    tbody.textContent=""; tbody.appendChild(frag);
-    var label=q?hits.length+" of "+rows.length+" %(noun)s match":rows.length+" %(noun)s";
-    count.textContent=(n<hits.length?"showing "+n+" — ":"")+label;
-    button.hidden=n>=hits.length;
-  }
-  Array.prototype.forEach.call(heads,function(th,col){
-    th.addEventListener("click",function(){
-      var asc=th.getAttribute("aria-sort")!=="ascending", num=th.classList.contains("num");
-      Array.prototype.forEach.call(heads,function(h){h.removeAttribute("aria-sort");});
-      th.setAttribute("aria-sort",asc?"ascending":"descending");
-      var keys=rows.map(function(r){var c=r.cells[col], v=c.getAttribute("data-v");
-        if(v===null) v=c.textContent; return num?(v===""?NaN:parseFloat(v)):v;});
-      order.sort(function(a,b){var x=keys[a],y=keys[b];
-        if(num){var xn=isNaN(x),yn=isNaN(y); if(xn||yn) return xn===yn?a-b:(xn?1:-1);}
-        var d=x<y?-1:(x>y?1:0); return (asc?d:-d)||a-b;});
-      render();
-    });
-  });
-  input.addEventListener("input",render);
-  button.addEventListener("click",function(){showAll=true; render();});
-  render();
-})();
-"""
 
 
 def eta_text(eta: str | None) -> str:
@@ -179,7 +111,7 @@ def _cell(col: Column, value: Any) -> str:
     cls = ' class="num"' if col.kind == "num" else ""
     if col.title == "Status":
         status = value if value in STATUS_CLASSES else "unknown"
-        return f'<td><span class="st st-{status}">{html.escape(str(value))}</span></td>'
+        return f'<td><span class="st st-{status}">{html.escape(_(str(value)))}</span></td>'
     if col.title == "Gates":
         return f'<td class="g-{html.escape(str(value))}">{html.escape(str(value))}</td>'
     if col.kind == "num":
@@ -197,8 +129,8 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
     """
     zone = tz or default_tz()
     head = "".join(
-        f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(c.title)}">'
-        f"{html.escape(c.short or c.title)}</th>"
+        f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(_(c.title))}">'
+        f"{html.escape(_(c.short or c.title))}</th>"
         for c in COLUMNS
     )
     body = []
@@ -209,39 +141,10 @@ def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *,
     return paged_table_html(head, body, after=_charts_html(sessions, zone) if charts else "")
 
 
-def paged_table_html(
-    head: str,
-    rows: Sequence[str],
-    *,
-    table_class: str = "ztb-sessions",
-    noun: str = "sessions",
-    after: str = "",
-) -> str:
-    """A sortable, filterable table of ``rows`` (``<tr>`` HTML, already escaped) under the header cells
-    ``head``: the first :data:`PAGE_ROWS` rows in the page, the rest in an inert ``<template>``.
-    Header cells with class ``num`` sort numerically (by a cell's ``data-v``, else its text; blanks
-    last). Sorting and the filter box cover every row; "Show all" puts them all in the page."""
-    uid = f"ztb-dash-{next(_ids)}"
-    shown, rest = "".join(rows[:PAGE_ROWS]), "".join(rows[PAGE_ROWS:])
-    more = f'<template class="ztb-more"><table><tbody>{rest}</tbody></table></template>' if rest else ""
-    css = (
-        _CSS if table_class == "ztb-sessions" else _CSS.replace("table.ztb-sessions", f"table.{table_class}")
-    )
-    return (
-        f'<div class="ztb-dash" id="{uid}"><style>{css}</style>'
-        f'<div class="ztb-bar"><input type="search" class="ztb-filter" placeholder="Filter {noun}…" '
-        f'aria-label="Filter {noun}"><span class="ztb-count"></span>'
-        '<button type="button" class="ztb-all" hidden>Show all</button></div>'
-        f'<div class="ztb-scroll"><table class="{table_class}"><thead><tr>{head}</tr></thead><tbody>{shown}'
-        f"</tbody></table></div>{more}{after}"
-        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS, 'noun': noun}}</script></div>"
-    )
-
-
 def session_table_markdown(sessions: Sequence[Session], tz: tzinfo | None = None) -> str:
     """The same table as Markdown (for the .md report)."""
     zone = tz or default_tz()
-    lines = ["| " + " | ".join(c.title for c in COLUMNS) + " |",
+    lines = ["| " + " | ".join(_(c.title) for c in COLUMNS) + " |",
              "|" + "|".join("---:" if c.kind == "num" else "---" for c in COLUMNS) + "|"]  # fmt: skip
     for s in sessions:
         cells = []
@@ -285,15 +188,28 @@ def metrics_figure(
     from matplotlib.figure import Figure
 
     zone = tz or default_tz()
+    chart_fonts()
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.add_subplot()
-    for attr, label, marker in (("rl_sharpe", "Sharpe", "o"), ("dsr", "DSR", "s")):
+    # DSR is a probability: it gets its own axis, fixed to [0, 1], on the right; Sharpe keeps the left.
+    prob = ax.twinx()
+    series = (("rl_sharpe", _("Sharpe (bot summary)"), "o", ax, "C0"),
+              ("dsr", _("DSR (probability, right axis)"), "s", prob, "C1"))  # fmt: skip
+    for attr, label, marker, target, color in series:
         pts = sorted((s.start_time.astimezone(zone), getattr(s, attr), i) for i, s in enumerate(sessions)
                      if s.start_time and _finite(getattr(s, attr)))  # fmt: skip
         if pts:
-            _scatter(ax, pts, link, f"ztb-{attr}", s=12, marker=marker, label=label)
-    ax.set_xlabel("session start (JST)")
-    return finish_axes(fig, ax, "Sharpe and DSR across sessions", "no Sharpe or DSR values yet", dates=True)
+            _scatter(target, pts, link, f"ztb-{attr}", s=12, marker=marker, label=label, color=color)
+    ax.set_xlabel(_("session start (JST)"))
+    ax.set_ylabel(_("Sharpe"))
+    prob.set_ylim(-0.02, 1.02)
+    prob.set_ylabel(_("DSR (probability)"))
+    lines, labels = ax.get_legend_handles_labels()
+    more, more_labels = prob.get_legend_handles_labels()
+    if more:  # one legend for both axes
+        ax.legend(lines + more, labels + more_labels, loc="best")
+    empty = "" if prob.has_data() else _("no Sharpe or DSR values yet")
+    return finish_axes(fig, ax, _("Sharpe and DSR across sessions"), empty, dates=True, legend=not more)
 
 
 def _scatter(ax: Any, pts: Sequence[tuple[Any, Any, int]], link: dict[str, list[int]] | None, gid: str,
@@ -306,9 +222,9 @@ def _scatter(ax: Any, pts: Sequence[tuple[Any, Any, int]], link: dict[str, list[
 
 #: Progress chart groups: (status test, label, colour, marker). Failed runs stand apart.
 _PROGRESS_GROUPS: tuple[tuple[Callable[[str], bool], str, str, str], ...] = (
-    (lambda st: st not in ("running", "failed"), "finished / stopped", "#6b7280", "o"),
-    (lambda st: st == "running", "running", "#2563eb", "o"),
-    (lambda st: st == "failed", "failed", "#dc2626", "X"),
+    (lambda st: st not in ("running", "failed"), N_("finished / stopped"), "#6b7280", "o"),
+    (lambda st: st == "running", N_("running"), "#2563eb", "o"),
+    (lambda st: st == "failed", N_("failed"), "#dc2626", "X"),
 )
 
 
@@ -319,6 +235,7 @@ def progress_figure(
     from matplotlib.figure import Figure
 
     zone = tz or default_tz()
+    chart_fonts()
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.add_subplot()
     for n, (test, label, color, marker) in enumerate(_PROGRESS_GROUPS):
@@ -326,9 +243,10 @@ def progress_figure(
                      if s.start_time and s.global_step is not None and test(s.status))  # fmt: skip
         if pts:
             _scatter(ax, pts, link, f"ztb-progress-{n}", s=24 if marker == "X" else 14, color=color,
-                     marker=marker, label=label)  # fmt: skip
-    ax.set_ylabel("latest step")
-    return finish_axes(fig, ax, "Step progress", "no step counts yet", dates=True)
+                     marker=marker, label=_(label))  # fmt: skip
+    ax.set_ylabel(_("latest step"))
+    steps_axis(ax)
+    return finish_axes(fig, ax, _("Step progress"), _("no step counts yet"), dates=True)
 
 
 def _charts_html(sessions: Sequence[Session], zone: tzinfo) -> str:

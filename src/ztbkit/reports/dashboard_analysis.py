@@ -37,6 +37,7 @@ from ztbkit.analysis.leaderboard import (
 )
 from ztbkit.core.errors import UsageError
 from ztbkit.data.session import Session
+from ztbkit.locale import _
 
 LEADERBOARD_KEYS = ("enabled", "observations", "skew", "kurtosis", "periods_per_year", "returns_tag")
 CURVES_KEYS = ("enabled", "tags", "sessions", "max_points", "highlight")
@@ -70,10 +71,16 @@ def build_leaderboard(sessions: Sequence[Session], params: Mapping[str, Any] | N
 def pick_highlight(
     sessions: Sequence[Session], board: Leaderboard | None, requested: str | None
 ) -> str | None:
-    """The requested session, else the top trials-adjusted DSR, else the highest rl_sharpe."""
+    """The requested session, else "the best": the top trials-adjusted DSR, else the highest rl_sharpe.
+
+    This is the one definition of best both reports use: the trends page, which shows no leaderboard,
+    builds one with the default assumptions to find it, so dashboard and trends highlight the same run
+    (unless the dashboard's ``leaderboard`` parameter changes the assumptions)."""
     if requested:
         return requested
-    if board is not None and board.rows and board.rows[0].dsr is not None:
+    if board is None:
+        board = build_leaderboard(sessions)
+    if board.rows and board.rows[0].dsr is not None:
         return board.rows[0].session_id
     scored = [s for s in sessions if s.rl_sharpe is not None and math.isfinite(s.rl_sharpe)]
     return max(scored, key=lambda s: s.rl_sharpe or 0.0).session_id if scored else None
@@ -98,17 +105,27 @@ def curves_output(
 
     data = [session_curves(s, tags, max_points) for s in sessions]
     fig = curves_figure(data, tags, highlight)
+    # The selected session is drawn, or the page says why not (never a "(selected)" with no line).
+    missing = [] if not highlight or any(d.series for d in data if d.session_id == highlight) else [
+        note(_("The selected session {id} is not drawn: none of these TensorBoard tags were found for it.").format(
+            id=highlight))]  # fmt: skip
     if fig is None:
         return [
             note(
-                f"No learning curves: none of {len(sessions)} session(s) has TensorBoard tags {', '.join(tags)}"
-            )
+                _("No learning curves: none of {n} session(s) has TensorBoard tags {tags}").format(
+                    n=len(sessions), tags=", ".join(tags)
+                )
+            ),
+            *missing,
         ]
     return [
         _image(fig, curves_alt(tags, data, highlight)),
         note(
-            f"Series longer than {max_points} points are downsampled (per bucket: first, last, min, max kept)."
+            _(
+                "Series longer than {n} points are downsampled (per bucket: first, last, min, max kept)."
+            ).format(n=max_points)
         ),
+        *missing,
     ]
 
 
@@ -118,7 +135,7 @@ def leaderboard_table_html(board: Leaderboard) -> str:
     import html
 
     from ztbkit.analysis.leaderboard import HEADERS
-    from ztbkit.reports.dashboard import paged_table_html
+    from ztbkit.reports.tables import paged_table_html
 
     text_columns = {0, 2}  # session id, where the Sharpe came from; the rest are numbers ("—": blank)
     head = "".join(
@@ -159,7 +176,7 @@ def show_dashboard_analysis(
     if lb.get("enabled", True):
         board = build_leaderboard(sessions, lb)
         display(
-            heading("Trials-adjusted leaderboard", 2),
+            heading(_("Trials-adjusted leaderboard"), 2),
             Block(leaderboard_table_html(board), leaderboard_markdown(board)),
         )
     show_learning_curves(sessions, cv, interactive=interactive, board=board)
@@ -187,7 +204,7 @@ def show_learning_curves(
     highlight = pick_highlight(sessions, board, cv.get("highlight"))
     if highlight and highlight not in {s.session_id for s in recent}:
         recent += [s for s in sessions if s.session_id == highlight and s.on_disk]
-    display(heading("Learning curves", 2))
+    display(heading(_("Learning curves"), 2))
     if not interactive:
         display(*curves_output(recent, tags, highlight, max_points))
         return
@@ -197,10 +214,10 @@ def show_learning_curves(
     picker = widgets.SelectMultiple(
         options=[s.session_id for s in on_disk],
         value=[s.session_id for s in recent],
-        description="Curves of",
+        description=_("Curves of"),
         rows=6,
     )
-    tag_picker = widgets.Text(value=", ".join(tags), description="Tags")
+    tag_picker = widgets.Text(value=", ".join(tags), description=_("Tags"))
 
     def render(chosen: Sequence[str], tag_text: str) -> None:
         picked = [s for s in on_disk if s.session_id in chosen]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.fsio import atomic_write_bytes, atomic_write_text
+from ztbkit.locale import current_language
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -59,8 +60,11 @@ def export(nb_path: Path, out_dir: Path, stem: str, title: str, formats: Sequenc
     written = []
     if "html" in formats:
         exporter = _html_exporter(HTMLExporter)(
-            template_name="ztb", extra_template_basedirs=[str(TEMPLATES)], **common
-        )
+            template_name="ztb",
+            extra_template_basedirs=[str(TEMPLATES)],
+            language_code=current_language(),
+            **common,
+        )  # <html lang="ja"> for a Japanese report: browsers then pick Japanese glyph forms
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
         written.append(str(atomic_write_text(out_dir / f"{stem}.html", body)))
     if "md" in formats:

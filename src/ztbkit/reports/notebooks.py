@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.errors import UsageError
+from ztbkit.locale import LazyText, lazy
 
 NOTEBOOKS = ("dashboard", "trends", "budget", "cost")
-TITLES = {
-    "dashboard": "Zaif Trade Bot Dashboard",
-    "trends": "Trend Report",
-    "budget": "Daily Budget",
-    "cost": "Cost Report",
+#: Each report's page title, in the run's language (the heading inside comes from its view).
+TITLES: dict[str, LazyText] = {
+    "dashboard": lazy("Zaif Trade Bot Dashboard"),
+    "trends": lazy("Trend Report"),
+    "budget": lazy("Daily Budget"),
+    "cost": lazy("Cost Report"),
 }
 #: Set by the report runner for every kernel it starts (the nightly, ztb report, ztb dashboard): the
 #: views then ignore ``interactive=True`` with a note instead of exporting widget placeholders.

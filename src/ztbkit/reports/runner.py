@@ -21,6 +21,8 @@ Policy:
 * A caller interrupted while reports render (Ctrl-C, a timeout) takes their processes with it.
 * Each report worker writes its stdout/stderr (which its kernel inherits) to temporary files, never
   to a pipe: a kernel writing megabytes straight to its stderr cannot block the run.
+* Every notebook gets the run's language as its ``lang`` parameter (``-p lang`` wins): the one this
+  process speaks (``--lang``, ``ZTB_LANG``, the locale; :mod:`ztbkit.locale`).
 * Exit codes: 0 ok; 1 a cell raised (the message names notebook, cell and exception); 3 the kernel
   died or a time limit was hit; 2 bad usage (unknown notebook, missing kernel).
 """
@@ -43,6 +45,7 @@ from ztbkit.core.charset import child_env, decode_output
 from ztbkit.core.errors import UsageError
 from ztbkit.core.fsio import make_folders
 from ztbkit.core.proc import kill_tree
+from ztbkit.locale import _, current_language, use_language
 from ztbkit.reports.export import export
 from ztbkit.reports.kernel import headless_engine, kernel_name, kernel_transport
 from ztbkit.reports.notebooks import HEADLESS_ENV, TITLES, find_notebook
@@ -70,7 +73,7 @@ class ReportResult:
     def line(self) -> str:
         where = self.outputs[0] if self.outputs else (self.ipynb or "-")
         tail = f"  ({self.error})" if self.error else ""
-        status = "ok" if self.status == "ok" else "failed"
+        status = _("ok") if self.status == "ok" else _("failed")
         return f"{status:<6} {self.name + '.html':<12} {where}  {self.seconds:.1f} s{tail}"
 
 
@@ -142,7 +145,8 @@ def render_notebook(
     # Absolute: the notebook resolves a relative artifacts_dir against the project root, the CLI
     # against the caller's folder (a URL is passed as given).
     given = os.fspath(artifacts_dir)
-    params = {"artifacts_dir": given if "://" in given else os.path.abspath(given), **(parameters or {})}
+    params = {"artifacts_dir": given if "://" in given else os.path.abspath(given), "lang": current_language(),
+              **(parameters or {})}  # fmt: skip
     try:
         for attempt in (1, 2):
             try:
@@ -188,7 +192,7 @@ def render_notebook(
         if partial.exists():
             os.replace(partial, final)
     if result.status == "ok":
-        result.outputs = export(final, out, base, TITLES.get(src.stem, base), formats)
+        result.outputs = export(final, out, base, str(TITLES.get(src.stem, base)), formats)
     result.seconds = time.monotonic() - t0
     return result
 
@@ -225,7 +229,8 @@ def render_reports(
             while pending and len(running) < limit:
                 name = pending.pop(0)
                 spec = {"name": name, "artifacts_dir": os.fspath(artifacts_dir), "out_dir": os.fspath(out_dir),
-                        "parameters": dict(parameters or {}), "cell_timeout": cell_timeout}  # fmt: skip
+                        "parameters": dict(parameters or {}), "cell_timeout": cell_timeout,
+                        "lang": current_language()}  # fmt: skip
                 # UTF-8 mode for the worker and its kernel; output decoded UTF-8 first (ztbkit.core.charset).
                 out_f: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, with err_f)
                 err_f: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
@@ -293,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     spec = json.loads(args[0])
     try:
+        use_language(spec.get("lang") or None)
         result = render_notebook(
             spec["name"], artifacts_dir=spec["artifacts_dir"], out_dir=spec["out_dir"],
             parameters=spec.get("parameters"), cell_timeout=int(spec.get("cell_timeout", DEFAULT_CELL_TIMEOUT)),

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.errors import UsageError
+from ztbkit.locale import N_, _
 
 if TYPE_CHECKING:
     from ztbkit.schedule.job import Job, RunRecord
 
 Say = Callable[[str], None]
+#: A failed run's status words (RunRecord.status), for the catalogue: the alert shows them translated.
+STATUS_WORDS = (N_("failed"), N_("timeout"), N_("cancelled"), N_("error"))
 
 
 def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
@@ -63,9 +66,11 @@ def failure_notifier(
 
     def push(job: Job, record: RunRecord) -> None:
         log = str((log_dir / f"{job.name}.log") if log_dir is not None else f"{job.name}.log")
-        alert = Alert(f"Scheduled job {job.name} {record.status}", "WARN" if record.status == "cancelled" else "ERROR",
-                      record.detail or f"exit code {record.exit_code}",
-                      (Field("Slot", record.slot.isoformat(), True), Field("Log", log, True)),
+        level = "WARN" if record.status == "cancelled" else "ERROR"
+        alert = Alert(_("Scheduled job {job} {status}").format(job=job.name, status=_(record.status)), level,
+                      record.detail or (_("exit code {code}").format(code=record.exit_code)
+                                        if record.exit_code is not None else _(record.status)),
+                      (Field(_("Slot"), record.slot.isoformat(), True), Field(_("Log"), log, True)),
                       footer="ztb cronish", timestamp=record.finished)  # fmt: skip
         say(f"{job.name}: {'cancel' if record.status == 'cancelled' else 'failure'} alert {send(alert)}")
 

@@ -69,6 +69,12 @@ class Tariff:
     surcharges: tuple[tuple[str, float], ...] = ()
     flat_rate: bool = False  # the single rate is set by --kwh-rate / KWH_RATE_JPY
     note: str = ""  # how the file was read, when worth saying (e.g. decoded as cp932)
+    title: str = ""  # the name people know it by (従量電灯B 40A); pages show it, files keep ``name``
+
+    @property
+    def shown_name(self) -> str:
+        """What a page calls this tariff: its ``title`` when the file gives one, else its ``name``."""
+        return self.title or self.name
 
     def with_rate(self, jpy_per_kwh: float) -> Tariff:
         """A flat-rate tariff priced at ``jpy_per_kwh`` (only for ``flat_rate`` tariffs)."""
@@ -145,6 +151,7 @@ def parse_tariff(doc: dict[str, Any], where: str) -> Tariff:
         tiers=tuple(tiers),
         surcharges=tuple(surcharges),
         flat_rate=bool(doc.get("flat_rate", False)),
+        title=str(doc.get("title", "")),
     )
 
 
