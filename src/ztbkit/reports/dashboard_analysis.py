@@ -103,8 +103,11 @@ def curves_output(
                 f"No learning curves: none of {len(sessions)} session(s) has TensorBoard tags {', '.join(tags)}"
             )
         ]
+    from ztbkit.reports.blocks import figure_png
+    from ztbkit.reports.interactive_curves import curves_output_item
+
     return [
-        _image(fig, curves_alt(tags, data, highlight)),
+        curves_output_item(data, tags, highlight, figure_png(fig), curves_alt(tags, data, highlight)),
         note(
             f"Series longer than {max_points} points are downsampled (per bucket: first, last, min, max kept)."
         ),

@@ -1,4 +1,4 @@
-"""The report notebooks: the four that ship inside the package, and their parameters.
+"""The report notebooks: the five that ship inside the package, and their parameters.
 
 Policy: the nightly, ``ztb report`` and ``ztb dashboard`` always run the packaged copy (beside this
 module, in ``notebooks/``), never a file a user can edit in JupyterLab; ``ztb lab`` gives the user
@@ -14,12 +14,13 @@ from typing import Any
 
 from ztbkit.core.errors import UsageError
 
-NOTEBOOKS = ("dashboard", "trends", "budget", "cost")
+NOTEBOOKS = ("dashboard", "trends", "budget", "cost", "compare")
 TITLES = {
     "dashboard": "Zaif Trade Bot Dashboard",
     "trends": "Trend Report",
     "budget": "Daily Budget",
     "cost": "Cost Report",
+    "compare": "Compare Runs",
 }
 #: Set by the report runner for every kernel it starts (the nightly, ztb report, ztb dashboard): the
 #: views then ignore ``interactive=True`` with a note instead of exporting widget placeholders.

@@ -52,7 +52,9 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
     sessions = tree.sessions
 
     def render(selected: Sequence[str] = (), start: date | None = None, end: date | None = None) -> None:
-        chosen = [s for s in sessions if picked(s.session_id, selected) and in_range(s, start, end)]
+        chosen = dash.live_first(
+            [s for s in sessions if picked(s.session_id, selected) and in_range(s, start, end)]
+        )
         counts = {st: sum(s.status == st for s in chosen) for st in dash.STATUS_CLASSES}
         summary = ", ".join(f"{n} {st}" for st, n in counts.items() if n)
         failing = sum(s.gate_verdict == "fail" for s in chosen)
