@@ -4,7 +4,7 @@ Policy (users depend on it):
 
 * No CDN and no network: uPlot 1.6.32 (MIT, from the npm registry; ``static/README.txt``) is inlined
   into the page once per chart block, so the HTML file works on a machine with no internet.
-* Hover shows every run's value at that step; drag to zoom (double-click resets); a click on a run
+* Hover shows every run's value at that step (its nearest logged point: runs log at different steps); drag to zoom (double-click resets); a click on a run
   in the legend hides or shows it; "log y" switches to a log scale (only positive values are drawn
   then); "smoothing" is TensorBoard's exponential moving average (0 = raw).
 * The series are the downsampled ones of :mod:`ztbkit.analysis.curves` (first, last, min and max of
@@ -79,6 +79,10 @@ _JS = """
   function ema(ys,w){ if(!w) return ys; var out=[], last=null, n=0, debias;
     for(var i=0;i<ys.length;i++){ var v=ys[i]; if(v===null){out.push(null);continue;}
       last=last===null?0:last; last=last*w+(1-w)*v; n++; debias=1-Math.pow(w,n); out.push(last/debias);} return out; }
+  // Runs log at different steps, so at most x only some have a point: hover shows each run's nearest.
+  function nearest(u,si,i){ var ys=u.data[si]; if(ys[i]!=null) return i;
+    for(var d=1;d<ys.length;d++){ if(i-d>=0&&ys[i-d]!=null) return i-d; if(i+d<ys.length&&ys[i+d]!=null) return i+d; }
+    return i; }
   function draw(){
     charts.forEach(function(c){c.destroy();}); charts=[]; grid.textContent="";
     var w=parseFloat(smooth.value), log=logBox.checked; smoothOut.textContent=w.toFixed(2);
@@ -92,13 +96,14 @@ _JS = """
       var box=document.createElement("div"); box.className="ztb-chart"; box.setAttribute("data-tag",tag);
       var h=document.createElement("h4"); h.textContent=tag; box.appendChild(h); grid.appendChild(box);
       var u=new uPlot({width:Math.min(560,Math.max(320,(root.clientWidth||900)/2-16)),height:240,series:series,
-        scales:{x:{time:false},y:{distr:log?3:1}}, cursor:{drag:{x:true,y:false}},
+        scales:{x:{time:false},y:{distr:log?3:1}}, cursor:{drag:{x:true,y:false},dataIdx:nearest},
         legend:{live:true}, hooks:{setSeries:[function(u,i,opts){
           if(i!==null&&opts&&"show" in opts) hidden[u.series[i].label]=!opts.show; }]}
       }, aligned, box);
       charts.push(u);
     });
     var fallback=root.querySelector(".ztb-fallback"); if(fallback&&charts.length) fallback.hidden=true;
+    root.ztbCharts=charts;  // for tests and the console: the uPlot instances, one per tag
     root.setAttribute("data-ready","1");
   }
   logBox.addEventListener("change",draw); smooth.addEventListener("input",draw);
@@ -112,6 +117,7 @@ def curves_html(
     tags: Sequence[str],
     highlight: str | None = None,
     fallback_png: bytes | None = None,
+    alt: str = "learning curves",
 ) -> str:
     """The interactive charts of ``curves`` (one per tag that any run has) as self-contained HTML."""
     js, css = uplot_assets()
@@ -119,7 +125,7 @@ def curves_html(
     img = ""
     if fallback_png is not None:
         src = base64.b64encode(fallback_png).decode("ascii")
-        img = f'<div class="ztb-fallback"><img alt="learning curves" src="data:image/png;base64,{src}"></div>'
+        img = f'<div class="ztb-fallback"><img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{src}"></div>'
     return (
         f'<div class="ztb-curves" id="{html.escape(uid)}"><style>{css}{_CSS}</style>'
         '<div class="ztb-cbar"><label><input type="checkbox" class="ztb-log"> log y</label>'
@@ -150,4 +156,4 @@ class CurvesOutput:
 def curves_output_item(
     curves: Sequence[SessionCurves], tags: Sequence[str], highlight: str | None, png: bytes, alt: str
 ) -> CurvesOutput:
-    return CurvesOutput(curves_html(curves, tags, highlight, fallback_png=png), png, alt)
+    return CurvesOutput(curves_html(curves, tags, highlight, fallback_png=png, alt=alt), png, alt)
