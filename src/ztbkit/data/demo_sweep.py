@@ -37,7 +37,7 @@ def sweep_params(n: int, sessions: int) -> dict[str, Any] | None:
 def sweep_effect(params: dict[str, Any]) -> float:
     """The Sharpe bump of a sweep config: best at learning rate 3e-4, better with a higher vf_coef."""
     lr_rank = LEARNING_RATES.index(params["learning_rate"])
-    return round(0.6 - 0.35 * abs(lr_rank - 1) + 0.4 * (params["vf_coef"] - 0.25), 4)
+    return round(0.6 - 0.35 * abs(lr_rank - 1) + 0.4 * (float(params["vf_coef"]) - 0.25), 4)
 
 
 def sweep_run_metadata(

@@ -2,8 +2,8 @@
 
 Sources, and which wins when two name the same hyperparameter (first wins):
 
-1. ``run_metadata.json``: the backtest envelope's ``payload.config``, the environment capture's
-   ``run_config``, or a top-level ``config`` (the bot's own record of what it ran with).
+1. ``run_metadata.json``: the backtest envelope's ``payload.config`` or the environment capture's
+   ``run_config`` (the bot's own record of what it ran with; FORMATS.md's two shapes that carry one).
 2. The TensorBoard hparams plugin: the ``_hparams_/session_start_info`` summary that tensorboardX's
    ``add_hparams``, torch's ``SummaryWriter.add_hparams`` and Stable-Baselines3's ``HParam`` write,
    read from the first :data:`TB_HEAD_BYTES` of each event file under ``tb/`` or ``tensorboard/``.
@@ -57,7 +57,7 @@ def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Scalar]:
 def config_hparams(run_metadata: Mapping[str, Any]) -> dict[str, Scalar]:
     """Hyperparameters in a ``run_metadata.json`` document (see the module docstring); {} when none."""
     payload = run_metadata.get("payload")
-    for holder, key in ((payload, "config"), (run_metadata, "run_config"), (run_metadata, "config")):
+    for holder, key in ((payload, "config"), (run_metadata, "run_config")):
         if isinstance(holder, Mapping) and isinstance(holder.get(key), Mapping):
             return flatten(holder[key])
     return {}

@@ -6,8 +6,8 @@ Policy (users depend on it):
   rewrites the index from every ``night.json`` under ``<out-dir>``: one line per night, newest first,
   with links to that night's reports; and, for the newest night, what changed since the night
   before it (the one with the latest earlier date).
-* The changes: **new** sessions (not there the night before), **finished** (running then, not
-  running now), **failed** (status ``failed`` now, not then), the **best** Sharpe and DSR then and
+* The changes: **new** sessions (not there the night before), **finished** (running then, neither
+  running nor failed now), **failed** (status ``failed`` now, not then), the **best** Sharpe and DSR then and
   now (the bot's ``rl_sharpe``/``dsr``, highest over all sessions), the **cost of the day** (the yen
   of every cost estimate now minus the yen then: what was recorded since the night before), **gates**
   that started or stopped failing (``session:gate``), and the **alerts sent** by the nightly's
@@ -91,10 +91,16 @@ def changes(before: dict[str, Any], now: dict[str, Any]) -> Changes:
     old, cur = before["sessions"], now["sessions"]
     c = Changes(since=before["date"])
     c.new = sorted(set(cur) - set(old))
-    c.finished = sorted(sid for sid, r in cur.items()
-                        if sid in old and old[sid].get("status") == "running" and r.get("status") != "running")  # fmt: skip
-    c.failed = sorted(sid for sid, r in cur.items()
-                      if r.get("status") == "failed" and (old.get(sid) or {}).get("status") != "failed")  # fmt: skip
+    c.finished = sorted(
+        sid
+        for sid, r in cur.items()
+        if sid in old and old[sid].get("status") == "running" and r.get("status") not in ("running", "failed")
+    )
+    c.failed = sorted(
+        sid
+        for sid, r in cur.items()
+        if r.get("status") == "failed" and (old.get(sid) or {}).get("status") != "failed"
+    )
     c.best_sharpe = (_best(before, "rl_sharpe"), _best(now, "rl_sharpe"))
     c.best_dsr = (_best(before, "dsr"), _best(now, "dsr"))
     c.cost_jpy = round(_cost(now) - _cost(before), 2)

@@ -4,9 +4,10 @@ Policy (users depend on it):
 
 * No CDN and no network: uPlot 1.6.32 (MIT, from the npm registry; ``static/README.txt``) is inlined
   into the page once per chart block, so the HTML file works on a machine with no internet.
-* Hover shows every run's value at that step (its nearest logged point: runs log at different steps); drag to zoom (double-click resets); a click on a run
-  in the legend hides or shows it; "log y" switches to a log scale (only positive values are drawn
-  then); "smoothing" is TensorBoard's exponential moving average (0 = raw).
+* Hover shows every run's value at that step (its nearest logged point: runs log at different
+  steps); drag to zoom (double-click resets); a click on a run in the legend hides or shows it;
+  "log y" switches to a log scale (only positive values are drawn then); "smoothing" is
+  TensorBoard's exponential moving average (0 = raw).
 * The series are the downsampled ones of :mod:`ztbkit.analysis.curves` (first, last, min and max of
   each bucket kept), cut again to :data:`PAGE_POINTS` points per run and tag so a 100-run page
   stays small.
