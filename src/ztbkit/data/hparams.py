@@ -31,6 +31,13 @@ TB_HEAD_BYTES = 256 * 1024
 TB_MAX_FILES = 32
 TB_FOLDERS = ("tb", "tensorboard")
 SSI_TAG = "_hparams_/session_start_info"
+#: The sources in the order they win (docs/FORMATS.md's table, checked by a test): (source, key).
+SOURCES = (
+    ("run_metadata.json", "payload.config"),
+    ("run_metadata.json", "run_config"),
+    ("TensorBoard hparams plugin", SSI_TAG),
+    ("the folder name", "<name>_<param>_<value>"),
+)
 
 Scalar = str | int | float | bool | None
 
