@@ -41,3 +41,18 @@ def test_incremental_benchmark_changes_exactly_the_sessions_it_names(tmp_path: P
     assert len(picked) == 3
     assert {k for k in before if before[k] != after.get(k)} == set(picked)
     assert all("rl_sharpe" in json.loads(after[k]) for k in picked)
+
+
+def test_compare_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_compare
+
+    result = bench_compare.run(sessions=12, hparams=6, data=tmp_path)
+    assert result["sessions_with_hparams"] == 12
+    assert result["dashboard_s"] > 0 and result["compare_s"] > 0 and result["compare_kb"] > 0
+
+
+def test_interactive_curves_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_interactive
+
+    result = bench_interactive.run(sessions=3, tags=2, points=200, data=tmp_path, repeat=1)
+    assert result["curves_kb"] > result["baseline_kb"] and result["curves_ready_ms"] > 0

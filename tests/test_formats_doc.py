@@ -57,6 +57,8 @@ def test_hyperparameter_sources_are_documented_in_order() -> None:
         found = row.find(f"`{key}`", at.get(source, 0))
         assert found >= 0, f"{source}: {row!r} misses `{key}` (or lists it out of order)"
         at[source] = found + 1
-    assert list(rows).index("run_metadata.json") < list(rows).index("TensorBoard hparams plugin") < list(
-        rows
-    ).index("the folder name")
+    assert (
+        list(rows).index("run_metadata.json")
+        < list(rows).index("TensorBoard hparams plugin")
+        < list(rows).index("the folder name")
+    )

@@ -68,7 +68,7 @@ def test_nightly_from_the_folder_holding_the_clone_and_from_inside_it(home: Path
     )
     assert run.returncode == 0, run.stdout + run.stderr
     day = out / "2025-10-31"
-    for name in ("dashboard", "trends", "budget", "cost"):
+    for name in ("dashboard", "trends", "budget", "cost", "compare"):
         assert (day / f"{name}.html").is_file(), (name, run.stdout)
 
 

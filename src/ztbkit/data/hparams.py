@@ -6,7 +6,7 @@ Sources, and which wins when two name the same hyperparameter (first wins):
    ``run_config`` (the bot's own record of what it ran with; FORMATS.md's two shapes that carry one).
 2. The TensorBoard hparams plugin: the ``_hparams_/session_start_info`` summary that tensorboardX's
    ``add_hparams``, torch's ``SummaryWriter.add_hparams`` and Stable-Baselines3's ``HParam`` write,
-   read from the first :data:`TB_HEAD_BYTES` of each event file under ``tb/`` or ``tensorboard/``.
+   read from the first :data:`TB_HEAD_BYTES` (64 KiB) of each event file under ``tb/`` or ``tensorboard/``.
 3. The run folder's name, where it encodes a sweep (:func:`name_hparams`).
 
 Nested objects are flattened with dots (``{"risk": {"target_vol": 0.1}}`` → ``risk.target_vol``);
@@ -25,8 +25,9 @@ from typing import Any
 
 from ztbkit.core.jsonread import Problem
 
-#: Bytes read from the start of each event file: the hparams summary is written when training starts.
-TB_HEAD_BYTES = 256 * 1024
+#: Bytes read from the start of each event file: the hparams summary is written when training starts
+#: (step 0), so reading stops there or at the first event past step 0, whichever comes first.
+TB_HEAD_BYTES = 64 * 1024
 #: Event files looked at per session (a resumed run has a few; a sweep folder may have one per trial).
 TB_MAX_FILES = 32
 TB_FOLDERS = ("tb", "tensorboard")
@@ -173,6 +174,8 @@ def tb_hparams_file(path: str, problems: list[Problem] | None = None) -> dict[st
         pos = end
         if event is None:
             continue
+        if event.step > 0 and out:
+            break  # training has started: no session_start_info after this point
         for value in event.summary.value:
             meta = value.metadata.plugin_data
             if value.tag != SSI_TAG or meta.plugin_name != "hparams":

@@ -1,0 +1,97 @@
+"""The compare analysis (varying hyperparameters, metrics, trials-adjusted DSR) and its widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MakeTree
+
+from ztbkit.analysis.compare import compare, cost_per_1m_steps, varying_hparams
+from ztbkit.core.errors import UsageError
+from ztbkit.data.artifacts import load_artifacts
+from ztbkit.data.notes import set_tag
+from ztbkit.reports import compare_view
+
+
+def _cfg(**config: Any) -> dict[str, Any]:
+    return {"correlation_id": "x", "payload": {"config": config}}
+
+
+@pytest.fixture
+def sweep(make_tree: MakeTree) -> Path:
+    return make_tree({
+        "a": {"run_metadata.json": _cfg(lr=0.001, gamma=0.99, policy="ppo"),
+              "summary.json": {"global_step": 2_000_000, "rl_sharpe": 1.0, "dsr": 0.4},
+              "reports/cost_estimate.json": {"total_cost_jpy": 1000.0, "gpu_hours": 1.0}},
+        "b": {"run_metadata.json": _cfg(lr=0.0003, gamma=0.99, policy="ppo"),
+              "summary.json": {"global_step": 1_000_000, "rl_sharpe": 2.0, "dsr": 0.6}},
+        "c": {"run_metadata.json": _cfg(lr=0.0001, gamma=0.99, policy="a2c"),
+              "summary.json": {"global_step": 1_000_000, "rl_sharpe": 1.5}},
+    })  # fmt: skip
+
+
+def test_only_the_varying_hyperparameters(sweep: Path) -> None:
+    tree = load_artifacts(sweep)
+    assert varying_hparams(tree.sessions) == ["lr", "policy"]  # gamma is the same everywhere
+    cmp = compare(tree.sessions, "sharpe")
+    assert cmp.hparams == ["lr", "policy"] and cmp.numeric == {"lr": True, "policy": False}
+    assert [r.metric for r in cmp.rows] == [1.0, 2.0, 1.5]
+    # Every row has its trials-adjusted DSR (3 trials); the best Sharpe has the best DSR.
+    dsr = {r.session.session_id: r.dsr for r in cmp.rows}
+    assert all(d is not None and 0 <= d <= 1 for d in dsr.values()) and max(dsr, key=dsr.__getitem__) == "b"
+    assert cmp.board.trials == 3
+    # Text on an axis by its sorted values.
+    assert cmp.axis_values("policy") == ([1.0, 1.0, 0.0], ["a2c", "ppo"])
+
+
+def test_metrics(sweep: Path) -> None:
+    tree = load_artifacts(sweep)
+    a = tree.get("a")
+    assert a is not None and cost_per_1m_steps(a) == 500.0
+    assert [r.metric for r in compare(tree.sessions, "cost_per_1m_steps").rows] == [500.0, None, None]
+    assert [r.metric for r in compare(tree.sessions, "bot_dsr").rows] == [0.4, 0.6, None]
+    with pytest.raises(UsageError, match="metric: unknown 'pnl'"):
+        compare(tree.sessions, "pnl")
+
+
+def test_a_missing_hyperparameter_counts_as_varying(make_tree: MakeTree) -> None:
+    root = make_tree(
+        {"a": {"run_metadata.json": _cfg(lr=0.1)}, "b": {"run_metadata.json": _cfg(lr=0.1, extra=1)}}
+    )
+    assert varying_hparams(load_artifacts(root).sessions) == ["extra"]
+
+
+def test_the_widgets_redraw_on_metric_session_and_tag(sweep: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """interactive=True (JupyterLab): a metric dropdown, a session picker and a tag box; each change
+    redraws the report for that choice."""
+    import ipywidgets as widgets
+
+    monkeypatch.delenv("ZTB_HEADLESS", raising=False)
+    set_tag(sweep, "c", "candidate")
+    made: list[Any] = []
+    real = widgets.interactive_output
+
+    def keep(render: Any, controls: dict[str, Any]) -> Any:
+        made.append(controls)
+        return real(render, controls)
+
+    monkeypatch.setattr(widgets, "interactive_output", keep)
+    seen: list[str] = []
+    monkeypatch.setattr(compare_view, "display_items", lambda *items: seen.extend(map(repr, items)))
+    compare_view.show_compare(str(sweep), interactive=True, curves={"enabled": False})
+    [controls] = made
+    assert controls["metric"].options == ("sharpe", "dsr", "bot_dsr", "cost_per_1m_steps")
+    assert any("3 session(s) compared on DSR (trials-adjusted)" in s for s in seen)
+    seen.clear()
+    controls["metric"].value = "cost_per_1m_steps"
+    assert any("compared on Cost per 1M steps" in s for s in seen)
+    seen.clear()
+    controls["tag"].value = "candidate"
+    assert any("1 session(s) compared" in s for s in seen)
+    seen.clear()
+    controls["tag"].value = ""
+    controls["selected"].value = ("a", "b")
+    assert any("2 session(s) compared" in s for s in seen)
