@@ -95,3 +95,25 @@ def test_the_widgets_redraw_on_metric_session_and_tag(sweep: Path, capsys: pytes
     controls["tag"].value = ""
     controls["selected"].value = ("a", "b")
     assert any("2 session(s) compared" in s for s in seen)
+
+
+def test_the_dashboard_lists_the_live_run_first_with_tags_and_notes(
+    sweep: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from ztbkit.data.notes import add_note
+    from ztbkit.reports import views
+
+    set_tag(sweep, "b", "live")
+    add_note(sweep, "b", "trades since Oct 2", datetime(2025, 10, 2, tzinfo=UTC))
+    shown: list[Any] = []
+    monkeypatch.setattr(views, "display_items", lambda *items: shown.extend(items))
+    monkeypatch.setattr(views, "show_dashboard_analysis", lambda *a, **k: None)
+    monkeypatch.setattr(views, "markdown_only", lambda *a, **k: None)
+    views.show_dashboard(str(sweep))
+    table = next(i for i in shown if hasattr(i, "html") and "ztb-sessions" in i.html)
+    rows = table.html.split("<tbody>", 1)[1].split("</tr>")
+    assert '<td title="b">b</td>' in rows[0] and "tag-live" in rows[0] and "trades since Oct 2" in rows[0]
+    md_rows = [ln for ln in table.markdown.splitlines() if ln.startswith("| ")][1:]
+    assert md_rows[0].startswith("| b |") and "live" in md_rows[0]

@@ -255,6 +255,8 @@ def test_nightly_renders_every_report(make_tree: MakeTree, tmp_path: Path) -> No
         "trends.html",
         "budget.html",
         "cost.html",
+        "compare.html",
+        "index",
     ]
     assert all(ln.startswith("ok ") for ln in r.stdout.splitlines())
 

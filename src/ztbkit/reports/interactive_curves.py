@@ -145,6 +145,7 @@ class CurvesOutput:
 
     def __init__(self, html_text: str, png: bytes, alt: str) -> None:
         self.html, self.png, self.alt = html_text, png, alt
+        self.metadata = {"alt": alt}  # as on an IPython Image: what the PNG shows, in words
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         return {
