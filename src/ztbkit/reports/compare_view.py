@@ -39,6 +39,11 @@ TITLE = "Compare Runs"
 #: Up to this many points a scatter writes each run's trials-adjusted DSR beside it.
 LABEL_POINTS = 30
 SCATTER_COLS = 3
+#: Learning curves of at most this many compared runs (the most recent, plus the best): reading every
+#: run's TensorBoard files for a 10,000-session comparison would take minutes. ``curves.sessions`` sets it.
+CURVES_SESSIONS = 20
+#: A positive numeric axis spanning this factor or more is drawn on a log scale (learning rates).
+LOG_SPAN = 10.0
 
 
 def _fmt(v: Any) -> str:
@@ -75,13 +80,20 @@ def _norm(values: Sequence[float | None]) -> list[float | None]:
     if not present:
         return [None] * len(values)
     lo, hi = min(present), max(present)
-    span = hi - lo or 1.0
-    return [None if v is None else (v - lo) / span for v in values]
+    if hi == lo:  # one value (the others missing): the middle of the axis
+        return [None if v is None else 0.5 for v in values]
+    return [None if v is None else (v - lo) / (hi - lo) for v in values]
+
+
+def _log_axis(values: Sequence[float | None]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and min(present) > 0 and max(present) / min(present) >= LOG_SPAN
 
 
 def parallel_figure(cmp: Comparison) -> Figure | None:
     """Parallel coordinates: one axis per varying hyperparameter, the metric last; lines coloured by
-    the metric (grey: no value). One LineCollection, so 10,000 sessions draw as fast as 100."""
+    the metric (grey: no value). A positive axis spanning :data:`LOG_SPAN` or more (a learning rate
+    sweep) is on a log scale. One LineCollection, so 10,000 sessions draw as fast as 100."""
     import numpy as np
     from matplotlib import colormaps
     from matplotlib.collections import LineCollection
@@ -90,6 +102,9 @@ def parallel_figure(cmp: Comparison) -> Figure | None:
     if not cmp.hparams or not cmp.rows:
         return None
     axes_vals = [cmp.axis_values(n) for n in cmp.hparams]
+    logged = [_log_axis(v) if c is None else False for v, c in axes_vals]
+    axes_vals = [([math.log10(x) if x is not None else None for x in v], c) if lg else (v, c)
+                 for (v, c), lg in zip(axes_vals, logged, strict=True)]  # fmt: skip
     metric = [r.metric for r in cmp.rows]
     cols = [_norm(v) for v, _ in axes_vals] + [_norm(metric)]
     fig = Figure(figsize=(max(6.0, 1.4 * len(cols)), 3.6), layout="constrained")
@@ -105,7 +120,9 @@ def parallel_figure(cmp: Comparison) -> Figure | None:
         m = normed_metric[i]
         colours.append(cmap(m) if m is not None else (0.6, 0.6, 0.6, 0.5))
     ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.9, alpha=0.8))
-    names = [f"hp.{n}" for n in cmp.hparams] + [cmp.label]
+    names = [f"hp.{n}" + (" (log)" if lg else "") for n, lg in zip(cmp.hparams, logged, strict=True)] + [
+        cmp.label
+    ]
     ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8, ha="right")
     ax.set_xlim(-0.2, len(names) - 0.8)
     ax.set_ylim(-0.05, 1.05)
@@ -113,18 +130,18 @@ def parallel_figure(cmp: Comparison) -> Figure | None:
     for k, (vals, cats) in enumerate([*axes_vals, (metric, None)]):
         ax.axvline(k, color="#444", linewidth=0.8)
         present = [v for v in vals if v is not None]
-        if cats is not None:
-            for j, c in enumerate(cats):
-                ax.annotate(
-                    c[:14],
-                    (k, j / max(1, len(cats) - 1)),
-                    fontsize=6,
-                    xytext=(3, 0),
-                    textcoords="offset points",
-                )
+        log = k < len(logged) and logged[k]
+        if cats is not None:  # each category where its lines cross the axis (one: the middle)
+            ticks = [(c, j / (len(cats) - 1) if len(cats) > 1 else 0.5) for j, c in enumerate(cats)]
+        elif present and min(present) == max(present):
+            ticks = [(f"{10 ** present[0] if log else present[0]:.3g}", 0.5)]
         elif present:
-            ax.annotate(f"{min(present):.3g}", (k, 0), fontsize=6, xytext=(3, -8), textcoords="offset points")
-            ax.annotate(f"{max(present):.3g}", (k, 1), fontsize=6, xytext=(3, 2), textcoords="offset points")
+            lo, hi = (10 ** min(present), 10 ** max(present)) if log else (min(present), max(present))
+            ticks = [(f"{lo:.3g}", 0.0), (f"{hi:.3g}", 1.0)]
+        else:
+            ticks = []
+        for text, y in ticks:
+            ax.annotate(text[:14], (k, y), fontsize=6, xytext=(3, 0), textcoords="offset points")
     ax.set_title(f"Hyperparameters → {cmp.label} ({len(segs)} sessions)", fontsize=10)
     return fig
 
@@ -209,7 +226,7 @@ def show_compare(artifacts_dir: str = "", *, metric: str = "dsr", sessions: Sequ
         fig = scatter_figure(cmp)
         if fig is not None:
             display_items(fig)
-        cv = {"sessions": len(chosen), **(curves or {})}
+        cv = {"sessions": min(len(chosen), CURVES_SESSIONS), **(curves or {})}
         show_learning_curves(chosen, cv, interactive=False, board=cmp.board)
 
     display_items(heading(TITLE), Block(
