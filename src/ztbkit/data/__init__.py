@@ -3,8 +3,9 @@
 Owns reading the bot's artifact folders (``artifacts`` for the tree and index.json, ``session`` for
 one folder, ``lookup`` for the field lookup order), acceptance gates, TensorBoard event files
 (``tb_events`` framing, ``tensorboard`` scraper and cache), object storage (``storage``, ``mirror``),
-the load-once snapshot and the incremental load cache (``columns``, ``snapshot``, ``loadcache``), and
-the demo tree (``demo``).
+the load-once snapshot and the incremental load cache (``columns``, ``snapshot``, ``loadcache``),
+hyperparameters (``hparams``), the user's notes and tags beside the sessions (``notes``), and the
+demo tree (``demo``, ``demo_sweep``).
 
 May import: ``ztbkit.core``.
 """
