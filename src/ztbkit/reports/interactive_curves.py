@@ -9,8 +9,8 @@ Policy (users depend on it):
   "log y" switches to a log scale (only positive values are drawn then); "smoothing" is
   TensorBoard's exponential moving average (0 = raw).
 * The series are the downsampled ones of :mod:`ztbkit.analysis.curves` (first, last, min and max of
-  each bucket kept), cut again to :data:`PAGE_POINTS` points per run and tag so a 100-run page
-  stays small.
+  each bucket kept), cut again to at most :data:`PAGE_POINTS` points per run and tag, fewer when a
+  chart has many runs (:data:`CHART_POINTS` shared), values to 5 significant digits.
 * The static PNG stays: it is the Markdown export's figure, and the page shows it when the script
   cannot run (JavaScript off): the chart hides it once drawn.
 """
@@ -29,8 +29,11 @@ from ztbkit.analysis.curves import SessionCurves, _downsample_np
 
 STATIC = Path(__file__).resolve().parent / "static"
 UPLOT_VERSION = "1.6.32"
-#: Points per run and tag in the page.
+#: Points per run and tag in the page, at most; a chart's runs share :data:`CHART_POINTS` (at least
+#: :data:`MIN_POINTS` each), so 100 runs × 10 tags stays a few MB (the points are JSON in the page).
 PAGE_POINTS = 400
+CHART_POINTS = 20_000
+MIN_POINTS = 100
 _ids = itertools.count(1)
 
 
@@ -48,11 +51,11 @@ def _series_json(curves: Sequence[SessionCurves], tags: Sequence[str], highlight
     out: dict[str, list[dict[str, object]]] = {}
     for tag in tags:
         runs = []
-        for c in curves:
-            if tag not in c.series:
-                continue
-            xs, ys = _downsample_np(np.asarray(c.series[tag][0]), np.asarray(c.series[tag][1]), PAGE_POINTS)
-            runs.append({"name": c.session_id, "x": xs, "y": [float(f"{v:.6g}") for v in ys],
+        having = [c for c in curves if tag in c.series]
+        share = max(MIN_POINTS, min(PAGE_POINTS, CHART_POINTS // max(1, len(having))))
+        for c in having:
+            xs, ys = _downsample_np(np.asarray(c.series[tag][0]), np.asarray(c.series[tag][1]), share)
+            runs.append({"name": c.session_id, "x": xs, "y": [float(f"{v:.5g}") for v in ys],
                          "hl": c.session_id == highlight})  # fmt: skip
         if runs:
             out[tag] = runs
