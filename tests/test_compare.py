@@ -117,3 +117,28 @@ def test_the_dashboard_lists_the_live_run_first_with_tags_and_notes(
     assert '<td title="b">b</td>' in rows[0] and "tag-live" in rows[0] and "trades since Oct 2" in rows[0]
     md_rows = [ln for ln in table.markdown.splitlines() if ln.startswith("| ")][1:]
     assert md_rows[0].startswith("| b |") and "live" in md_rows[0]
+
+
+def test_the_curves_page_shares_its_points_and_escapes_ids() -> None:
+    """100 runs of 5,000 steps: each run gets 200 points per chart (20,000 shared), min and max kept;
+    a run named like a closing script tag cannot end the data block."""
+    import json
+    import re
+
+    from ztbkit.analysis.curves import SessionCurves
+    from ztbkit.reports.interactive_curves import curves_html
+
+    steps = list(range(5000))
+    runs = [
+        SessionCurves(f"run{i}", {"loss": (steps, [float((s * (i + 1)) % 97) for s in steps])})
+        for i in range(99)
+    ]
+    runs.append(SessionCurves("</script><script>alert(1)", {"loss": (steps, [0.0] * 4999 + [1e9])}))
+    page = curves_html(runs, ["loss"], highlight="run3")
+    block = re.search(r'<script type="application/json" class="ztb-data">(.*?)</script>', page, re.S)
+    assert block is not None
+    data = json.loads(block.group(1))
+    assert [len(r["x"]) <= 200 for r in data["loss"]] == [True] * 100
+    assert data["loss"][-1]["name"] == "</script><script>alert(1)" and max(data["loss"][-1]["y"]) == 1e9
+    assert [r["name"] for r in data["loss"] if r["hl"]] == ["run3"]
+    assert page.count("<script>alert(1)") == 0

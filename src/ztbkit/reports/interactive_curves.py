@@ -59,8 +59,8 @@ def _series_json(curves: Sequence[SessionCurves], tags: Sequence[str], highlight
                          "hl": c.session_id == highlight})  # fmt: skip
         if runs:
             out[tag] = runs
-    # </script> inside a session id must not end the script element.
-    return json.dumps(out, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    # No "<" at all inside the script element: a session id holding </script> or <!-- cannot end it.
+    return json.dumps(out, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
 
 
 _CSS = """
