@@ -142,3 +142,30 @@ def test_the_curves_page_shares_its_points_and_escapes_ids() -> None:
     assert data["loss"][-1]["name"] == "</script><script>alert(1)" and max(data["loss"][-1]["y"]) == 1e9
     assert [r["name"] for r in data["loss"] if r["hl"]] == ["run3"]
     assert page.count("<script>alert(1)") == 0
+
+
+@pytest.mark.parametrize("report", ["trends", "budget", "cost"])
+def test_reports_without_a_session_table_show_tags_and_notes(
+    sweep: Path, monkeypatch: pytest.MonkeyPatch, report: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from ztbkit.data.notes import add_note
+    from ztbkit.reports import money_views, views
+
+    set_tag(sweep, "c", "discard")
+    set_tag(sweep, "b", "live")
+    add_note(sweep, "c", "<b>diverged</b> after 1M steps", datetime(2025, 10, 2, tzinfo=UTC))
+    shown: list[Any] = []
+    module = views if report == "trends" else money_views
+    monkeypatch.setattr(module, "display_items", lambda *items: shown.extend(items))
+    if report == "trends":
+        monkeypatch.setattr(views, "show_learning_curves", lambda *a, **k: None)
+    getattr(module, f"show_{report}")(str(sweep))
+    block = next(i for i in shown if hasattr(i, "html") and "Tags and notes" in i.html)
+    assert block.html.index(">b<") < block.html.index(">c<")  # the live run first
+    assert "&lt;b&gt;diverged&lt;/b&gt;" in block.html and "<b>diverged" not in block.html
+    assert (
+        "| c | discard | <b>diverged</b> after 1M steps |" not in block.markdown
+    )  # escaped for Markdown too
+    assert block.markdown.splitlines()[4].startswith("| b | live |")

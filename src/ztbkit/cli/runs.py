@@ -77,6 +77,7 @@ def note_cmd(session_id: str, text: str, artifacts_dir: Path) -> None:
     \b
     Examples:
       ztb note 20251002T020000Z "vf_coef 0.5: smoother value loss, same Sharpe" --artifacts-dir artifacts
+      ztb note --artifacts-dir artifacts 20251002T020000Z -- "-5% drawdown on Oct 3"   (text starting with -)
     """
     from ztbkit.core.clock import SYSTEM_CLOCK
     from ztbkit.data.notes import add_note

@@ -24,6 +24,7 @@ from ztbkit.core.clock import default_tz
 from ztbkit.reports import dashboard as dash
 from ztbkit.reports.blocks import (
     Block,
+    annotations_block,
     display_items,
     heading,
     in_range,
@@ -153,3 +154,6 @@ def show_trends(artifacts_dir: str = "", *, metrics: Sequence[str] = METRICS, in
         for m in metrics:
             render(m)
     show_learning_curves(tree.sessions, curves, interactive=interactive)
+    tagged = annotations_block(tree.sessions)
+    if tagged:
+        display_items(tagged)
