@@ -12,6 +12,10 @@ Sources, and which wins when two name the same hyperparameter (first wins):
 Nested objects are flattened with dots (``{"risk": {"target_vol": 0.1}}`` → ``risk.target_vol``);
 lists become their JSON text so they can be compared; values are numbers, text, booleans or None.
 Reading never raises for bad content: a file that cannot be read adds a problem and is skipped.
+With the nightly's load cache (:mod:`ztbkit.data.loadcache`), a session is re-read when one of its
+JSON files changes, not when only its TensorBoard files do: hparams written to TensorBoard after the
+run's files were cached show up once the bot next rewrites summary.json (every run does at its end),
+or at once with ``ztb nightly --no-cache``.
 """
 
 from __future__ import annotations
