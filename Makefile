@@ -60,7 +60,7 @@ lab: setup-runtime demo-data
 demo: setup-runtime
 	$(BIN)/ztb demo --out-dir demo
 	$(BIN)/ztb nightly --artifacts-dir demo/artifacts --out-dir outputs --date 2025-10-31
-	@echo "reports are in outputs/2025-10-31/ (open dashboard.html in a browser)"
+	@echo "reports are in outputs/2025-10-31/ (open dashboard.html or compare.html in a browser); every night: outputs/index.html"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -67,3 +67,18 @@ def test_idle_benchmark_counts_what_the_idle_tick_imports(tmp_path: Path) -> Non
     assert isinstance(result["idle_tick_modules"], int) and isinstance(result["ztb_help_modules"], int)
     assert result["idle_tick_modules"] > result["ztb_help_modules"]  # the tick does more than --help
     assert (tmp_path / "state.json").is_file()  # the tick ran and kept its state there
+
+
+def test_compare_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_compare
+
+    result = bench_compare.run(sessions=12, hparams=6, data=tmp_path)
+    assert result["sessions_with_hparams"] == 12
+    assert result["dashboard_s"] > 0 and result["compare_s"] > 0 and result["compare_kb"] > 0
+
+
+def test_interactive_curves_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import bench_interactive
+
+    result = bench_interactive.run(sessions=3, tags=2, points=200, data=tmp_path, repeat=1)
+    assert result["curves_kb"] > result["baseline_kb"] and result["curves_ready_ms"] > 0

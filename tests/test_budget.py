@@ -126,7 +126,7 @@ def test_nightly_includes_the_budget(make_tree: MakeTree, tmp_path: Path) -> Non
     root = make_tree({"n": {"run_metadata.json": {"duration_seconds": 3600, "gpu_count": 1,
                                                   "start_time": "2025-10-30T12:00:00"}}})  # fmt: skip
     result = run_nightly(root, tmp_path / "o", date_text="2025-10-31", notebooks=False, clock=FakeClock())
-    assert [s.name for s in result.steps] == ["trends.csv", "trends-md", "budget.md"] and result.ok
+    assert [s.name for s in result.steps] == ["trends.csv", "trends-md", "budget.md", "index"] and result.ok
     assert "¥311" in (tmp_path / "o" / "2025-10-31" / "budget_daily.md").read_text(encoding="utf-8")
 
 

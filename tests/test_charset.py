@@ -112,11 +112,11 @@ def _nightly_ok(w: World, out: str, err: str) -> None:
     # The summary lines the issue saw die: budget's line carries ¥; every step is ok.
     assert any(line.startswith("ok") and "budget" in line and "¥" in line for line in lines), out
     assert all(line.startswith("ok ") for line in lines), out
-    if len(lines) == 7:  # with the notebooks
-        for name in ("dashboard", "trends", "budget", "cost"):
+    if len(lines) == 9:  # with the notebooks (and the index line)
+        for name in ("dashboard", "trends", "budget", "cost", "compare"):
             assert (w.root / "out" / "2025-10-31" / f"{name}.html").is_file()
     else:
-        assert len(lines) == 3, out  # --skip-notebooks: trends.csv, trends.md, budget.md
+        assert len(lines) == 4, out  # --skip-notebooks: trends.csv, trends.md, budget.md, index
 
 
 def _one_line_error_naming(fragment: Callable[[World], str]) -> Callable[[World, str, str], None]:
@@ -187,6 +187,12 @@ CASES: dict[str, Case] = {
                                              "--state-dir", str(w.root)]),
     "report budget": Case(lambda w: ["report", "budget", "--artifacts-dir", str(w.artifacts), "--out-dir",
                                      str(w.root / "rep")]),
+    "diff": Case(lambda w: ["diff", w.failing, w.quiet, "--artifacts-dir", str(w.artifacts)],
+                 expect=_expect_in("config (changed)")),
+    "note": Case(lambda w: ["note", w.quiet, "checked by hand", "--artifacts-dir", str(w.artifacts)],
+                 expect=_expect_in("kept: note")),
+    "tag": Case(lambda w: ["tag", w.quiet, "candidate", "--artifacts-dir", str(w.artifacts)],
+                expect=_expect_in("kept: tagged")),
     "dashboard": Case(lambda w: ["dashboard", "--artifacts-dir", str(w.artifacts), "--out", str(w.root / "dash.html")]),
     "nightly": Case(lambda w: ["nightly", "--artifacts-dir", str(w.artifacts), "--out-dir", str(w.root / "out"),
                                "--date", "2025-10-31"], expect=_nightly_ok, encodings=("cp932",)),

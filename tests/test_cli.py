@@ -130,6 +130,7 @@ def test_nightly_writes_dated_outputs(make_tree: MakeTree, tmp_path: Path) -> No
         f"ok     trends.csv   {day / 'trends.csv'}  (1 sessions)",
         f"ok     trends-md    {day / 'trends_table.md'}  (1 sessions)",
         f"ok     budget.md    {day / 'budget_daily.md'}  (1 day(s), 1 run(s), 1 not estimated, total ¥0)",
+        f"ok     index        {tmp_path / 'o' / 'index.html'}  (first night: nothing to compare with yet)",
     ]
 
 

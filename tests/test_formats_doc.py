@@ -45,3 +45,20 @@ def test_duration_sources_and_cost_shapes_are_documented() -> None:
 def test_readme_links_the_project_copy() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "](docs/FORMATS.md)" in readme and "../shared/FORMATS.md" not in readme
+
+
+def test_hyperparameter_sources_are_documented_in_order() -> None:
+    from ztbkit.data.hparams import SOURCES
+
+    rows = _lookup_rows()
+    at: dict[str, int] = {}
+    for source, key in SOURCES:
+        row = rows[source]
+        found = row.find(f"`{key}`", at.get(source, 0))
+        assert found >= 0, f"{source}: {row!r} misses `{key}` (or lists it out of order)"
+        at[source] = found + 1
+    assert (
+        list(rows).index("run_metadata.json")
+        < list(rows).index("TensorBoard hparams plugin")
+        < list(rows).index("the folder name")
+    )

@@ -239,6 +239,11 @@ COLUMNS: list[tuple[str, list[str], dict[str, Any]]] = [
     ("compat doctor", ["compat", "--artifacts-dir", "artifacts"], {"*": {OK, PROBLEM}}),
     ("demo --out-dir", ["demo", "--out-dir", "out.txt", "--sessions", "1"],
      {"*": {BAD_INPUT}, "directory": {OK}}),
+    # Two runs side by side, and ztbkit's own notes file beside the sessions: hostile session files are
+    # warnings and missing values, never a crash; the note and tag land in artifacts/.ztb/ whatever BAD holds.
+    ("diff", ["diff", GOOD, BAD, "--artifacts-dir", "artifacts", "--json"], {"*": {OK}}),
+    ("note", ["note", BAD, "looked at it", "--artifacts-dir", "artifacts"], {"*": {OK}}),
+    ("tag", ["tag", BAD, "candidate", "--artifacts-dir", "artifacts"], {"*": {OK}}),
     ("dashboard", ["dashboard", "--artifacts-dir", "artifacts", "--out", "outputs/dashboard.html",
                    "--cell-timeout", "120"], {"*": {OK}}),
     ("report trends", ["report", "trends", "--artifacts-dir", "artifacts", "--out-dir", "outputs", "--date",

@@ -33,14 +33,17 @@ def test_nightly_writes_every_step_to_its_own_file(make_tree: MakeTree, tmp_path
     lines = r.stdout.splitlines()
     steps = {ln.split()[1]: Path(ln.split()[2]) for ln in lines}
     assert list(steps) == ["trends.csv", "trends-md", "budget.md", "dashboard.html", "trends.html",
-                           "budget.html", "cost.html"]  # fmt: skip
+                           "budget.html", "cost.html", "compare.html", "index"]  # fmt: skip
+    assert steps.pop("index") == out / "index.html"  # the night-over-night index, beside the nights
     assert len(set(steps.values())) == len(steps)
     assert all(p.is_file() and p.parent == day for p in steps.values())
 
     # The folder holds exactly these files (every notebook also keeps .md, figures and .ipynb).
     names = {p.name for p in day.iterdir() if p.is_file()}
-    expected = {"trends.csv", "trends_table.md", "budget_daily.md"} | {
-        f"{n}.{ext}" for n in ("dashboard", "trends", "budget", "cost") for ext in ("html", "md", "ipynb")
+    expected = {"trends.csv", "trends_table.md", "budget_daily.md", "night.json"} | {
+        f"{n}.{ext}"
+        for n in ("dashboard", "trends", "budget", "cost", "compare")
+        for ext in ("html", "md", "ipynb")
     }
     assert names == expected
     digests = {hashlib.sha256((day / n).read_bytes()).hexdigest() for n in names}

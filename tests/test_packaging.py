@@ -44,8 +44,8 @@ def test_environment_yml_mirrors_pyproject() -> None:
 
 
 def test_the_wheel_carries_the_notebooks_and_data_inside_the_package(tmp_path: Path) -> None:
-    """A wheel install has everything the reports need inside ``ztbkit/``: the four notebooks the
-    nightly runs, the page template, the tariffs, the GPU power table and the Japanese catalogue
+    """A wheel install has everything the reports need inside ``ztbkit/``: the five notebooks the
+    nightly runs, the page template, uPlot, the tariffs, the GPU power table and the Japanese catalogue
     (nothing under share/)."""
     import subprocess
     import sys
@@ -59,8 +59,11 @@ def test_the_wheel_carries_the_notebooks_and_data_inside_the_package(tmp_path: P
     [wheel] = tmp_path.glob("ztbkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     wanted = (
-        {f"ztbkit/reports/notebooks/{n}.ipynb" for n in ("dashboard", "trends", "budget", "cost")}
+        {f"ztbkit/reports/notebooks/{n}.ipynb" for n in ("dashboard", "trends", "budget", "cost", "compare")}
         | {
+            "ztbkit/reports/static/uPlot.iife.min.js",
+            "ztbkit/reports/static/uPlot.min.css",
+            "ztbkit/reports/static/uPlot.LICENSE",
             "ztbkit/reports/templates/ztb/index.html.j2",
             "ztbkit/reports/templates/ztb/conf.json",
             "ztbkit/money/tariffs/simple.toml",

@@ -223,7 +223,8 @@ def test_report_cli_parallel_with_progress_lines(tiny_tree: Path, tmp_path: Path
 def test_report_cli_errors(tiny_tree: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["report", "nope", "--artifacts-dir", str(tiny_tree)])
     assert (
-        r.exit_code == 2 and "unknown report 'nope' (choose from dashboard, trends, budget, cost)" in r.stderr
+        r.exit_code == 2
+        and "unknown report 'nope' (choose from dashboard, trends, budget, cost, compare)" in r.stderr
     )
     r = CliRunner().invoke(cli, ["report", "trends", "--artifacts-dir", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "does not exist" in r.stderr
@@ -254,6 +255,8 @@ def test_nightly_renders_every_report(make_tree: MakeTree, tmp_path: Path) -> No
         "trends.html",
         "budget.html",
         "cost.html",
+        "compare.html",
+        "index",
     ]
     assert all(ln.startswith("ok ") for ln in r.stdout.splitlines())
 

@@ -63,7 +63,7 @@ def test_report_cost_from_the_folder_holding_the_clone_and_from_inside_it(home: 
 def test_nightly_from_the_folder_holding_the_clone_and_from_inside_it(home: Path, where: str) -> None:
     out = home / f"out-nightly-{where.split()[0]}"
     run_from(home, where, "nightly", out)
-    for name in ("dashboard", "trends", "budget", "cost"):
+    for name in ("dashboard", "trends", "budget", "cost", "compare"):
         assert (out / "2025-10-31" / f"{name}.html").is_file(), name
 
 

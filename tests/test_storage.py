@@ -141,7 +141,7 @@ def test_nightly_puts_every_output_object(s3: S3Server, demo_tree: Path, tmp_pat
     assert ran.returncode == 0, ran.stdout + ran.stderr
     day = "ztb-night/outputs/2025-10-31"
     names = {p.removeprefix(day + "/") for p in fs.find(day)}
-    for report in ("dashboard", "trends", "budget", "cost"):
+    for report in ("dashboard", "trends", "budget", "cost", "compare"):
         assert {f"{report}.html", f"{report}.md", f"{report}.ipynb"} <= names
         assert f"s3://{day}/{report}.html" in ran.stdout
     assert {"trends.csv", "trends.md", "budget_daily.md"} <= names

@@ -56,13 +56,13 @@ def test_ztb_lab_makes_the_workspace_and_keeps_a_users_edit(project: Path) -> No
     assert first.returncode == 0, first.stderr
     workspace = project / "notebooks"
     assert sorted(p.name for p in workspace.glob("*.ipynb")) == sorted(f"{n}.ipynb" for n in NOTEBOOKS)
-    assert "4 created" in first.stdout
+    assert "5 created" in first.stdout
     set_interactive(workspace / "dashboard.ipynb")
     edited = (workspace / "dashboard.ipynb").read_bytes()
     again = sh(f"{ZTB} lab --prepare-only", env, project)
     assert again.returncode == 0, again.stderr
     assert (workspace / "dashboard.ipynb").read_bytes() == edited  # never overwritten
-    assert "dashboard.ipynb: kept: you edited it" in again.stdout and "3 up to date" in again.stdout
+    assert "dashboard.ipynb: kept: you edited it" in again.stdout and "4 up to date" in again.stdout
 
 
 def test_the_nightly_runs_the_packaged_notebook_not_the_users_saved_copy(
@@ -130,7 +130,8 @@ def test_an_unedited_copy_is_refreshed_to_the_new_version(tmp_path: Path) -> Non
     (ws / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     (ws / "cost.ipynb").write_bytes(b"{}")  # a copy no manifest knows: the user's
     actions = {o.name: o.action for o in refresh_workspace(ws)}
-    assert actions == {"dashboard": "current", "trends": "refreshed", "budget": "current", "cost": "kept"}
+    assert actions == {"dashboard": "current", "trends": "refreshed", "budget": "current", "cost": "kept",
+                       "compare": "current"}  # fmt: skip
     assert (ws / "trends.ipynb").read_bytes() == (PACKAGED / "trends.ipynb").read_bytes()
     assert (ws / "cost.ipynb").read_bytes() == b"{}"
     (ws / MANIFEST).write_text("not json", encoding="utf-8")  # a broken manifest: every edited copy kept

@@ -1,5 +1,6 @@
 """Numbers about sessions: trends, selection-aware Sharpe statistics (PSR/DSR), the trials-adjusted
-leaderboard, learning curves, and trend regressions.
+leaderboard, learning curves, trend regressions, hyperparameters against results (``compare``) and
+two sessions side by side (``diff``).
 
 May import: ``ztbkit.core``, ``ztbkit.data``, ``ztbkit.money``.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ztbkit.cli import alerting, analysis, data, kernel, money, notebooks, ops, watching  # noqa: F401  (each registers its commands)
+from ztbkit.cli import alerting, analysis, data, kernel, money, notebooks, ops, runs, watching  # noqa: F401  (each registers its commands)
 from ztbkit.cli.base import cli
 from ztbkit.core.charset import setup_stdio
 

@@ -146,7 +146,7 @@ class Location(click.ParamType[Any]):
 
 
 #: Commands whose --artifacts-dir must be a local folder (they stat, lock or write inside sessions).
-LOCAL_ONLY = frozenset({"doctor", "cost", "gates-alert", "compat"})
+LOCAL_ONLY = frozenset({"doctor", "cost", "gates-alert", "compat", "diff", "note", "tag"})
 
 
 LOCATION = Location()

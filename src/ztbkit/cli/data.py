@@ -152,7 +152,7 @@ def nightly(
     """Run every nightly report, in order; one line per output.
 
     trends.csv, trends_table.md, budget_daily.md (pricing runs not yet estimated), then the dashboard,
-    trends, budget and cost notebooks as HTML + Markdown. Steps run in order and a failed step does
+    trends, budget, cost and compare notebooks as HTML + Markdown. Steps run in order and a failed step does
     not stop the next; the exit code is 1 if any failed.
 
     \b

@@ -88,14 +88,14 @@ def dashboard_cmd(artifacts_dir: Path, out: Path | None, cell_timeout: int) -> N
 )
 def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: tuple[tuple[str, str], ...],
            date_text: str | None, jobs: int | None, cell_timeout: int, run_timeout: int) -> None:  # fmt: skip
-    """Render report notebooks (dashboard, trends, budget, cost) to HTML, Markdown and .ipynb.
+    """Render report notebooks (dashboard, trends, budget, cost, compare) to HTML, Markdown and .ipynb.
 
     Several names run in parallel processes; one progress line is printed per notebook as it ends.
     Exit 1 when a cell failed, 3 when a kernel died or timed out.
 
     \b
     Examples:
-      ztb report dashboard trends budget cost
+      ztb report dashboard trends budget cost compare
       ztb report trends --artifacts-dir demo/artifacts -p metrics '["rl_sharpe"]'
       ztb report budget -p day 2025-10-31 --out-dir /srv/reports
     """
@@ -140,7 +140,7 @@ def report(names: tuple[str, ...], artifacts_dir: Path, out_dir: Path, params: t
 def lab_cmd(ctx: click.Context, folder: Path | None, prepare_only: bool) -> None:
     """Open the report notebooks in JupyterLab, in a workspace of your own.
 
-    The workspace holds copies of the four report notebooks: set interactive = True there, change
+    The workspace holds copies of the five report notebooks: set interactive = True there, change
     parameters, save freely. The nightly, ztb report and ztb dashboard always run the notebooks that
     ship inside ztbkit, so nothing you save here changes a nightly report. On every start a missing
     copy is made and a copy you never edited is refreshed to this ztbkit's version; a copy you edited

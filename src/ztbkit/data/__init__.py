@@ -4,7 +4,8 @@ Owns reading the bot's artifact folders (``artifacts`` for the tree and index.js
 one folder, ``lookup`` for the field lookup order), acceptance gates, TensorBoard event files
 (``tb_events`` framing, ``tensorboard`` scraper and cache, ``tbcache`` where that cache lives),
 object storage (``storage``, ``mirror``), the load-once snapshot and the incremental load cache
-(``columns``, ``snapshot``, ``loadcache``), and the demo tree (``demo``).
+(``columns``, ``snapshot``, ``loadcache``), hyperparameters (``hparams``), the user's notes and tags
+beside the sessions (``notes``), and the demo tree (``demo``, ``demo_sweep``).
 
 May import: ``ztbkit.core``.
 """

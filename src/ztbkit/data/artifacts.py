@@ -59,7 +59,10 @@ DATAFRAME_COLUMNS = (
     "session_id", "status", "on_disk", "in_index", "stopped", "is_best", "start_time", "eta",
     "global_step", "rl_sharpe", "dsr", "p_value", "memory_peak_mb", "rss_peak_mb",
     "duration_seconds", "gpu_count", "steps_per_sec", "gate_verdict", "gates_failed", "issue_count",
+    "tags",
 )  # fmt: skip
+#: Then one ``hp.<name>`` column per hyperparameter any session has (:mod:`ztbkit.data.hparams`), by name.
+HP_PREFIX = "hp."
 
 
 def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None) -> pd.DataFrame:
@@ -92,6 +95,10 @@ def sessions_to_dataframe(sessions: Iterable[Session], tz: tzinfo | None = None)
         cols["gate_verdict"].append(s.gate_verdict)
         cols["gates_failed"].append(",".join(g.name for g in s.gates.failures) if s.gates else "")
         cols["issue_count"].append(len(s.issues))
+        cols["tags"].append(",".join(s.tags))
+    names = sorted({name for s in rows for name in s.hparams})
+    for name in names:
+        cols[HP_PREFIX + name] = [s.hparams.get(name) for s in rows]
     df = pd.DataFrame(cols)
     df["start_time"] = pd.to_datetime(df["start_time"], utc=True).dt.tz_convert(zone)
     for c in ("global_step", "gpu_count"):
@@ -258,4 +265,9 @@ def load_artifacts(
     sessions.sort(key=lambda s: s.session_id)
     if cache is not None:
         cache.save(sessions)
+    from ztbkit.data.notes import annotate
+
+    problem = annotate(sessions, root_s)  # after the cache: notes change without the bot's files changing
+    if problem is not None:
+        tree_issues.append(problem)
     return ArtifactTree(root=Path(root_s), sessions=sessions, issues=tree_issues)

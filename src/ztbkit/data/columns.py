@@ -20,8 +20,9 @@ memory_peak_mb,
 duration_seconds,
 steps_per_sec
 summary, metrics,         string      the documents as JSON text (NaN kept as ``NaN``)
-run_metadata,
-cost_estimate
+run_metadata,                         (hparams: the flat ``{name: value}`` of
+cost_estimate,                        :mod:`ztbkit.data.hparams`, from version 2)
+hparams
 gates                     string      JSON ``{"declared_pass": b, "results": [[name, status,
                                       reason, critical], ...]}``; null: no gates file
 issues                    string      JSON ``[[path, reason], ...]``
@@ -47,7 +48,7 @@ from ztbkit.core.jsonread import Problem
 from ztbkit.data.gates import GateReport, GateResult
 from ztbkit.data.session import Session
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 META_KEY = b"ztbkit.snapshot"
 
 _BOOLS = ("on_disk", "in_index", "stopped", "is_best")
@@ -62,7 +63,7 @@ _FLOATS = (
     "duration_seconds",
     "steps_per_sec",
 )
-_DOCS = ("summary", "metrics", "run_metadata", "cost_estimate")
+_DOCS = ("summary", "metrics", "run_metadata", "cost_estimate", "hparams")
 
 
 class SnapshotWarning(UserWarning):
@@ -172,6 +173,7 @@ class SnapshotSession(Session):
     metrics = _lazy_doc("metrics")
     run_metadata = _lazy_doc("run_metadata")
     cost_estimate = _lazy_doc("cost_estimate")
+    hparams = _lazy_doc("hparams")
 
     def __eq__(self, other: object) -> bool:  # as a Session: field by field, whichever class
         if not isinstance(other, Session):

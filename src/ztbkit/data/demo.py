@@ -27,6 +27,7 @@ from typing import Any
 from ztbkit.core.clock import default_tz
 from ztbkit.core.errors import OutputPathError, UsageError
 from ztbkit.core.fsio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_folders
+from ztbkit.data.demo_sweep import sweep_effect, sweep_params, sweep_run_metadata
 
 MARKER = ".ztbkit-demo"
 #: The demo's "today": fixed so the same seed always gives the same tree.
@@ -316,6 +317,8 @@ def build_demo(
         step = min(TOTAL_STEPS, int(sps * hours * 3600) // 2048 * 2048)
         progress_frac = n / max(1, sessions - 1)
         sharpe = round(rng.gauss(0.3 + 1.4 * progress_frac, 0.35), 4)
+        hp = sweep_params(n, sessions)  # the demo's sweep: variation for the compare report
+        sharpe = round(sharpe + sweep_effect(hp), 4) if hp else sharpe
         dsr = round(min(0.99, max(0.01, rng.gauss(0.35 + 0.5 * progress_frac, 0.12))), 4)
         p = round(min(0.5, max(0.001, rng.gauss(0.2 - 0.15 * progress_frac, 0.05))), 4)
         rss = round(rng.uniform(900, 1900) if not failed else rng.uniform(1800, 2800), 1)
@@ -332,7 +335,10 @@ def build_demo(
             "vram_peaks": [round(vram * 0.9, 1), vram], "steps": step, "elapsed_time": round(seconds, 1),
             "tb_latest": {"rollout/ep_rew_mean": round(rng.uniform(-3, 3), 3), "time/fps": round(sps, 1)},
         })  # fmt: skip
-        w.json(folder / "run_metadata.json", _run_metadata(rng, sid, start, seconds, gpus, n))
+        meta = _run_metadata(rng, sid, start, seconds, gpus, n)  # drawn for every session: the same bytes
+        w.json(
+            folder / "run_metadata.json", sweep_run_metadata(sid, start, seconds, gpus, hp) if hp else meta
+        )
         if not running:
             w.json(folder / "reports" / "gates.json", _gates(rng, failed, rss, n))
             w.text(folder / "ztb.stop", f"stopped {_jst(start + timedelta(hours=hours))}\n")

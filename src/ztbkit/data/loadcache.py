@@ -51,6 +51,7 @@ _PARSER_MODULES = (
     "data/lookup.py",
     "data/gates.py",
     "data/columns.py",
+    "data/hparams.py",  # the hyperparameter rules: a changed rule re-reads every session
     "data/loadcache.py",
     "core/values.py",
     "core/jsonread.py",

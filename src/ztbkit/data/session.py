@@ -33,6 +33,7 @@ from ztbkit.core.values import (
     parse_timestamp,
 )
 from ztbkit.data import gates as gates_mod
+from ztbkit.data.hparams import session_hparams
 from ztbkit.data.lookup import Scopes, candidates, lookup_bounded, lookup_count, lookup_number, scopes_of
 from ztbkit.data.storage import RemoteTree
 
@@ -71,6 +72,13 @@ class Session:
     run_metadata_shape: str | None = None
     cost_estimate: dict[str, Any] | None = None
     issues: list[Problem] = field(default_factory=list)
+    #: Hyperparameters from run_metadata's config, TensorBoard hparams and the folder name
+    #: (:mod:`ztbkit.data.hparams`), flat and sorted by name.
+    hparams: dict[str, Any] = field(default_factory=dict)
+    #: The user's tags and notes from ``<artifacts>/.ztb/notes.json`` (:mod:`ztbkit.data.notes`);
+    #: attached when the tree is loaded, never stored in a snapshot or cache (they change on their own).
+    tags: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path | None:
@@ -343,6 +351,7 @@ def load_session(
         s.cost_estimate = obj or None
         _check_amounts(obj, cost_file, issues)
     finish_session(s, docs, issues, tz)
+    s.hparams = session_hparams(s.run_metadata, None if remote else folder, name, issues)
     if issues:
         s.issues = _prefix_issues(issues, folder)
     return s

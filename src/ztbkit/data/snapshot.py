@@ -1,6 +1,6 @@
 """The load-once snapshot: an artifact tree as one Parquet file the report notebooks read.
 
-The nightly loads the tree once and hands the four notebooks this snapshot instead of letting each
+The nightly loads the tree once and hands the report notebooks this snapshot instead of letting each
 kernel re-read thousands of JSON files. The file is :mod:`ztbkit.data.columns`' schema; its metadata
 key ``ztbkit.snapshot`` holds JSON ``{"version", "root", "issues"}`` (tree-level problems). A file
 that cannot be read, or whose version or root differs, is ignored with a warning and the caller
@@ -67,7 +67,11 @@ def read_snapshot(path: str | os.PathLike[str], root: str | os.PathLike[str]) ->
                       SnapshotWarning, stacklevel=2)  # fmt: skip
         return None
     issues = [Problem(p, r) for p, r in meta.get("issues", [])]
-    return ArtifactTree(root=Path(os.fspath(root)), sessions=columns_to_sessions(cols), issues=issues)
+    sessions = columns_to_sessions(cols)
+    from ztbkit.data.notes import annotate
+
+    annotate(sessions, root)  # read now, not from the snapshot: a note added since is shown
+    return ArtifactTree(root=Path(os.fspath(root)), sessions=sessions, issues=issues)
 
 
 def load_tree(

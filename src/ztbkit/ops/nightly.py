@@ -6,7 +6,9 @@ passes one (``ZTB_SCHEDULED_FOR``), so a catch-up run after a reboot files under
 
 Every step writes its own file, so no step overwrites another's: ``trends.csv``, ``trends_table.md``
 (the trends-md table with sparklines), ``budget_daily.md``, then each notebook report as
-``NAME.html``, ``NAME.md`` (figures in ``NAME_files/``) and the executed ``NAME.ipynb``.
+``NAME.html``, ``NAME.md`` (figures in ``NAME_files/``) and the executed ``NAME.ipynb``. Last,
+``night.json`` and the night-over-night index ``<out-dir>/index.html``/``index.md``
+(:mod:`ztbkit.ops.night_index`); its step line is the one-line "what changed since the night before".
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def run_nightly(
     clock: Clock = SYSTEM_CLOCK,
     state_dir: str | os.PathLike[str] | None = None,
     cache: LoadCache | bool | None = True,
+    index: bool = True,
 ) -> NightlyResult:
     """Load the artifacts once, then write each report. A missing artifacts folder raises (exit 2).
 
@@ -86,6 +89,8 @@ def run_nightly(
     ``date_source`` names where ``date_text`` came from, for the error message when it is bad.
     ``cache``: sessions unchanged since the last night are not parsed again (True: the default cache
     file of :mod:`ztbkit.data.loadcache`; a ``LoadCache``; False: parse everything).
+    ``index``: write ``night.json`` and rewrite the night-over-night index (not for an ``--out-dir`` on
+    object storage, whose earlier nights are not read back).
     """
     if is_remote(out_dir):  # object storage: render into a local staging folder, then upload
         return _run_uploaded(
@@ -99,6 +104,7 @@ def run_nightly(
                 clock=clock,
                 cache=cache,
                 state_dir=state_dir,
+                index=False,  # the index reads earlier nights, which are not in the staging folder
             ),
         )
     day = report_date(date_text, clock=clock, source=date_source)
@@ -141,7 +147,28 @@ def run_nightly(
     _trend_alert_step(result, tree, artifacts_dir, state_dir, clock)
     if notebooks:
         _run_notebooks(result, artifacts_dir, day_dir, tree, load_cache)
+    if index:
+        _index_step(result, tree, Path(out_dir))
     return result
+
+
+def _index_step(result: NightlyResult, tree: ArtifactTree, out_dir: Path) -> None:
+    """``night.json`` for this night, then ``<out-dir>/index.html`` and ``index.md`` rewritten
+    (:mod:`ztbkit.ops.night_index`); the step's detail is the one-line "what changed"."""
+    from ztbkit.ops.night_index import night_record, summary_line, write_night_and_index
+
+    day = result.day.isoformat()
+    reports = [Path(str(s.output)).name for s in result.steps if s.status == "ok" and isinstance(s.output, Path)
+               and s.output.parent == out_dir / day]  # fmt: skip
+    alerts = [s.detail for s in result.steps if s.name == "trend-alert" and s.status == "ok" and s.detail]
+    failed = sum(s.status != "ok" for s in result.steps)
+    try:
+        c = write_night_and_index(out_dir, night_record(day, tree.sessions, reports, alerts, failed))
+    except (ZtbError, OSError) as exc:
+        result.steps.append(StepResult("index", "failed", None, str(exc)))
+        return
+    detail = summary_line(c) if c is not None else "first night: nothing to compare with yet"
+    result.steps.append(StepResult("index", "ok", out_dir / "index.html", detail))
 
 
 def _trend_alert_step(result: NightlyResult, tree: ArtifactTree, artifacts_dir: str | os.PathLike[str],

@@ -1,5 +1,6 @@
-"""Rendered reports: the four report notebooks (package data, in ``notebooks/``), what they display
-(``views``, ``money_views``, ``blocks``, ``dashboard``, ``dashboard_analysis``), where they look for
+"""Rendered reports: the five report notebooks (package data, in ``notebooks/``), what they display
+(``views``, ``money_views``, ``compare_view``, ``blocks``, ``dashboard``, ``dashboard_analysis``), the
+interactive learning curves (``interactive_curves``, with uPlot shipped in ``static/``), where they look for
 artifacts (``locations``), running them headless (``runner``, ``kernel``) and exporting them
 (``export``, the nbconvert template in ``templates/``).
 

@@ -172,3 +172,23 @@ def widgets_wanted(interactive: bool) -> bool:
                              "the static report. Widgets work in JupyterLab (ztb lab).")))  # fmt: skip
         return False
     return interactive
+
+
+def annotations_block(sessions: Sequence[Session]) -> Block | None:
+    """The user's tags and notes (``ztb tag`` / ``ztb note``) of ``sessions`` as a small table, the
+    live run first; None when no session has any. The reports without a session table show it."""
+    rows = sorted(
+        (s for s in sessions if s.tags or s.notes), key=lambda s: ("live" not in s.tags, s.session_id)
+    )
+    if not rows:
+        return None
+    cells = [(s.session_id, ", ".join(s.tags), " | ".join(s.notes)) for s in rows]
+    body = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
+                   for a, b, c in cells)  # fmt: skip
+    md = ["## Tags and notes", "", "| ID | Tags | Notes |", "|---|---|---|"]
+    md += [f"| {md_escape(a)} | {md_escape(b) or '—'} | {md_escape(c) or '—'} |" for a, b, c in cells]
+    return Block(
+        "<h2>Tags and notes</h2><table class='ztb-notes'><thead><tr><th>ID</th><th>Tags</th><th>Notes</th>"
+        f"</tr></thead><tbody>{body}</tbody></table>",
+        "\n".join(md) + "\n",
+    )

@@ -90,6 +90,11 @@ COLUMNS: tuple[Column, ...] = (
     Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, str),
     Column(N_("VRAM peak (MB)"), "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), N_("VRAM MB")),
     Column(N_("RSS peak (MB)"), "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), N_("RSS MB")),
+    # The user's own words (ztb tag / ztb note): the filter box finds them like any other cell.
+    Column(N_("Tags"), "text", lambda s, tz: ", ".join(s.tags), str),
+    Column(
+        N_("Notes"), "text", lambda s, tz: " | ".join(s.notes), lambda v: v if len(v) <= 80 else v[:79] + "…"
+    ),
 )
 
 
@@ -117,38 +122,54 @@ def _cell(col: Column, value: Any) -> str:
     if col.kind == "num":
         raw = "" if value is None else repr(value)
         return f'<td{cls} data-v="{html.escape(raw)}">{shown}</td>'
+    if col.title == "Tags":
+        return f"<td>{_tag_cell(str(value))}</td>"
     if col.title == "ID":
         return f'<td title="{html.escape(str(value), quote=True)}">{shown}</td>'
     return f"<td>{shown}</td>"
 
 
-def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *, charts: bool = False) -> str:
+def live_first(sessions: Sequence[Session]) -> list[Session]:
+    """The session tagged ``live`` (the model that trades now) first, the others in their order."""
+    return sorted(sessions, key=lambda s: "live" not in s.tags)
+
+
+def session_table_html(sessions: Sequence[Session], tz: tzinfo | None = None, *, charts: bool = False,
+                       columns: Sequence[Column] = COLUMNS) -> str:  # fmt: skip
     """The sortable, filterable, escaped session table (HTML with inline CSS and JavaScript).
 
     ``charts=True`` adds the two dashboard charts as inline SVG that follow the same filter.
+    ``columns``: another report's columns (the compare report's hyperparameters), same behaviour.
     """
     zone = tz or default_tz()
     head = "".join(
         f'<th class="{"num" if c.kind == "num" else "text"}" scope="col" title="{html.escape(_(c.title))}">'
         f"{html.escape(_(c.short or c.title))}</th>"
-        for c in COLUMNS
+        for c in columns
     )
     body = []
     for s in sessions:
         status = s.status if s.status in STATUS_CLASSES else "unknown"
-        cells = "".join(_cell(c, c.value(s, zone)) for c in COLUMNS)
+        cells = "".join(_cell(c, c.value(s, zone)) for c in columns)
         body.append(f'<tr class="row-{status}">{cells}</tr>')
     return paged_table_html(head, body, after=_charts_html(sessions, zone) if charts else "")
 
 
-def session_table_markdown(sessions: Sequence[Session], tz: tzinfo | None = None) -> str:
+def _tag_cell(value: str) -> str:
+    return "".join(
+        f'<span class="tag tag-{html.escape(t)}">{html.escape(t)}</span>' for t in value.split(", ") if t
+    )
+
+
+def session_table_markdown(sessions: Sequence[Session], tz: tzinfo | None = None,
+                           columns: Sequence[Column] = COLUMNS) -> str:  # fmt: skip
     """The same table as Markdown (for the .md report)."""
     zone = tz or default_tz()
-    lines = ["| " + " | ".join(_(c.title) for c in COLUMNS) + " |",
-             "|" + "|".join("---:" if c.kind == "num" else "---" for c in COLUMNS) + "|"]  # fmt: skip
+    lines = ["| " + " | ".join(_(c.title) for c in columns) + " |",
+             "|" + "|".join("---:" if c.kind == "num" else "---" for c in columns) + "|"]  # fmt: skip
     for s in sessions:
         cells = []
-        for c in COLUMNS:
+        for c in columns:
             v = c.value(s, zone)
             cells.append(md_escape(c.shown(v)) if v is not None else "—")
         lines.append("| " + " | ".join(cells) + " |")

@@ -118,8 +118,11 @@ def curves_output(
             ),
             *missing,
         ]
+    from ztbkit.reports.blocks import figure_png
+    from ztbkit.reports.interactive_curves import curves_output_item
+
     return [
-        _image(fig, curves_alt(tags, data, highlight)),
+        curves_output_item(data, tags, highlight, figure_png(fig), curves_alt(tags, data, highlight)),
         note(
             _(
                 "Series longer than {n} points are downsampled (per bucket: first, last, min, max kept)."

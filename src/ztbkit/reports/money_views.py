@@ -19,6 +19,7 @@ from ztbkit.money.tariffs import load_tariff
 from ztbkit.reports import dashboard as dash
 from ztbkit.reports.blocks import (
     Block,
+    annotations_block,
     display_items,
     heading,
     interact,
@@ -117,6 +118,9 @@ def show_budget(artifacts_dir: str = "", *, day: str | None = None, interactive:
         )
     else:
         render()
+    tagged = annotations_block(tree.sessions)
+    if tagged:
+        display_items(tagged)
 
 
 def _tier_figure(bill_lines: Sequence[tuple[str, float]], base_fee: float, title: str) -> Figure:
@@ -258,3 +262,6 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         )
     else:
         render(chosen_month)
+    tagged = annotations_block(tree.sessions)
+    if tagged:
+        display_items(tagged)

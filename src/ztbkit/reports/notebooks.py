@@ -1,4 +1,4 @@
-"""The report notebooks: the four that ship inside the package, and their parameters.
+"""The report notebooks: the five that ship inside the package, and their parameters.
 
 Policy: the nightly, ``ztb report`` and ``ztb dashboard`` always run the packaged copy (beside this
 module, in ``notebooks/``), never a file a user can edit in JupyterLab; ``ztb lab`` gives the user
@@ -15,13 +15,14 @@ from typing import Any
 from ztbkit.core.errors import UsageError
 from ztbkit.locale import LazyText, lazy
 
-NOTEBOOKS = ("dashboard", "trends", "budget", "cost")
+NOTEBOOKS = ("dashboard", "trends", "budget", "cost", "compare")
 #: Each report's page title, in the run's language (the heading inside comes from its view).
 TITLES: dict[str, LazyText] = {
     "dashboard": lazy("Zaif Trade Bot Dashboard"),
     "trends": lazy("Trend Report"),
     "budget": lazy("Daily Budget"),
     "cost": lazy("Cost Report"),
+    "compare": lazy("Compare Runs"),
 }
 #: Set by the report runner for every kernel it starts (the nightly, ztb report, ztb dashboard): the
 #: views then ignore ``interactive=True`` with a note instead of exporting widget placeholders.

@@ -42,6 +42,9 @@ _CSS = """
 .ztb-dash .g-pass{color:#15803d;font-weight:600}.ztb-dash .g-fail{color:#dc2626;font-weight:700}
 .ztb-dash table.ztb-sessions tr.row-failed td{background:#fef2f2}
 .ztb-dash table.ztb-sessions tr.row-missing td{background:#fffbeb}
+.ztb-dash .tag{border:1px solid #9ca3af;border-radius:8px;padding:0 6px;margin-right:3px}
+.ztb-dash .tag-live{background:#15803d;border-color:#15803d;color:#fff;font-weight:600}
+.ztb-dash .tag-discard{color:#9ca3af;text-decoration:line-through}
 """
 
 #: Rows in the DOM at once. The rest wait, parsed but inert, in a <template>: laying out 10,000

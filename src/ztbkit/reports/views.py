@@ -26,6 +26,7 @@ from ztbkit.locale.fonts import chart_fonts, steps_axis
 from ztbkit.reports import dashboard as dash
 from ztbkit.reports.blocks import (
     Block,
+    annotations_block,
     display_items,
     heading,
     in_range,
@@ -57,7 +58,9 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
     sessions = tree.sessions
 
     def render(selected: Sequence[str] = (), start: date | None = None, end: date | None = None) -> None:
-        chosen = [s for s in sessions if picked(s.session_id, selected) and in_range(s, start, end)]
+        chosen = dash.live_first(
+            [s for s in sessions if picked(s.session_id, selected) and in_range(s, start, end)]
+        )
         counts = {st: sum(s.status == st for s in chosen) for st in dash.STATUS_CLASSES}
         summary = ", ".join(f"{n} {_(st)}" for st, n in counts.items() if n)
         failing = sum(s.gate_verdict == "fail" for s in chosen)
@@ -178,3 +181,6 @@ def show_trends(artifacts_dir: str = "", *, metrics: Sequence[str] = METRICS, in
         for m in metrics:
             render(m)
     show_learning_curves(tree.sessions, curves, interactive=interactive)
+    tagged = annotations_block(tree.sessions)
+    if tagged:
+        display_items(tagged)
