@@ -27,6 +27,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", "") and hasattr(os, "setpgid"):
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)
+    # English for the whole session, before any module- or session-scoped fixture renders a report or
+    # runs a command: CI's ja_JP.EUC-JP locale would otherwise make those speak Japanese (the
+    # function-scoped _english_unless_asked below comes too late for them). Tests of Japanese ask.
+    os.environ["ZTB_LANG"] = "en"
 
 
 # The timing-sensitive tests: races repeated, kill -9 at random points, faketime runners, kernels

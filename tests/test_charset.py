@@ -213,6 +213,7 @@ def _clean_env(encoding: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "ZTB_")) and "WEBHOOK" not in k}  # fmt: skip
     env["PYTHONIOENCODING"] = encoding
+    env["ZTB_LANG"] = "en"  # the expected words are English; CI's ja_JP.EUC-JP locale would choose ja
     return env
 
 

@@ -59,6 +59,8 @@ COMPUTED_DEFAULTS: dict[tuple[str, str], str | None] = {
     ("tb-scrape", "--output"): None,  # printed
     ("tb-scrape", "--cache"): None,  # off: compat starts every command with ZTB_NO_CACHE=1
     ("schedule-template", "--output"): None,  # printed
+    # ztbkit's own folder by the one rule (core.statedir: ZTB_HOME, STATE_DIRECTORY, <state-dir>/.ztb)
+    ("doctor", "--state-file"): "{ztb_dir}/cronish-state.json",
 }
 #: The environment compat adds for every command it starts (see the module policy).
 CHILD_ENV = {"ZTB_NO_CACHE": "1"}
@@ -214,7 +216,10 @@ def effective_defaults(name: str, command: click.Command, given: Mapping[str, st
     """
     import click
 
+    from ztbkit.core.statedir import ztb_dir
+
     plain: dict[str, str] = {k: v for k, v in given.items() if v}  # what a computed default refers to
+    plain["ztb_dir"] = os.fspath(ztb_dir(None, env))
     out: dict[str, str | None] = {}
     paths = [p for p in command.params if isinstance(p, click.Option) and _is_path_type(p.type) and p.name]
     for param in paths:

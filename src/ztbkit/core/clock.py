@@ -92,3 +92,15 @@ def report_date(text: str | None, *, clock: Clock = SYSTEM_CLOCK, source: str = 
     except ValueError:
         raise UsageError(f"{source}: {text!r} is not a date (expected YYYY-MM-DD)") from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=default_tz())).astimezone(default_tz()).date()
+
+
+def parse_aware(value: object) -> datetime | None:
+    """An aware datetime from ISO text, else None (naive times are refused: their zone is a guess).
+    For ztbkit's own records (scheduler and watch state, the outbox), which always carry a zone."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -35,16 +35,16 @@ def anything_waiting(folder: str | os.PathLike[str]) -> bool:
 def flush_waiting(state_dir: str | os.PathLike[str] | None, say: Say, warn: Say | None = None) -> int:
     """Send what waits (oldest first, within the budget); returns how many are still waiting.
     Outcomes go to ``say``; warnings (already prefixed ``warning:``) to ``warn``, else to ``say``."""
+    warn_line = warn or say
+    folder = ztb_dir(state_dir)
+    if not anything_waiting(folder):
+        return 0  # the idle case: checked before the sending half (requests) is imported
     from ztbkit.core.errors import ZtbError
     from ztbkit.notify.delivery import result_line
     from ztbkit.notify.dispatch import flush
     from ztbkit.notify.outbox import Outbox
     from ztbkit.notify.webhook import Webhook
 
-    warn_line = warn or say
-    folder = ztb_dir(state_dir)
-    if not anything_waiting(folder):
-        return 0
     try:
         outbox = Outbox(folder, warn=lambda m: warn_line(f"warning: {m}"))
         if not outbox.pending():

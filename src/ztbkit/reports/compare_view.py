@@ -190,10 +190,14 @@ def _choose(sessions: Sequence[Session], selected: Sequence[str], tag: str) -> l
 
 def show_compare(artifacts_dir: str = "", *, metric: str = "dsr", sessions: Sequence[str] = (), tag: str = "",
                  interactive: bool = False, curves: dict[str, Any] | None = None,
-                 snapshot: str = "") -> None:  # fmt: skip
+                 snapshot: str = "", lang: str = "") -> None:  # fmt: skip
     """The compare report (see the module docstring). ``sessions``: ids to compare (empty: all);
-    ``tag``: only sessions with this tag (e.g. ``candidate``)."""
+    ``tag``: only sessions with this tag (e.g. ``candidate``). ``lang``: ja or en (empty: ``ZTB_LANG``,
+    else the locale) for the words that are in the catalogue; the compare report's own text is English."""
+    from ztbkit.locale import use_language
     from ztbkit.reports.dashboard_analysis import show_learning_curves
+
+    use_language(lang or None)
 
     check_metric(metric)
     artifacts_dir, tree = load_tree(artifacts_dir, snapshot)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core.clock import parse_aware
 from ztbkit.core.errors import InputFileError
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
@@ -48,14 +49,8 @@ def check_regular(path: Path) -> None:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An aware datetime from ISO text, else None (naive times are refused: their zone is a guess)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    """An aware datetime from the state's ISO text, else None (:func:`ztbkit.core.clock.parse_aware`)."""
+    return parse_aware(value)
 
 
 def entry_problem(entry: Any, now: datetime) -> str | None:

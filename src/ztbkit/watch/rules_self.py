@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core.clock import parse_aware
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
@@ -24,14 +25,7 @@ from ztbkit.watch.findings import Findings
 FAILED = ("failed", "timeout", "error", "interrupted")
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
+_time = parse_aware  # ztbkit's own records carry their zone
 
 
 def own_allowance(period: Any) -> float | None:
