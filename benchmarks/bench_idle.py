@@ -60,7 +60,13 @@ def instructions(argv: list[str], env: dict[str, str], out: Path) -> int:
 
 
 def modules(args: list[str], env: dict[str, str]) -> list[str]:
-    r = subprocess.run([sys.executable, "-c", COUNT_MODULES, *args], env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", COUNT_MODULES, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+    )  # ztb writes UTF-8 to a pipe whatever the locale
     return list(json.loads(r.stderr.strip().splitlines()[-1]))
 
 

@@ -44,7 +44,9 @@ def test_training_stalled_failed_and_finished(
                       "old-fail": {}}, index=index)  # fmt: skip
     cfg = load_config(config(tmp_path, f'[live]\nenabled = false\n[training]\nartifacts_dir = "{root}"\n'
                              "stalled_after_sec = 600\n"), tmp_path)  # fmt: skip
-    clock = FakeClock(NOW)
+    clock = FakeClock(
+        datetime.now(UTC)
+    )  # the files were just written (NOW is from import: minutes ago under xdist)
     evaluate_once(cfg, clock=clock, say=lambda _l: None)
     assert hook_env.titles == []  # the first evaluation learns; old-fail is not news
     clock.advance(700)

@@ -251,6 +251,8 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
                 )
             )
         )
+        if tagged := annotations_block(tree.sessions):  # the user's notes still show on a page with no bill
+            display_items(tagged)
         return
     interactive = widgets_wanted(interactive)
     if interactive and months:
