@@ -114,11 +114,7 @@ def atomic_write_bytes(
     except OSError as exc:
         raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
+        _fill(fd, data, durable)
         os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
         replace_retrying(tmp, target)
     except BaseException as exc:
@@ -154,6 +150,15 @@ def open_folder_nofollow(folder: str | os.PathLike[str], *, shown: str | os.Path
         raise OutputPathError(f"{shown}: cannot write: {exc.strerror or exc}") from None
 
 
+def _fill(fd: int, data: bytes, durable: bool) -> None:
+    """The temporary file's bytes, flushed (and fsync'd when ``durable``); the descriptor is closed."""
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        if durable:
+            os.fsync(fh.fileno())
+
+
 def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
     """A new private ``.NAME.xxxxxxxx.tmp`` in the open folder: (fd, its name)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -175,11 +180,7 @@ def _write_at(target: Path, data: bytes, *, durable: bool, mode: int) -> None:
         except OSError as exc:
             raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                if durable:
-                    os.fsync(fh.fileno())
+            _fill(fd, data, durable)
             os.chmod(tmp, mode, dir_fd=dir_fd)
             replace_retrying(tmp, target.name, dir_fd=dir_fd, shown=target)
         except BaseException as exc:
