@@ -62,7 +62,7 @@ def _outbox(state_dir: Path) -> Any:
     try:
         return Outbox(ztb_dir(state_dir), warn=_warn)
     except OutboxError as exc:
-        _warn(f"{exc}; alerts are sent without a safety net")
+        _warn(_("{problem}; alerts are sent without a safety net").format(problem=exc))
         return None
 
 
@@ -73,7 +73,11 @@ def _echo_flushed(flushed: Sequence[tuple[dict[str, Any], Any]]) -> None:
     for entry, result in flushed:
         hook = Webhook(entry["url"], entry.get("service", "slack"), entry.get("source", "outbox"))
         _say(
-            f"outbox {entry.get('id', '?')[:8]} ({entry.get('created_at', '?')}): {result_line(result, hook)}"
+            _("outbox {id} ({created}): {result}").format(
+                id=entry.get("id", "?")[:8],
+                created=entry.get("created_at", "?"),
+                result=result_line(result, hook),
+            )
         )
 
 
@@ -143,12 +147,12 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
                                   key=key, on_delivered=_keep_status_ids(state_dir))  # fmt: skip
         _echo_flushed(report.flushed)
         if report.result.delivered:
-            _say(f"edited status message {message_id} via {hook.redacted}")
+            _say(_("edited status message {id} via {url}").format(id=message_id, url=hook.redacted))
             return
         if report.result.http_status != 404:
             _say(result_line(report.result, hook, kept=report.queued))
             sys.exit(1)
-        _say(f"status message {message_id} is gone; posting a new one", err=True)
+        _say(_("status message {id} is gone; posting a new one").format(id=message_id), err=True)
     report = send_with_outbox(hook, payload, outbox, params={"wait": "true"}, key=key,
                               on_delivered=_keep_status_ids(state_dir))  # fmt: skip
     _echo_flushed(report.flushed)
@@ -158,10 +162,14 @@ def _edit_status(hook: Any, payload: dict[str, Any], state_dir: Path) -> None:
         try:
             save_message_id(state_dir, hook.url, str(new_id))
         except OSError as exc:  # read-only/full: the post went out; the next run posts a new one
-            _warn(f"cannot keep the status message id in {state_dir} ({exc.strerror or exc}); "
-                  "the next --edit run posts a new message")  # fmt: skip
+            _warn(_("cannot keep the status message id in {folder} ({reason}); the next --edit run posts a "
+                    "new message").format(folder=state_dir, reason=exc.strerror or exc))  # fmt: skip
             return
-        _say(f"posted status message {new_id} via {hook.redacted}; later runs with --edit update it")
+        _say(
+            _("posted status message {id} via {url}; later runs with --edit update it").format(
+                id=new_id, url=hook.redacted
+            )
+        )
         return
     _say(result_line(result, hook, kept=report.queued))
     sys.exit(0 if result.delivered else 1)
@@ -199,10 +207,9 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
     from ztbkit.notify.gate_alert import dashboard_link, gates_alert, read_gates
 
     if not artifacts_dir.is_dir():  # run from the wrong folder: no gates were looked at, so no SKIP
-        what = "is not a folder" if artifacts_dir.exists() else "does not exist"
-        raise ArtifactsNotFoundError(
-            f"artifacts folder {str(artifacts_dir)!r} {what} (set it with --artifacts-dir)"
-        )
+        what = (_("artifacts folder {path} is not a folder (set it with --artifacts-dir)") if artifacts_dir.exists()
+                else _("artifacts folder {path} does not exist (set it with --artifacts-dir)"))  # fmt: skip
+        raise ArtifactsNotFoundError(what.format(path=repr(str(artifacts_dir))))
     check = read_gates(artifacts_dir, correlation_id)
     try:
         warn_issues(check.issues, verbose)
@@ -230,8 +237,8 @@ def gates_alert_cmd(correlation_id: str, artifacts_dir: Path, webhook: str | Non
             n=len(failed), level=alert.level, names=safe_repr(names)
         )
     )  # names cannot forge lines
-    prepared = _prepare(alert, discord_webhook, webhook, dry_run, "gates failed but no webhook is configured "
-                        "(--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)", 1)  # fmt: skip
+    prepared = _prepare(alert, discord_webhook, webhook, dry_run, _("gates failed but no webhook is configured "
+                        "(--discord-webhook, ZTB_DISCORD_WEBHOOK, --webhook or SLACK_WEBHOOK_URL)"), 1)  # fmt: skip
     if prepared is not None:
         _send_and_exit(*prepared, state_dir)
 
@@ -266,15 +273,15 @@ def live_status(webhook_url: str | None, state_dir: Path, discord_webhook: str |
     except OSError:
         _silence(sys.stderr)
     alert = status_alert(live, state_dir, now=SYSTEM_CLOCK.now())
-    prepared = _prepare(alert, discord_webhook, webhook_url, dry_run, "no webhook: pass WEBHOOK_URL or "
-                        "--discord-webhook, or set ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL", 2)  # fmt: skip
+    prepared = _prepare(alert, discord_webhook, webhook_url, dry_run, _("no webhook: pass WEBHOOK_URL or "
+                        "--discord-webhook, or set ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL"), 2)  # fmt: skip
     if prepared is None:
         return
     hook, payload = prepared
     if not edit:
         _send_and_exit(hook, payload, state_dir)
     if hook.service != "discord":
-        fail("--edit needs a Discord webhook (Slack incoming webhooks cannot edit a message)")
+        fail(_("--edit needs a Discord webhook (Slack incoming webhooks cannot edit a message)"))
     _edit_status(hook, payload, state_dir)
 
 
@@ -304,20 +311,24 @@ def notify(flush_outbox: bool, check: bool, state_dir: Path) -> None:
     if outbox is None:
         from ztbkit.core.statedir import ztb_dir
 
-        fail(f"{ztb_dir(state_dir)}: the outbox folder cannot be used")
+        fail(_("{folder}: the outbox folder cannot be used").format(folder=ztb_dir(state_dir)))
     if not flush_outbox:
         outbox.merge()
         waiting = outbox.pending()
-        _say(f"{len(waiting)} alert(s) waiting in {outbox.path}")
+        _say(_("{n} alert(s) waiting in {path}").format(n=len(waiting), path=outbox.path))
         if outbox.dead_path.is_file():
             with outbox.dead_path.open("rb") as fh:
                 dead = sum(1 for line in fh if line.strip())
-            _say(f"{dead} alert(s) refused for good in {outbox.dead_path}")
+            _say(_("{n} alert(s) refused for good in {path}").format(n=dead, path=outbox.dead_path))
         return
     from ztbkit.notify.dispatch import flush
 
     flushed = flush(outbox, on_delivered=_keep_status_ids(state_dir), send_unrecordable=True)
     _echo_flushed(flushed)
     left = len(outbox.pending())
-    _say(f"{sum(r.delivered for _e, r in flushed)} delivered, {left} still waiting in {outbox.path}")
+    _say(
+        _("{delivered} delivered, {left} still waiting in {path}").format(
+            delivered=sum(r.delivered for _e, r in flushed), left=left, path=outbox.path
+        )
+    )
     sys.exit(0 if left == 0 and all(r.delivered for _e, r in flushed) else 1)

@@ -19,6 +19,7 @@ from ztbkit.cli.base import (
     fail,
     warn_issues,
 )
+from ztbkit.locale import _
 
 
 @cli.command("schedule-template")
@@ -42,17 +43,17 @@ def schedule_template(list_: bool, name: str | None, output: Path | None) -> Non
     from ztbkit.schedule.templates import TEMPLATES, template_json
 
     if list_ == (name is not None):
-        fail("give exactly one of --list or --template NAME")
+        fail(_("give exactly one of --list or --template NAME"))
     if list_:
         for t in TEMPLATES.values():
-            click.echo(f"{t.name:<15} {t.cron:<12} {t.description}")
+            click.echo(f"{t.name:<15} {t.cron:<12} {_(t.description)}")
         return
     text = json.dumps(template_json(name or ""), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
     else:
         atomic_write_text(output, text)
-        click.echo(f"wrote {output}")
+        click.echo(_("wrote {path}").format(path=output))
 
 
 @cli.command()
@@ -163,8 +164,8 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
     chosen = [o for o, v in (("--interval-sec", interval_sec), ("--cron", cron_expr), ("--template", template_name),
                              ("--config", config)) if v is not None]  # fmt: skip
     if len(chosen) != 1:
-        fail("give exactly one of --interval-sec, --cron, --template or --config"
-             + (f" (got {', '.join(chosen)})" if chosen else ""))  # fmt: skip
+        fail(_("give exactly one of --interval-sec, --cron, --template or --config")
+             + (_(" (got {options})").format(options=", ".join(chosen)) if chosen else ""))  # fmt: skip
     if config is not None:
         jobs = load_jobs(config, command, timezone=timezone, timeout_sec=timeout_sec, shell=shell)
     else:
@@ -172,7 +173,9 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
         if template_name is not None and not command:
             cmd = get_template(template_name).command
         if not cmd:
-            fail("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
+            fail(
+                _("COMMAND is required (put it after --, e.g. ztb cronish --cron '0 9 * * *' -- ztb nightly)")
+            )
         job_cron = get_template(template_name).cron if template_name else cron_expr
         if timeout_sec is None and template_name is not None:
             timeout_sec = get_template(template_name).timeout_sec
@@ -184,7 +187,7 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
 
         click.echo(
             f"{SYSTEM_CLOCK.now().astimezone(default_tz()):%Y-%m-%d %H:%M:%S} {line}",
-            err=line.startswith("warning"),
+            err=line.startswith("warning: "),
         )
 
     from ztbkit.core.statedir import scheduler_state_file, ztb_dir
@@ -198,7 +201,10 @@ def cronish(command: tuple[str, ...], interval_sec: float | None, cron_expr: str
         from ztbkit.schedule.failures import heartbeat_pings
 
         if not heartbeat_url.strip().startswith(("http://", "https://")):
-            fail(f"--heartbeat-url: expected an http(s) URL, got {redact(heartbeat_url)}")
+            fail(
+                "--heartbeat-url: "
+                + _("expected an http(s) URL, got {value}").format(value=redact(heartbeat_url))
+            )
         on_start, on_success, on_fail_ping = heartbeat_pings(heartbeat_url.strip(), say)
         alert = on_failure
 

@@ -10,6 +10,7 @@ import click
 
 from ztbkit.cli.base import STATE_DIR_OPT, cli, fail
 from ztbkit.core.statedir import ztb_dir
+from ztbkit.locale import _
 
 CONFIG_OPT = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default=None, envvar="ZTB_WATCH_CONFIG",
@@ -22,7 +23,7 @@ def _say(line: str) -> None:
     from ztbkit.core.ids import safe_repr
 
     with contextlib.suppress(OSError):  # the reader of our output went away: the evaluation goes on
-        click.echo(safe_repr(line), err=line.startswith("warning"))
+        click.echo(safe_repr(line), err=line.startswith("warning: "))
 
 
 @cli.command()
@@ -56,8 +57,8 @@ def watch(config_path: Path | None, state_dir: Path, once: bool, interval_sec: f
 
     cfg = load_config(config_path, state_dir)
     if not dry_run and route(cfg, "urgent") is None:
-        fail("no webhook to send alerts to: set [routes] urgent in --config, ZTB_DISCORD_WEBHOOK or "
-             "SLACK_WEBHOOK_URL (or use --dry-run)")  # fmt: skip
+        fail(_("no webhook to send alerts to: set [routes] urgent in --config, ZTB_DISCORD_WEBHOOK or "
+               "SLACK_WEBHOOK_URL (or use --dry-run)"))  # fmt: skip
     if once:
         sys.exit(evaluate_once(cfg, say=_say, dry_run=dry_run, interval_sec=None).exit_code)
     sys.exit(watch_loop(cfg, interval_sec, say=_say, dry_run=dry_run))
@@ -91,7 +92,11 @@ def silence_add(matcher: str, duration: str, comment: str, state_dir: Path) -> N
     now = SYSTEM_CLOCK.now()
     s = add_silence(ztb_dir(state_dir), matcher, parse_duration(duration), comment, now)
     ends = datetime_jst(s.ends, default_tz())
-    _say(f"silence {s.id}: {s.matcher} until {ends} (ztb silence expire {s.id} ends it sooner)")
+    _say(
+        _("silence {id}: {matcher} until {ends} (ztb silence expire {id} ends it sooner)").format(
+            id=s.id, matcher=s.matcher, ends=ends
+        )
+    )
 
 
 @silence.command("list")
@@ -105,10 +110,11 @@ def silence_list(state_dir: Path, show_all: bool) -> None:
     now = SYSTEM_CLOCK.now()
     shown = [s for s in load_silences(ztb_dir(state_dir)) if show_all or s.active(now)]
     for s in shown:
-        state = "active" if s.active(now) else "ended"
-        _say(f"{s.id}  {s.matcher:<40} {state:<6} until {datetime_jst(s.ends, default_tz())}  {s.comment}")
+        state = _("active") if s.active(now) else _("ended")
+        until = _("until {ends}").format(ends=datetime_jst(s.ends, default_tz()))
+        _say(f"{s.id}  {s.matcher:<40} {_pad(state, 6)} {until}  {s.comment}")
     if not shown:
-        _say("no active silences")
+        _say(_("no active silences"))
 
 
 @silence.command("expire")
@@ -120,7 +126,15 @@ def silence_expire(silence_id: str, state_dir: Path) -> None:
     from ztbkit.watch.silences import expire_silence
 
     s = expire_silence(ztb_dir(state_dir), silence_id, SYSTEM_CLOCK.now())
-    _say(f"silence {s.id} ({s.matcher}) expired")
+    _say(_("silence {id} ({matcher}) expired").format(id=s.id, matcher=s.matcher))
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a kanji takes two), so the list's columns line up."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
 
 
 def datetime_jst(iso: str, tz: object) -> str:
@@ -176,11 +190,11 @@ def digest(
         )
         return
     if hook is None:
-        fail("no webhook to send the digest to: set [routes] info in --config, ZTB_DISCORD_WEBHOOK or "
-             "SLACK_WEBHOOK_URL (or use --dry-run)", 1)  # fmt: skip
+        fail(_("no webhook to send the digest to: set [routes] info in --config, ZTB_DISCORD_WEBHOOK or "
+               "SLACK_WEBHOOK_URL (or use --dry-run)"), 1)  # fmt: skip
     from ztbkit.notify import Outbox, send_with_outbox
     from ztbkit.notify.delivery import result_line
 
     report = send_with_outbox(hook, payload_for(hook.service, alert), Outbox(cfg.ztb_dir))
-    _say(f"digest: {result_line(report.result, hook)}")
+    _say(_("digest: {result}").format(result=result_line(report.result, hook)))
     sys.exit(0 if report.result.delivered else 1)

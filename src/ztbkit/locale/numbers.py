@@ -10,6 +10,8 @@ Policy:
   (one decimal), the exact ``¥1,234`` below; English always gets the exact form.
 * Dates are days in Asia/Tokyo: ``2025/10/31(金)`` in Japanese, ``2025-10-31 (Fri)`` in English;
   :func:`report_day` keeps the plain ISO ``2025-10-31`` in English (what pages always showed).
+* Months are keyed ``2025-10`` wherever a machine reads them; :func:`month_label` shows one as
+  ``2025年10月`` in Japanese (CLDR ``yMMMM``) and as the key in English.
 * :func:`amount` is a total as a reader takes it in: ``¥55,908`` in English, ``¥55,908（5.6万円）`` in
   Japanese from ¥10,000 up.
 * Babel is imported at the first call, never when this module is imported.
@@ -81,6 +83,23 @@ def report_day(value: date, lang: str | None = None) -> str:
     """A day label on a page: ``2025/10/31(金)`` in Japanese, the ISO ``2025-10-31`` in English."""
     chosen = lang or current_language()
     return day(value, chosen) if chosen == "ja" else value.isoformat()
+
+
+def month_label(key: str, lang: str | None = None) -> str:
+    """A month as people read it, from its machine key ``2025-10`` (kept in CSV/JSON and as the page's
+    choice): ``2025年10月`` in Japanese (CLDR's ``yMMMM`` skeleton, so Babel writes it, not a hand-made
+    pattern), the key itself in English (what pages always showed). A key that is not ``YYYY-MM``
+    (a hand-typed one) is shown as given."""
+    from babel.dates import format_skeleton
+
+    chosen = lang or current_language()
+    try:
+        first = date(int(key[:4]), int(key[5:7]), 1) if len(key) == 7 and key[4] == "-" else None
+    except ValueError:
+        first = None
+    if chosen != "ja" or first is None:
+        return key
+    return str(format_skeleton("yMMMM", first, locale=BABEL_LOCALE[chosen]))
 
 
 def amount(value: float, lang: str | None = None) -> str:

@@ -51,6 +51,7 @@ def payload_for(service: str, alert: Alert) -> dict[str, Any]:
 def check_configuration(env: Any = None) -> tuple[bool, str]:
     """Validate the webhook configuration without posting: (ok, one-line reason, URL redacted)."""
     from ztbkit.core.errors import UsageError
+    from ztbkit.locale import _
     from ztbkit.notify import discord
     from ztbkit.notify.alert import Alert
     from ztbkit.notify.webhook import resolve_webhook
@@ -60,14 +61,18 @@ def check_configuration(env: Any = None) -> tuple[bool, str]:
     except UsageError as exc:
         return False, str(exc)
     if hook is None:
-        return False, "no webhook configured (ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL)"
+        return False, _("no webhook configured (ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL)")
     payload = payload_for(
-        hook.service, Alert("ztbkit configuration check", "INFO", "dry run: nothing is posted")
+        hook.service, Alert(_("ztbkit configuration check"), "INFO", _("dry run: nothing is posted"))
     )
     problems = discord.check_limits(payload) if hook.service == "discord" else []
     if problems:
-        return False, f"{hook.service} payload invalid: {'; '.join(problems)}"
-    return True, f"{hook.service} webhook from {hook.source}: {hook.redacted}"
+        return False, _("{service} payload invalid: {problems}").format(
+            service=hook.service, problems="; ".join(problems)
+        )
+    return True, _("{service} webhook from {source}: {url}").format(
+        service=hook.service, source=hook.source, url=hook.redacted
+    )
 
 
 __all__ = [

@@ -195,7 +195,7 @@ def deliver(
         if n < policy.max_retries:
             wait = min(policy.max_wait, max(wait_hint or 0.0, policy.backoff * 2**n))
             if wait + MIN_ATTEMPT > budget.left():
-                detail += "; no time left in this run's delivery budget to retry"
+                detail += _("; no time left in this run's delivery budget to retry")
                 break
             wait_for(wait)
     return DeliveryResult(WILL_RETRY, tries, status, detail)
@@ -206,8 +206,13 @@ def result_line(result: DeliveryResult, webhook: Webhook, *, kept: bool = True) 
     outbox (it could not be written there), so a failure that would be retried is said as LOST."""
     if result.status == WILL_RETRY and not kept:
         tail = f" ({scrub(result.detail, webhook.url)})" if result.detail else ""
-        return (f"LOST: not delivered to {webhook.service} {webhook.redacted} after {result.attempts} attempt(s)"
-                f" and not kept (the outbox could not be written){tail}")  # fmt: skip
+        return (
+            _(
+                "LOST: not delivered to {service} {url} after {n} attempt(s) and not kept (the outbox "
+                "could not be written)"
+            ).format(service=webhook.service, url=webhook.redacted, n=result.attempts)
+            + tail
+        )
     what = {
         DELIVERED: _("delivered to {service} {url} after {n} attempt(s)"),
         PERMANENT: _("failed permanently to {service} {url} after {n} attempt(s)"),

@@ -22,6 +22,7 @@ from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import ZtbError
+from ztbkit.locale import _
 from ztbkit.notify.delivery import (
     MIN_ATTEMPT,
     WILL_RETRY,
@@ -71,9 +72,9 @@ def flush(
     outbox.merge()
     frozen = not send_unrecordable and outbox.read_only()
     if frozen and (waiting := [e for e in outbox.pending() if e["id"] not in held]):
-        outbox.warn(f"{len(waiting)} alert(s) waiting in {outbox.dir} are not sent: the folder is read-only, so "
-                    "they could not be marked sent and would go out on every run (make it writable, or run "
-                    "`ztb notify --flush-outbox`)")  # fmt: skip
+        outbox.warn(_("{n} alert(s) waiting in {folder} are not sent: the folder is read-only, so they could "
+                      "not be marked sent and would go out on every run (make it writable, or run "
+                      "`ztb notify --flush-outbox`)").format(n=len(waiting), folder=outbox.dir))  # fmt: skip
     results: Flushed = []
     tried: set[str] = set()  # one attempt sequence per alert id per run
     stalled: set[str] = set()  # webhooks that failed for now: their later alerts wait
@@ -97,8 +98,9 @@ def flush(
             try:
                 outbox.record(fresh, result.status, result.attempts, result.detail, result.http_status)
             except OSError as exc:  # a full or read-only disk: the send stands, the next flush may repeat it
-                outbox.warn(f"{outbox.spool}: cannot record the outcome of alert {fresh['id'][:8]} "
-                            f"({exc.strerror or exc}); a later flush may send it again")  # fmt: skip
+                outbox.warn(_("{folder}: cannot record the outcome of alert {id} ({reason}); a later flush may "
+                              "send it again").format(folder=outbox.spool, id=fresh["id"][:8],
+                                                      reason=exc.strerror or exc))  # fmt: skip
             if result.status == WILL_RETRY:
                 stalled.add(fresh["url"])
             else:
@@ -135,7 +137,7 @@ def send_with_outbox(
             policy = Policy.from_env()
         except ZtbError as exc:
             if outbox is not None:
-                outbox.warn(f"{exc}; using the defaults")
+                outbox.warn(_("{problem}; using the defaults").format(problem=exc))
             policy = Policy()
     budget = Budget(policy.budget, clock)
     if outbox is None:
@@ -150,15 +152,19 @@ def send_with_outbox(
             outbox.enqueue(webhook, payload, method=method, suffix=suffix, params=params, key=key,
                            entry_id=entry_id)  # fmt: skip
         except (OSError, ZtbError) as exc:
-            outbox.warn(f"cannot queue the alert in {outbox.spool} ({exc}); sending it without a safety net")
+            outbox.warn(
+                _("cannot queue the alert in {folder} ({reason}); sending it without a safety net").format(
+                    folder=outbox.spool, reason=exc
+                )
+            )
             return send_with_outbox(webhook, payload, None, method=method, suffix=suffix, params=params,
                                     sleep=sleep, policy=policy, clock=clock)  # fmt: skip
         results = flush(outbox, sleep=sleep, policy=policy, clock=clock, budget=budget, held={entry_id},
                         on_delivered=on_delivered)  # fmt: skip
     own = next((r for e, r in results if e["id"] == entry_id), None)
     if own is None:
-        why = ("waits behind an older alert to the same webhook that could not be delivered"
-               if budget.left() >= MIN_ATTEMPT else "no time left in this run's delivery budget")  # fmt: skip
+        why = (_("waits behind an older alert to the same webhook that could not be delivered")
+               if budget.left() >= MIN_ATTEMPT else _("no time left in this run's delivery budget"))  # fmt: skip
         own = DeliveryResult(WILL_RETRY, 0, None, why)
     others = [(e, r) for e, r in results if e["id"] != entry_id]
     return SendReport(own, others, own.status == WILL_RETRY)

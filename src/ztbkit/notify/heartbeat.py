@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ztbkit.locale import _
 from ztbkit.notify.webhook import redact, scrub
 
 DEFAULT_TIMEOUT = 10.0
@@ -83,7 +84,7 @@ def ping(url: str, suffix: str = "", *, timeout: float = DEFAULT_TIMEOUT) -> Pin
     """One GET to the heartbeat URL (+ ``/start`` or ``/fail``); never raises for network trouble."""
     target = ping_url(url, suffix)
     if urlsplit(target).scheme not in ("http", "https"):
-        return PingResult(False, None, f"heartbeat {redact(target)}: not an http(s) URL")
+        return PingResult(False, None, _("heartbeat {url}: not an http(s) URL").format(url=redact(target)))
     out: list[PingResult] = []
     conns: list[Any] = []
     # A thread with a deadline bounds the whole exchange: socket timeouts alone restart with every byte.
@@ -98,9 +99,11 @@ def ping(url: str, suffix: str = "", *, timeout: float = DEFAULT_TIMEOUT) -> Pin
             with contextlib.suppress(OSError, AttributeError):
                 conn.sock.shutdown(socket.SHUT_RDWR)
         worker.join(1.0)
-    what = f"heartbeat{'/' + suffix if suffix else ''} to {redact(target)}"
+    what = _("heartbeat{suffix} to {url}").format(suffix="/" + suffix if suffix else "", url=redact(target))
     if timed_out or not out:  # what the cut thread adds afterwards (a reset) is not the answer
-        return PingResult(False, None, f"{what}: no answer within {timeout:g} s (not retried)")
+        return PingResult(False, None, _("{what}: no answer within {seconds} s (not retried)").format(
+            what=what, seconds=f"{timeout:g}"))  # fmt: skip
     result = out[0]
-    verdict = "sent" if result.ok else "failed"
-    return PingResult(result.ok, result.status, f"{what}: {verdict} ({result.detail})")
+    # "sent" only for a 2xx answer: anything else (a redirect, a 404, a reset) is "failed".
+    verdict = _("{what}: sent ({detail})") if result.ok else _("{what}: failed ({detail})")
+    return PingResult(result.ok, result.status, verdict.format(what=what, detail=result.detail))

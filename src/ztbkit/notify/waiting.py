@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 
 from ztbkit.core.statedir import ztb_dir
+from ztbkit.locale import _
 from ztbkit.notify.outbox import OUTBOX_FILE, SPOOL_DIR
 
 Say = Callable[[str], None]
@@ -52,12 +53,22 @@ def flush_waiting(state_dir: str | os.PathLike[str] | None, say: Say, warn: Say 
         flushed = flush(outbox)
         left = len(outbox.pending())
     except (OSError, ZtbError) as exc:
-        warn_line(f"warning: {folder}: cannot flush the outbox ({exc})")
+        warn_line(
+            "warning: " + _("{folder}: cannot flush the outbox ({reason})").format(folder=folder, reason=exc)
+        )
         return -1
     for entry, result in flushed:
         hook = Webhook(entry["url"], entry.get("service", "slack"), entry.get("source", "outbox"))
         say(
-            f"outbox {entry.get('id', '?')[:8]} ({entry.get('created_at', '?')}): {result_line(result, hook)}"
+            _("outbox {id} ({created}): {result}").format(
+                id=entry.get("id", "?")[:8],
+                created=entry.get("created_at", "?"),
+                result=result_line(result, hook),
+            )
         )
-    say(f"outbox: {sum(r.delivered for _, r in flushed)} delivered, {left} still waiting in {outbox.path}")
+    say(
+        _("outbox: {delivered} delivered, {left} still waiting in {path}").format(
+            delivered=sum(r.delivered for _e, r in flushed), left=left, path=outbox.path
+        )
+    )
     return left

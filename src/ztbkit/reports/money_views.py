@@ -11,7 +11,7 @@ from ztbkit.core.formatting import md_escape, yen
 from ztbkit.data.session import Session
 from ztbkit.locale import N_, _, use_language
 from ztbkit.locale.fonts import chart_fonts, yen_axis
-from ztbkit.locale.numbers import report_day
+from ztbkit.locale.numbers import month_label, report_day
 from ztbkit.money.budget import budget_markdown, budget_runs, rollup
 from ztbkit.money.costs import resolve_rates
 from ztbkit.money.energy import run_energy
@@ -196,8 +196,9 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         bill = tariff_obj.bill(kwh)
         lines = [(ln.label, ln.jpy) for ln in bill.lines]
         est_note = _(", {kwh} estimated").format(kwh=f"{estimated:.1f}") if estimated else ""
+        shown_month = month_label(selected_month or "")
         title = _("{month}: {kwh} kWh{estimated} → {total} ({tariff})").format(
-            month=selected_month, kwh=f"{kwh:.1f}", estimated=est_note, total=yen(bill.total_jpy),
+            month=shown_month, kwh=f"{kwh:.1f}", estimated=est_note, total=yen(bill.total_jpy),
             tariff=tariff_name)  # fmt: skip
         runs = {r.session_id: r for r in budget_runs(in_month)}
         starts = {s.session_id: s.start_time for s in in_month}
@@ -218,17 +219,17 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         est_kwh = (_(", of which {kwh} kWh estimated (GPU-hours × board power)").format(kwh=f"{estimated:.2f}")
                    if estimated else "")  # fmt: skip
         notes = [_("{n} priced run(s) started in {month}: {kwh} kWh{estimated}").format(
-            n=len(in_month), month=selected_month, kwh=f"{kwh:.2f}", estimated=est_kwh)]  # fmt: skip
+            n=len(in_month), month=shown_month, kwh=f"{kwh:.2f}", estimated=est_kwh)]  # fmt: skip
         if unknown:
             notes.append(_("energy unknown (not in the kWh sum): {ids}").format(ids=", ".join(unknown)))
         if undated:
             notes.append(_("{n} priced run(s) without a start time are in no month").format(n=undated))
         notes.append(_("This is the electricity actually paid (kWh × the tariff), out of pocket."))
         display_items(
-            heading(_("Training electricity, {month}").format(month=selected_month), 2),
+            heading(_("Training electricity, {month}").format(month=shown_month), 2),
             note(_("; ").join(notes)),
             _tier_figure(lines, bill.base_fee_jpy, title),
-            heading(_("Cost per 1M steps, {month}").format(month=selected_month), 2),
+            heading(_("Cost per 1M steps, {month}").format(month=shown_month), 2),
             _per_million_steps_figure(points),
             Block(markdown_to_html(head + md_rows), head + md_rows),
         )
@@ -259,7 +260,11 @@ def show_cost(artifacts_dir: str = "", *, tariff: str = "jp_residential_tiered",
         import ipywidgets as widgets
 
         interact(
-            {"selected_month": widgets.Dropdown(options=months, value=chosen_month, description=_("Month"))},
+            {
+                "selected_month": widgets.Dropdown(
+                    options=[(month_label(m), m) for m in months], value=chosen_month, description=_("Month")
+                )
+            },
             render,
         )
     else:

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from ztbkit.schedule.job import Job, RunRecord
 
 Say = Callable[[str], None]
-#: A failed run's status words (RunRecord.status), for the catalogue: the alert shows them translated.
-STATUS_WORDS = (N_("failed"), N_("timeout"), N_("cancelled"), N_("error"))
+#: A run's status words (RunRecord.status), for the catalogue: the alert and the runner's lines show
+#: them translated; the state file keeps the English word.
+STATUS_WORDS = (N_("failed"), N_("timeout"), N_("cancelled"), N_("error"), N_("ok"), N_("interrupted"))
 
 
 def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
@@ -35,7 +36,7 @@ def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
     try:
         hook = resolve_webhook()
     except UsageError as exc:
-        say(f"warning: failures will not be pushed: {exc}")
+        say("warning: " + _("failures will not be pushed: {problem}").format(problem=exc))
         return None
     if hook is None:
         return None
@@ -47,7 +48,7 @@ def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
         try:
             outbox: Outbox | None = Outbox(state_dir, warn=lambda m: say(f"warning: {m}"))
         except OutboxError as exc:
-            say(f"warning: {exc}; sending the alert without the outbox")
+            say("warning: " + _("{problem}; sending the alert without the outbox").format(problem=exc))
             outbox = None
         report = send_with_outbox(hook, payload_for(hook.service, alert), outbox)
         return result_line(report.result, hook, kept=report.queued)
@@ -72,7 +73,8 @@ def failure_notifier(
                                         if record.exit_code is not None else _(record.status)),
                       (Field(_("Slot"), record.slot.isoformat(), True), Field(_("Log"), log, True)),
                       footer="ztb cronish", timestamp=record.finished)  # fmt: skip
-        say(f"{job.name}: {'cancel' if record.status == 'cancelled' else 'failure'} alert {send(alert)}")
+        said = _("cancel alert {result}") if record.status == "cancelled" else _("failure alert {result}")
+        say(f"{job.name}: " + said.format(result=send(alert)))
 
     return push
 
@@ -87,7 +89,8 @@ def notice_notifier(
     from ztbkit.notify import Alert
 
     def push(title: str, detail: str) -> None:
-        say(f"alert {send(Alert(title, 'WARN', detail, (), footer='ztb cronish', timestamp=now()))}")
+        result = send(Alert(title, "WARN", detail, (), footer="ztb cronish", timestamp=now()))
+        say(_("alert {result}").format(result=result))
 
     return push
 

@@ -59,6 +59,7 @@ from ztbkit.core.proc import (
     kill_tree,
     start_time,
 )
+from ztbkit.locale import _
 from ztbkit.schedule.failures import failure_notifier
 from ztbkit.schedule.job import Job, RunRecord, load_jobs
 from ztbkit.schedule.logs import LOG_MAX_BYTES, CappedLog
@@ -97,10 +98,10 @@ class Runner:
 
     def __post_init__(self) -> None:
         if self.max_catchup < 0 or self.catchup_cooldown < 0:
-            raise UsageError("--max-catchup and --catchup-cooldown-sec must not be negative")
+            raise UsageError(_("--max-catchup and --catchup-cooldown-sec must not be negative"))
         names = [j.name for j in self.jobs]
         if len(set(names)) != len(names):
-            raise UsageError(f"job names must be unique, got {', '.join(names)}")
+            raise UsageError(_("job names must be unique, got {names}").format(names=", ".join(names)))
         self.state = StateStore(self.state_file, self.say)
         self.lock_dir = self.state_file.parent / "locks"
         self._once = False
@@ -112,12 +113,16 @@ class Runner:
     # -- control
     def request_stop(self, reason: str) -> None:
         if not self._stop.is_set():
-            self.say(f"stopping: {reason}")
+            self.say(_("stopping: {reason}").format(reason=reason))
         self._stop.set()
+
+    def _tell(self, job: Job, text: str, **values: Any) -> None:
+        """Say ``text`` (a translated message) about ``job``, its placeholders filled from ``values``."""
+        self.say(f"{job.name}: " + text.format(**values))
 
     def stopping(self) -> bool:
         if self.stop_file is not None and not self._stop.is_set() and os.path.lexists(self.stop_file):
-            self.request_stop(f"kill file {self.stop_file} found")
+            self.request_stop(_("kill file {path} found").format(path=self.stop_file))
         return self._stop.is_set()
 
     def _install_signals(self) -> dict[int, Any]:
@@ -180,12 +185,13 @@ class Runner:
             target = now + timedelta(seconds=1)  # already due, so waiting for it would not wait at all)
         elif target != self._told_idle:
             self._told_idle = target
-            self.say(f"idle until {target.isoformat()} (pid {os.getpid()})")
+            self.say(_("idle until {when} (pid {pid})").format(when=target.isoformat(), pid=os.getpid()))
         before = now
         while not self.stopping():
             now = self.clock.now()  # re-read: sleeps are not trusted
             if now < before - timedelta(seconds=2):
-                self.say(f"the clock went back by {(before - now).total_seconds():.0f} s; re-planning")
+                back = f"{(before - now).total_seconds():.0f}"
+                self.say(_("the clock went back by {s} s; re-planning").format(s=back))
                 return
             before = now
             left = (target - now).total_seconds()
@@ -217,11 +223,10 @@ class Runner:
         last = self.state.last_slot(job.name, now)
         if last is not None and last > now and (job.name, last) not in self._told_behind:
             self._told_behind.add((job.name, last))
-            how = (
-                "resuming the interval from now" if job.interval_sec else "waiting for the next slot after it"
-            )
-            self.say(f"{job.name}: the clock ({now.isoformat()}) is behind the last run's slot "
-                     f"{last.isoformat()}; {how}")  # fmt: skip
+            how = (_("resuming the interval from now") if job.interval_sec
+                   else _("waiting for the next slot after it"))  # fmt: skip
+            self._tell(job, _("the clock ({now}) is behind the last run's slot {slot}; {how}"), now=now.isoformat(),
+                       slot=last.isoformat(), how=how)  # fmt: skip
         reference, missed, due, skipped = self._plan(job, now, last)
         todo = missed + due
         if not todo and not skipped and reference == last:
@@ -229,11 +234,11 @@ class Runner:
         lock = JobLock(self.lock_dir, job.name)
         if not lock.try_acquire():
             holder = lock.holder() or {}
-            pid = holder.get("runner_pid", "not recorded yet")
+            pid = holder.get("runner_pid", _("not recorded yet"))
             key = (job.name, todo[-1].isoformat() if todo else "")
             if key not in self._told_locked:
                 self._told_locked.add(key)
-                self.say(f"{job.name}: skipped: another runner (pid {pid}) holds its lock")
+                self._tell(job, _("skipped: another runner (pid {pid}) holds its lock"), pid=pid)
             self._retry_soon = True
             return
         try:
@@ -249,18 +254,18 @@ class Runner:
         if not holder:
             return
         pid, jpid, jstart = holder.get("runner_pid"), holder.get("job_pid"), holder.get("job_start")
-        note = f"{job.name}: runner pid {pid} died holding the lock"
+        note = f"{job.name}: " + _("runner pid {pid} died holding the lock").format(pid=pid)
         if isinstance(jpid, int) and isinstance(jstart, int | float):
             killed = kill_recorded_group(jpid, float(jstart)) + kill_recorded(holder.get("descendants"))
-            note += (
-                f"; killed its job's processes {killed}" if killed else f"; its job (pid {jpid}) had ended"
-            )
+            note += (_("; killed its job's processes {pids}").format(pids=killed) if killed
+                     else _("; its job (pid {pid}) had ended").format(pid=jpid))  # fmt: skip
         self.say(note)
         now = self.clock.now()
 
         def interrupted(entry: dict[str, Any]) -> None:
             if entry.get("status") == "running":
-                entry.update(status="interrupted", detail=f"runner pid {pid} died during the run")
+                why = _("runner pid {pid} died during the run").format(pid=pid)
+                entry.update(status="interrupted", detail=why)
 
         self.state.update(job.name, now, interrupted)
 
@@ -270,17 +275,18 @@ class Runner:
         last = self.state.last_slot(job.name, now)
         reference, missed, due, skipped = self._plan(job, now, last)
         if skipped > 0:
-            self.say(f"{job.name}: skipped {skipped} missed run(s) beyond --max-catchup {self.max_catchup}")
+            self._tell(job, _("skipped {n} missed run(s) beyond --max-catchup {max}"), n=skipped,
+                       max=self.max_catchup)  # fmt: skip
         for i, slot in enumerate(missed):
             if i > 0 and self.catchup_cooldown and not self._pause(self.catchup_cooldown):
                 return
             if self.stopping():
                 return
-            self._execute(job, slot, f"catch-up {i + 1} of {len(missed)}", lock)
+            self._execute(job, slot, _("catch-up {i} of {n}").format(i=i + 1, n=len(missed)), lock)
         for slot in due:
             if self.stopping():
                 return
-            self._execute(job, slot, "due", lock)
+            self._execute(job, slot, _("due"), lock)
         if not missed and not due and (last is None or reference != last):
             self.state.update(job.name, now, lambda e: e.update(last_slot=reference.isoformat()))
 
@@ -291,15 +297,16 @@ class Runner:
                 "runner_pid": os.getpid(), "schedule": job.describe(),  # for ztb doctor
                 "stop_file": str(self.stop_file.absolute()) if self.stop_file else None}  # fmt: skip
         self.state.update(job.name, started, lambda e: e.update(mark))
-        self.say(f"{job.name}: slot {slot.isoformat()} started ({why})")
+        self._tell(job, _("slot {slot} started ({why})"), slot=slot.isoformat(), why=why)
         if self.on_start is not None:
             self.on_start(job)
         record = self._spawn(job, slot, started, lock)
         self._record(job, record)
-        took = (record.finished - record.started).total_seconds()
-        self.say(f"{job.name}: slot {slot.isoformat()} {record.status}"
-                 + (f" (exit {record.exit_code})" if record.exit_code is not None else "")
-                 + f" in {took:.1f} s" + (f": {record.detail}" if record.detail else ""))  # fmt: skip
+        took = f"{(record.finished - record.started).total_seconds():.1f}"
+        said = (_("slot {slot} {status} (exit {code}) in {s} s") if record.exit_code is not None
+                else _("slot {slot} {status} in {s} s"))  # fmt: skip
+        said = said.format(slot=slot.isoformat(), status=_(record.status), code=record.exit_code, s=took)  # fmt: skip
+        self.say(f"{job.name}: {said}" + (f": {record.detail}" if record.detail else ""))
         if record.status == "ok" and self.on_success is not None:
             self.on_success(job, record)
         if record.status in (*FAILED, "cancelled") and self.on_failure is not None:
@@ -309,7 +316,8 @@ class Runner:
                 self.exit_code = 1
             if self.fail_fast:
                 self.exit_code = 1
-                self.request_stop(f"{job.name} {record.status} and --fail-fast is set")
+                why = _("{job} {status} and --fail-fast is set")
+                self.request_stop(why.format(job=job.name, status=_(record.status)))
         return record
 
     def _record(self, job: Job, record: RunRecord) -> RunRecord:
@@ -323,7 +331,7 @@ class Runner:
         try:
             log = CappedLog(log_path, self.log_max_bytes)
         except OSError as exc:
-            why = f"cannot open its log {log_path}: {exc.strerror or exc}"
+            why = _("cannot open its log {path}: {reason}").format(path=log_path, reason=exc.strerror or exc)
             return RunRecord(slot, "error", None, started, self.clock.now(), why)
         env = {**self.env, "ZTB_SCHEDULED_FOR": slot.isoformat(), "ZTB_JOB_NAME": job.name}
         with log:
@@ -333,7 +341,8 @@ class Runner:
                                         env=env, stdin=subprocess.DEVNULL, **job_popen_kwargs())  # fmt: skip
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 log.write(f"=== cannot start: {exc}\n")
-                return RunRecord(slot, "error", None, started, self.clock.now(), f"cannot start: {exc}")
+                why = _("cannot start: {reason}").format(reason=exc)
+                return RunRecord(slot, "error", None, started, self.clock.now(), why)
             assert proc.stdout is not None
             log.pump(proc.stdout)
             holder: KillOnCloseJob | None = None
@@ -341,7 +350,9 @@ class Runner:
                 try:
                     holder = KillOnCloseJob(int(proc._handle))  # type: ignore[attr-defined]
                 except OSError as exc:
-                    self.say(f"warning: {job.name}: {exc}; the job will not die with the runner")
+                    self._tell(
+                        job, "warning: " + _("{problem}; the job will not die with the runner"), problem=exc
+                    )
             lock.record(job_pid=proc.pid, job_start=start_time(proc.pid))
             try:
                 status, code, detail = self._wait(proc, job, log, lock)
@@ -351,8 +362,9 @@ class Runner:
                 log.finish()
                 proc.stdout.close()
             if log.rotations:
-                self.say(f"{job.name}: its log reached {self.log_max_bytes} bytes {log.rotations} time(s) "
-                         f"during the run and was rotated (older parts in {log_path.name}.1-.3)")  # fmt: skip
+                self._tell(job, _("its log reached {size} bytes {n} time(s) during the run and was rotated (older "
+                                  "parts in {name}.1-.3)"), size=self.log_max_bytes, n=log.rotations,
+                           name=log_path.name)  # fmt: skip
         return RunRecord(slot, status, code, started, self.clock.now(), detail)
 
     def _wait(
@@ -377,15 +389,12 @@ class Runner:
                 kill_tree(proc.pid)
                 proc.wait()
                 log.write(f"=== killed after the {job.timeout_sec:g} s timeout\n")
-                return "timeout", None, f"killed after the {job.timeout_sec:g} s timeout"
+                return "timeout", None, _("killed after the {s} s timeout").format(s=f"{job.timeout_sec:g}")
             if self.stopping():
                 kill_tree(proc.pid)
                 proc.wait()
                 log.write("=== cancelled: the runner is stopping; this slot counts as missed\n")
-                then = ("the next runner makes it up" if self.max_catchup else
-                        "it is made up only by a runner started with --max-catchup 1 or more")  # fmt: skip
-                return (
-                    "cancelled",
-                    None,
-                    f"cancelled: the runner was asked to stop; the slot counts as missed and {then}",
-                )
+                then = (_("the next runner makes it up") if self.max_catchup else
+                        _("it is made up only by a runner started with --max-catchup 1 or more"))  # fmt: skip
+                why = _("cancelled: the runner was asked to stop; the slot counts as missed and {then}")
+                return "cancelled", None, why.format(then=then)

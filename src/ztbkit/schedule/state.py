@@ -30,6 +30,7 @@ from ztbkit.core.clock import parse_aware
 from ztbkit.core.errors import InputFileError
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.locale import _
 
 Say = Callable[[str], None]
 FUTURE_LIMIT = timedelta(days=1)  # a last_slot further ahead than this is corrupt, not a clock step
@@ -100,7 +101,10 @@ class StateStore:
         if os.path.lexists(self.path) and not stat.S_ISREG(os.lstat(self.path).st_mode):
             raise InputFileError(f"{problem}; remove it so the scheduler can write its state")
         os.replace(self.path, backup)
-        self.say(f"warning: {problem}; kept as {backup.name}, starting fresh")
+        self.say(
+            "warning: "
+            + _("{problem}; kept as {name}, starting fresh").format(problem=problem, name=backup.name)
+        )
         return {"version": 1, "jobs": {}}
 
     def _valid_entry(self, doc: dict[str, Any], name: str, now: datetime) -> tuple[dict[str, Any], bool]:
@@ -116,7 +120,10 @@ class StateStore:
             atomic_write_json(aside, {"job": name, "problem": why, "entry": entry})
         except ValueError:  # NaN/Infinity: Python's json reads them but strict JSON cannot hold them
             atomic_write_json(aside, {"job": name, "problem": why, "entry_text": repr(entry)})
-        self.say(f"warning: {self.path}: jobs.{name}: {why}; kept in {aside.name}, starting this job fresh")
+        self.say(
+            f"warning: {self.path}: jobs.{name}: "
+            + _("{why}; kept in {aside}, starting this job fresh").format(why=why, aside=aside.name)
+        )
         del doc["jobs"][name]
         return {}, True
 

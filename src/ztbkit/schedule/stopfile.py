@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.locale import _
 
 
 def stop_file_left(stop_file: Path, state_file: Path, now: datetime, zone: tzinfo | None,
@@ -26,20 +27,26 @@ def stop_file_left(stop_file: Path, state_file: Path, now: datetime, zone: tzinf
     try:
         since = datetime.fromtimestamp(os.lstat(stop_file).st_mtime, now.tzinfo).isoformat(timespec="seconds")
     except OSError:
-        since = "an unknown time"
-    say(f"warning: the kill file {stop_file} is present (since {since}): no job runs until it is removed; "
-        "delete it to resume the schedule")  # fmt: skip
+        since = _("an unknown time")
+    say("warning: " + _("the kill file {path} is present (since {since}): no job runs until it is removed; "
+                        "delete it to resume the schedule").format(path=stop_file, since=since))  # fmt: skip
     mark = state_file.with_name(f"{state_file.name}.stopfile-alerted")
     day = now.astimezone(zone).date().isoformat()
     read = read_json_if_exists(mark, max_bytes=4096)
     if read is not None and read.ok and isinstance(read.value, dict) and read.value.get("day") == day:
         return True  # alerted today already
     if notice is not None:
-        notice("Scheduler stopped by a kill file",
-               f"{stop_file} is present (since {since}); no scheduled job runs until it is removed")  # fmt: skip
+        notice(_("Scheduler stopped by a kill file"),
+               _("{path} is present (since {since}); no scheduled job runs until it is removed").format(
+                   path=stop_file, since=since))  # fmt: skip
     try:
         make_folders(mark.parent)
         atomic_write_json(mark, {"day": day, "stop_file": str(stop_file)}, durable=False)
     except OSError as exc:
-        say(f"warning: {mark}: cannot record the kill-file alert ({exc.strerror or exc})")
+        say(
+            "warning: "
+            + _("{path}: cannot record the kill-file alert ({reason})").format(
+                path=mark, reason=exc.strerror or exc
+            )
+        )
     return True

@@ -19,6 +19,7 @@ from typing import Any
 
 from ztbkit.core.clock import DEFAULT_TZ_NAME
 from ztbkit.core.errors import UsageError
+from ztbkit.locale import N_, _
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,28 +34,28 @@ class Template:
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
-        Template("daily", "Every day at 09:00", "0 9 * * *"),
-        Template("hourly", "Every hour on the hour", "0 * * * *"),
-        Template("weekly", "Every Monday at 09:00", "0 9 * * 1"),
-        Template("monthly", "On the 1st of every month at 09:00", "0 9 1 * *"),
-        Template("training-daily", "Every day at 02:00 (the training window)", "0 2 * * *"),
-        Template("backup-hourly", "Every hour at :30", "30 * * * *"),
+        Template("daily", N_("Every day at 09:00"), "0 9 * * *"),
+        Template("hourly", N_("Every hour on the hour"), "0 * * * *"),
+        Template("weekly", N_("Every Monday at 09:00"), "0 9 * * 1"),
+        Template("monthly", N_("On the 1st of every month at 09:00"), "0 9 1 * *"),
+        Template("training-daily", N_("Every day at 02:00 (the training window)"), "0 2 * * *"),
+        Template("backup-hourly", N_("Every hour at :30"), "30 * * * *"),
         Template(
             "nightly",
-            "The nightly reports (ztb nightly) every day at 06:30",
+            N_("The nightly reports (ztb nightly) every day at 06:30"),
             "30 6 * * *",
             ("ztb", "nightly"),
             7200,
         ),
         Template(
             "watch",
-            "ztb watch --once every minute (alerts, heartbeat)",
+            N_("ztb watch --once every minute (alerts, heartbeat)"),
             "* * * * *",
             ("ztb", "watch", "--once"),
         ),
         Template(
             "digest-daily",
-            "The all-clear digest (ztb digest) every day at 21:00",
+            N_("The all-clear digest (ztb digest) every day at 21:00"),
             "0 21 * * *",
             ("ztb", "digest"),
         ),
@@ -65,7 +66,7 @@ _DAYS = {"1": ("MON", "Monday")}
 
 def _windows(t: Template) -> tuple[str, str]:
     """(schtasks arguments, task-XML trigger) for the template's cron line."""
-    minute, hour, dom, _, dow = t.cron.split()
+    minute, hour, dom, _month, dow = t.cron.split()
     if minute == "*":  # every minute: a daily trigger repeated every minute, all day
         repeat = "<Repetition><Interval>PT1M</Interval><Duration>P1D</Duration></Repetition>"
         return ("/SC MINUTE /MO 1",
@@ -118,16 +119,16 @@ def template_json(name: str) -> dict[str, Any]:
     t = get_template(name)
     schtasks, trigger = _windows(t)
     schedule: dict[str, Any] = {
-        "description": t.description, "linux": t.cron, "windows": schtasks, "windows_trigger_xml": trigger,
+        "description": _(t.description), "linux": t.cron, "windows": schtasks, "windows_trigger_xml": trigger,
         "timezone": DEFAULT_TZ_NAME,
         "crontab": f"CRON_TZ={DEFAULT_TZ_NAME}\n{t.cron} {' '.join(t.command) or '<command>'}",
         "linux_utc": cron_in_utc(t.cron),
         "notes": [
-            "cron reads 'linux' in the machine's zone: on a machine not set to Asia/Tokyo use 'crontab' "
-            "(CRON_TZ, cronie) or 'linux_utc' (a UTC machine), or run `ztb cronish --once` every 10 "
-            "minutes, which computes the slots in Asia/Tokyo itself",
-            "Windows: /ST and StartBoundary are the PC's local time (06:30 means 06:30 JST only on a PC "
-            "set to Tokyo time)",
+            _("cron reads 'linux' in the machine's zone: on a machine not set to Asia/Tokyo use 'crontab' "
+              "(CRON_TZ, cronie) or 'linux_utc' (a UTC machine), or run `ztb cronish --once` every 10 "
+              "minutes, which computes the slots in Asia/Tokyo itself"),
+            _("Windows: /ST and StartBoundary are the PC's local time (06:30 means 06:30 JST only on a PC "
+              "set to Tokyo time)"),
         ],
     }  # fmt: skip
     doc: dict[str, Any] = {"template": t.name, "schedule": schedule}
@@ -140,5 +141,10 @@ def template_json(name: str) -> dict[str, Any]:
 
 def get_template(name: str) -> Template:
     if name not in TEMPLATES:
-        raise UsageError(f"--template: unknown template {name!r} (valid: {', '.join(TEMPLATES)})")
+        raise UsageError(
+            "--template: "
+            + _("unknown template {name} (valid: {names})").format(
+                name=repr(name), names=", ".join(TEMPLATES)
+            )
+        )
     return TEMPLATES[name]

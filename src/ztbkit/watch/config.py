@@ -18,6 +18,7 @@ from typing import Any
 from ztbkit.core.errors import UsageError, ZtbError
 from ztbkit.core.jsonread import open_regular
 from ztbkit.core.statedir import ztb_dir
+from ztbkit.locale import _
 
 URGENT, INFO = "urgent", "info"
 
@@ -95,9 +96,12 @@ class _Reader:
     def table(self, name: str, allowed: set[str]) -> dict[str, Any]:
         value = self.doc.get(name, {})
         if not isinstance(value, dict):
-            raise self.fail(f"[{name}]", "expected a table")
+            raise self.fail(f"[{name}]", _("expected a table"))
         if unknown := sorted(set(value) - allowed):
-            raise self.fail(f"[{name}] {unknown[0]}", f"unknown key (known: {', '.join(sorted(allowed))})")
+            raise self.fail(
+                f"[{name}] {unknown[0]}",
+                _("unknown key (known: {keys})").format(keys=", ".join(sorted(allowed))),
+            )
         return value
 
     def number(
@@ -110,7 +114,12 @@ class _Reader:
             or not math.isfinite(value)
             or value < minimum
         ):
-            raise self.fail(f"[{section}] {key}", f"expected a number >= {minimum:g}, got {value!r}")
+            raise self.fail(
+                f"[{section}] {key}",
+                _("expected a number >= {minimum}, got {value}").format(
+                    minimum=f"{minimum:g}", value=repr(value)
+                ),
+            )
         return float(value)
 
     def path(self, table: dict[str, Any], section: str, key: str) -> Path | None:
@@ -118,7 +127,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"[{section}] {key}", f"expected a path, got {value!r}")
+            raise self.fail(f"[{section}] {key}", _("expected a path, got {value}").format(value=repr(value)))
         p = Path(os.path.expanduser(value))
         return p if p.is_absolute() else self.base / p
 
@@ -130,29 +139,42 @@ class _Reader:
 
         if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
             shown = redact(value) if isinstance(value, str) else repr(value)
-            raise self.fail(f"[{section}] {key}", f"expected an http(s) URL, got {shown}")
+            raise self.fail(
+                f"[{section}] {key}", _("expected an http(s) URL, got {value}").format(value=shown)
+            )
         return value.strip()
 
 
 def _rule_table(r: _Reader, rule_id: str, value: Any) -> RuleConfig:
     section = f"rules.{rule_id}"
     if rule_id not in RULES:
-        raise r.fail(f"[{section}]", f"unknown rule (known: {', '.join(RULES)})")
+        raise r.fail(f"[{section}]", _("unknown rule (known: {rules})").format(rules=", ".join(RULES)))
     if not isinstance(value, dict):
-        raise r.fail(f"[{section}]", "expected a table")
+        raise r.fail(f"[{section}]", _("expected a table"))
     allowed = {"severity", "enabled", "for_sec", "for_evaluations", "repeat_interval_sec"}
     if unknown := sorted(set(value) - allowed):
-        raise r.fail(f"[{section}] {unknown[0]}", f"unknown key (known: {', '.join(sorted(allowed))})")
+        raise r.fail(
+            f"[{section}] {unknown[0]}",
+            _("unknown key (known: {keys})").format(keys=", ".join(sorted(allowed))),
+        )
     base = RuleConfig(RULES[rule_id][0])
     severity = value.get("severity", base.severity)
     if severity not in (URGENT, INFO):
-        raise r.fail(f"[{section}] severity", f"expected 'urgent' or 'info', got {severity!r}")
+        raise r.fail(
+            f"[{section}] severity",
+            _("expected 'urgent' or 'info', got {value}").format(value=repr(severity)),
+        )
     enabled = value.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise r.fail(f"[{section}] enabled", f"expected true or false, got {enabled!r}")
+        raise r.fail(
+            f"[{section}] enabled", _("expected true or false, got {value}").format(value=repr(enabled))
+        )
     evals = value.get("for_evaluations", 1)
     if isinstance(evals, bool) or not isinstance(evals, int) or evals < 1:
-        raise r.fail(f"[{section}] for_evaluations", f"expected a whole number >= 1, got {evals!r}")
+        raise r.fail(
+            f"[{section}] for_evaluations",
+            _("expected a whole number >= 1, got {value}").format(value=repr(evals)),
+        )
     return RuleConfig(severity, enabled, r.number(value, section, "for_sec", 0.0), evals,
                       r.number(value, section, "repeat_interval_sec", base.repeat_interval_sec, 60))  # fmt: skip
 
@@ -169,20 +191,28 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
                 raw = fh.read(MAX_CONFIG_BYTES + 1)
             if len(raw) > MAX_CONFIG_BYTES:
                 raise UsageError(
-                    f"--config: {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB, not a watch.toml"
+                    "--config: "
+                    + _("{path}: larger than {kib} KiB, not a watch.toml").format(
+                        path=path, kib=MAX_CONFIG_BYTES // 1024
+                    )
                 )
             doc = tomllib.loads(raw.decode("utf-8"))
         except FileNotFoundError:
-            raise UsageError(f"--config: {path} does not exist") from None
+            raise UsageError("--config: " + _("{path} does not exist").format(path=path)) from None
         except ZtbError as exc:  # a folder, a FIFO, no permission: open_regular names the path
             raise UsageError(f"--config: {exc}") from None
         except UnicodeDecodeError as exc:
             raise UsageError(
-                f"--config: {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+                "--config: "
+                + _("{path} is not UTF-8 text (byte {byte}); save it as UTF-8").format(
+                    path=path, byte=exc.start
+                )
             ) from None
         except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
-            reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
-            raise UsageError(f"--config: {path} is not valid TOML: {reason}") from None
+            reason = str(exc).splitlines()[0] if str(exc) else _("nested too deeply")
+            raise UsageError(
+                "--config: " + _("{path} is not valid TOML: {reason}").format(path=path, reason=reason)
+            ) from None
         except OSError as exc:
             raise UsageError(f"--config: {path}: {exc.strerror or exc}") from None
         source, base = str(path), path.parent.absolute()
@@ -190,7 +220,7 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
     if unknown := sorted(
         set(doc) - {"live", "training", "scheduler", "ztbkit", "rules", "routes", "heartbeat"}
     ):
-        raise r.fail(f"[{unknown[0]}]", "unknown table")
+        raise r.fail(f"[{unknown[0]}]", _("unknown table"))
     live = r.table("live", {"enabled", "state_dir", "stale_after_sec", "daily_loss_jpy", "max_drawdown_jpy"})
     training = r.table("training", {"enabled", "artifacts_dir", "stalled_after_sec"})
     sched = r.table("scheduler", {"state_file", "missed_after_sec", "jobs"})
@@ -199,10 +229,10 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
     beat = r.table("heartbeat", {"url", "timeout_sec"})
     rules_doc = doc.get("rules", {})
     if not isinstance(rules_doc, dict):
-        raise r.fail("[rules]", "expected a table of [rules.<id>] tables")
+        raise r.fail("[rules]", _("expected a table of [rules.<id>] tables"))
     jobs = sched.get("jobs", {})
     if not isinstance(jobs, dict):
-        raise r.fail("[scheduler.jobs]", "expected a table of job name = seconds")
+        raise r.fail("[scheduler.jobs]", _("expected a table of job name = seconds"))
     return WatchConfig(
         state_dir=state_dir,
         live_dir=None if live.get("enabled") is False else (r.path(live, "live", "state_dir") or state_dir),

@@ -19,6 +19,7 @@ from typing import Any
 from ztbkit.core.clock import default_tz
 from ztbkit.core.errors import UsageError, ZtbError
 from ztbkit.core.formatting import yen
+from ztbkit.locale import _
 from ztbkit.watch.lifecycle import load_state, read_events
 from ztbkit.watch.silences import load_silences
 
@@ -45,43 +46,69 @@ class Digest:
         return self.watched and not self.fired and not self.failed
 
     def lines(self) -> list[str]:
-        span = f"{self.first}" if self.first == self.last else f"{self.first} – {self.last}"
-        verdict = (f"{len(self.fired)} alert(s) fired, {len(self.failed)} session(s) failed" if self.watched
-                   else "not watched")  # fmt: skip
-        out = [f"ztbkit digest {span} (JST): " + ("all clear" if self.all_clear else verdict)]
+        """The digest as people read it, in the run's language (days as :func:`report_day` writes
+        them: ``2025-10-31`` in English, ``2025/10/31(金)`` in Japanese); rule ids and session ids as they are."""
+        from ztbkit.locale.numbers import report_day
+
+        first, last = report_day(self.first), report_day(self.last)
+        span = first if self.first == self.last else f"{first} – {last}"
+        verdict = (_("{fired} alert(s) fired, {failed} session(s) failed").format(
+            fired=len(self.fired), failed=len(self.failed)) if self.watched else _("not watched"))  # fmt: skip
+        out = [_("ztbkit digest {span} (JST): {verdict}").format(
+            span=span, verdict=_("all clear") if self.all_clear else verdict)]  # fmt: skip
         if not self.watched:
-            out.append("ztb watch was not running in this period: nothing was watched (is it scheduled?)")
+            out.append(_("ztb watch was not running in this period: nothing was watched (is it scheduled?)"))
         if self.pnl:
             total = sum(self.pnl.values())
-            out.append(
-                f"P&L {yen(total)}: " + ", ".join(f"{k} {yen(v)}" for k, v in sorted(self.pnl.items()))
-            )
+            pairs = ", ".join(f"{k} {yen(v)}" for k, v in sorted(self.pnl.items()))
+            out.append(_("P&L {total}: {pairs}").format(total=yen(total), pairs=pairs))
         else:
-            out.append("P&L: no stats.json seen for these days")
+            out.append(_("P&L: no stats.json seen for these days"))
         best = max(
             (s for s in self.finished if s.get("sharpe") is not None), key=lambda s: s["sharpe"], default=None
         )
         cost = sum(s.get("cost_jpy") or 0 for s in self.finished + self.failed)
-        out.append(f"training: {len(self.finished)} finished, {len(self.failed)} failed"
-                   + (f"; best {best['subject']} Sharpe {best['sharpe']:.2f}"
-                      + (f" DSR {best['dsr']:.2f}" if best.get("dsr") is not None else "") if best else "")
-                   + f"; cost {yen(cost)}")  # fmt: skip
-        out.append(f"alerts: {len(self.fired)} fired, {len(self.resolved)} resolved"
-                   + (f", {self.silenced} silenced" if self.silenced else ""))  # fmt: skip
-        out += [f"  fired: {a['rule']} · {a['subject']}: {a['summary'][:160]}" for a in self.fired[:10]]
-        out += [f"  failed: {s['subject']}: {s['summary'][:160]}" for s in self.failed[:5]]
-        out.append("silences active: " + (", ".join(self.silences) if self.silences else "none"))
+        training = _("training: {finished} finished, {failed} failed").format(
+            finished=len(self.finished), failed=len(self.failed)
+        )
+        if best:
+            training += _("; best {id} Sharpe {sharpe}").format(
+                id=best["subject"], sharpe=f"{best['sharpe']:.2f}"
+            )
+            if best.get("dsr") is not None:
+                training += f" DSR {best['dsr']:.2f}"
+        out.append(training + _("; cost {cost}").format(cost=yen(cost)))
+        alerts = _("alerts: {fired} fired, {resolved} resolved").format(
+            fired=len(self.fired), resolved=len(self.resolved)
+        )
+        if self.silenced:
+            alerts += _(", {n} silenced").format(n=self.silenced)
+        out.append(alerts)
+        out += ["  " + _("fired: {rule} · {subject}: {summary}").format(
+            rule=a["rule"], subject=a["subject"], summary=a["summary"][:160]) for a in self.fired[:10]]  # fmt: skip
+        out += ["  " + _("failed: {subject}: {summary}").format(subject=s["subject"], summary=s["summary"][:160])
+                for s in self.failed[:5]]  # fmt: skip
+        out.append(
+            _("silences active: {list}").format(list=", ".join(self.silences) if self.silences else _("none"))
+        )
         return out
 
 
 def period_days(period: str, when: date) -> tuple[date, date]:
     if period not in PERIODS:
-        raise UsageError(f"--period: expected one of {', '.join(PERIODS)}, got {period!r}")
+        raise UsageError(
+            "--period: "
+            + _("expected one of {choices}, got {value}").format(
+                choices=", ".join(PERIODS), value=repr(period)
+            )
+        )
     if period == "day":
         return when, when
     if period == "week":
         if when.toordinal() < 7:  # date.min + 6 days: the week would start before 0001-01-01
-            raise UsageError(f"--date: {when}: a week ending then starts before the year 1")
+            raise UsageError(
+                "--date: " + _("{day}: a week ending then starts before the year 1").format(day=when)
+            )
         return when - timedelta(days=6), when
     return when.replace(day=1), when
 
@@ -122,8 +149,9 @@ def build_digest(ztb_dir: Path, first: date, last: date, now: datetime) -> Diges
         elif m["kind"] == "event" and m.get("rule") == "training_failed":
             d.failed.append(row)
     try:
-        d.silences = [f"{s.matcher} until {datetime.fromisoformat(s.ends).astimezone(tz):%m-%d %H:%M} ({s.id})"
-                      for s in load_silences(ztb_dir) if s.active(now)]  # fmt: skip
+        d.silences = [_("{matcher} until {ends} ({id})").format(
+            matcher=s.matcher, ends=f"{datetime.fromisoformat(s.ends).astimezone(tz):%m-%d %H:%M}", id=s.id)
+            for s in load_silences(ztb_dir) if s.active(now)]  # fmt: skip
     except ZtbError:  # an unreadable silences file: shown as none, ztb watch warns about it
         d.silences = []
     return d

@@ -25,13 +25,25 @@ from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.core.fsio import make_folders
+from ztbkit.locale import N_, _
 from ztbkit.watch.config import INFO, URGENT, WatchConfig
 from ztbkit.watch.lifecycle import advance, load_state, log_events, save_state
 from ztbkit.watch.rules import run_rules
 from ztbkit.watch.silences import load_silences
 
 Say = Callable[[str], None]
-TITLES = {"firing": "firing", "repeat": "firing · repeat", "resolved": "resolved", "event": "event"}
+#: Kept in English in every language: ``ztb watch`` sends lines starting with it to stderr, and log
+#: readers grep for it (like the ``ok:`` that starts a good evaluation's line).
+WARNING = "warning: "
+#: The state word of each message kind as people read it (translated when shown; ``kind`` stays English).
+TITLES = {
+    "firing": N_("firing"),
+    "repeat": N_("firing · repeat"),
+    "resolved": N_("resolved"),
+    "event": N_("event"),
+}
+#: The kind of a message in the lines ``ztb watch`` prints (``[repeat]``, as the state file has it).
+KINDS = {"firing": N_("firing"), "repeat": N_("repeat"), "resolved": N_("resolved"), "event": N_("event")}
 
 
 @dataclass(slots=True)
@@ -42,7 +54,10 @@ class Outcome:
 
 
 def render(msg: dict[str, Any]) -> Any:
-    """The message as an :class:`ztbkit.notify.Alert`: title ``[state] rule · subject``."""
+    """The message as an :class:`ztbkit.notify.Alert`: title ``[state] rule · subject``.
+
+    Words are in the run's language (the state word, field names, "cleared after …", the hint); the
+    rule id, subject and severity are the ones ``ztb silence add`` and ``[routes]`` take, so they stay."""
     from ztbkit.notify.alert import Alert, Field
 
     kind, severity = msg["kind"], msg["severity"]
@@ -53,9 +68,12 @@ def render(msg: dict[str, Any]) -> Any:
         if since
         else "—"
     )
-    fields = (Field("Rule", msg["rule"], True), Field("Subject", msg["subject"][:200], True),
-              Field("State", TITLES[kind], True), Field("Since", shown, True))  # fmt: skip
-    hint = f"silence: ztb silence add {msg['rule']}:{msg['subject'][:60]} --for 2h"
+    state = _(TITLES[kind])
+    fields = (Field(_("Rule"), msg["rule"], True), Field(_("Subject"), msg["subject"][:200], True),
+              Field(_("State"), state, True), Field(_("Since"), shown, True))  # fmt: skip
+    hint = _("silence: {command}").format(
+        command=f"ztb silence add {msg['rule']}:{msg['subject'][:60]} --for 2h"
+    )
     summary = msg["summary"]
     if kind == "resolved":
         lasted = (
@@ -63,9 +81,14 @@ def render(msg: dict[str, Any]) -> Any:
             if since
             else None
         )
-        took = f" after {lasted / 60:.0f} min" if lasted is not None else ""
-        summary = f"cleared{took}; it was: {summary}"
-    return Alert(f"[{TITLES[kind]}] {msg['rule']} · {msg['subject'][:120]}", level, summary[:1500], fields,
+        summary = (
+            _("cleared after {minutes} min; it was: {summary}").format(
+                minutes=f"{lasted / 60:.0f}", summary=summary
+            )
+            if lasted is not None
+            else _("cleared; it was: {summary}").format(summary=summary)
+        )
+    return Alert(f"[{state}] {msg['rule']} · {msg['subject'][:120]}", level, summary[:1500], fields,
                  footer=f"ztb watch · {severity} · {hint}", timestamp=datetime.fromisoformat(msg["at"]))  # fmt: skip
 
 
@@ -84,7 +107,7 @@ def _hand_over(cfg: WatchConfig, state: dict[str, Any], say: Say) -> list[dict[s
     from ztbkit.notify import payload_for
     from ztbkit.notify.outbox import Outbox
 
-    outbox = Outbox(cfg.ztb_dir, warn=lambda m: say(f"warning: {m}"))
+    outbox = Outbox(cfg.ztb_dir, warn=lambda m: say(WARNING + str(m)))
     kept, queued = [], []
     for msg in state["outgoing"]:
         hook = route(cfg, msg["severity"])
@@ -96,9 +119,10 @@ def _hand_over(cfg: WatchConfig, state: dict[str, Any], say: Say) -> list[dict[s
     state["outgoing"] = kept
     save_state(cfg.ztb_dir, state)
     for msg in kept:
-        say(f"not sent, kept in {cfg.ztb_dir / 'watch-state.json'}: [{msg['kind']}] {msg['rule']} · "
-            f"{msg['subject']}: no webhook (set [routes] {msg['severity']}, ZTB_DISCORD_WEBHOOK or "
-            "SLACK_WEBHOOK_URL)")  # fmt: skip
+        say(_("not sent, kept in {path}: [{kind}] {rule} · {subject}: no webhook (set [routes] {severity}, "
+              "ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL)").format(
+            path=cfg.ztb_dir / "watch-state.json", kind=_(KINDS[msg["kind"]]), rule=msg["rule"],
+            subject=msg["subject"], severity=msg["severity"]))  # fmt: skip
     return queued
 
 
@@ -108,7 +132,7 @@ def _deliver(cfg: WatchConfig, say: Say) -> tuple[bool, bool]:
 
     if not (cfg.ztb_dir / OUTBOX_FILE).exists() and not (cfg.ztb_dir / SPOOL_DIR).is_dir():
         return True, False
-    outbox = Outbox(cfg.ztb_dir, warn=lambda m: say(f"warning: {m}"))
+    outbox = Outbox(cfg.ztb_dir, warn=lambda m: say(WARNING + str(m)))
     if not outbox.pending():
         return True, False
     from ztbkit.notify.delivery import PERMANENT, result_line
@@ -122,7 +146,7 @@ def _deliver(cfg: WatchConfig, say: Say) -> tuple[bool, bool]:
         title = (
             ((entry.get("payload") or {}).get("embeds") or [{}])[0].get("title")
             or entry.get("key")
-            or "alert"
+            or _("alert")
         )
         say(f"{title}: {result_line(result, hook)}")
         refused |= result.status == PERMANENT
@@ -174,17 +198,18 @@ def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_
     try:
         lock.acquire()
     except Timeout:
-        say("skipped: another ztb watch is evaluating right now (its messages are its own)")
+        say(_("skipped: another ztb watch is evaluating right now (its messages are its own)"))
         out.skipped = True
         return out
     try:
         now = clock.now()
-        state = load_state(cfg.ztb_dir, lambda m: say(f"warning: {m}"))
+        warn = lambda m: say(WARNING + str(m))  # noqa: E731
+        state = load_state(cfg.ztb_dir, warn)
         found = run_rules(cfg, now, state["memory"])
         try:
             silences = load_silences(cfg.ztb_dir)
         except InputFileError as exc:  # a broken silences file must not silence everything: none apply
-            say(f"warning: {exc}; no silence applies until it is fixed")
+            say(WARNING + _("{message}; no silence applies until it is fixed").format(message=exc))
             silences = []
         send, held = advance(state, found, cfg, silences, now)
         firing = sorted(
@@ -192,18 +217,25 @@ def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_
         )
         if dry_run:
             for msg in send:
-                say(f"would send [{msg['kind']}] {msg['rule']} · {msg['subject']}: {msg['summary']}")
-            say(
-                f"dry run: {len(firing)} firing, {len(send)} message(s) would be sent; nothing written or sent"
-            )
+                say(
+                    _("would send [{kind}] {rule} · {subject}: {summary}").format(
+                        kind=_(KINDS[msg["kind"]]),
+                        rule=msg["rule"],
+                        subject=msg["subject"],
+                        summary=msg["summary"],
+                    )
+                )
+            say(_("dry run: {firing} firing, {n} message(s) would be sent; nothing written or sent").format(
+                firing=len(firing), n=len(send)))  # fmt: skip
             return out
         state["interval_sec"] = interval_sec
         state["outgoing"].extend(send)
         save_state(cfg.ztb_dir, state)  # the transition is durable before anything is sent
-        log_events(cfg.ztb_dir, send, warn=lambda m: say(f"warning: {m}"))
-        log_events(cfg.ztb_dir, held, silenced=True, warn=lambda m: say(f"warning: {m}"))
+        log_events(cfg.ztb_dir, send, warn=warn)
+        log_events(cfg.ztb_dir, held, silenced=True, warn=warn)
         for msg in held:
-            say(f"silenced [{msg['kind']}] {msg['rule']} · {msg['subject']} (not sent)")
+            say(_("silenced [{kind}] {rule} · {subject} (not sent)").format(
+                kind=_(KINDS[msg["kind"]]), rule=msg["rule"], subject=msg["subject"]))  # fmt: skip
         queued = _hand_over(cfg, state, say) if state["outgoing"] else []
         all_delivered, refused = _deliver(cfg, say)
         out.sent = queued
@@ -211,12 +243,25 @@ def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_
                    and not any(k.startswith("outbox_backlog:") for k in found.conditions))  # fmt: skip
         beat_ok = _heartbeat(cfg, state, healthy, now, say)
         save_state(cfg.ztb_dir, state)
-        say(f"ok: evaluated at {now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}: {len(firing)} firing"
-            + (f" ({', '.join(firing[:5])}{', …' if len(firing) > 5 else ''})" if firing else "")
-            + (f", {len(queued)} message(s) handed to the outbox" if queued else ", nothing new to send"))  # fmt: skip
+        which = f" ({', '.join(firing[:5])}{', …' if len(firing) > 5 else ''})" if firing else ""
+        then = (_("{n} message(s) handed to the outbox").format(n=len(queued)) if queued
+                else _("nothing new to send"))  # fmt: skip
+        say(
+            "ok: "
+            + _("evaluated at {when}: {n} firing{which}, {then}").format(
+                when=f"{now.astimezone(default_tz()):%Y-%m-%d %H:%M:%S %Z}",
+                n=len(firing),
+                which=which,
+                then=then,
+            )
+        )
         if refused:  # gone from the outbox, not delivered: the run did not get it through (exit 1)
-            say(f"not sent: refused for good, kept in {cfg.ztb_dir / 'ztb-outbox-dead.jsonl'} "
-                "(fix [routes] or ZTB_DISCORD_WEBHOOK; `ztb notify` counts them)")  # fmt: skip
+            say(
+                _(
+                    "not sent: refused for good, kept in {path} (fix [routes] or ZTB_DISCORD_WEBHOOK; "
+                    "`ztb notify` counts them)"
+                ).format(path=cfg.ztb_dir / "ztb-outbox-dead.jsonl")
+            )
         out.exit_code = 0 if all_delivered and beat_ok and not refused and not state["outgoing"] else 1
         return out
     finally:
@@ -238,7 +283,7 @@ def watch_loop(cfg: WatchConfig, interval_sec: float, *, clock: Clock = SYSTEM_C
             evaluate_once(cfg, clock=clock, say=say, dry_run=dry_run, interval_sec=interval_sec)
             while not stop.is_set() and (left := interval_sec - (clock.monotonic() - started)) > 0:
                 clock.sleep(min(left, 0.25))
-        say("stopped: the last evaluation finished and its state is written")
+        say(_("stopped: the last evaluation finished and its state is written"))
         return 0
     finally:
         for sig, handler in previous.items():

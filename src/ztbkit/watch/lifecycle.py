@@ -34,6 +34,7 @@ from typing import Any
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import open_regular, read_json_if_exists
+from ztbkit.locale import _
 from ztbkit.watch.config import EVENTS, WatchConfig
 from ztbkit.watch.findings import Findings
 from ztbkit.watch.silences import Silence, silence_for
@@ -61,11 +62,12 @@ def load_state(ztb_dir: Path, warn: Warn, *, set_aside: bool = True) -> dict[str
         assert isinstance(doc, dict)
         return doc
     if not set_aside:
-        warn(f"{read.problem or f'{path}: not a watch state'}")
+        warn(str(read.problem or _("{path}: not a watch state").format(path=path)))
         return fresh_state()
     aside = path.with_name(STATE_FILE + ".unreadable")
     os.replace(path, aside)
-    warn(f"{read.problem or f'{path}: not a watch state'}; kept as {aside.name}, starting fresh")
+    problem = read.problem or _("{path}: not a watch state").format(path=path)
+    warn(_("{problem}; kept as {name}, starting fresh").format(problem=problem, name=aside.name))
     return fresh_state()
 
 
@@ -210,7 +212,11 @@ def log_events(
             os.close(fd)
     except OSError as exc:
         if warn is not None:
-            warn(f"{path}: cannot log for the digest ({exc.strerror or exc}); the alerts go out anyway")
+            warn(
+                _("{path}: cannot log for the digest ({reason}); the alerts go out anyway").format(
+                    path=path, reason=exc.strerror or exc
+                )
+            )
 
 
 def read_events(ztb_dir: Path) -> list[dict[str, Any]]:

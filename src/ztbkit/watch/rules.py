@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ztbkit.locale import _
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
 
@@ -36,9 +37,12 @@ def run_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any]) -> Findin
             group(cfg, now, memory, out)
         except Exception as exc:  # a rule that crashes is an alert, never silence
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            out.cond(main_rule, "(check crashed)",
-                     f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})")  # fmt: skip
-    out.cond("watchdog", "ztbkit", "the watch pipeline evaluated every rule")
+            at = f"{Path(where.filename).name}:{where.lineno}"
+            crash = _("{error}: {message} (at {where})").format(
+                error=type(exc).__name__, message=exc, where=at
+            )
+            out.cond(main_rule, "(check crashed)", crash)
+    out.cond("watchdog", "ztbkit", _("the watch pipeline evaluated every rule"))
     for key in [k for k, f in out.conditions.items() if not cfg.rule(f.rule).enabled]:
         del out.conditions[key]
     out.events = [e for e in out.events if cfg.rule(e.rule).enabled]

@@ -18,6 +18,7 @@ from ztbkit.core.clock import default_tz
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.formatting import yen
 from ztbkit.core.jsonread import open_regular
+from ztbkit.locale import _
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
 
@@ -36,8 +37,10 @@ def _wrong_types(state: dict[str, Any]) -> list[str]:
         value = state.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
             bad.append(
-                f"{key} is {type(value).__name__} {str(value)[:20]!r}, expected {getattr(kind, '__name__', kind)}"
-            )
+                _("{key} is {type} {value}, expected {expected}").format(
+                    key=key, type=type(value).__name__, value=repr(str(value)[:20]),
+                    expected=getattr(kind, "__name__", kind))
+            )  # fmt: skip
     return bad
 
 
@@ -47,23 +50,25 @@ def live_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Fin
     folder = cfg.live_dir
     assert folder is not None
     if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        out.cond("live_missing", "state_dir", f"live state folder {folder} {what}")
+        what = (_("live state folder {folder} is not a folder") if folder.exists()
+                else _("live state folder {folder} does not exist"))  # fmt: skip
+        out.cond("live_missing", "state_dir", what.format(folder=folder))
         return
     for name in WATCHED:
         path = folder / name
         try:
             mtime = os.stat(path).st_mtime
         except FileNotFoundError:
-            out.cond("live_missing", name, f"{path} is missing")
+            out.cond("live_missing", name, _("{path} is missing").format(path=path))
             continue
         except OSError as exc:
             out.cond("live_unreadable", name, f"{path}: {exc.strerror or exc}")
             continue
         age = now.timestamp() - mtime
         if age >= cfg.stale_after_sec:
-            out.cond("live_stale", name, f"{path} not modified for {age / 60:.0f} min "
-                     f"(limit {cfg.stale_after_sec / 60:g} min): is the bot running?", age_sec=round(age))  # fmt: skip
+            text = _("{path} not modified for {age} min (limit {limit} min): is the bot running?").format(
+                path=path, age=f"{age / 60:.0f}", limit=f"{cfg.stale_after_sec / 60:g}")  # fmt: skip
+            out.cond("live_stale", name, text, age_sec=round(age))
     live = load_live_state(folder)
     for problem in live.problems:
         out.cond("live_unreadable", Path(problem.path).name, f"{problem.path}: {problem.reason}")
@@ -89,13 +94,17 @@ def _money_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], live: 
         total = sum(per_pair.values())
         if total <= -cfg.daily_loss_jpy:
             shown = ", ".join(f"{k} {yen(v)}" for k, v in per_pair.items())
-            out.cond("live_daily_loss", today, f"realised P&L today {yen(total)} is at or below "
-                     f"-{yen(cfg.daily_loss_jpy)} ({shown})", total_jpy=total)  # fmt: skip
+            text = _("realised P&L today {total} is at or below -{limit} ({pairs})").format(
+                total=yen(total), limit=yen(cfg.daily_loss_jpy), pairs=shown
+            )
+            out.cond("live_daily_loss", today, text, total_jpy=total)
     for p in live.pairs:
         dd = p.stats["maxDrawdown"]
         if dd is not None and abs(dd) >= cfg.max_drawdown_jpy:
-            out.cond("live_drawdown", p.pair, f"{p.pair} max drawdown {yen(abs(dd))} is at or above "
-                     f"{yen(cfg.max_drawdown_jpy)}", drawdown_jpy=abs(dd))  # fmt: skip
+            text = _("{pair} max drawdown {drawdown} is at or above {limit}").format(
+                pair=p.pair, drawdown=yen(abs(dd)), limit=yen(cfg.max_drawdown_jpy)
+            )
+            out.cond("live_drawdown", p.pair, text, drawdown_jpy=abs(dd))
 
 
 def _config_changed(folder: Path, memory: dict[str, Any], out: Findings) -> None:
@@ -109,5 +118,6 @@ def _config_changed(folder: Path, memory: dict[str, Any], out: Findings) -> None
     memory["config_hash"] = digest
     if before == "unset" or before == digest:
         return  # the first evaluation only learns the file
-    change = "was removed" if digest is None else ("appeared" if before is None else "changed")
-    out.event("live_config_changed", "trade-config.json", f"{path} {change}")
+    change = (_("{path} was removed") if digest is None
+              else (_("{path} appeared") if before is None else _("{path} changed")))  # fmt: skip
+    out.event("live_config_changed", "trade-config.json", change.format(path=path))

@@ -19,10 +19,13 @@ from typing import Any
 
 from ztbkit.core.clock import parse_aware
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.locale import N_, _
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
 
 FAILED = ("failed", "timeout", "error", "interrupted")
+#: How each status reads in an alert (the state file keeps the English word).
+STATUS_WORDS = (N_("failed"), N_("timeout"), N_("error"), N_("interrupted"))
 
 
 _time = parse_aware  # ztbkit's own records carry their zone
@@ -53,7 +56,7 @@ def _scheduler(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Fin
     doc = read.value if read.ok else None
     jobs = doc.get("jobs") if isinstance(doc, dict) else None
     if not isinstance(jobs, dict):
-        out.cond("scheduler_failed", "(state file)", f"{path}: {read.problem or 'no jobs object'}")
+        out.cond("scheduler_failed", "(state file)", f"{path}: " + str(read.problem or _("no jobs object")))
         return
     last_ok: dict[str, str] = memory.setdefault("scheduler_ok", {})
     for name, entry in jobs.items():
@@ -63,8 +66,9 @@ def _scheduler(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Fin
         if status == "ok" and finish is not None:
             last_ok[name] = finish.isoformat()
         if status in FAILED:
-            detail = entry.get("detail") or f"exit code {entry.get('exit_code')}"
-            out.cond("scheduler_failed", str(name), f"job {name} {status}: {detail}")
+            detail = entry.get("detail") or _("exit code {code}").format(code=entry.get("exit_code"))
+            text = _("job {job} {status}: {detail}").format(job=name, status=_(status), detail=detail)
+            out.cond("scheduler_failed", str(name), text)
         ok_at = _time(last_ok.get(name)) or finish
         allowed = (
             cfg.job_missed_after_sec.get(name)
@@ -73,8 +77,10 @@ def _scheduler(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Fin
         )
         if ok_at is not None and (now - ok_at).total_seconds() > allowed:
             hours = (now - ok_at).total_seconds() / 3600
-            out.cond("scheduler_missed", str(name), f"job {name} last succeeded {hours:.1f} h ago "
-                     f"(allowed {allowed / 3600:g} h)")  # fmt: skip
+            text = _("job {job} last succeeded {hours} h ago (allowed {allowed} h)").format(
+                job=name, hours=f"{hours:.1f}", allowed=f"{allowed / 3600:g}"
+            )
+            out.cond("scheduler_missed", str(name), text)
 
 
 def _outbox(cfg: WatchConfig, now: datetime, out: Findings) -> None:
@@ -90,9 +96,10 @@ def _outbox(cfg: WatchConfig, now: datetime, out: Findings) -> None:
     ages = [(now - t).total_seconds() for e in waiting if (t := _time(e.get("created_at"))) is not None]
     old = [a for a in ages if a > cfg.outbox_backlog_sec]
     if old:
-        out.cond("outbox_backlog", "outbox", f"{len(old)} alert(s) waiting longer than "
-                 f"{cfg.outbox_backlog_sec / 60:g} min, the oldest {max(old) / 60:.0f} min "
-                 f"(see ztb notify; alerts are not getting through)", waiting=len(waiting))  # fmt: skip
+        text = _("{n} alert(s) waiting longer than {limit} min, the oldest {oldest} min "
+                 "(see ztb notify; alerts are not getting through)").format(
+            n=len(old), limit=f"{cfg.outbox_backlog_sec / 60:g}", oldest=f"{max(old) / 60:.0f}")  # fmt: skip
+        out.cond("outbox_backlog", "outbox", text, waiting=len(waiting))
 
 
 def _disks(cfg: WatchConfig, out: Findings) -> None:
@@ -106,5 +113,7 @@ def _disks(cfg: WatchConfig, out: Findings) -> None:
         seen.add(dev)
         free = shutil.disk_usage(folder).free / 2**30
         if free < cfg.disk_min_free_gb:
-            out.cond("disk_low", str(Path(folder)), f"{folder}: {free:.1f} GB free "
-                     f"(limit {cfg.disk_min_free_gb:g} GB)", free_gb=round(free, 2))  # fmt: skip
+            text = _("{folder}: {free} GB free (limit {limit} GB)").format(
+                folder=folder, free=f"{free:.1f}", limit=f"{cfg.disk_min_free_gb:g}"
+            )
+            out.cond("disk_low", str(Path(folder)), text, free_gb=round(free, 2))

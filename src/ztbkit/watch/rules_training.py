@@ -22,12 +22,15 @@ from typing import Any
 
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.jsonread import is_regular_file, open_regular
+from ztbkit.locale import N_, _
 from ztbkit.watch.config import WatchConfig
 from ztbkit.watch.findings import Findings
 
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|FATAL|FAIL(ED)?|Traceback|[A-Za-z]+Error:)")
 TAIL_BYTES = 64 * 1024
 FAILED = ("failed", "error", "crashed")
+#: How a session's index status reads in an alert (index.json keeps the English word).
+STATUS_WORDS = (N_("stopped"), N_("finished"), N_("completed"), N_("unknown"), N_("crashed"))
 
 
 def _mtimes(where: Path, depth: int) -> list[float]:
@@ -95,9 +98,9 @@ def _describe(result: dict[str, Any]) -> str:
     from ztbkit.core.formatting import yen
 
     sharpe, dsr, cost = result["sharpe"], result["dsr"], result["cost_jpy"]
-    return ", ".join([f"Sharpe {sharpe:.2f}" if sharpe is not None else "Sharpe —",
-                      f"DSR {dsr:.2f}" if dsr is not None else "DSR —",
-                      f"cost {yen(cost)}" if cost is not None else "cost —"])  # fmt: skip
+    return _("Sharpe {sharpe}, DSR {dsr}, cost {cost}").format(
+        sharpe=f"{sharpe:.2f}" if sharpe is not None else "—", dsr=f"{dsr:.2f}" if dsr is not None else "—",
+        cost=yen(cost) if cost is not None else "—")  # fmt: skip
 
 
 def training_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Findings) -> None:
@@ -107,7 +110,11 @@ def training_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out:
     assert root is not None
     if not root.is_dir():
         if cfg.artifacts_configured:
-            out.cond("training_stalled", "(artifacts folder)", f"artifacts folder {root} does not exist")
+            out.cond(
+                "training_stalled",
+                "(artifacts folder)",
+                _("artifacts folder {root} does not exist").format(root=root),
+            )
         return
     problems: list[Any] = []
     entries = index_entries(root, problems)
@@ -122,17 +129,23 @@ def training_rules(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out:
         newest = _newest_mtime(root / sid)
         if newest is not None and now.timestamp() - newest >= cfg.stalled_after_sec:
             age = now.timestamp() - newest
-            out.cond("training_stalled", sid, f"session {sid} is running but has written nothing for "
-                     f"{age / 60:.0f} min (limit {cfg.stalled_after_sec / 60:g} min)")  # fmt: skip
+            text = _(
+                "session {id} is running but has written nothing for {age} min (limit {limit} min)"
+            ).format(id=sid, age=f"{age / 60:.0f}", limit=f"{cfg.stalled_after_sec / 60:g}")
+            out.cond("training_stalled", sid, text)
     if "running" in memory:
         was_running, was_failed = set(memory["running"]), set(memory.get("failed", []))
         for sid in sorted(set(failed) - was_failed):
-            line = last_error_line(root / sid) or "no error line in its logs/"
-            out.event("training_failed", sid, f"session {sid} failed: {line}", error=line)
+            line = last_error_line(root / sid) or _("no error line in its logs/")
+            out.event(
+                "training_failed", sid, _("session {id} failed: {line}").format(id=sid, line=line), error=line
+            )
         for sid in sorted(was_running - set(running) - set(failed)):
             if not (root / sid).is_dir():
                 continue
             result = _result(root / sid)
-            out.event("training_finished", sid, f"session {sid} {status.get(sid, 'stopped')}: {_describe(result)}",
-                      **result)  # fmt: skip
+            text = _("session {id} {status}: {result}").format(
+                id=sid, status=_(status.get(sid, "stopped")), result=_describe(result)
+            )
+            out.event("training_finished", sid, text, **result)
     memory["running"], memory["failed"] = running, failed

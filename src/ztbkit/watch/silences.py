@@ -24,6 +24,7 @@ from typing import Any
 from ztbkit.core.errors import InputFileError, UsageError
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.locale import _
 from ztbkit.watch.config import RULES
 
 FILE = "watch-silences.json"
@@ -58,18 +59,24 @@ def parse_duration(text: str) -> timedelta:
     raw = text.strip().lower()
     parts = _DURATION.findall(raw)
     if not raw or "".join(n + u for n, u in parts) != raw:
-        raise UsageError(f"--for: {text!r} is not a duration (e.g. 30m, 2h, 1d, 1h30m)")
+        raise UsageError(
+            "--for: " + _("{text} is not a duration (e.g. 30m, 2h, 1d, 1h30m)").format(text=repr(text))
+        )
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if not 1 <= seconds <= 90 * 86400:  # under a second it would be over before it is listed
-        raise UsageError(f"--for: {text!r} must be at least 1s and at most 90 days")
+        raise UsageError(
+            "--for: " + _("{text} must be at least 1s and at most 90 days").format(text=repr(text))
+        )
     return timedelta(seconds=seconds)
 
 
 def parse_matcher(text: str) -> tuple[str, str | None]:
-    rule, _, subject = text.partition(":")
+    rule, _sep, subject = text.partition(":")
     if rule not in RULES or rule == "watchdog":
         known = ", ".join(r for r in RULES if r != "watchdog")
-        raise UsageError(f"RULE: unknown rule {rule!r} (known: {known})")
+        raise UsageError(
+            "RULE: " + _("unknown rule {rule} (known: {known})").format(rule=repr(rule), known=known)
+        )
     return rule, (subject or None)
 
 
@@ -79,7 +86,11 @@ def _load(path: Path) -> list[Silence]:
         return []
     items = read.value.get("silences") if read.ok and isinstance(read.value, dict) else None
     if not isinstance(items, list):
-        raise InputFileError(f"{path}: {read.problem or 'no silences list'}; fix or remove it")
+        raise InputFileError(
+            _("{path}: {problem}; fix or remove it").format(
+                path=path, problem=read.problem or _("no silences list")
+            )
+        )
     out = []
     for item in items:
         try:
@@ -121,7 +132,9 @@ def expire_silence(ztb_dir: Path, silence_id: str, now: datetime) -> Silence:
     with _changing(ztb_dir, now) as items:
         found = [s for s in items if s.id == silence_id and s.active(now)]
         if not found:
-            raise UsageError(f"ID: no active silence {silence_id!r} (ztb silence list shows them)")
+            raise UsageError(
+                "ID: " + _("no active silence {id} (ztb silence list shows them)").format(id=repr(silence_id))
+            )
         found[0].ends = now.isoformat()
         return found[0]
 
