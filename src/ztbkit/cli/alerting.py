@@ -50,7 +50,7 @@ def _silence(stream: Any) -> None:
 
 
 def _warn(message: str) -> None:
-    _say(f"warning: {message}", err=True)
+    _say("warning: " + message, err=True)  # the prefix stays English in every language (log readers grep it)
 
 
 def _outbox(state_dir: Path) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ztbkit.locale import _
 from ztbkit.notify.alert import Alert
 from ztbkit.notify.discord import ICONS, cut
 
@@ -36,8 +37,10 @@ def build_payload(alert: Alert) -> dict[str, Any]:
     ]
     for i in range(0, len(fields), FIELDS):
         blocks.append({"type": "section", "fields": fields[i : i + FIELDS]})
-    context = " · ".join(x for x in (alert.footer, alert.timestamp.isoformat() if alert.timestamp else None,
-                                      f"<{alert.url}|open>" if alert.url else None) if x)  # fmt: skip
+    label = _("open")  # the link's label in Slack: open the page
+    link = f"<{alert.url}|{label}>" if alert.url else None
+    context = " · ".join(x for x in (alert.footer, alert.timestamp.isoformat() if alert.timestamp else None, link)
+                         if x)  # fmt: skip
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(context, SECTION)}]})
     text = f"[{alert.level}] {cut(alert.title, HEADER)}" + (
