@@ -469,3 +469,14 @@ def test_the_echo_check_catches_a_bare_literal() -> None:
     )
     assert _bare_said(tree, {"cronish"}) == ["2: 'wrote it'", "3: 'no  here'"]
     assert _bare_said(tree, {"other"}) == []
+
+
+def test_an_outbox_that_cannot_be_used_is_said_in_japanese(tmp_path: Path) -> None:
+    """``ztb notify`` where the outbox file is a folder: a Japanese warning (its ``warning:`` prefix
+    kept for log readers) naming the path, never a count said to be fine without it."""
+    (tmp_path / ".ztb" / "ztb-outbox.jsonl").mkdir(parents=True)
+    r = CliRunner().invoke(cli, ["notify", "--state-dir", str(tmp_path), "--lang", "ja"])
+    warning = f"warning: {tmp_path / '.ztb' / 'ztb-outbox.jsonl'} はフォルダーで、送信待ちのファイルではありません。"
+    assert r.stderr.startswith(warning) and "通知を入れられるよう別の場所へ移してください" in r.stderr, (
+        r.output
+    )

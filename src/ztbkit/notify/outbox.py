@@ -32,6 +32,7 @@ from typing import Any
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.fsio import atomic_write_bytes, fsync_dir, make_folders
+from ztbkit.locale import _
 from ztbkit.notify.webhook import Webhook
 
 OUTBOX_FILE, DEAD_FILE = "ztb-outbox.jsonl", "ztb-outbox-dead.jsonl"
@@ -70,21 +71,16 @@ def _regular_bytes(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        kind = "a folder" if path.is_dir() else exc.strerror
-        raise OutboxError(
-            f"{path}: cannot read the outbox ({kind}); move it away so alerts can be queued"
-        ) from exc
+        kind = _("a folder") if path.is_dir() else exc.strerror
+        raise OutboxError(_("{path}: cannot read the outbox ({kind}); move it away so alerts can be queued").format(
+            path=path, kind=kind)) from exc  # fmt: skip
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a folder"
-                if stat.S_ISDIR(mode)
-                else "not a regular file"
-            )
-            raise OutboxError(f"{path} is {kind}, not an outbox file; move it away so alerts can be queued")
+            kind = (_("a FIFO") if stat.S_ISFIFO(mode)
+                    else _("a folder") if stat.S_ISDIR(mode) else _("not a regular file"))  # fmt: skip
+            raise OutboxError(_("{path} is {kind}, not an outbox file; move it away so alerts can be queued").format(
+                path=path, kind=kind))  # fmt: skip
         with os.fdopen(fd, "rb", closefd=False) as fh:
             return fh.read()
     finally:
@@ -106,7 +102,8 @@ class Outbox:
             for folder in (self.dir, self.spool, self.claims):
                 make_folders(folder, mode=0o700)
         except OSError as exc:
-            raise OutboxError(f"{self.dir}: cannot create the outbox folder ({exc.strerror})") from exc
+            raise OutboxError(_("{folder}: cannot create the outbox folder ({reason})").format(
+                folder=self.dir, reason=exc.strerror)) from exc  # fmt: skip
         self._lock = FileLock(str(self.dir / f"{OUTBOX_FILE}.lock"), timeout=lock_timeout)
         self.clock, self._warn, self._warned = clock, warn or (lambda _msg: None), set[str]()
 
@@ -253,9 +250,8 @@ class Outbox:
             return False
         except OSError as exc:  # the lock is a folder, the dead-letter file cannot be replaced, ...
             where = exc.filename or self.dir
-            self.warn(
-                f"{where}: cannot update the outbox ({exc.strerror or exc}); alerts stay queued in {self.spool}"
-            )
+            self.warn(_("{path}: cannot update the outbox ({reason}); alerts stay queued in {folder}").format(
+                path=where, reason=exc.strerror or exc, folder=self.spool))  # fmt: skip
             return False
         return True
 
@@ -275,12 +271,16 @@ class Outbox:
             atomic_write_bytes(
                 self.quarantine_path, _ended(old) + b"".join(x + b"\n" for x in bad), mode=0o600
             )
-            self.warn(f"{len(bad)} unreadable outbox line(s) moved to {self.quarantine_path}")
+            self.warn(
+                _("{n} unreadable outbox line(s) moved to {path}").format(
+                    n=len(bad), path=self.quarantine_path
+                )
+            )
         if events or bad or self.path.exists():
             ordered = sorted(state.values(), key=lambda e: (e["created_at"], e["id"]))
             text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in ordered)
             atomic_write_bytes(self.path, text.encode("utf-8"), mode=0o600)
-        for path, _, _ in events:  # in order: an add goes before its outcome
+        for path, _event, _entry in events:  # in order: an add goes before its outcome
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         cutoff = self.clock.now().timestamp() - 3600
@@ -318,9 +318,8 @@ class Outbox:
         except (
             OSError
         ) as exc:  # a read-only or full folder: a claim that cannot be written never blocks a send
-            self.warn(
-                f"{self.claims}: cannot write a send claim ({exc.strerror or exc}); sending without one"
-            )
+            self.warn(_("{folder}: cannot write a send claim ({reason}); sending without one").format(
+                folder=self.claims, reason=exc.strerror or exc))  # fmt: skip
             yield True
             return
         try:
