@@ -480,3 +480,16 @@ def test_an_outbox_that_cannot_be_used_is_said_in_japanese(tmp_path: Path) -> No
     assert r.stderr.startswith(warning) and "通知を入れられるよう別の場所へ移してください" in r.stderr, (
         r.output
     )
+
+
+def test_a_forgotten_kill_file_is_said_and_alerted_in_japanese(tmp_path: Path, hook_server: FakeHook) -> None:
+    (tmp_path / "ztb.stop").write_text("", encoding="utf-8")
+    cmd = f"{DUE} ztb cronish --once --cron '30 6 * * *' --timezone UTC --stop-file ztb.stop --state-file s.json -- true"
+    r = sh(cmd, _clean_env(ZTB_LANG="ja", ZTB_DISCORD_WEBHOOK=hook_server.url()), tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert (
+        "warning: 停止ファイル ztb.stop があります（" in r.stderr
+        and "削除するまでジョブは実行されません" in r.stderr
+    )
+    assert hook_server.titles == ["停止ファイルでスケジューラーが止まっています"], hook_server.titles
+    assert "通知：discord " in r.stdout and "に送信しました" in r.stdout
