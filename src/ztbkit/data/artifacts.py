@@ -191,7 +191,9 @@ def _session_folders(root: str, issues: list[Problem]) -> list[str]:
         with os.scandir(root) as it:
             entries = [e for e in it if not e.name.startswith(".")]
     except OSError as exc:
-        raise ArtifactsNotFoundError(f"cannot list artifacts folder {root!r}: {exc.strerror or exc}") from exc
+        raise ArtifactsNotFoundError(
+            "cannot list artifacts folder {root}: {reason}", root=repr(root), reason=exc.strerror or str(exc)
+        ) from exc
     names = []
     for entry in entries:
         try:
