@@ -43,27 +43,33 @@ def is_wide(text: str) -> bool:
 
 def wrap_wide(text: str, width: int) -> list[str]:
     """``text`` (one paragraph) as lines of at most ``width`` columns, broken between any two wide
-    characters or at spaces, never before :data:`NO_LINE_START` (such a character stays on the
-    line before, one or two columns over). A narrow word longer than a line gets a line of its own."""
-    lines: list[str] = []
-    line, used = "", 0
+    characters or at spaces. A line never starts with :data:`NO_LINE_START` nor ends with
+    :data:`NO_LINE_END`: the character before moves down with it (追い出し). A narrow word longer than
+    a line gets a line of its own."""
+    lines: list[list[str]] = []
+    line: list[str] = []
     for token in _TOKENS.findall(" ".join(text.split())):
         if token.isspace():
             if line:
-                line, used = line + " ", used + 1
+                line.append(" ")
             continue
-        size = width_of(token)
-        if used + size <= width or not line.strip() or token[0] in NO_LINE_START:
-            line, used = line + token, used + size
+        if not line or width_of("".join(line) + token) <= width:
+            line.append(token)
             continue
-        carried = ""
-        while line and line[-1] in NO_LINE_END:
-            line, carried = line[:-1], line[-1] + carried
-        lines.append(line.rstrip())
-        line, used = carried + token, width_of(carried) + size
-    if line.strip():
-        lines.append(line.rstrip())
-    return lines
+        moved = [token]
+        # Move tokens down while the break would fall before a closing mark or after an opening one
+        # (a space is a break of its own: it is dropped, not moved).
+        while line and line[-1] == " ":
+            line.pop()
+        while len(line) > 1 and (moved[0][0] in NO_LINE_START or line[-1][-1] in NO_LINE_END):
+            moved.insert(0, line.pop())
+            while line and line[-1] == " ":
+                line.pop()
+        lines.append(line)
+        line = moved
+    if line:
+        lines.append(line)
+    return ["".join(tokens).strip() for tokens in lines if "".join(tokens).strip()]
 
 
 def _prewrapped(text: str, width: int) -> str:
