@@ -400,3 +400,4 @@ def test_the_locale_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     result = bench_locale.run(sessions=5, data=tmp_path, repeat=1)
     assert result["sessions"] >= 5 and result["page_en_s"] > 0 and result["page_ja_s"] > 0
     assert result["message_us"] > 0 and result["message_ratio"] > 0
+    assert result["help_en_s"] > 0 and result["help_ja_s"] > 0 and result["help_ratio_ja_en"] > 0

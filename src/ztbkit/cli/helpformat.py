@@ -48,13 +48,17 @@ def wrap_wide(text: str, width: int) -> list[str]:
     a line gets a line of its own."""
     lines: list[list[str]] = []
     line: list[str] = []
+    used = 0  # columns taken by ``line``
     for token in _TOKENS.findall(" ".join(text.split())):
         if token.isspace():
             if line:
                 line.append(" ")
+                used += 1
             continue
-        if not line or width_of("".join(line) + token) <= width:
+        size = width_of(token)
+        if not line or used + size <= width:
             line.append(token)
+            used += size
             continue
         moved = [token]
         # Move tokens down while the break would fall before a closing mark or after an opening one
@@ -66,7 +70,7 @@ def wrap_wide(text: str, width: int) -> list[str]:
             while line and line[-1] == " ":
                 line.pop()
         lines.append(line)
-        line = moved
+        line, used = moved, sum(map(width_of, moved))
     if line:
         lines.append(line)
     return ["".join(tokens).strip() for tokens in lines if "".join(tokens).strip()]
