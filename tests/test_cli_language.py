@@ -302,6 +302,9 @@ def test_an_error_says_itself_in_the_language_in_use_and_keeps_english_in_args()
          "ztb: error: --correlation-id '../up' にパス区切り文字が含まれています: "
          "20250929T120000Z のような一つの名前にしてください",
          "ztb: error: --correlation-id '../up' contains a path separator: it must be a single name, like 20250929T120000Z"),
+        ("ztb cost --correlation-id r --out a.txt",
+         "ztb: error: --out: a.txt は .json か .md で終わる名前にしてください",
+         "ztb: error: --out: a.txt must end in .json or .md"),
     ],
 )  # fmt: skip
 def test_library_errors_reach_the_user_in_japanese_exit_2(
@@ -313,6 +316,13 @@ def test_library_errors_reach_the_user_in_japanese_exit_2(
     assert (ja.returncode, ja.stderr.strip()) == (2, japanese)
     en = sh(command, _env(), tmp_path)
     assert (en.returncode, en.stderr.strip()) == (2, english)
+
+
+def test_a_bad_value_for_an_option_is_one_japanese_line_after_the_usage(tmp_path: Path) -> None:
+    done = sh("ztb doctor --correlation-id r --artifacts-dir s3://bucket/prefix --lang ja", _env(), tmp_path)
+    assert done.returncode == 2 and done.stderr.splitlines()[-1] == (
+        "エラー: '--artifacts-dir' の値が不正です: ztb doctor には URL ではなくローカルのフォルダーを指定してください"
+    )
 
 
 def test_a_tariff_file_error_names_the_file_in_japanese(tmp_path: Path) -> None:

@@ -130,7 +130,7 @@ class ZtbGroup(TranslatedCommand, click.Group):
             click.echo(f"ztb: error: {safe_repr(describe_os_error(exc))}", err=True)
             ctx.exit(2)
         except RecursionError:  # the last net: a path or value nested deeper than any reader copes with
-            click.echo("ztb: error: a path or file given is nested too deeply to handle", err=True)
+            click.echo("ztb: error: " + _("a path or file given is nested too deeply to handle"), err=True)
             ctx.exit(2)
 
 
@@ -178,7 +178,11 @@ class Location(click.ParamType[Any]):
         if isinstance(value, Path) or not is_remote(str(value)):
             return Path(local_path(str(value)))
         if ctx is not None and ctx.command.name in LOCAL_ONLY:  # they inspect or write a session's folder
-            self.fail(f"ztb {ctx.command.name} needs a local folder, not a URL", param, ctx)
+            self.fail(
+                _("ztb {command} needs a local folder, not a URL").format(command=ctx.command.name),
+                param,
+                ctx,
+            )
         return str(value)
 
 
