@@ -7,6 +7,8 @@ text given to one of ztbkit's error classes (``raise UsageError("{flag}: ...", f
 translates itself when shown, see :mod:`ztbkit.core.errors`); click's own messages, from the
 installed click's source (:func:`click_messages`); and, handed in by the command line layer as
 ``extra``, the help of every ``ztb`` command and option (:func:`ztbkit.cli.i18n.help_messages`).
+Babel prints ``warning: Skipping f-string`` for an error raised with an f-string: that error is
+shown in English until it is written as a template with values.
 
 Policy: the ``.mo`` is committed beside the ``.po`` rather than compiled by a setuptools hook, so an
 editable install (``make setup``), a wheel and a plain checkout all have it with no build step and no
