@@ -105,6 +105,11 @@ def test_a_bad_ztb_lang_does_not_turn_a_usage_error_into_a_traceback(tmp_path: P
     ]
 
 
+def test_a_bad_ztb_lang_still_shows_the_help_in_english(tmp_path: Path) -> None:
+    done = sh("ztb --help", _env(ZTB_LANG="klingon"), tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("Usage: ztb [OPTIONS]") and done.stderr == ""
+
+
 def test_preread_takes_the_last_lang_before_the_double_dash() -> None:
     assert preread_language(["--lang", "ja", "x", "--lang=EN"]) == "en"
     assert preread_language(["cronish", "--", "prog", "--lang", "ja"]) is None

@@ -44,7 +44,7 @@ VERSION_OPTION_TEXT = "Show the version and exit."
 _DESCRIPTION = re.compile(r"^(?P<command>\s+\S.*?\s{3,})(?P<text>\S.*)$")
 
 
-def _click_gettext(message: str) -> str:
+def _safe_gettext(message: str) -> str:
     # A bad ZTB_LANG must not turn click's own error into a traceback: click speaks English and the
     # command then reports the bad variable (exit 2).
     try:
@@ -53,7 +53,14 @@ def _click_gettext(message: str) -> str:
         return message
 
 
-def _click_ngettext(singular: str, plural: str, n: int) -> str:
+def _language() -> str:
+    try:
+        return current_language()
+    except ZtbError:
+        return "en"
+
+
+def _safe_ngettext(singular: str, plural: str, n: int) -> str:
     try:
         return ngettext(singular, plural, n)
     except ZtbError:
@@ -62,7 +69,7 @@ def _click_ngettext(singular: str, plural: str, n: int) -> str:
 
 def route_click_messages() -> list[str]:
     """Point click's ``_``/``gettext``/``ngettext`` at ztbkit's catalogue; the modules rebound."""
-    ours = {id(stdlib_gettext.gettext): _click_gettext, id(stdlib_gettext.ngettext): _click_ngettext}
+    ours = {id(stdlib_gettext.gettext): _safe_gettext, id(stdlib_gettext.ngettext): _safe_ngettext}
     routed = []
     # click loads these lazily (the pager and editor, shell completion, the Windows console): they are
     # imported now, or their binding, made later, would keep the standard library's gettext. (Not
@@ -143,7 +150,8 @@ def _help_of(cmd: click.Command) -> str:
 
 class TranslatedCommand(click.Command):
     """A click command whose help, short help, epilog and option help are shown in the current
-    language (English text from the code, Japanese from the catalogue), wrapped for the terminal."""
+    language (English text from the code, Japanese from the catalogue), wrapped for the terminal.
+    A bad ZTB_LANG shows English help (the command itself then refuses it, exit 2)."""
 
     context_class = Context
 
@@ -151,7 +159,7 @@ class TranslatedCommand(click.Command):
         if self.deprecated:  # none is; click's own label then
             super().format_help_text(ctx, formatter)
             return
-        text = translate_help(_help_of(self), gettext)
+        text = translate_help(_help_of(self), _safe_gettext)
         if text:
             formatter.write_paragraph()
             with formatter.indentation():
@@ -161,7 +169,7 @@ class TranslatedCommand(click.Command):
         if self.epilog:
             formatter.write_paragraph()
             with formatter.indentation():
-                formatter.write_text(translate_help(inspect.cleandoc(self.epilog), gettext))
+                formatter.write_text(translate_help(inspect.cleandoc(self.epilog), _safe_gettext))
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         opts = []
@@ -173,10 +181,10 @@ class TranslatedCommand(click.Command):
             help_text = getattr(param, "help", None)
             # click appends "[default: …; required]" (already in the language) after the help itself.
             if help_text and second.startswith(help_text):
-                second = gettext(help_text) + second[len(help_text) :]
+                second = _safe_gettext(help_text) + second[len(help_text) :]
             opts.append((first, second))
         if opts:
-            with formatter.section(gettext("Options")):
+            with formatter.section(_safe_gettext("Options")):
                 formatter.write_dl(opts)
         if isinstance(self, click.Group):
             self.format_commands(ctx, formatter)
@@ -190,12 +198,12 @@ class TranslatedCommand(click.Command):
         return option
 
     def get_short_help_str(self, limit: int = 45) -> str:
-        if current_language() == "en" and not self.short_help:
+        if _language() == "en":  # exactly click's
             return super().get_short_help_str(limit)
         if self.short_help:
-            return gettext(inspect.cleandoc(self.short_help)).strip()
+            return _safe_gettext(inspect.cleandoc(self.short_help)).strip()
         # The first sentence of the translated first paragraph (a Japanese one ends at 。).
-        first = translate_help(_help_of(self), gettext).split("\n\n")[0]
+        first = translate_help(_help_of(self), _safe_gettext).split("\n\n")[0]
         if first.startswith("\b"):
             return super().get_short_help_str(limit)
         head, dot, _rest = first.partition("。")
