@@ -17,8 +17,10 @@ language known before click parses a single argument.
   is, except a description after three or more spaces. :func:`help_messages` walks the ``ztb``
   group through the very same code, so the catalogue has exactly the texts the screens look up.
 * **The language before parsing**: :func:`preread_language` finds ``--lang`` anywhere before ``--``,
-  so ``ztb nightly --bogus --lang ja`` says "そのようなオプションはありません" — the usage error is
-  raised by click before any option callback could run.
+  so ``ztb nightly --bogus --lang ja`` says "'--bogus' というオプションはありません。" — the usage
+  error is raised by click before any option callback could run.
+* A bad ``ZTB_LANG`` never turns click's words or a help screen into a traceback: they are English,
+  and the command then refuses the variable (exit 2) as before.
 """
 
 from __future__ import annotations
