@@ -340,6 +340,29 @@ def test_a_tariff_file_error_names_the_file_in_japanese(tmp_path: Path) -> None:
     assert done.stderr.strip() == f"ztb: error: {bad}: [[tiers]] の項目が一つもありません"
 
 
+def test_the_systems_own_reason_is_translated_too(tmp_path: Path) -> None:
+    """An OSError's reason (glibc's "No such file or directory") is words too: /proc takes no new
+    file, even from root."""
+    (tmp_path / "artifacts" / "s1").mkdir(parents=True)
+    (tmp_path / "artifacts" / "s1" / "summary.json").write_text('{"rl_sharpe": 1}', encoding="utf-8")
+    command = "ztb trends --artifacts-dir artifacts --out /proc/ztb-trends.csv"
+    ja = sh(f"{command} --lang ja", _env(), tmp_path)
+    assert (ja.returncode, ja.stderr.strip()) == (
+        2, "ztb: error: /proc/ztb-trends.csv: 書き込めません: ファイルまたはフォルダーがありません"
+    )  # fmt: skip
+    en = sh(command, _env(), tmp_path)
+    assert en.stderr.strip() == "ztb: error: /proc/ztb-trends.csv: cannot write: No such file or directory"
+    from ztbkit.core.errors import OutputPathError, os_reason
+
+    exc = OutputPathError(
+        "{path}: cannot write: {reason}", path="x", reason=os_reason(PermissionError(13, "Permission denied"))
+    )
+    zl.use_language("ja")
+    assert str(exc) == "x: 書き込めません: アクセス権がありません"
+    zl.use_language("en")
+    assert str(exc) == "x: cannot write: Permission denied"
+
+
 def test_a_translation_that_breaks_its_placeholders_still_shows_the_error(monkeypatch: Any) -> None:
     from ztbkit.core import errors
 

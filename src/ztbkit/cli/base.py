@@ -13,7 +13,13 @@ from typing import Any, NoReturn
 import click
 
 from ztbkit import __version__
-from ztbkit.cli.i18n import VERSION_OPTION_TEXT, TranslatedCommand, preread_language, route_click_messages
+from ztbkit.cli.i18n import (
+    VERSION_OPTION_TEXT,
+    TranslatedCommand,
+    preread_language,
+    route_click_messages,
+    safe_gettext,
+)
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.ids import safe_repr
 from ztbkit.core.jsonread import Problem
@@ -136,7 +142,8 @@ class ZtbGroup(TranslatedCommand, click.Group):
 
 def describe_os_error(exc: OSError) -> str:
     """``path: reason`` (``src -> dst: reason`` for a rename) for an OSError, on one line."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    # The system's own words, in the reader's language where the catalogue has them (OS_REASONS).
+    reason = safe_gettext(exc.strerror) if exc.strerror else str(exc) or type(exc).__name__
     where = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
     text = f"{' -> '.join(where)}: {reason}" if where else reason
     return " ".join(text.split())

@@ -46,7 +46,8 @@ VERSION_OPTION_TEXT = "Show the version and exit."
 _DESCRIPTION = re.compile(r"^(?P<command>\s+\S.*?\s{3,})(?P<text>\S.*)$")
 
 
-def _safe_gettext(message: str) -> str:
+def safe_gettext(message: str) -> str:
+    """``message`` in the run's language, English when ZTB_LANG is bad (never an exception)."""
     # A bad ZTB_LANG must not turn click's own error into a traceback: click speaks English and the
     # command then reports the bad variable (exit 2).
     try:
@@ -71,7 +72,7 @@ def _safe_ngettext(singular: str, plural: str, n: int) -> str:
 
 def route_click_messages() -> list[str]:
     """Point click's ``_``/``gettext``/``ngettext`` at ztbkit's catalogue; the modules rebound."""
-    ours = {id(stdlib_gettext.gettext): _safe_gettext, id(stdlib_gettext.ngettext): _safe_ngettext}
+    ours = {id(stdlib_gettext.gettext): safe_gettext, id(stdlib_gettext.ngettext): _safe_ngettext}
     routed = []
     # click loads these lazily (the pager and editor, shell completion, the Windows console): they are
     # imported now, or their binding, made later, would keep the standard library's gettext. (Not
@@ -161,7 +162,7 @@ class TranslatedCommand(click.Command):
         if self.deprecated:  # none is; click's own label then
             super().format_help_text(ctx, formatter)
             return
-        text = translate_help(_help_of(self), _safe_gettext)
+        text = translate_help(_help_of(self), safe_gettext)
         if text:
             formatter.write_paragraph()
             with formatter.indentation():
@@ -171,7 +172,7 @@ class TranslatedCommand(click.Command):
         if self.epilog:
             formatter.write_paragraph()
             with formatter.indentation():
-                formatter.write_text(translate_help(inspect.cleandoc(self.epilog), _safe_gettext))
+                formatter.write_text(translate_help(inspect.cleandoc(self.epilog), safe_gettext))
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         opts = []
@@ -183,10 +184,10 @@ class TranslatedCommand(click.Command):
             help_text = getattr(param, "help", None)
             # click appends "[default: …; required]" (already in the language) after the help itself.
             if help_text and second.startswith(help_text):
-                second = _safe_gettext(help_text) + second[len(help_text) :]
+                second = safe_gettext(help_text) + second[len(help_text) :]
             opts.append((first, second))
         if opts:
-            with formatter.section(_safe_gettext("Options")):
+            with formatter.section(safe_gettext("Options")):
                 formatter.write_dl(opts)
         if isinstance(self, click.Group):
             self.format_commands(ctx, formatter)
@@ -203,9 +204,9 @@ class TranslatedCommand(click.Command):
         if _language() == "en":  # exactly click's
             return super().get_short_help_str(limit)
         if self.short_help:
-            return _safe_gettext(inspect.cleandoc(self.short_help)).strip()
+            return safe_gettext(inspect.cleandoc(self.short_help)).strip()
         # The first sentence of the translated first paragraph (a Japanese one ends at 。).
-        first = translate_help(_help_of(self), _safe_gettext).split("\n\n")[0]
+        first = translate_help(_help_of(self), safe_gettext).split("\n\n")[0]
         if first.startswith("\b"):
             return super().get_short_help_str(limit)
         head, dot, _rest = first.partition("。")

@@ -38,6 +38,24 @@ def N_(message: str) -> Text:
     return Text(message)
 
 
+#: The operating system's own reasons, as Python gives them on Linux (glibc's wording) and macOS, that
+#: the catalogue translates. Any other reason is shown as the system gave it (Windows already words
+#: its reasons in the user's language).
+OS_REASONS = (
+    N_("Permission denied"), N_("Operation not permitted"), N_("No such file or directory"),
+    N_("No space left on device"), N_("Read-only file system"), N_("Is a directory"), N_("Not a directory"),
+    N_("File exists"), N_("File name too long"), N_("Too many levels of symbolic links"),
+    N_("Disk quota exceeded"), N_("Input/output error"), N_("Device or resource busy"),
+    N_("Directory not empty"), N_("Too many open files"), N_("Invalid cross-device link"),
+)  # fmt: skip
+
+
+def os_reason(exc: OSError) -> Text:
+    """Why ``exc`` happened, in the operating system's words, translated when shown in an error
+    (:data:`OS_REASONS`)."""
+    return Text(exc.strerror or str(exc) or type(exc).__name__)
+
+
 def set_translator(translate: Callable[[str], str]) -> None:
     """Look error templates up with ``translate`` from now on (:mod:`ztbkit.locale` installs its ``_``)."""
     _translator[0] = translate

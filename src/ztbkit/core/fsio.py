@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
-from ztbkit.core.errors import N_, OutputPathError
+from ztbkit.core.errors import N_, OutputPathError, os_reason
 from ztbkit.core.jsonread import LONE_SURROGATE
 
 
@@ -112,9 +112,7 @@ def atomic_write_bytes(
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputPathError(
-            "{path}: cannot write: {reason}", path=target, reason=exc.strerror or str(exc)
-        ) from None
+        raise OutputPathError("{path}: cannot write: {reason}", path=target, reason=os_reason(exc)) from None
     try:
         _fill(fd, data, durable)
         os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
@@ -124,7 +122,7 @@ def atomic_write_bytes(
             os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
             raise OutputPathError(
-                "{path}: cannot write: {reason}", path=target, reason=exc.strerror or str(exc)
+                "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
             ) from None
         raise
     if durable:
@@ -151,9 +149,7 @@ def open_folder_nofollow(folder: str | os.PathLike[str], *, shown: str | os.Path
                 "{path}: cannot write: its folder {folder} is a symbolic link (ztbkit writes only into real "
                 "folders: give the folder's real path)", path=shown, folder=os.fspath(folder),
             ) from None  # fmt: skip
-        raise OutputPathError(
-            "{path}: cannot write: {reason}", path=shown, reason=exc.strerror or str(exc)
-        ) from None
+        raise OutputPathError("{path}: cannot write: {reason}", path=shown, reason=os_reason(exc)) from None
 
 
 def _fill(fd: int, data: bytes, durable: bool) -> None:
@@ -185,7 +181,7 @@ def _write_at(target: Path, data: bytes, *, durable: bool, mode: int) -> None:
             fd, tmp = _create_temp(dir_fd, target.name)
         except OSError as exc:
             raise OutputPathError(
-                "{path}: cannot write: {reason}", path=target, reason=exc.strerror or str(exc)
+                "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
             ) from None
         try:
             _fill(fd, data, durable)
@@ -196,7 +192,7 @@ def _write_at(target: Path, data: bytes, *, durable: bool, mode: int) -> None:
                 os.unlink(tmp, dir_fd=dir_fd)
             if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
                 raise OutputPathError(
-                    "{path}: cannot write: {reason}", path=target, reason=exc.strerror or str(exc)
+                    "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
                 ) from None
             raise
         if durable:
@@ -220,9 +216,7 @@ def prepare_output(path: str | os.PathLike[str]) -> Path:
     except (FileNotFoundError, NotADirectoryError):
         pass
     except OSError as exc:
-        raise OutputPathError(
-            "{path}: cannot write: {reason}", path=target, reason=exc.strerror or str(exc)
-        ) from None
+        raise OutputPathError("{path}: cannot write: {reason}", path=target, reason=os_reason(exc)) from None
     else:
         if not stat.S_ISREG(st.st_mode):
             kind = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("not a regular file")
@@ -246,7 +240,7 @@ def prepare_output_dir(
         ) from None
     except OSError as exc:
         raise OutputPathError(
-            "{path}: cannot write: {reason}", path=shown or path, reason=exc.strerror or str(exc)
+            "{path}: cannot write: {reason}", path=shown or path, reason=os_reason(exc)
         ) from None
     return path
 

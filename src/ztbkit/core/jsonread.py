@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from ztbkit.core.errors import N_, InputFileError
+from ztbkit.core.errors import N_, InputFileError, os_reason
 
 #: JSON files larger than this are reported as too large instead of parsed.
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -116,9 +116,7 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise InputFileError(
-            "{path}: cannot read: {reason}", path=p, reason=exc.strerror or str(exc)
-        ) from None
+        raise InputFileError("{path}: cannot read: {reason}", path=p, reason=os_reason(exc)) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

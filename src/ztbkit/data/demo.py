@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import default_tz
-from ztbkit.core.errors import OutputPathError, UsageError
+from ztbkit.core.errors import OutputPathError, UsageError, os_reason
 from ztbkit.core.fsio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_folders
 from ztbkit.data.demo_sweep import sweep_effect, sweep_params, sweep_run_metadata
 
@@ -295,7 +295,7 @@ def build_demo(
         raise OutputPathError(
             "--out-dir: {path}: cannot create the folder: {reason}",
             path=root,
-            reason=exc.strerror or str(exc),
+            reason=os_reason(exc),
         ) from None
     staging = root / f".artifacts.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)

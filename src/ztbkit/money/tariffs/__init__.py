@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.charset import LEGACY_ENCODING, decode_text
-from ztbkit.core.errors import ZtbError
+from ztbkit.core.errors import ZtbError, os_reason
 from ztbkit.core.jsonread import open_regular
 from ztbkit.core.values import is_finite_number, short_repr
 
@@ -185,7 +185,7 @@ def _read_tariff_file(path: Path) -> tuple[str, str]:
         raise TariffError("--tariff: {error}", error=exc) from None
     except OSError as exc:
         raise TariffError(
-            "--tariff: cannot read {path}: {reason}", path=path, reason=exc.strerror or str(exc)
+            "--tariff: cannot read {path}: {reason}", path=path, reason=os_reason(exc)
         ) from None
     try:
         text, legacy = decode_text(data)
