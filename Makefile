@@ -78,7 +78,7 @@ test: check-browser check-fixtures lint
 # src/ztbkit/locale/ja/LC_MESSAGES/ztbkit.po (new ones empty) and compile ztbkit.mo beside it (committed).
 # Exit 1 while an entry is untranslated; tests/test_locale.py fails on the same.
 messages: setup
-	$(BIN)/python -m ztbkit.locale.catalog
+	$(BIN)/python -m ztbkit.cli.messages
 
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py

@@ -2,8 +2,10 @@
 
 Same run, same generated tree: the dashboard's session table (HTML and Markdown) and its two charts
 (SVG, the Japanese font fallback included) rendered in English (the baseline) and in Japanese; and
-one translated message (``_()``, the catalogue loaded) against a plain dict lookup. Reported as
-seconds and ja/en ratios; nothing is asserted.
+one translated message (``_()``, the catalogue loaded) against a plain dict lookup; and the help
+screens a person reads at the terminal (``ztb --help``, ``ztb nightly --help``), English (click's own
+formatting) against Japanese (translated paragraph by paragraph, wrapped by display width). Reported
+as seconds and ja/en ratios; nothing is asserted.
 
     python benchmarks/bench_locale.py [--sessions 2000] [--repeat 3]
 """
@@ -47,6 +49,9 @@ def run(sessions: int, data: Path, repeat: int = 3) -> dict[str, float]:
             _page(tree)
             best = min(best, time.perf_counter() - t0)
         timings[lang] = best
+    help_s = {
+        lang: min(_help_screens(lang) for _ in range(max(repeat, 5))) for lang in ("en", "ja", "en", "ja")
+    }
     zl.use_language("ja")
     table = {"Cost Report": "コストレポート"}
     n = 200_000
@@ -61,7 +66,24 @@ def run(sessions: int, data: Path, repeat: int = 3) -> dict[str, float]:
         "message_us": message_s * 1e6,
         "dict_lookup_us": dict_s * 1e6,
         "message_ratio": message_s / dict_s,
+        "help_en_s": help_s["en"],
+        "help_ja_s": help_s["ja"],
+        "help_ratio_ja_en": help_s["ja"] / help_s["en"],
     }
+
+
+def _help_screens(lang: str) -> float:
+    """Seconds to render ``ztb --help`` and ``ztb nightly --help`` in ``lang`` (in process)."""
+    from click.testing import CliRunner
+
+    from ztbkit.cli import cli
+
+    runner = CliRunner()
+    t0 = time.perf_counter()
+    for args in ([], ["nightly"]):
+        result = runner.invoke(cli, [*args, "--help", "--lang", lang], prog_name="ztb", terminal_width=100)
+        assert result.exit_code == 0, result.output
+    return time.perf_counter() - t0
 
 
 def main() -> None:

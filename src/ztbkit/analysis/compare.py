@@ -87,7 +87,11 @@ class Comparison:
 
 def check_metric(metric: str) -> str:
     if metric not in METRICS:
-        raise UsageError(f"metric: unknown {metric!r} (choose from {', '.join(METRICS)})")
+        raise UsageError(
+            "metric: unknown {metric} (choose from {choices})",
+            metric=repr(metric),
+            choices=", ".join(METRICS),
+        )
     return metric
 
 

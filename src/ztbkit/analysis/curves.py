@@ -40,7 +40,7 @@ def downsample(steps: Sequence[int], values: Sequence[float], max_points: int = 
     """At most ``max_points`` points; per bucket the first, last, min and max (see module docstring)."""
     n = len(values)
     if max_points < 4:
-        raise UsageError(f"max_points: need at least 4, got {max_points}")
+        raise UsageError("max_points: need at least 4, got {n}", n=max_points)
     if n <= max_points:
         return list(steps), list(values)
     buckets = max_points // 4

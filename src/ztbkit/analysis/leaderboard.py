@@ -47,10 +47,10 @@ class Assumptions:
 
     def check(self) -> None:
         if self.observations <= 1:
-            raise UsageError(f"observations: need T > 1, got {self.observations}")
+            raise UsageError("observations: need T > 1, got {t}", t=self.observations)
         for name in ("skew", "kurtosis", "periods_per_year"):
             if not math.isfinite(getattr(self, name)):
-                raise UsageError(f"{name}: expected a finite number")
+                raise UsageError("{name}: expected a finite number", name=name)
         if self.periods_per_year <= 0 or self.kurtosis < 1:
             raise UsageError("periods_per_year must be > 0 and kurtosis (raw) >= 1")
 

@@ -91,7 +91,7 @@ def check_trend(
     """
     check_options(metrics, window, mad_k)
     if dsr_below is not None and not 0 <= dsr_below <= 1:
-        raise UsageError(f"--dsr-below: need a probability between 0 and 1, got {dsr_below}")
+        raise UsageError("--dsr-below: need a probability between 0 and 1, got {value}", value=dsr_below)
     done = finished_sessions(sessions, now)
     if not done:
         return None
@@ -141,8 +141,11 @@ def _check_dsr(done: Sequence[Session], result: TrendCheck, dsr_below: float) ->
 def check_options(metrics: Sequence[str], window: int, mad_k: float) -> None:
     unknown = [m for m in metrics if m not in METRIC_CHOICES]
     if unknown:
-        raise UsageError(f"--metric: unknown {', '.join(unknown)} (choose from {', '.join(METRIC_CHOICES)})")
+        raise UsageError(
+            "--metric: unknown {metrics} (choose from {choices})", metrics=", ".join(unknown),
+            choices=", ".join(METRIC_CHOICES),
+        )  # fmt: skip
     if window < 1:
-        raise UsageError(f"--window: need at least 1 earlier session, got {window}")
+        raise UsageError("--window: need at least 1 earlier session, got {window}", window=window)
     if not math.isfinite(mad_k) or mad_k < 0:
-        raise UsageError(f"--mad-k: need a finite k >= 0, got {mad_k}")
+        raise UsageError("--mad-k: need a finite k >= 0, got {k}", k=mad_k)

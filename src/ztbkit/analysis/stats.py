@@ -56,7 +56,7 @@ def _finite(name: str, value: float) -> float:
         number = math.inf
     if not math.isfinite(number):
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise UsageError(f"{name}: expected a finite number, got {shown}")
+        raise UsageError("{name}: expected a finite number, got {value}", name=name, value=shown)
     return number
 
 
@@ -65,7 +65,8 @@ def _check_moments(skew: float, kurtosis: float) -> tuple[float, float]:
     kurtosis = _finite("kurtosis", kurtosis)
     if kurtosis < 1:
         raise UsageError(
-            f"kurtosis: raw (non-excess) kurtosis is at least 1 (3 for normal returns), got {kurtosis}"
+            "kurtosis: raw (non-excess) kurtosis is at least 1 (3 for normal returns), got {kurtosis}",
+            kurtosis=kurtosis,
         )
     return skew, kurtosis
 
@@ -73,7 +74,7 @@ def _check_moments(skew: float, kurtosis: float) -> tuple[float, float]:
 def _observations(t: float) -> float:
     t = _finite("observations", t)
     if t <= 1:
-        raise UsageError(f"observations: need T > 1, got {t:g}")
+        raise UsageError("observations: need T > 1, got {t}", t=format(t, "g"))
     return t
 
 
@@ -82,11 +83,16 @@ def _variance_term(sr: float, skew: float, kurtosis: float) -> float:
     term = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
     if not math.isfinite(term):
         raise UsageError(
-            f"sharpe: {sr:.4g} per period is out of range with skew {skew:g}, kurtosis {kurtosis:g}"
+            "sharpe: {sr} per period is out of range with skew {skew}, kurtosis {kurtosis}",
+            sr=format(sr, ".4g"),
+            skew=format(skew, "g"),
+            kurtosis=format(kurtosis, "g"),
         )
     if term <= 0:
         raise UsageError(
-            f"skew/kurtosis: 1 - skew*SR + (kurtosis-1)/4*SR^2 = {term:.4g} is not positive for SR {sr:.4g}"
+            "skew/kurtosis: 1 - skew*SR + (kurtosis-1)/4*SR^2 = {term} is not positive for SR {sr}",
+            term=format(term, ".4g"),
+            sr=format(sr, ".4g"),
         )
     return term
 
@@ -116,9 +122,13 @@ def expected_max_sharpe(trials: float, variance: float) -> float:
     n = _finite("trials", trials)
     v = _finite("sharpe-variance", variance)
     if n < 1 or n != math.floor(n) or n > MAX_TRIALS:
-        raise UsageError(f"trials: need a whole number 1 <= N <= {MAX_TRIALS:.0e}, got {trials!r}")
+        raise UsageError(
+            "trials: need a whole number 1 <= N <= {most}, got {trials}",
+            most=format(MAX_TRIALS, ".0e"),
+            trials=repr(trials),
+        )
     if v < 0:
-        raise UsageError(f"sharpe-variance: need V >= 0, got {v:g}")
+        raise UsageError("sharpe-variance: need V >= 0, got {v}", v=format(v, "g"))
     if n == 1:
         return 0.0
     return math.sqrt(v) * (
@@ -144,7 +154,9 @@ def min_track_record(
     skew, kurtosis = _check_moments(skew, kurtosis)
     confidence = _finite("confidence", confidence)
     if not 0 < confidence < 1:
-        raise UsageError(f"confidence: need 0 < alpha < 1, got {confidence:g}")
+        raise UsageError(
+            "confidence: need 0 < alpha < 1, got {confidence}", confidence=format(confidence, "g")
+        )
     if sr <= benchmark:
         return math.inf
     z = NORMAL.inv_cdf(confidence)
@@ -185,7 +197,7 @@ def deflated_sharpe(
     sharpe = _finite("sharpe", sharpe)
     q = _finite("periods-per-year", periods_per_year)
     if q <= 0:
-        raise UsageError(f"periods-per-year: need Q > 0, got {q:g}")
+        raise UsageError("periods-per-year: need Q > 0, got {q}", q=format(q, "g"))
     t = _observations(observations)
     skew, kurtosis = _check_moments(skew, kurtosis)
     sr0_annual = expected_max_sharpe(trials, sharpe_variance)

@@ -104,11 +104,16 @@ def read_trends_csv(path: str | os.PathLike[str]) -> TrendTable:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
-                raise InputFileError(f"{p}: the trends CSV is empty (expected header {','.join(CSV_HEADER)})")
+                raise InputFileError(
+                    "{path}: the trends CSV is empty (expected header {header})",
+                    path=p,
+                    header=",".join(CSV_HEADER),
+                )
             if not header or header[0].strip() != "session_id":
                 raise InputFileError(
-                    f"{p}: first column must be 'session_id', got header {','.join(header)!r}"
-                )
+                    "{path}: first column must be 'session_id', got header {header}", path=p,
+                    header=repr(",".join(header)),
+                )  # fmt: skip
             cols = [h.strip() for h in header]
             issues: list[Problem] = []
             missing = [m for m in METRICS if m not in cols]
@@ -125,9 +130,11 @@ def read_trends_csv(path: str | os.PathLike[str]) -> TrendTable:
                     values[m] = _parse_cell(cell, f"line {lineno} {m}", issues, p)
                 rows.append(TrendRow(record[0], values))
     except FileNotFoundError as exc:
-        raise InputFileError(f"{p}: trends CSV not found (make it with `ztb trends`, or pass --csv)") from exc
+        raise InputFileError(
+            "{path}: trends CSV not found (make it with `ztb trends`, or pass --csv)", path=p
+        ) from exc
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputFileError(f"{p}: cannot read the trends CSV: {exc}") from exc
+        raise InputFileError("{path}: cannot read the trends CSV: {error}", path=p, error=str(exc)) from exc
     return TrendTable(rows, source=p, issues=issues)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -12,6 +13,13 @@ from typing import Any, NoReturn
 import click
 
 from ztbkit import __version__
+from ztbkit.cli.i18n import (
+    VERSION_OPTION_TEXT,
+    TranslatedCommand,
+    preread_language,
+    route_click_messages,
+    safe_gettext,
+)
 from ztbkit.core.errors import ZtbError
 from ztbkit.core.ids import safe_repr
 from ztbkit.core.jsonread import Problem
@@ -20,6 +28,11 @@ from ztbkit.locale import LANGUAGES, _, use_language
 from ztbkit.locale import reset as reset_language
 
 MAX_WARNINGS = 10
+#: Where the group keeps the --lang found on the command line before parsing (ctx.meta).
+PREREAD = "ztbkit.lang"
+
+# Before any click decorator below runs: click's own words go through ztbkit's catalogue.
+route_click_messages()
 
 
 def _check_correlation_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -42,11 +55,12 @@ def _export_language(ctx: click.Context, lang: str) -> None:
     os.environ[LANG_ENV] = lang
 
     def restore() -> None:
+        # The language itself stays until ZtbGroup.main returns: the error line and click's usage
+        # text are written after the command's context has closed, and must speak the same language.
         if old is None:
             os.environ.pop(LANG_ENV, None)
         else:
             os.environ[LANG_ENV] = old
-        reset_language()  # the next message resolves the language again, from the restored environment
 
     ctx.call_on_close(restore)
 
@@ -61,8 +75,16 @@ def lang_option() -> click.Option:
     )  # fmt: skip
 
 
-class ZtbGroup(click.Group):
+class ZtbCommand(TranslatedCommand):
+    """A ``ztb`` command: help shown in the run's language (:mod:`ztbkit.cli.i18n`)."""
+
+
+class ZtbGroup(TranslatedCommand, click.Group):
     """A click group that turns ZtbError into ``ztb: error: ...`` and its exit code.
+
+    The language is settled before click parses anything (``--lang`` anywhere before ``--``, else
+    ``ZTB_LANG``, else the locale), so click's usage errors and help come out in it; commands made
+    with ``@group.command`` are :class:`ZtbCommand`, subgroups ``ZtbGroup``.
 
     Any other OSError (a full disk, a file another program holds open on Windows, a folder without
     write permission) is one line naming the path, exit 2, never a traceback; so is a RecursionError
@@ -72,6 +94,27 @@ class ZtbGroup(click.Group):
     Every command's ``--correlation-id`` is checked with :func:`ztbkit.core.ids.check_component` (one
     path component, else exit 2), so no command can be handed an id that walks out of its folder.
     """
+
+    command_class = ZtbCommand
+    group_class = type
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        if parent is None:  # the whole command line, before click reads a word of it
+            chosen = preread_language(args)
+            with contextlib.suppress(ZtbError):  # a bad ZTB_LANG is reported by cli() below, exit 2
+                use_language(chosen)
+            ctx = super().make_context(info_name, args, parent, **extra)
+            ctx.meta[PREREAD] = chosen
+            return ctx
+        return super().make_context(info_name, args, parent, **extra)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        finally:  # a program running several commands in one process keeps its own language
+            reset_language()
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         for param in cmd.params:
@@ -93,13 +136,14 @@ class ZtbGroup(click.Group):
             click.echo(f"ztb: error: {safe_repr(describe_os_error(exc))}", err=True)
             ctx.exit(2)
         except RecursionError:  # the last net: a path or value nested deeper than any reader copes with
-            click.echo("ztb: error: a path or file given is nested too deeply to handle", err=True)
+            click.echo("ztb: error: " + _("a path or file given is nested too deeply to handle"), err=True)
             ctx.exit(2)
 
 
 def describe_os_error(exc: OSError) -> str:
     """``path: reason`` (``src -> dst: reason`` for a rename) for an OSError, on one line."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    # The system's own words, in the reader's language where the catalogue has them (OS_REASONS).
+    reason = safe_gettext(exc.strerror) if exc.strerror else str(exc) or type(exc).__name__
     where = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
     text = f"{' -> '.join(where)}: {reason}" if where else reason
     return " ".join(text.split())
@@ -141,7 +185,11 @@ class Location(click.ParamType[Any]):
         if isinstance(value, Path) or not is_remote(str(value)):
             return Path(local_path(str(value)))
         if ctx is not None and ctx.command.name in LOCAL_ONLY:  # they inspect or write a session's folder
-            self.fail(f"ztb {ctx.command.name} needs a local folder, not a URL", param, ctx)
+            self.fail(
+                _("ztb {command} needs a local folder, not a URL").format(command=ctx.command.name),
+                param,
+                ctx,
+            )
         return str(value)
 
 
@@ -189,7 +237,7 @@ VERBOSE_OPT = click.option(
 
 
 @click.group(cls=ZtbGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="ztb")
+@click.version_option(__version__, prog_name="ztb", help=VERSION_OPTION_TEXT)  # translated when shown
 @click.option(
     "--lang", type=click.Choice(LANGUAGES, case_sensitive=False), is_eager=True,
     help="ja or en for everything people read (default: $ZTB_LANG, else the locale, else en).",
@@ -208,11 +256,13 @@ def cli(lang: str | None) -> None:
 
     Exit codes: 0 ok, 1 the job found a problem, 2 bad usage or input.
     """
-    # Decided afresh by every invocation: --lang, else ZTB_LANG or the locale (a bad ZTB_LANG stops
-    # here, exit 2); a command's own --lang, parsed after this, has the last word.
+    # Decided afresh by every invocation: --lang (here, or after the command name: read before
+    # parsing), else ZTB_LANG or the locale (a bad ZTB_LANG stops here, exit 2).
+    ctx = click.get_current_context()
+    lang = lang or ctx.meta.get(PREREAD)
     use_language(lang)
     if lang:
-        _export_language(click.get_current_context(), use_language(lang))
+        _export_language(ctx, use_language(lang))
 
 
 def yen(amount: float) -> str:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ztbkit.cli.base import ZtbGroup, cli, fail
+from ztbkit.locale import _
 
 #: The kernel name reports look for first (ztbkit.reports.kernel.kernel_name) and the name users see.
 KERNEL_NAME = "ztbkit"
@@ -49,7 +50,7 @@ def kernel_install(where: str | None) -> None:
     try:
         from ipykernel.kernelspec import install
     except ImportError:
-        fail("ipykernel is not installed in this Python; run: python -m pip install ipykernel")
+        fail(_("ipykernel is not installed in this Python; run: python -m pip install ipykernel"))
     where = where or ("sys-prefix" if in_virtual_env() else "user")
     prefix = sys.prefix if where == "sys-prefix" else None
     path = install(user=where == "user", prefix=prefix, kernel_name=KERNEL_NAME, display_name=DISPLAY_NAME)

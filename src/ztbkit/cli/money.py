@@ -70,7 +70,7 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
     from ztbkit.money.costs import parse_rate, resolve_rates
 
     if out is not None and out.suffix.lower() not in (".json", ".md"):
-        fail(f"--out: {out} must end in .json or .md")
+        fail(_("--out: {path} must end in .json or .md").format(path=out))
     if out is not None:
         prepare_output(out)  # a bad --out is exit 2 before the session's cost file is written
     rates = resolve_rates(gpu_rate=gpu_rate, kwh_rate=kwh_rate, cloud_rate=cloud_rate, tariff=tariff)
@@ -137,7 +137,7 @@ def budget(
 
     only = report_date(date_text) if date_text else None
     if estimate_missing and is_remote(artifacts_dir):
-        fail("--estimate-missing writes cost files into the sessions: it needs a local --artifacts-dir")
+        fail(_("--estimate-missing writes cost files into the sessions: it needs a local --artifacts-dir"))
     tree = load_artifacts(artifacts_dir, progress=progress_printer("loading sessions"))
     with staged_file(out) as local:  # a URL: written locally, then uploaded whole
         result = write_budget(tree, local, only=only, estimate_missing=estimate_missing)

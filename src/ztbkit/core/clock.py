@@ -90,7 +90,9 @@ def report_date(text: str | None, *, clock: Clock = SYSTEM_CLOCK, source: str = 
             return date.fromisoformat(text.strip())
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"{source}: {text!r} is not a date (expected YYYY-MM-DD)") from None
+        raise UsageError(
+            "{source}: {text} is not a date (expected YYYY-MM-DD)", source=source, text=repr(text)
+        ) from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=default_tz())).astimezone(default_tz()).date()
 
 

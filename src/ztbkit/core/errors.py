@@ -4,15 +4,86 @@ Every error ztbkit raises on purpose is a :class:`ZtbError`. Subclasses also inh
 they resemble, so ``except FileNotFoundError`` keeps working for callers who never heard of ztbkit.
 The CLI turns a ``ZtbError`` into a one-line message and exit code :attr:`ZtbError.exit_code`
 (2: bad usage or bad input that stopped the command) — never a traceback.
+
+Messages in the reader's language: an error is raised with an English template and its values,
+``UsageError("{flag}: {value} is not a number", flag="--kwh", value=text)``, and says itself
+(``str(exc)``) in the language in use at that moment: the template is looked up in the catalogue
+(``make messages`` extracts the first argument of every error class), then filled. The names
+filled in (files, flags, values) are never translated. This layer imports nothing above it, so
+:mod:`ztbkit.locale` installs the lookup (:func:`set_translator`) when it is imported; until then,
+and for a template the catalogue lacks, the English text is shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+
+def _english(message: str) -> str:
+    return message
+
+
+_translator: list[Callable[[str], str]] = [_english]
+
+
+class Text(str):
+    """A value that is itself words (``N_("a folder")``): translated with the template when shown."""
+
+    __slots__ = ()
+
+
+def N_(message: str) -> Text:
+    """Mark ``message`` for the catalogue; as an error's value it is shown in the reader's language."""
+    return Text(message)
+
+
+#: The operating system's own reasons, as Python gives them on Linux (glibc's wording) and macOS, that
+#: the catalogue translates. Any other reason is shown as the system gave it (Windows already words
+#: its reasons in the user's language).
+OS_REASONS = (
+    N_("Permission denied"), N_("Operation not permitted"), N_("No such file or directory"),
+    N_("No space left on device"), N_("Read-only file system"), N_("Is a directory"), N_("Not a directory"),
+    N_("File exists"), N_("File name too long"), N_("Too many levels of symbolic links"),
+    N_("Disk quota exceeded"), N_("Input/output error"), N_("Device or resource busy"),
+    N_("Directory not empty"), N_("Too many open files"), N_("Invalid cross-device link"),
+)  # fmt: skip
+
+
+def os_reason(exc: OSError) -> Text:
+    """Why ``exc`` happened, in the operating system's words, translated when shown in an error
+    (:data:`OS_REASONS`)."""
+    return Text(exc.strerror or str(exc) or type(exc).__name__)
+
+
+def set_translator(translate: Callable[[str], str]) -> None:
+    """Look error templates up with ``translate`` from now on (:mod:`ztbkit.locale` installs its ``_``)."""
+    _translator[0] = translate
+
 
 class ZtbError(Exception):
-    """Root of every error ztbkit raises deliberately."""
+    """Root of every error ztbkit raises deliberately.
+
+    ``ZtbError(template, **values)``: ``str()`` is the template in the current language, filled with
+    ``values`` (``str.format``); ``args[0]`` stays the English text, for logs that must not change
+    with the language. Without values the message is shown as given (a catalogue entry is still
+    translated)."""
 
     exit_code: int = 2
+
+    def __init__(self, message: str = "", /, **values: Any) -> None:
+        self.template = message
+        self.values = values
+        super().__init__(message.format(**values) if values else message)
+
+    def __str__(self) -> str:
+        translate = _translator[0]
+        try:
+            text = translate(self.template) if self.template else self.template
+            values = {k: translate(v) if isinstance(v, Text) else v for k, v in self.values.items()}
+            return text.format(**values) if values else text
+        except Exception:  # a bad ZTB_LANG, a broken translation: the error itself must still show
+            return str(self.args[0]) if self.args else self.template
 
 
 class UsageError(ZtbError, ValueError):

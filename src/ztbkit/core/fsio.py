@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock
-from ztbkit.core.errors import OutputPathError
+from ztbkit.core.errors import N_, OutputPathError, os_reason
 from ztbkit.core.jsonread import LONE_SURROGATE
 
 
@@ -112,7 +112,7 @@ def atomic_write_bytes(
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        raise OutputPathError("{path}: cannot write: {reason}", path=target, reason=os_reason(exc)) from None
     try:
         _fill(fd, data, durable)
         os.chmod(tmp, _NEW_FILE_MODE if mode is None else mode)
@@ -121,7 +121,9 @@ def atomic_write_bytes(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
-            raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+            raise OutputPathError(
+                "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
+            ) from None
         raise
     if durable:
         _fsync_folder(target.parent)
@@ -144,10 +146,10 @@ def open_folder_nofollow(folder: str | os.PathLike[str], *, shown: str | os.Path
     except OSError as exc:
         if os.path.islink(folder):  # ELOOP or ENOTDIR depending on the system
             raise OutputPathError(
-                f"{shown}: cannot write: its folder {os.fspath(folder)} is a symbolic link (ztbkit writes "
-                "only into real folders: give the folder's real path)"
-            ) from None
-        raise OutputPathError(f"{shown}: cannot write: {exc.strerror or exc}") from None
+                "{path}: cannot write: its folder {folder} is a symbolic link (ztbkit writes only into real "
+                "folders: give the folder's real path)", path=shown, folder=os.fspath(folder),
+            ) from None  # fmt: skip
+        raise OutputPathError("{path}: cannot write: {reason}", path=shown, reason=os_reason(exc)) from None
 
 
 def _fill(fd: int, data: bytes, durable: bool) -> None:
@@ -178,7 +180,9 @@ def _write_at(target: Path, data: bytes, *, durable: bool, mode: int) -> None:
         try:
             fd, tmp = _create_temp(dir_fd, target.name)
         except OSError as exc:
-            raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+            raise OutputPathError(
+                "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
+            ) from None
         try:
             _fill(fd, data, durable)
             os.chmod(tmp, mode, dir_fd=dir_fd)
@@ -187,7 +191,9 @@ def _write_at(target: Path, data: bytes, *, durable: bool, mode: int) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dir_fd)
             if isinstance(exc, OSError) and not isinstance(exc, OutputPathError):
-                raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+                raise OutputPathError(
+                    "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
+                ) from None
             raise
         if durable:
             with contextlib.suppress(OSError):  # some network file systems refuse a folder fsync
@@ -210,11 +216,11 @@ def prepare_output(path: str | os.PathLike[str]) -> Path:
     except (FileNotFoundError, NotADirectoryError):
         pass
     except OSError as exc:
-        raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        raise OutputPathError("{path}: cannot write: {reason}", path=target, reason=os_reason(exc)) from None
     else:
         if not stat.S_ISREG(st.st_mode):
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise OutputPathError(f"{target}: cannot write: it is {kind}")
+            kind = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("not a regular file")
+            raise OutputPathError("{path}: cannot write: it is {kind}", path=target, kind=kind)
     prepare_output_dir(target.parent, shown=target)
     return target
 
@@ -228,10 +234,14 @@ def prepare_output_dir(
         make_folders(path)
     except (FileExistsError, NotADirectoryError):
         raise OutputPathError(
-            f"{shown or path}: cannot write: a file is in the way of the folder {path}"
+            "{path}: cannot write: a file is in the way of the folder {folder}",
+            path=shown or path,
+            folder=path,
         ) from None
     except OSError as exc:
-        raise OutputPathError(f"{shown or path}: cannot write: {exc.strerror or exc}") from None
+        raise OutputPathError(
+            "{path}: cannot write: {reason}", path=shown or path, reason=os_reason(exc)
+        ) from None
     return path
 
 

@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path
 
-from ztbkit.core.errors import OutputPathError, UsageError
+from ztbkit.core.errors import N_, OutputPathError, Text, UsageError
 
 MAX_LENGTH = 200
 _WINDOWS_DEVICES = frozenset(
@@ -40,30 +40,30 @@ def safe_repr(value: str) -> str:
     )
 
 
-def problem_with_component(value: str) -> str | None:
+def problem_with_component(value: str) -> Text | None:
     """Why ``value`` is not a safe single path component, or None when it is."""
     if not value:
-        return "is empty"
+        return N_("is empty")
     if len(value) > MAX_LENGTH:
-        return f"is longer than {MAX_LENGTH} characters"
+        return N_("is longer than 200 characters")  # MAX_LENGTH
     if _CONTROL.search(value):
-        return "contains a control character"
+        return N_("contains a control character")
     if "/" in value or "\\" in value:
-        return "contains a path separator"
+        return N_("contains a path separator")
     if value in (".", ".."):
-        return "is a relative folder reference"
+        return N_("is a relative folder reference")
     if ":" in value:
-        return "contains ':' (a drive or stream name on Windows)"
+        return N_("contains ':' (a drive or stream name on Windows)")
     if any(c in value for c in '<>"|?*'):
-        return 'contains a character Windows forbids in names (<>"|?*)'
+        return N_('contains a character Windows forbids in names (<>"|?*)')
     if value[-1] in ". ":
-        return "ends with a dot or space (Windows drops them)"
+        return N_("ends with a dot or space (Windows drops them)")
     if value.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
-        return "is a Windows device name"
+        return N_("is a Windows device name")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "is not valid Unicode text"
+        return N_("is not valid Unicode text")
     return None
 
 
@@ -71,9 +71,8 @@ def check_component(value: str, flag: str) -> str:
     """Return ``value`` when it is one safe path component; else raise UsageError naming ``flag``."""
     why = problem_with_component(value)
     if why is not None:
-        raise UsageError(
-            f"{flag} {safe_repr(value)!r} {why}: it must be a single name, like 20250929T120000Z"
-        )
+        raise UsageError("{flag} {value} {why}: it must be a single name, like 20250929T120000Z", flag=flag,
+                         value=repr(safe_repr(value)), why=why)  # fmt: skip
     return value
 
 
@@ -84,7 +83,7 @@ def check_inside(target: str | os.PathLike[str], root: str | os.PathLike[str]) -
     base = Path(os.path.realpath(root))
     if folder != base and not folder.is_relative_to(base):
         raise OutputPathError(
-            f"{safe_repr(str(target))}: cannot write: it resolves to {safe_repr(str(folder))}, outside the "
-            f"artifacts folder {safe_repr(str(base))} (a symlink points out of it)"
-        )
+            "{target}: cannot write: it resolves to {folder}, outside the artifacts folder {base} (a symlink "
+            "points out of it)", target=safe_repr(str(target)), folder=safe_repr(str(folder)), base=safe_repr(str(base)),
+        )  # fmt: skip
     return Path(target)

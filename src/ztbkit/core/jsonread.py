@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from ztbkit.core.errors import InputFileError
+from ztbkit.core.errors import N_, InputFileError, os_reason
 
 #: JSON files larger than this are reported as too large instead of parsed.
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -116,12 +116,12 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise InputFileError("{path}: cannot read: {reason}", path=p, reason=os_reason(exc)) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise InputFileError(f"{p}: is {kind}, expected a file")
+            kind = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("not a regular file")
+            raise InputFileError("{path}: is {kind}, expected a file", path=p, kind=kind)
         if _NONBLOCK:
             import fcntl  # POSIX only, like O_NONBLOCK itself
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.clock import default_tz
-from ztbkit.core.errors import ArtifactsNotFoundError
+from ztbkit.core.errors import ArtifactsNotFoundError, os_reason
 from ztbkit.core.jsonread import Problem, read_json_if_exists
 from ztbkit.core.values import describe
 from ztbkit.data.session import INDEX_FILE, Session, finish_session, load_session
@@ -191,7 +191,9 @@ def _session_folders(root: str, issues: list[Problem]) -> list[str]:
         with os.scandir(root) as it:
             entries = [e for e in it if not e.name.startswith(".")]
     except OSError as exc:
-        raise ArtifactsNotFoundError(f"cannot list artifacts folder {root!r}: {exc.strerror or exc}") from exc
+        raise ArtifactsNotFoundError(
+            "cannot list artifacts folder {root}: {reason}", root=repr(root), reason=os_reason(exc)
+        ) from exc
     names = []
     for entry in entries:
         try:

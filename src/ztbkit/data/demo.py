@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import default_tz
-from ztbkit.core.errors import OutputPathError, UsageError
+from ztbkit.core.errors import OutputPathError, UsageError, os_reason
 from ztbkit.core.fsio import atomic_write_bytes, atomic_write_json, atomic_write_text, make_folders
 from ztbkit.data.demo_sweep import sweep_effect, sweep_params, sweep_run_metadata
 
@@ -263,9 +263,9 @@ def _live_state(w: _Writer, state: Path, end: datetime) -> None:
 def _check_replaceable(path: Path) -> None:
     if path.exists() and any(path.iterdir()) and not (path / MARKER).exists():
         raise UsageError(
-            f"--out-dir: {path} exists and was not made by `ztb demo`; refusing to replace it "
-            "(choose an empty or new folder)"
-        )
+            "--out-dir: {path} exists and was not made by `ztb demo`; refusing to replace it (choose an empty "
+            "or new folder)", path=path,
+        )  # fmt: skip
 
 
 def build_demo(
@@ -284,7 +284,7 @@ def build_demo(
     The tree is built beside the target and swapped in, so a killed run leaves the old demo intact.
     """
     if sessions < 1:
-        raise UsageError(f"--sessions must be at least 1, got {sessions}")
+        raise UsageError("--sessions must be at least 1, got {sessions}", sessions=sessions)
     root = Path(out_dir)
     artifacts, state = root / "artifacts", root / "state"
     for folder in (artifacts, state):
@@ -292,7 +292,11 @@ def build_demo(
     try:
         make_folders(root)
     except OSError as exc:
-        raise OutputPathError(f"--out-dir: {root}: cannot create the folder: {exc.strerror or exc}") from None
+        raise OutputPathError(
+            "--out-dir: {path}: cannot create the folder: {reason}",
+            path=root,
+            reason=os_reason(exc),
+        ) from None
     staging = root / f".artifacts.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     rng = random.Random(seed)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ztbkit.core.errors import ArtifactsNotFoundError
 from ztbkit.core.fsio import atomic_write_bytes, make_folders
-from ztbkit.data.storage import filesystem, redact
+from ztbkit.data.storage import described, filesystem, redact
 
 
 def mirror_dir(url: str) -> Path:
@@ -43,9 +43,11 @@ def mirror(url: str, local: Path | None = None) -> Path:
     except FileNotFoundError:
         found = {}
     except Exception as exc:
-        raise ArtifactsNotFoundError(f"cannot list {redact(url)}: {type(exc).__name__}: {exc}") from exc
+        raise ArtifactsNotFoundError(
+            "cannot list {url}: {error}", url=redact(url), error=described(exc)
+        ) from exc
     if not found:
-        raise ArtifactsNotFoundError(f"{redact(url)} is empty or does not exist")
+        raise ArtifactsNotFoundError("{url} is empty or does not exist", url=redact(url))
     manifest_path = local / ".ztb-mirror.json"
     try:
         old = json.loads(manifest_path.read_text(encoding="utf-8"))

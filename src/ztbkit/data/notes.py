@@ -96,8 +96,9 @@ def check_tag(tag: str) -> str:
     t = tag.strip().lower()
     if not _TAG.match(t):
         raise UsageError(
-            f"TAG {tag!r}: a tag is one word of letters, digits, - or _ (at most 32), e.g. "
-            + ", ".join(KNOWN_TAGS)
+            "TAG {tag}: a tag is one word of letters, digits, - or _ (at most 32), e.g. {examples}",
+            tag=repr(tag),
+            examples=", ".join(KNOWN_TAGS),
         )
     return t
 
@@ -111,8 +112,8 @@ def _update(root: str | os.PathLike[str], change: Any) -> Any:
     with FileLock(str(path) + ".lock", timeout=60):
         current = read_annotations(root)
         if current.problem is not None:
-            raise InputFileError(f"{current.problem.path}: {current.problem.reason}; fix or move it first "
-                                 "(it is not overwritten)")  # fmt: skip
+            raise InputFileError("{path}: {reason}; fix or move it first (it is not overwritten)",
+                                 path=current.problem.path, reason=current.problem.reason)  # fmt: skip
         result = change(current.sessions)
         doc = {"version": 1, **current.extra, "sessions": dict(sorted(current.sessions.items()))}
         atomic_write_json(path, doc)
@@ -125,7 +126,7 @@ def add_note(root: str | os.PathLike[str], session_id: str, text: str, at: datet
     if not text:
         raise UsageError("TEXT: the note is empty")
     if len(text) > MAX_NOTE_CHARS:
-        raise UsageError(f"TEXT: the note is longer than {MAX_NOTE_CHARS} characters")
+        raise UsageError("TEXT: the note is longer than {n} characters", n=MAX_NOTE_CHARS)
 
     def change(sessions: dict[str, dict[str, Any]]) -> int:
         entry = sessions.setdefault(session_id, {})

@@ -104,6 +104,11 @@ def join(base: str | os.PathLike[str], *parts: str) -> Any:
     return Path(local_path(base)).joinpath(*parts)
 
 
+def described(exc: BaseException) -> str:
+    """``Type: message`` of a storage backend's exception (botocore's class names say what went wrong)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     """The fsspec filesystem and backend path of ``url``; a missing backend is a usage error (exit 2)."""
     import fsspec
@@ -116,9 +121,14 @@ def filesystem(url: str) -> tuple[AbstractFileSystem, str]:
     except ImportError as exc:
         extra = _EXTRAS.get(scheme(url) or "", "")
         hint = f" (pip install 'ztbkit[{extra}]')" if extra else ""
-        raise UsageError(f"{redact(url)}: no filesystem backend for this URL{hint}: {exc}") from exc
+        raise UsageError(
+            "{url}: no filesystem backend for this URL{hint}: {error}",
+            url=redact(url),
+            hint=hint,
+            error=str(exc),
+        ) from exc
     except (ValueError, TypeError, OSError) as exc:
-        raise UsageError(f"{redact(url)}: cannot open: {exc}") from exc
+        raise UsageError("{url}: cannot open: {error}", url=redact(url), error=str(exc)) from exc
 
 
 def fetch_many(
@@ -194,16 +204,19 @@ class RemoteTree:
         except FileNotFoundError:
             found = {}
         except (OSError, ValueError) as exc:
-            raise ArtifactsNotFoundError(f"cannot list artifacts location {self.url!r}: {exc}") from exc
+            raise ArtifactsNotFoundError(
+                "cannot list artifacts location {url}: {error}", url=repr(self.url), error=str(exc)
+            ) from exc
         except Exception as exc:  # botocore/azure errors that are not OSError: word them, keep the chain
             raise ArtifactsNotFoundError(
-                f"cannot list artifacts location {self.url!r}: {type(exc).__name__}: {exc}"
+                "cannot list artifacts location {url}: {error}", url=repr(self.url), error=described(exc)
             ) from exc
         prefix = self._root + "/"
         out = {name[len(prefix) :]: info for name, info in found.items() if name.startswith(prefix)}
         if not out:
             raise ArtifactsNotFoundError(
-                f"artifacts location {self.url!r} is empty or does not exist (set it with --artifacts-dir)"
+                "artifacts location {url} is empty or does not exist (set it with --artifacts-dir)",
+                url=repr(self.url),
             )
         return out
 
@@ -275,7 +288,9 @@ def put_file(local: str | os.PathLike[str], target: str) -> str:
     try:
         fs.put_file(os.fspath(local), path)
     except Exception as exc:
-        raise StorageWriteError(f"cannot upload to {redact(target)}: {type(exc).__name__}: {exc}") from exc
+        raise StorageWriteError(
+            "cannot upload to {url}: {error}", url=redact(target), error=described(exc)
+        ) from exc
     return redact(target)
 
 
@@ -290,7 +305,9 @@ def upload_tree(local_dir: str | os.PathLike[str], target: str) -> list[str]:
     try:
         fs.put([str(p) for p in files], rpaths)
     except Exception as exc:
-        raise StorageWriteError(f"cannot upload to {redact(target)}: {type(exc).__name__}: {exc}") from exc
+        raise StorageWriteError(
+            "cannot upload to {url}: {error}", url=redact(target), error=described(exc)
+        ) from exc
     return [join(redact(target), p.relative_to(base).as_posix()) for p in files]
 
 
@@ -303,7 +320,7 @@ def write_bytes(target: str | os.PathLike[str], data: bytes) -> str:
         fs.pipe_file(path, data)
     except Exception as exc:
         raise StorageWriteError(
-            f"cannot write {redact(os.fspath(target))}: {type(exc).__name__}: {exc}"
+            "cannot write {url}: {error}", url=redact(os.fspath(target)), error=described(exc)
         ) from exc
     return redact(os.fspath(target))
 
@@ -345,7 +362,9 @@ def staged_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         upload_tree(tmp, os.fspath(target))
     except StorageWriteError as exc:  # nothing lost: the rendered files stay where the message says
-        raise StorageWriteError(f"{exc}; the rendered files are kept in {tmp}") from exc
+        raise StorageWriteError(
+            "{error}; the rendered files are kept in {folder}", error=exc, folder=tmp
+        ) from exc
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -171,7 +171,7 @@ def scrape(
     """Latest value per tag per run; with ``cache``, only bytes added since the last scrape are read."""
     root = Path(run_dir)
     if not root.is_dir():
-        raise ArtifactsNotFoundError(f"--run-dir: {root} is not a folder")
+        raise ArtifactsNotFoundError("--run-dir: {root} is not a folder", root=root)
     old: dict[str, Any] = {}
     if cache is not None:
         read = read_json_if_exists(cache)

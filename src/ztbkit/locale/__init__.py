@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core import errors as _errors
 from ztbkit.core.errors import UsageError
 
 #: The languages ztbkit speaks; the first is the fallback.
@@ -45,7 +46,8 @@ def check_language(value: str, where: str = "--lang") -> str:
     UsageError naming ``where``."""
     lang = value.strip().lower().replace("-", "_").split("_")[0]
     if lang not in LANGUAGES:
-        raise UsageError(f"{where}: unknown language {value!r} (choose from {', '.join(LANGUAGES)})")
+        raise UsageError("{where}: unknown language {value} (choose from {choices})", where=where,
+                         value=repr(value), choices=", ".join(LANGUAGES))  # fmt: skip
     return lang
 
 
@@ -166,6 +168,10 @@ class LazyText:
 
     def __radd__(self, other: str) -> str:
         return other + str(self)
+
+
+# The library's errors say themselves in the chosen language (ztbkit.core.errors cannot import this).
+_errors.set_translator(_)
 
 
 def lazy(message: str) -> LazyText:

@@ -89,10 +89,14 @@ def price_session(
     """
     folder = session.path
     if folder is None:
-        raise CostUnavailableError(f"session {session.session_id!r} has no folder: nothing to price")
+        raise CostUnavailableError(
+            "session {session} has no folder: nothing to price", session=repr(session.session_id)
+        )
     if not (folder / "run_metadata.json").is_file() and not (folder / "summary.json").is_file():
         raise CostUnavailableError(
-            f"{folder / 'run_metadata.json'} and {folder / 'summary.json'} are both missing: nothing to price"
+            "{metadata} and {summary} are both missing: nothing to price",
+            metadata=folder / "run_metadata.json",
+            summary=folder / "summary.json",
         )
     inputs = derive_inputs(
         session, hours=hours, kwh=kwh, gpu_watts=gpu_watts, tb_fps=_session_fps(session, folder)

@@ -59,9 +59,9 @@ def parse_rate(text: str | float, name: str) -> float:
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise UsageError(f"{name}: {text!r} is not a number") from None
+        raise UsageError("{name}: {text} is not a number", name=name, text=repr(text)) from None
     if not math.isfinite(value) or value < 0:
-        raise UsageError(f"{name}: must be a non-negative number, got {text!r}")
+        raise UsageError("{name}: must be a non-negative number, got {text}", name=name, text=repr(text))
     return value
 
 
@@ -294,14 +294,16 @@ def estimate_cost(
     """Price ``inputs``. Raises CostUnavailableError when the run has no duration or energy."""
     if inputs.duration_hours.value is None:
         raise CostUnavailableError(
-            f"no duration for session {inputs.correlation_id!r}: looked for run_metadata.json duration_seconds, "
-            "summary.json wall_clock_duration_hours, metrics.json wall_clock_duration/elapsed_time and "
-            "global_step ÷ steps/sec; pass --hours to price it anyway"
-        )
+            "no duration for session {session}: looked for run_metadata.json duration_seconds, summary.json "
+            "wall_clock_duration_hours, metrics.json wall_clock_duration/elapsed_time and global_step ÷ "
+            "steps/sec; pass --hours to price it anyway", session=repr(inputs.correlation_id),
+        )  # fmt: skip
     if inputs.energy_kwh.value is None:
-        raise CostUnavailableError(f"no energy figure for session {inputs.correlation_id!r}; pass --kwh")
+        raise CostUnavailableError(
+            "no energy figure for session {session}; pass --kwh", session=repr(inputs.correlation_id)
+        )
     if not math.isfinite(household_kwh) or household_kwh < 0:
-        raise UsageError(f"--household-kwh: must be a non-negative number, got {household_kwh}")
+        raise UsageError("--household-kwh: must be a non-negative number, got {kwh}", kwh=household_kwh)
     priced = tariff.with_rate(rates.kwh_rate_jpy) if tariff.flat_rate else tariff
     kwh = inputs.energy_kwh.value
     bill = priced.bill(kwh)
@@ -311,10 +313,12 @@ def estimate_cost(
     bad = _non_finite(estimate.to_dict())
     if bad:
         raise UsageError(
-            f"the estimate is not a finite number ({bad}): an input is too large "
-            f"(kWh {kwh:g}, hours {inputs.duration_hours.value:g}, rates {rates.gpu_rate_jpy_per_hour:g}/"
-            f"{rates.kwh_rate_jpy:g}/{rates.cloud_rate_jpy_per_hour:g} JPY); nothing written"
-        )
+            "the estimate is not a finite number ({bad}): an input is too large (kWh {kwh}, hours {hours}, "
+            "rates {rates} JPY); nothing written", bad=bad, kwh=format(kwh, "g"),
+            hours=format(inputs.duration_hours.value, "g"),
+            rates="/".join(format(r, "g") for r in (rates.gpu_rate_jpy_per_hour, rates.kwh_rate_jpy,
+                                                    rates.cloud_rate_jpy_per_hour)),
+        )  # fmt: skip
     return estimate
 
 

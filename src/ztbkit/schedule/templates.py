@@ -142,9 +142,8 @@ def template_json(name: str) -> dict[str, Any]:
 def get_template(name: str) -> Template:
     if name not in TEMPLATES:
         raise UsageError(
-            "--template: "
-            + _("unknown template {name} (valid: {names})").format(
-                name=repr(name), names=", ".join(TEMPLATES)
-            )
+            "--template: unknown template {name} (valid: {names})",
+            name=repr(name),
+            names=", ".join(TEMPLATES),
         )
     return TEMPLATES[name]

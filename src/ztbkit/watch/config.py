@@ -191,27 +191,25 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
                 raw = fh.read(MAX_CONFIG_BYTES + 1)
             if len(raw) > MAX_CONFIG_BYTES:
                 raise UsageError(
-                    "--config: "
-                    + _("{path}: larger than {kib} KiB, not a watch.toml").format(
-                        path=path, kib=MAX_CONFIG_BYTES // 1024
-                    )
+                    "--config: {path}: larger than {kib} KiB, not a watch.toml",
+                    path=path,
+                    kib=MAX_CONFIG_BYTES // 1024,
                 )
             doc = tomllib.loads(raw.decode("utf-8"))
         except FileNotFoundError:
-            raise UsageError("--config: " + _("{path} does not exist").format(path=path)) from None
+            raise UsageError("--config: {path} does not exist", path=path) from None
         except ZtbError as exc:  # a folder, a FIFO, no permission: open_regular names the path
             raise UsageError(f"--config: {exc}") from None
         except UnicodeDecodeError as exc:
             raise UsageError(
-                "--config: "
-                + _("{path} is not UTF-8 text (byte {byte}); save it as UTF-8").format(
-                    path=path, byte=exc.start
-                )
+                "--config: {path} is not UTF-8 text (byte {byte}); save it as UTF-8",
+                path=path,
+                byte=exc.start,
             ) from None
         except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
             reason = str(exc).splitlines()[0] if str(exc) else _("nested too deeply")
             raise UsageError(
-                "--config: " + _("{path} is not valid TOML: {reason}").format(path=path, reason=reason)
+                "--config: {path} is not valid TOML: {reason}", path=path, reason=reason
             ) from None
         except OSError as exc:
             raise UsageError(f"--config: {path}: {exc.strerror or exc}") from None

@@ -97,18 +97,13 @@ class Digest:
 def period_days(period: str, when: date) -> tuple[date, date]:
     if period not in PERIODS:
         raise UsageError(
-            "--period: "
-            + _("expected one of {choices}, got {value}").format(
-                choices=", ".join(PERIODS), value=repr(period)
-            )
+            "--period: expected one of {choices}, got {value}", choices=", ".join(PERIODS), value=repr(period)
         )
     if period == "day":
         return when, when
     if period == "week":
         if when.toordinal() < 7:  # date.min + 6 days: the week would start before 0001-01-01
-            raise UsageError(
-                "--date: " + _("{day}: a week ending then starts before the year 1").format(day=when)
-            )
+            raise UsageError("--date: {day}: a week ending then starts before the year 1", day=when)
         return when - timedelta(days=6), when
     return when.replace(day=1), when
 

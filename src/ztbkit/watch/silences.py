@@ -59,14 +59,10 @@ def parse_duration(text: str) -> timedelta:
     raw = text.strip().lower()
     parts = _DURATION.findall(raw)
     if not raw or "".join(n + u for n, u in parts) != raw:
-        raise UsageError(
-            "--for: " + _("{text} is not a duration (e.g. 30m, 2h, 1d, 1h30m)").format(text=repr(text))
-        )
+        raise UsageError("--for: {text} is not a duration (e.g. 30m, 2h, 1d, 1h30m)", text=repr(text))
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if not 1 <= seconds <= 90 * 86400:  # under a second it would be over before it is listed
-        raise UsageError(
-            "--for: " + _("{text} must be at least 1s and at most 90 days").format(text=repr(text))
-        )
+        raise UsageError("--for: {text} must be at least 1s and at most 90 days", text=repr(text))
     return timedelta(seconds=seconds)
 
 
@@ -74,9 +70,7 @@ def parse_matcher(text: str) -> tuple[str, str | None]:
     rule, _sep, subject = text.partition(":")
     if rule not in RULES or rule == "watchdog":
         known = ", ".join(r for r in RULES if r != "watchdog")
-        raise UsageError(
-            "RULE: " + _("unknown rule {rule} (known: {known})").format(rule=repr(rule), known=known)
-        )
+        raise UsageError("RULE: unknown rule {rule} (known: {known})", rule=repr(rule), known=known)
     return rule, (subject or None)
 
 
@@ -132,9 +126,7 @@ def expire_silence(ztb_dir: Path, silence_id: str, now: datetime) -> Silence:
     with _changing(ztb_dir, now) as items:
         found = [s for s in items if s.id == silence_id and s.active(now)]
         if not found:
-            raise UsageError(
-                "ID: " + _("no active silence {id} (ztb silence list shows them)").format(id=repr(silence_id))
-            )
+            raise UsageError("ID: no active silence {id} (ztb silence list shows them)", id=repr(silence_id))
         found[0].ends = now.isoformat()
         return found[0]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.charset import LEGACY_ENCODING, decode_text
-from ztbkit.core.errors import ZtbError
+from ztbkit.core.errors import ZtbError, os_reason
 from ztbkit.core.jsonread import open_regular
 from ztbkit.core.values import is_finite_number, short_repr
 
@@ -79,13 +79,15 @@ class Tariff:
     def with_rate(self, jpy_per_kwh: float) -> Tariff:
         """A flat-rate tariff priced at ``jpy_per_kwh`` (only for ``flat_rate`` tariffs)."""
         if not self.flat_rate:
-            raise TariffError(f"tariff {self.name!r} has tiers; --kwh-rate applies only to a flat tariff")
+            raise TariffError(
+                "tariff {name} has tiers; --kwh-rate applies only to a flat tariff", name=repr(self.name)
+            )
         return replace(self, tiers=(Tier(0.0, None, jpy_per_kwh),))
 
     def bill(self, kwh: float) -> Bill:
         """The monthly bill for ``kwh`` (base fee, one line per tier used, one per surcharge)."""
         if not math.isfinite(kwh) or kwh < 0:
-            raise TariffError(f"energy must be a non-negative number of kWh, got {kwh}")
+            raise TariffError("energy must be a non-negative number of kWh, got {kwh}", kwh=kwh)
         lines = []
         for tier in self.tiers:
             top = kwh if tier.upper_kwh is None else min(kwh, tier.upper_kwh)
@@ -100,7 +102,12 @@ class Tariff:
 def _number(doc: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
     value = doc.get(key, default)
     if not is_finite_number(value) or value < 0:  # also an integer too large for a float (TOML allows it)
-        raise TariffError(f"{where}: {key} must be a non-negative number, got {short_repr(value)}")
+        raise TariffError(
+            "{where}: {key} must be a non-negative number, got {value}",
+            where=where,
+            key=key,
+            value=short_repr(value),
+        )
     return float(value)
 
 
@@ -108,41 +115,50 @@ def parse_tariff(doc: dict[str, Any], where: str) -> Tariff:
     """Validate a tariff document (``where`` names it in errors)."""
     raw_tiers = doc.get("tiers")
     if not isinstance(raw_tiers, list) or not raw_tiers:
-        raise TariffError(f"{where}: needs at least one [[tiers]] entry")
+        raise TariffError("{where}: needs at least one [[tiers]] entry", where=where)
     tiers, lower = [], 0.0
     for i, t in enumerate(raw_tiers):
         if not isinstance(t, dict):
-            raise TariffError(f"{where}: tiers[{i}] must be a table")
+            raise TariffError("{where}: tiers[{i}] must be a table", where=where, i=i)
         rate = _number(t, "jpy_per_kwh", f"{where}: tiers[{i}]")
         last = i == len(raw_tiers) - 1
         if "up_to_kwh" in t:
             upper = _number(t, "up_to_kwh", f"{where}: tiers[{i}]")
             if upper <= lower:
-                raise TariffError(f"{where}: tiers[{i}].up_to_kwh must be above {lower:g}")
+                raise TariffError(
+                    "{where}: tiers[{i}].up_to_kwh must be above {lower}",
+                    where=where,
+                    i=i,
+                    lower=format(lower, "g"),
+                )
         elif not last:
-            raise TariffError(f"{where}: tiers[{i}] needs up_to_kwh (only the last tier is open-ended)")
+            raise TariffError(
+                "{where}: tiers[{i}] needs up_to_kwh (only the last tier is open-ended)", where=where, i=i
+            )
         else:
             upper = None
         if last and upper is not None:
-            raise TariffError(f"{where}: the last tier must be open-ended (no up_to_kwh)")
+            raise TariffError("{where}: the last tier must be open-ended (no up_to_kwh)", where=where)
         tiers.append(Tier(lower, upper, rate))
         lower = upper if upper is not None else lower
     surcharges = []
     for i, s in enumerate(doc.get("surcharges", [])):
         if not isinstance(s, dict) or not isinstance(s.get("name"), str):
-            raise TariffError(f"{where}: surcharges[{i}] needs a name and jpy_per_kwh")
+            raise TariffError("{where}: surcharges[{i}] needs a name and jpy_per_kwh", where=where, i=i)
         surcharges.append((s["name"], _number(s, "jpy_per_kwh", f"{where}: surcharges[{i}]")))
     eff = doc.get("effective_date")
     if isinstance(eff, str):
         try:
             eff = date.fromisoformat(eff)
         except ValueError:
-            raise TariffError(f"{where}: effective_date {eff!r} is not YYYY-MM-DD") from None
+            raise TariffError(
+                "{where}: effective_date {date} is not YYYY-MM-DD", where=where, date=repr(eff)
+            ) from None
     if not isinstance(eff, date):
-        raise TariffError(f"{where}: effective_date (YYYY-MM-DD) is required")
+        raise TariffError("{where}: effective_date (YYYY-MM-DD) is required", where=where)
     name = doc.get("name")
     if not isinstance(name, str) or not name:
-        raise TariffError(f"{where}: name is required")
+        raise TariffError("{where}: name is required", where=where)
     return Tariff(
         name=name,
         description=str(doc.get("description", "")),
@@ -166,14 +182,19 @@ def _read_tariff_file(path: Path) -> tuple[str, str]:
         with open_regular(path) as fh:  # a FIFO here must not block the command
             data = fh.read(MAX_TARIFF_BYTES)
     except ZtbError as exc:
-        raise TariffError(f"--tariff: {exc}") from None
+        raise TariffError("--tariff: {error}", error=exc) from None
     except OSError as exc:
-        raise TariffError(f"--tariff: cannot read {path}: {exc.strerror or exc}") from None
+        raise TariffError(
+            "--tariff: cannot read {path}: {reason}", path=path, reason=os_reason(exc)
+        ) from None
     try:
         text, legacy = decode_text(data)
     except UnicodeDecodeError as exc:
         raise TariffError(
-            f"{path}: not UTF-8 or {LEGACY_ENCODING} text (bad byte at offset {exc.start}); save it as UTF-8"
+            "{path}: not UTF-8 or {encoding} text (bad byte at offset {offset}); save it as UTF-8",
+            path=path,
+            encoding=LEGACY_ENCODING,
+            offset=exc.start,
         ) from None
     note = (
         f"{path}: not UTF-8, read as {legacy} (Windows ANSI); save it as UTF-8 to silence this"
@@ -196,16 +217,17 @@ def load_tariff(name_or_path: str) -> Tariff:
         where = str(path)
     elif name_or_path in available_tariffs():
         text = resources.files(__name__).joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
-        where = f"tariff {name_or_path}"
+        where = f"--tariff {name_or_path}"
     else:
         known = ", ".join(available_tariffs())
         raise TariffError(
-            f"--tariff: unknown tariff {name_or_path!r} (known: {known}, or a path to a .toml file)"
-        )
+            "--tariff: unknown tariff {name} (known: {known}, or a path to a .toml file)", name=repr(name_or_path),
+            known=known,
+        )  # fmt: skip
     try:
         doc = tomllib.loads(text)
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
         reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
-        raise TariffError(f"{where}: invalid TOML: {reason}") from None
+        raise TariffError("{where}: invalid TOML: {reason}", where=where, reason=reason) from None
     tariff = parse_tariff(doc, where)
     return replace(tariff, note=note) if note else tariff
