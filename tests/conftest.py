@@ -52,6 +52,15 @@ SERIAL = (
 )  # fmt: skip
 
 
+# Modules whose tests share an expensive module-scoped fixture (reports rendered by real kernels, a
+# nightly, a fake S3 server, a demo tree): under two workers each module is one unit too, so that
+# fixture is built once rather than once on each worker. (The SERIAL tests among them stay serial.)
+SHARED_SETUP = (
+    "test_reports.py", "test_locale_reports.py", "test_storage.py", "test_workspace.py", "test_compare_browser.py",
+    "test_demo.py", "test_snapshot.py", "test_folder_entries.py", "test_loadcache.py", "test_src_layout.py",
+)  # fmt: skip
+
+
 def is_serial(nodeid: str) -> bool:
     """Whether the test ``nodeid`` (``tests/test_x.py::test_y[param]``) belongs to the serial unit."""
     path, _, name = nodeid.partition("::")
@@ -59,18 +68,33 @@ def is_serial(nodeid: str) -> bool:
     return any(where.startswith(s + "::") for s in SERIAL)
 
 
+def work_unit(nodeid: str) -> str:
+    """The xdist unit of work of the test ``nodeid``: "serial", its module (SHARED_SETUP), or itself."""
+    if is_serial(nodeid):
+        return "serial"
+    module = nodeid.partition("::")[0].rpartition("/")[2]
+    return f"module {module}" if module in SHARED_SETUP else nodeid
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's scheduler for `-n N` (the default --dist load, or loadgroup): every test is its
-    own unit of work, except the SERIAL ones, which are one unit (the largest, so it starts first).
-    Decided here, from the test ids, because ``--dist loadgroup`` silently stopped grouping with
-    pytest 9.2's structured node ids (pytest-xdist issue 1386)."""
+    own unit of work, except the SERIAL ones, which are one unit, and the SHARED_SETUP modules, one
+    unit each. The serial unit is handed out first, whatever its size: the wall time cannot be
+    shorter than it, so it must not start late. Decided here, from the test ids, because
+    ``--dist loadgroup`` silently stopped grouping with pytest 9.2's structured node ids
+    (pytest-xdist issue 1386)."""
     if config.getvalue("dist") not in ("load", "loadgroup"):
         return None  # --dist loadfile, loadscope, each...: as asked
     from xdist.scheduler import LoadScopeScheduling
 
     class SerialUnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            return "serial" if is_serial(nodeid) else nodeid
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if "serial" in self.workqueue:  # the rest follows largest first (xdist's own order)
+                self.workqueue.move_to_end("serial", last=False)
+            super()._assign_work_unit(node)
 
     return SerialUnitScheduling(config, log)
 

@@ -60,3 +60,56 @@ def test_the_serial_tests_run_one_at_a_time_on_one_worker_and_the_rest_is_shared
     assert len({x["worker"] for x in serial}) == 1  # one worker ran all eight
     assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(serial))  # one at a time
     assert {x["worker"] for x in runs} == {"gw0", "gw1"}  # and the rest was shared out
+
+
+SHARED = """
+import json, os, time
+import pytest
+
+@pytest.fixture(scope="module")
+def costly(request: pytest.FixtureRequest) -> str:
+    out = os.path.join(os.environ["PROBE_OUT"], "built-{module}-" + str(os.getpid()))
+    open(out, "w", encoding="utf-8").close()  # one file per time this module's setup is built
+    return out
+
+@pytest.mark.parametrize("i", range({n}))
+def test_shared(i: int, costly: str, request: pytest.FixtureRequest) -> None:
+    start = time.monotonic()
+    time.sleep(0.2)
+    out = os.path.join(os.environ["PROBE_OUT"], request.node.name + "-{module}.json")
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump({{"module": "{module}", "worker": os.environ.get("PYTEST_XDIST_WORKER"),
+                   "start": start, "end": time.monotonic()}}, fh)
+"""
+
+
+def test_a_module_sharing_costly_setup_builds_it_once_and_the_serial_unit_starts_first(
+    tmp_path: Path,
+) -> None:
+    """Two SHARED_SETUP modules of 10 tests each, larger than the serial unit (4 tests): each module's
+    fixture is built once (its tests on one worker), and the serial unit is still handed out in the
+    first round (by size alone it would wait for both modules)."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    (tests / "test_proc.py").write_text(PROBE.format(n=4, module="test_proc"), encoding="utf-8")
+    (tests / "test_ids.py").write_text(PROBE.format(n=4, module="test_ids"), encoding="utf-8")
+    for module in ("test_reports", "test_storage"):  # both in SHARED_SETUP
+        (tests / f"{module}.py").write_text(SHARED.format(n=10, module=module), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider", "-p", "randomly", str(tests)],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PROBE_OUT": str(out), "ZTB_SHARED_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=300, encoding="utf-8",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    built = sorted(p.name.rpartition("-")[0] for p in out.glob("built-*"))
+    assert built == ["built-test_reports", "built-test_storage"], built  # once each, not once per worker
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json")]
+    assert len(runs) == 28
+    for module in ("test_reports", "test_storage"):
+        assert len({x["worker"] for x in runs if x["module"] == module}) == 1, module
+    first_serial = min(x["start"] for x in runs if x["module"] == "test_proc")
+    first_end = min(x["end"] for x in runs)
+    assert first_serial < first_end, "the serial unit waited for another unit to finish first"
