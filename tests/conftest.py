@@ -76,27 +76,70 @@ def work_unit(nodeid: str) -> str:
     return f"module {module}" if module in SHARED_SETUP else nodeid
 
 
+DURATIONS_KEY = "ztbkit/durations"  # .pytest_cache: seconds per test id, from the runs so far
+
+
+def ordered_units(workqueue: dict[str, dict[str, bool]], durations: dict[str, float]) -> list[str]:
+    """The order in which units are handed out: the serial unit first (the wall time cannot be shorter
+    than it, so it must not start late), then the longest first by the last known durations (a long
+    test started last would leave one worker running it alone); without durations, xdist's order."""
+    known = sorted(durations.values())
+    guess = known[len(known) // 2] if known else 0.0  # a new test: the median
+
+    def length(unit: str) -> float:
+        return sum(durations.get(nodeid, guess) for nodeid in workqueue[unit])
+
+    rest = [u for u in workqueue if u != "serial"]
+    if known:
+        rest.sort(key=length, reverse=True)
+    return ["serial", *rest] if "serial" in workqueue else rest
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's scheduler for `-n N` (the default --dist load, or loadgroup): every test is its
     own unit of work, except the SERIAL ones, which are one unit, and the SHARED_SETUP modules, one
-    unit each. The serial unit is handed out first, whatever its size: the wall time cannot be
-    shorter than it, so it must not start late. Decided here, from the test ids, because
+    unit each, handed out in ``ordered_units``'s order. Decided here, from the test ids, because
     ``--dist loadgroup`` silently stopped grouping with pytest 9.2's structured node ids
     (pytest-xdist issue 1386)."""
     if config.getvalue("dist") not in ("load", "loadgroup"):
         return None  # --dist loadfile, loadscope, each...: as asked
     from xdist.scheduler import LoadScopeScheduling
 
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    durations = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+
     class SerialUnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
-            if "serial" in self.workqueue:  # the rest follows largest first (xdist's own order)
-                self.workqueue.move_to_end("serial", last=False)
+            if not self.ordered:  # the queue is complete before the first unit is handed out
+                self.ordered = True
+                for unit in ordered_units(self.workqueue, durations):
+                    self.workqueue.move_to_end(unit)
             super()._assign_work_unit(node)
 
     return SerialUnitScheduling(config, log)
+
+
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each test's setup + call + teardown time (under xdist, the controller gets every worker's)."""
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep the durations for the next run's order (merged: a run of one file keeps the others')."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _seconds:
+        return
+    cache.set(
+        DURATIONS_KEY, {**cache.get(DURATIONS_KEY, {}), **{k: round(v, 3) for k, v in _seconds.items()}}
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
