@@ -6,7 +6,9 @@ take the same tests in the same random order (one pytest-randomly seed). Printed
 ratio, the tests each run counted (they must be the same), and what bounds the parallel run: its
 serial unit's length (the SERIAL tests of tests/conftest.py, run one after another on one worker)
 and half of the whole suite's test time. The load average before and after each run is printed too:
-on a shared machine a ratio means little when the load changed between the runs.
+on a shared machine a ratio means little when the load changed between the runs. pytest's cache
+stays on, as in `make test`: the parallel run hands out its work longest first by the durations the
+runs before it kept there (tests/conftest.py).
 
     python benchmarks/bench_suite.py                       # the whole suite (16+ minutes, then ~10)
     python benchmarks/bench_suite.py -- tests/test_ids.py  # a subset: pytest's own arguments after --
@@ -47,8 +49,9 @@ def pytest_run(
     workers: int, junit: Path, pytest_args: Sequence[str], seed: int | None, cwd: Path
 ) -> dict[str, Any]:
     """One pytest run; its wall time, exit code and the load average around it."""
-    argv = [sys.executable, "-m", "pytest", "-n", str(workers), "-q", "-p", "no:cacheprovider",
-            f"--junitxml={junit}"]  # fmt: skip
+    # The cache stays on, as in `make test`: the parallel run orders its work by the durations kept
+    # there (tests/conftest.py), which the one-process run, first by default, has just refreshed.
+    argv = [sys.executable, "-m", "pytest", "-n", str(workers), "-q", f"--junitxml={junit}"]
     argv += [f"--randomly-seed={seed}"] if seed is not None else []
     argv += pytest_args
     load_before = os.getloadavg()[0]
