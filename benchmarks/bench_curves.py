@@ -16,6 +16,18 @@ is small enough, ``plot_full_s`` (the same figure without downsampling). Issue 1
 hours, so the README reports smaller cases and the per-point cost.
 
     python benchmarks/bench_curves.py [--sessions 100] [--tags 10] [--points 100000]
+
+``--floor``: instead, the reader against protobuf's decode floor on one multi-tag file written by
+tensorboardX's ``SummaryWriter`` (one event per ``add_scalar``, as PyTorch and Stable-Baselines3
+write), ``--tags`` × ``--points`` points, all in this process, rounds interleaved, best of ``--rounds``:
+
+* ``floor``: ``Event.FromString`` over every record's bytes (read and framed beforehand), nothing else;
+* ``floor_crc``: the same plus each record's CRC32C, as the reader checks it;
+* ``reader``: ``tb_series.read_file`` (framing, CRCs, decode into arrays per tag);
+* ``curves``: ``read_curves`` without the cache (the reader, one value per step, reduction, downsampling);
+* ``before``: the per-record protobuf reader the curves used before (``scan_file(keep_points=True)``).
+
+    python benchmarks/bench_curves.py --floor [--tags 10] [--points 20000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -162,13 +174,90 @@ def one_long_run(points: int = 1_000_000) -> dict[str, float]:
             "long_plot_whole_s": _best_png_time(lambda: curves_figure([whole], ["t"], "run"))}  # fmt: skip
 
 
+def writer_file(folder: Path, tags: list[str], points: int) -> Path:
+    """A file written by tensorboardX's SummaryWriter: every tag at every step, one event each."""
+    existing = sorted(folder.glob("events.out.tfevents.*"))
+    if existing:
+        return existing[0]
+    from tensorboardX import SummaryWriter
+
+    rng = random.Random(5)
+    writer = SummaryWriter(str(folder), flush_secs=3600, max_queue=10_000)
+    for s in range(points):
+        for i, t in enumerate(tags):
+            writer.add_scalar(t, math.sin(s / 500 + i) + rng.gauss(0, 0.1), s * 2048)
+    writer.close()
+    return sorted(folder.glob("events.out.tfevents.*"))[0]
+
+
+def floor(tags: int, points: int, data: Path, rounds: int) -> dict[str, float]:
+    """The reader against protobuf's decode floor on the same file, best of ``rounds`` interleaved."""
+    import struct
+
+    import google_crc32c
+    from tensorboardX.proto import event_pb2
+
+    from ztbkit.analysis.curves import read_curves
+    from ztbkit.data.tb_events import scan_file
+    from ztbkit.data.tb_series import read_file
+
+    names = tag_names(tags)
+    path = writer_file(data / f"writer-{tags}x{points}", names, points)
+    raw = path.read_bytes()
+    payloads, pos = [], 0
+    while pos + 12 <= len(raw):
+        (length,) = struct.unpack_from("<Q", raw, pos)
+        payloads.append(raw[pos + 12 : pos + 12 + length])
+        pos += 16 + length
+    decode, crc = event_pb2.Event.FromString, google_crc32c.value
+
+    def floor_only() -> None:
+        for p in payloads:
+            decode(p)
+
+    def floor_crc() -> None:
+        for p in payloads:
+            crc(p)
+            decode(p)
+
+    cases = {
+        "floor": floor_only,
+        "floor_crc": floor_crc,
+        "reader": lambda: read_file(path, 0, set(names)),
+        "curves": lambda: read_curves(path.parent, names, cache=False),
+        "before": lambda: scan_file(path, keep_points=True, tags=names),
+    }
+    found = read_file(path, 0, set(names))
+    total = sum(len(v) for v in found.steps.values())
+    assert total == tags * points, (total, tags * points)
+    best = dict.fromkeys(cases, math.inf)
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    us = {f"{k}_us_per_point": v / total * 1e6 for k, v in best.items()}
+    return {"file_mb": len(raw) / 2**20, "records": len(payloads), "points": total, **us,
+            "reader_vs_floor": best["reader"] / best["floor"],
+            "reader_vs_floor_crc": best["reader"] / best["floor_crc"],
+            "curves_vs_floor_crc": best["curves"] / best["floor_crc"],
+            "before_vs_reader": best["before"] / best["reader"],
+            "load_average": os.getloadavg()[0]}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--tags", type=int, default=10)
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
+    ap.add_argument("--floor", action="store_true", help="the reader against the protobuf decode floor")
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    if args.floor:
+        points = args.points if args.points != 100_000 else 20_000
+        print(json.dumps(floor(args.tags, points, args.data, args.rounds), indent=2))
+        return
     result = run(args.sessions, args.tags, args.points, args.data)
     print(json.dumps(result, indent=2), file=sys.stdout)
 
