@@ -439,6 +439,36 @@ def test_kill_9_halfway_through_the_cache_write_keeps_the_old_cache(tmp_path: Pa
     assert got.files_grown == 1 and as_lists(read_curves(folder, TAGS, 64)) == _cold(folder, 64)
 
 
+_RACER = """
+import sys, warnings
+from pathlib import Path
+from ztbkit.analysis.curves import read_curves
+from ztbkit.data.curvecache import CurveCacheWarning
+warnings.simplefilter("error", CurveCacheWarning)
+for _ in range(int(sys.argv[3])):
+    read_curves(Path(sys.argv[1]), sys.argv[2].split(","), 64)
+"""
+
+
+def test_two_reports_racing_on_one_cache_never_see_a_torn_one(tmp_path: Path) -> None:
+    """The nightly renders its reports in parallel: two processes reading and rewriting the same cache
+    while training appends, three rounds. Neither ever meets a broken cache; the end result is right."""
+    from tensorboardX import SummaryWriter
+
+    folder = tmp_path / "tb"
+    w = SummaryWriter(str(folder), flush_secs=3600)
+    for round_ in range(3):
+        write_steps(w, range(round_ * 200, round_ * 200 + 200), seed=round_)
+        racers = [subprocess.Popen([sys.executable, "-c", _RACER, str(folder), ",".join(TAGS), "6"],
+                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+        write_steps(w, range(round_ * 200 + 200, round_ * 200 + 250), seed=round_ + 10)
+        for racer in racers:
+            _out, err = racer.communicate(timeout=120)
+            assert racer.returncode == 0, err
+        assert as_lists(read_curves(folder, TAGS, 64)) == _cold(folder, 64)
+    w.close()
+
+
 def test_no_cache_when_ztb_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tensorboardX import SummaryWriter
 

@@ -5,6 +5,11 @@ Downsampling policy (so a 1M-point run plots as fast as a 1k-point one): a serie
 each bucket keeps its first, last, lowest and highest point, in step order. Every spike and dip
 survives (the min and max of each bucket are kept exactly), the first and last point of the run
 are kept, and the drawn line touches the same extremes as the full series would.
+
+Reading (:func:`read_curves`): each event file's points are first reduced by step to at most
+``max_points`` buckets of equal width with the same first/last/min/max rule (this is what the curve
+cache keeps between nights, :mod:`ztbkit.data.curvecache`), then the files merge by step and the rule
+above gives the drawn series. A run shorter than ``max_points`` steps per file is drawn from every point.
 """
 
 from __future__ import annotations

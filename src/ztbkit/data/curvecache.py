@@ -25,6 +25,7 @@ Policy (users depend on it):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -57,6 +58,7 @@ class CurveCacheWarning(UserWarning):
     """The curve cache could not be used (it is rebuilt) or written (the next read is a cold one)."""
 
 
+@functools.cache
 def fingerprint() -> str:
     h = hashlib.sha256()
     for name in _CODE:
@@ -249,7 +251,6 @@ def _read(path: Path, st: os.stat_result, prev: FileEntry | None, wanted: list[s
         new_s, new_v = last_per_step(scan.steps.get(tag, empty[0]), scan.values.get(tag, empty[1]))
         if len(old_s) and len(new_s) and new_s[0] <= old_s[-1]:
             # The new points go back to a step already kept: only a read from zero gives the right series.
-            out.problems.extend(scan.problems)
             out.bytes_read += scan.bytes_read
             return _read(path, st, None, wanted, buckets, out)
         s, v, shift = reduce(np.concatenate([old_s, new_s]), np.concatenate([old_v, new_v]), buckets, shift)
