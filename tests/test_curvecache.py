@@ -79,6 +79,20 @@ def same_as_protobuf(path: Path) -> None:
         np.testing.assert_array_equal(fast.values[tag], np.array(values))
     assert [(p.path, p.reason) for p in fast.problems] == [(p.path, p.reason) for p in slow.problems]
     assert fast.offset == slow.offset
+    # ... and every point in file order with its wall time, as iter_points yields them.
+    assert fast.order_tags is not None and fast.order_steps is not None
+    assert fast.order_walls is not None and fast.order_values is not None
+    order = [
+        (fast.tags[i], s, w, repr(v))
+        for i, s, w, v in zip(
+            fast.order_tags.tolist(),
+            fast.order_steps.tolist(),
+            fast.order_walls.tolist(),
+            fast.order_values.tolist(),
+            strict=True,
+        )  # fmt: skip
+    ]
+    assert order == [(t, s, w, repr(v)) for t, s, w, v in slow.points or ()]
 
 
 def test_tensorboardx_file_decoded_as_protobuf_does(tmp_path: Path) -> None:

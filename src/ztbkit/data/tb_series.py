@@ -46,6 +46,13 @@ class SeriesScan:
     problems: list[Problem] = field(default_factory=list)
     bytes_read: int = 0
     records: int = 0
+    # Every point in file order (then value order within a record): tag (an index into ``tags``), step,
+    # wall time, value — what ``tensorboard.iter_points`` yields.
+    tags: list[str] = field(default_factory=list)
+    order_tags: npt.NDArray[np.int64] | None = None
+    order_steps: npt.NDArray[np.int64] | None = None
+    order_walls: npt.NDArray[np.float64] | None = None
+    order_values: npt.NDArray[np.float64] | None = None
 
 
 def read_series(
@@ -116,6 +123,13 @@ def _careful(data: Any, path: str, base: int, wanted: set[str] | None, scan: Ser
     for tag, (steps, values) in by_tag.items():
         scan.steps[tag] = np.array(steps, dtype=np.int64)
         scan.values[tag] = np.array(values, dtype=np.float64)
+    points = found.points or []
+    scan.tags = list(dict.fromkeys(p[0] for p in points))
+    ids = {t: i for i, t in enumerate(scan.tags)}
+    scan.order_tags = np.array([ids[p[0]] for p in points], dtype=np.int64)
+    scan.order_steps = np.array([p[1] for p in points], dtype=np.int64)
+    scan.order_walls = np.array([p[2] for p in points], dtype=np.float64)
+    scan.order_values = np.array([p[3] for p in points], dtype=np.float64)
     scan.offset, scan.plugins, scan.problems = found.offset, found.plugins, found.problems
     return scan
 
@@ -154,6 +168,7 @@ def _decode(data: Any, starts: list[int], lengths: Any, path: str, base: int,
     tag_parts: list[Any] = []
     step_parts: list[Any] = []
     value_parts: list[Any] = []
+    wall_parts: list[Any] = []
     names: dict[bytes, int] = {}
     slow: list[int] = []
     for lo in range(0, len(starts), _BATCH):
@@ -162,21 +177,35 @@ def _decode(data: Any, starts: list[int], lengths: Any, path: str, base: int,
         part = _fast(data, buf, first, end, names)
         slow.extend((lo + np.flatnonzero(~part[0])).tolist())
         rec_parts.append(part[1] + lo)
-        for parts, got in zip((k_parts, tag_parts, step_parts, value_parts), part[2:], strict=True):
+        for parts, got in zip(
+            (k_parts, tag_parts, step_parts, wall_parts, value_parts), part[2:], strict=True
+        ):
             parts.append(got)
     tags = [bytes(b).decode("utf-8", "surrogateescape") for b in names]
-    rec, k, tag_id, steps, values = (np.concatenate(p) if p else np.zeros(0, dtype=np.int64)
-                                     for p in (rec_parts, k_parts, tag_parts, step_parts, value_parts))  # fmt: skip
+    rec, k, tag_id, steps = (np.concatenate(p) if p else np.zeros(0, dtype=np.int64)
+                             for p in (rec_parts, k_parts, tag_parts, step_parts))  # fmt: skip
+    walls, values = (
+        np.concatenate(p) if p else np.zeros(0, dtype=np.float64) for p in (wall_parts, value_parts)
+    )
     if slow:  # protobuf decodes the rest, in file order (a tensor's plugin is named on an earlier record)
         extra = _slow(
             data, [starts[i] for i in slow], [int(lengths[i]) for i in slow], slow, path, base, scan, tags
         )
-        rec, k, tag_id, steps, values = (np.concatenate([a, np.asarray(b, dtype=a.dtype)])
-                                         for a, b in zip((rec, k, tag_id, steps, values), extra, strict=True))  # fmt: skip
+        rec, k, tag_id, steps, walls, values = (
+            np.concatenate([a, np.asarray(b, dtype=a.dtype)])
+            for a, b in zip((rec, k, tag_id, steps, walls, values), extra, strict=True)
+        )
     key = rec * 65536 + k  # file order, then value order within a record
     if len(key) > 1 and not bool((key[1:] >= key[:-1]).all()):
         order = np.argsort(key, kind="stable")
-        tag_id, steps, values = tag_id[order], steps[order], values[order]
+        tag_id, steps, walls, values = tag_id[order], steps[order], walls[order], values[order]
+    scan.tags, scan.order_tags, scan.order_steps, scan.order_walls, scan.order_values = (
+        tags,
+        tag_id,
+        steps.astype(np.int64),
+        walls.astype(np.float64),
+        values.astype(np.float64),
+    )
     for i, tag in enumerate(tags):
         if wanted is not None and tag not in wanted:
             continue
@@ -235,13 +264,13 @@ def _fast(data: Any, buf: Any, first: Any, end: Any, names: dict[bytes, int]) ->
         k += 1
     if not recs:
         empty = np.zeros(0, dtype=np.int64)
-        return ok, empty, empty, empty, empty, np.zeros(0, dtype=np.float64)
+        return ok, empty, empty, empty, empty, np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
     rec, kk, at, ln, val = (np.concatenate(p) for p in (recs, ks, tag_at, tag_len, vals))
     tag_id = _tag_ids(buf, at, ln, names)
     ok[rec[tag_id < 0]] = False
     keep = ok[rec]  # a record refused at a later value gives none of its values here
     rec = rec[keep]
-    return ok, rec, kk[keep], tag_id[keep], step[rec], val[keep]
+    return ok, rec, kk[keep], tag_id[keep], step[rec], wall[rec], val[keep]
 
 
 def _tag_ids(buf: Any, at: Any, ln: Any, names: dict[bytes, int]) -> Any:
@@ -292,7 +321,7 @@ def _slow(data: Any, starts: list[int], lengths: list[int], recs: list[int], pat
 
     from tensorboardX.proto import event_pb2
 
-    out: tuple[list[Any], ...] = ([], [], [], [], [])
+    out: tuple[list[Any], ...] = ([], [], [], [], [], [])
     ids = {t: i for i, t in enumerate(tags)}
     plugins = scan.plugins
     for at, length, rec in zip(starts, lengths, recs, strict=True):
@@ -316,7 +345,9 @@ def _slow(data: Any, starts: list[int], lengths: list[int], recs: list[int], pat
             if value.tag not in ids:
                 ids[value.tag] = len(tags)
                 tags.append(value.tag)
-            for column, item in zip(out, (rec, k, ids[value.tag], event.step, found), strict=True):
+            for column, item in zip(
+                out, (rec, k, ids[value.tag], event.step, event.wall_time, found), strict=True
+            ):
                 column.append(item)
     return out
 
