@@ -1,19 +1,24 @@
 """Benchmark: learning curves for many long runs rendered into the dashboard.
 
 Builds a demo tree of ``--sessions`` sessions and gives each one TensorBoard event file with
-``--tags`` scalar tags logged at ``--points`` steps (one file is generated with tensorboardX's
-protobuf messages and hard-linked into every session, so generation does not dominate; the reader
-still parses every file). Then, in the same run, renders the dashboard notebook twice:
+``--tags`` scalar tags logged at ``--points`` steps, one event per tag and step as ``add_scalar``
+writes (one file is generated with tensorboardX's protobuf messages and hard-linked into every
+session, so generation does not dominate and the disk holds one copy; the reader still parses every
+session's file, and the curve cache keeps one entry per session). Then, in the same run, with the
+curve cache empty at first, renders the dashboard notebook four times:
 
-* baseline: curves disabled (``-p curves '{"enabled": false}'``), leaderboard on;
-* curves: every session's curves, all tags (``sessions = --sessions``), 2000 points per series.
+* baseline: curves disabled (``-p curves '{"enabled": false}'``), leaderboard on (it reads the same
+  files for ``eval/return`` when a session has no ``eval_*.json``);
+* curves: every session's curves, all tags (``sessions = --sessions``), 2000 points per series — the
+  first night, every file decoded whole;
+* curves_warm: the same again, nothing changed — the second night, every series from the cache;
+* curves_appended: 1% more steps appended to every file first — the third night, only they are read.
 
-Reported: both render times, the ratio, the points read and the page sizes; then, in this process,
-where the extra time goes: ``read_s`` (parse the event files and downsample: linear in points),
-``plot_s`` (figure + PNG from the downsampled series: independent of run length) and, when the run
-is small enough, ``plot_full_s`` (the same figure without downsampling). Issue 14's target case is
-100 sessions × 10 tags × 100k steps (the default); on a shared 2-core machine its reading alone takes
-hours, so the README reports smaller cases and the per-point cost.
+Reported: the render times, their ratios to the baseline, the cache size, the points and the page
+sizes; then, in this process and without the cache, where the extra time goes: ``read_s`` (parse the
+event files and downsample: linear in points), ``plot_s`` (figure + PNG from the downsampled series:
+independent of run length) and, when the run is small enough, ``plot_full_s`` (the same figure without
+downsampling). The issue's case is 100 sessions × 10 tags × 100k steps (the default, 10⁸ points).
 
     python benchmarks/bench_curves.py [--sessions 100] [--tags 10] [--points 100000]
 

@@ -90,7 +90,7 @@ def same_as_protobuf(path: Path) -> None:
             fast.order_walls.tolist(),
             fast.order_values.tolist(),
             strict=True,
-        )  # fmt: skip
+        )
     ]
     assert order == [(t, s, w, repr(v)) for t, s, w, v in slow.points or ()]
 
