@@ -92,8 +92,16 @@ def reduce(steps: Ints, values: Floats, buckets: int, shift: int = 0) -> tuple[I
 
     n = len(steps)
     buckets = max(1, buckets)
-    while n and shift < 62 and 1 + int(np.count_nonzero(np.diff(steps >> shift))) > buckets:
-        shift += 1
+
+    def fits(s: int) -> bool:
+        return 1 + int(np.count_nonzero(np.diff(steps >> s))) <= buckets
+
+    if n and not fits(shift):  # fewer buckets as the shift grows: the smallest that fits, by bisection
+        low, high = shift, 62
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (low, mid) if fits(mid) else (mid, high)
+        shift = high
     if shift == 0 or n == 0:
         return steps, values, shift
     key = steps >> shift
