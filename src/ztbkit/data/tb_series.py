@@ -92,13 +92,18 @@ def _frame(data: Any, crc: Any) -> tuple[list[int], Any, int, bool]:
         h = crc(data[pos : pos + 8])
         if (((h >> 15) | (h << 17)) + 0xA282EAD8) & 0xFFFFFFFF != _U32.unpack_from(data, pos + 8)[0]:
             return starts, None, pos, False
-    ends = [*starts[1:], pos]
-    crcs = np.array([crc(data[a + 12 : b - 4]) for a, b in zip(starts, ends, strict=True)], dtype=np.uint64)
+    if not starts:
+        return starts, np.zeros(0, dtype=np.int64), pos, True
+    first = np.asarray(starts, dtype=np.int64) + 12
+    last_byte = np.append(first[1:] - 12, pos) - 4  # each payload ends where its data CRC starts
+    crcs = np.array(
+        [crc(data[a:b]) for a, b in zip(first.tolist(), last_byte.tolist(), strict=True)], dtype=np.uint64
+    )
     masked = (((crcs >> np.uint64(15)) | (crcs << np.uint64(17))) + np.uint64(0xA282EAD8)) & np.uint64(
         0xFFFFFFFF
     )
-    lengths = np.asarray(ends, dtype=np.int64) - np.asarray(starts, dtype=np.int64) - 16
-    stored = _view(data, "<u4")[np.asarray(ends, dtype=np.int64) - 4]
+    lengths = last_byte - first
+    stored = _view(data, "<u4")[last_byte]
     return starts, lengths, pos, bool((masked == stored).all())
 
 
