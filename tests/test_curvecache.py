@@ -493,3 +493,27 @@ def test_no_cache_when_ztb_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ZTB_NO_CACHE", "1")
     assert as_lists(read_curves(folder, TAGS, BIG)) == reference(folder)
     assert not default_path(folder, TAGS, BIG).exists()
+
+
+def test_caches_unused_for_30_days_are_removed_and_used_ones_kept(tmp_path: Path) -> None:
+    """The folder does not grow without end: a cache nobody read for 30 days goes when another is
+    written; one read every night (but never rewritten, nothing new) stays."""
+    from tensorboardX import SummaryWriter
+
+    folders = []
+    for name in ("shown", "new"):
+        folder = tmp_path / name
+        w = SummaryWriter(str(folder), flush_secs=3600)
+        write_steps(w, range(20))
+        w.close()
+        folders.append(folder)
+    read_curves(folders[0], TAGS, BIG)
+    shown = default_path(folders[0], TAGS, BIG)
+    gone = shown.parent / "0123456789abcdef.npz"  # a session no longer shown
+    gone.write_bytes(shown.read_bytes())
+    old = time.time() - 31 * 86_400
+    for p in (shown, gone):
+        os.utime(p, (old, old))
+    read_curves(folders[0], TAGS, BIG)  # nothing new: not rewritten, but marked used
+    read_curves(folders[1], TAGS, BIG)  # another cache written: the unused one is removed
+    assert shown.exists() and default_path(folders[1], TAGS, BIG).exists() and not gone.exists()

@@ -19,8 +19,10 @@ Policy (users depend on it):
 * **Where**: ``$XDG_CACHE_HOME/ztbkit/curves/`` (default ``~/.cache``), one file per TensorBoard folder,
   tag list and bucket count, beside the scraper's (``tb/``) and the loader's (``load/``) caches;
   ``ZTB_NO_CACHE=1`` turns it off. Written atomically, and only when something changed; deleting it is
-  always safe (the next read is a cold one). A cache that cannot be read, was written by other code or
-  for another folder is ignored with one :class:`CurveCacheWarning` naming it, and rewritten.
+  always safe (the next read is a cold one). A cache no read has used for 30 days (a session no
+  longer shown) is removed when another is written, so the folder does not grow without end. A cache
+  that cannot be read, was written by other code or for another folder is ignored with one
+  :class:`CurveCacheWarning` naming it, and rewritten.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
     Floats = npt.NDArray[np.float64]
 
 VERSION = 1
+#: A cache no night has read for this many days is removed (its session is no longer shown).
+PRUNE_DAYS = 30
 HEAD_BYTES = 4096
 #: The reader's own code: a cache written by other decoding rules is not reused.
 _CODE = ("data/tb_events.py", "data/tb_series.py", "data/curvecache.py")
@@ -217,6 +221,39 @@ def save(path: Path, folder: str, tags: list[str], buckets: int, entries: dict[s
         warnings.warn(f"curve cache {path} not written: {exc}", CurveCacheWarning, stacklevel=3)
 
 
+def touch(path: Path, now: float | None = None) -> None:
+    """Mark a cache read but not rewritten as used (its mtime), at most once a day."""
+    import time
+
+    now = time.time() if now is None else now
+    try:
+        if now - path.stat().st_mtime > 86_400:
+            os.utime(path, (now, now))
+    except OSError:
+        pass  # gone or read-only: it is rebuilt or read as it is
+
+
+def prune(folder: Path, now: float | None = None, age: float = PRUNE_DAYS * 86_400) -> list[str]:
+    """Remove curve caches not used for ``age`` seconds (a session no longer shown); their names."""
+    import time
+
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if entry.name.endswith(".npz") and entry.is_file(follow_symlinks=False) \
+                    and now - entry.stat(follow_symlinks=False).st_mtime > age:  # fmt: skip
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except OSError:
+            continue
+    return removed
+
+
 def file_identity(path: Path, problems: list[Problem]) -> os.stat_result | None:
     try:
         st = path.stat()
@@ -318,6 +355,9 @@ def folder_series(folder: str | os.PathLike[str], tags: list[str], buckets: int,
                 parts[tag].append((s, v))
     if cache is not None and (changed or set(kept) != set(old)):
         save(cache, os.fspath(root), tags, buckets, kept)
+        prune(cache.parent)
+    elif cache is not None:
+        touch(cache)
     for tag, pieces in parts.items():
         if pieces:
             # Later files win a step they share with earlier ones (resumed training): reversed, first wins.
