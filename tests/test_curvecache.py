@@ -517,3 +517,39 @@ def test_caches_unused_for_30_days_are_removed_and_used_ones_kept(tmp_path: Path
     read_curves(folders[0], TAGS, BIG)  # nothing new: not rewritten, but marked used
     read_curves(folders[1], TAGS, BIG)  # another cache written: the unused one is removed
     assert shown.exists() and default_path(folders[1], TAGS, BIG).exists() and not gone.exists()
+
+
+def test_tag_grouping_without_the_hash_gives_the_same_tags(tmp_path: Path) -> None:
+    """The fallback used on a hash collision (grouping tags by their bytes) names every value's tag as
+    the hashed grouping does, on tags of many lengths, prefixes of each other and non-UTF-8 bytes."""
+    from ztbkit.data import tb_series
+
+    tags = [
+        b"a",
+        b"ab",
+        b"abcdefgh",
+        b"abcdefghi",
+        b"abcdefgh\x00",
+        b"x" * 40,
+        b"x" * 39 + b"y",
+        b"\xff\xfe",
+        "日本".encode(),
+    ]
+    rng = random.Random(3)
+    blob, at, ln = b"", [], []
+    for _ in range(500):
+        t = rng.choice(tags)
+        at.append(len(blob))
+        ln.append(len(t))
+        blob += t + bytes(rng.randrange(256) for _ in range(rng.randint(0, 9)))
+    buf = np.frombuffer(blob + bytes(8), dtype=np.uint8)
+    hashed: dict[bytes, int] = {}
+    plain: dict[bytes, int] = {}
+    a = tb_series._tag_ids(buf, np.array(at), np.array(ln), hashed)
+    b = tb_series._tag_ids_by_length(buf, np.array(at), np.array(ln), plain)
+    names_a = {i: t for t, i in hashed.items()}
+    names_b = {i: t for t, i in plain.items()}
+    got_a = [names_a.get(i) for i in a.tolist()]
+    got_b = [names_b.get(i) for i in b.tolist()]
+    want = [blob[s : s + n] for s, n in zip(at, ln, strict=True)]
+    assert got_a == got_b == [w if w != b"\xff\xfe" else None for w in want]

@@ -281,40 +281,53 @@ def _fast(data: Any, buf: Any, first: Any, end: Any, names: dict[bytes, int]) ->
 def _tag_ids(buf: Any, at: Any, ln: Any, names: dict[bytes, int]) -> Any:
     """The id in ``names`` of each tag (bytes ``buf[at:at+ln]``), -1 for one that is not UTF-8.
 
-    Tags of one length are read as 8-byte words; tags up to 8 bytes are their own key, longer ones are
-    grouped by a hash of their words and each group checked word for word against its first member
-    (a hash collision falls back to sorting the bytes themselves)."""
+    Every tag is read as 8-byte words (bytes past its end masked off) and grouped by a hash of its
+    length and words; each group is then checked word for word against its first member, and a hash
+    collision (never seen) falls back to grouping tags of one length by their bytes."""
     import numpy as np
 
     words = _view(buf, "<u8")
+    top = len(words) - 1
+    key = ln.astype(np.uint64)
+    cols = []
+    for j in range(0, int(ln.max()) if len(ln) else 0, 8):
+        bits = np.clip(ln - j, 0, 8).astype(np.uint64) * np.uint64(8)
+        mask = np.where(
+            bits == 64, np.uint64(0xFFFFFFFFFFFFFFFF), (np.uint64(1) << (bits % np.uint64(64))) - np.uint64(1)
+        )
+        col = words[np.minimum(at + j, top)] & mask
+        cols.append(col)
+        key = key * np.uint64(0x9E3779B97F4A7C15) + col * np.uint64(2 * j + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    rep = first[inverse]
+    if not (bool((ln == ln[rep]).all()) and all(bool((col == col[rep]).all()) for col in cols)):
+        return _tag_ids_by_length(buf, at, ln, names)
+    ids = np.asarray([_name_id(buf, int(at[i]), int(ln[i]), names) for i in first.tolist()], dtype=np.int64)
+    return ids[inverse]
+
+
+def _name_id(buf: Any, start: int, length: int, names: dict[bytes, int]) -> int:
+    name = buf[start : start + length].tobytes()
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return -1  # protobuf refuses the record: its path reports it
+    return names.setdefault(name, len(names))
+
+
+def _tag_ids_by_length(buf: Any, at: Any, ln: Any, names: dict[bytes, int]) -> Any:
+    """:func:`_tag_ids` by sorting the bytes of the tags of each length (no hash)."""
+    import numpy as np
+
     tag_id = np.empty(len(at), dtype=np.int64)
     for length in np.unique(ln).tolist():
         sel = np.flatnonzero(ln == length)
         start = at[sel]
-        cols = []
-        for j in range(0, length, 8):
-            w = words[start + j]
-            if length - j < 8:
-                w = w & np.uint64((1 << (8 * (length - j))) - 1)
-            cols.append(w)
-        key = cols[0]
-        for j, col in enumerate(cols[1:], 1):
-            key = key * np.uint64(0x9E3779B97F4A7C15) + col * np.uint64(2 * j + 1)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        rep = first[inverse]
-        if len(cols) > 1 and not all(bool((col == col[rep]).all()) for col in cols):
-            rows = buf[start[:, None] + np.arange(length)]
-            _, first, inverse = np.unique(rows.view(np.dtype((np.void, length))).ravel(),
-                                          return_index=True, return_inverse=True)  # fmt: skip
-        ids = []
-        for i in first.tolist():
-            name = buf[int(start[i]) : int(start[i]) + length].tobytes()
-            try:
-                name.decode("utf-8")
-            except UnicodeDecodeError:
-                ids.append(-1)  # protobuf refuses the record: its path reports it
-                continue
-            ids.append(names.setdefault(name, len(names)))
+        rows = np.ascontiguousarray(buf[start[:, None] + np.arange(length)])
+        _, first, inverse = np.unique(rows.view(np.dtype((np.void, length))).ravel(),
+                                      return_index=True, return_inverse=True)  # fmt: skip
+        ids = [_name_id(buf, int(start[i]), length, names) for i in first.tolist()]
         tag_id[sel] = np.asarray(ids, dtype=np.int64)[inverse.ravel()]
     return tag_id
 
