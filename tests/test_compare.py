@@ -83,18 +83,25 @@ def test_the_widgets_redraw_on_metric_session_and_tag(sweep: Path, capsys: pytes
     monkeypatch.setattr(compare_view, "display_items", lambda *items: seen.extend(map(repr, items)))
     compare_view.show_compare(str(sweep), interactive=True, curves={"enabled": False})
     [controls] = made
-    assert controls["metric"].options == ("sharpe", "dsr", "bot_dsr", "cost_per_1m_steps")
-    assert any("3 session(s) compared on DSR (trials-adjusted)" in s for s in seen)
+    # Each metric by its name and what it means; the value is the name the notebook parameter takes.
+    assert [v for _label, v in controls["metric"].options] == [
+        "sharpe",
+        "dsr",
+        "bot_dsr",
+        "cost_per_1m_steps",
+    ]
+    assert controls["metric"].label == "dsr — DSR (trials-adjusted)"
+    assert any("3 sessions compared on DSR (trials-adjusted)" in s for s in seen)
     seen.clear()
     controls["metric"].value = "cost_per_1m_steps"
     assert any("compared on Cost per 1M steps" in s for s in seen)
     seen.clear()
     controls["tag"].value = "candidate"
-    assert any("1 session(s) compared" in s for s in seen)
+    assert any("1 session compared" in s for s in seen)
     seen.clear()
     controls["tag"].value = ""
     controls["selected"].value = ("a", "b")
-    assert any("2 session(s) compared" in s for s in seen)
+    assert any("2 sessions compared" in s for s in seen)
 
 
 def test_the_dashboard_lists_the_live_run_first_with_tags_and_notes(
