@@ -134,10 +134,9 @@ def diff_text(d: dict[str, Any]) -> str:
     for i, (title, rows) in enumerate(sections):
         lines.append("")
         if i == 0:
-            same = _("{n}; {same} equal").format(n=len(rows), same=d["config_same"])
-            lines.append(_("{title}: {count}").format(title=title, count=same))
+            lines.append(_("{title}: {n}; {same} equal").format(title=title, n=len(rows), same=d["config_same"]))
         else:
-            lines.append(_("{title}: {count}").format(title=title, count=len(rows)))
+            lines.append(_("{title}: {n}").format(title=title, n=len(rows)))
         width = max((len(str(r["key"])) for r in rows), default=0)
         for r in rows:
             delta = _signed(r.get("diff"))
