@@ -121,3 +121,17 @@ def test_without_the_face_the_same_page_is_tofu_here(tmp_path: Path, browser: An
         assert not heading_differs_from_tofu(page, "h1")
     finally:
         page.close()
+
+
+def test_the_webfont_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_webfont
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    result = bench_webfont.run(sessions=5, data=tmp_path, repeat=1)
+    assert result["sessions"] >= 5 and result["embed_s"] > 0 and result["bytes_added"] > 1_000

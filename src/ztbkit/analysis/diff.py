@@ -134,7 +134,9 @@ def diff_text(d: dict[str, Any]) -> str:
     for i, (title, rows) in enumerate(sections):
         lines.append("")
         if i == 0:
-            lines.append(_("{title}: {n}; {same} equal").format(title=title, n=len(rows), same=d["config_same"]))
+            lines.append(
+                _("{title}: {n}; {same} equal").format(title=title, n=len(rows), same=d["config_same"])
+            )
         else:
             lines.append(_("{title}: {n}").format(title=title, n=len(rows)))
         width = max((len(str(r["key"])) for r in rows), default=0)
