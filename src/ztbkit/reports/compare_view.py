@@ -169,7 +169,7 @@ def scatter_figure(cmp: Comparison) -> Figure | None:
     """One panel per varying hyperparameter: its value against the metric; each run's trials-adjusted
     DSR written beside it when there are at most :data:`LABEL_POINTS` runs."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     if not cmp.hparams:
         return None
@@ -194,6 +194,12 @@ def scatter_figure(cmp: Comparison) -> Figure | None:
         if cats is not None:
             ax.set_xticks(range(len(cats)), [c[:12] for c in cats], fontsize=7, rotation=20)
         if cats is None:  # numbers as in the table: 5,000,000 and 0.0003, never an offset like "1e6"
+            xs_here = sorted({p[0] for p in pts})
+            if len(xs_here) == 1:  # one value (the other runs do not set it): that value, not 7.6…8.4
+                ax.set_xticks(xs_here)
+            else:  # few ticks, so 7-digit step counts do not run into each other
+                whole = all(float(x).is_integer() for x in xs_here)
+                ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=whole))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _tick(v)))
         ax.set_xlabel(f"hp.{name}", fontsize=8)
         ax.set_ylabel(_(cmp.label), fontsize=8)
