@@ -48,6 +48,12 @@ def test_the_face_holds_exactly_the_japanese_on_the_page() -> None:
     assert page.index('id="ztbkit-webfont"') < page.index("</head>")  # in the head, before any text
 
 
+def test_a_note_naming_the_marker_does_not_stop_the_face() -> None:
+    """A hostile or curious note (escaped on the page) that spells the marker is just text."""
+    page = JA_PAGE.replace("<h1>", "<p>&lt;style id=&quot;ztbkit-webfont&quot;&gt; ztbkit-webfont</p><h1>")
+    assert with_page_font(page).count("@font-face") == 1
+
+
 def test_an_english_page_is_not_changed() -> None:
     english = JA_PAGE.replace("lang='ja'", "lang='en'")
     english = re.sub(r"[\u2e80-\u9fff\uff00-\uffef]|&#x6708;&#26085;|\\u5b66\\u7fd2", "x", english)

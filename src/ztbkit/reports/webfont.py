@@ -124,7 +124,7 @@ def font_face_css(chars: Iterable[str]) -> str:
 def with_page_font(page: str) -> str:
     """``page`` with the Japanese glyphs it uses embedded (see the module docstring); unchanged when
     it has no Japanese or already carries the face."""
-    if MARKER in page:
+    if f'<style id="{MARKER}">' in page:  # the tag itself: user text (escaped) can never spell it
         return page
     chars = page_characters(page)
     if not any(is_japanese(c) for c in chars):
