@@ -41,6 +41,8 @@ STATUS_CLASSES = ("running", "stopped", "failed", "missing", "unknown")
 BAR_WORDS = (N_("Filter sessions…"), N_("Filter sessions"), N_("Show all"))
 #: The same words for the catalogue: a status is shown translated (``_(status)``), kept as the class name.
 STATUS_WORDS = (N_("running"), N_("stopped"), N_("failed"), N_("missing"), N_("unknown"))
+#: A gate verdict's words (``none``: no gates file) likewise: shown translated, kept as the class name.
+VERDICT_WORDS = (N_("pass"), N_("fail"), N_("none"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(N_("Sharpe (bot summary)"), "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}"), N_("Sharpe (bot)")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
     Column(N_("p-value"), "num", lambda s, tz: s.p_value, _num("{:.4f}")),
-    Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, str),
+    Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, lambda v: _(str(v))),
     Column(N_("VRAM peak (MB)"), "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), N_("VRAM MB")),
     Column(N_("RSS peak (MB)"), "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), N_("RSS MB")),
     # The user's own words (ztb tag / ztb note): the filter box finds them like any other cell.
@@ -118,7 +120,7 @@ def _cell(col: Column, value: Any) -> str:
         status = value if value in STATUS_CLASSES else "unknown"
         return f'<td><span class="st st-{status}">{html.escape(_(str(value)))}</span></td>'
     if col.title == "Gates":
-        return f'<td class="g-{html.escape(str(value))}">{html.escape(str(value))}</td>'
+        return f'<td class="g-{html.escape(str(value))}">{html.escape(_(str(value)))}</td>'
     if col.kind == "num":
         raw = "" if value is None else repr(value)
         return f'<td{cls} data-v="{html.escape(raw)}">{shown}</td>'

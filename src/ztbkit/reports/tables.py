@@ -14,12 +14,16 @@ import re
 from collections.abc import Sequence
 
 from ztbkit.locale import _
+from ztbkit.reports.webfont import FONT_STACK
 
 _ids = itertools.count(1)
 
 # Selectors are specific enough to beat JupyterLab's table rules (table-layout: fixed, right-aligned cells).
-_CSS = """
-.ztb-dash{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;font-size:13px}
+_CSS = (
+    f".ztb-dash{{font-family:{FONT_STACK};font-size:13px}}"
+    # Form controls do not inherit the page's font: without this the filter's Japanese placeholder is tofu.
+    ".ztb-dash input,.ztb-dash button{font-family:inherit}"
+    """
 .ztb-dash .ztb-bar{display:flex;gap:1em;align-items:center;margin:.5em 0}
 .ztb-dash input.ztb-filter{padding:.3em .5em;min-width:18em;font-size:13px}
 .ztb-dash .ztb-scroll{overflow:auto;max-height:70vh;max-width:100%;border:1px solid #e5e7eb}
@@ -46,6 +50,7 @@ _CSS = """
 .ztb-dash .tag-live{background:#15803d;border-color:#15803d;color:#fff;font-weight:600}
 .ztb-dash .tag-discard{color:#9ca3af;text-decoration:line-through}
 """
+)
 
 #: Rows in the DOM at once. The rest wait, parsed but inert, in a <template>: laying out 10,000
 #: table rows on every sort is what makes a big table slow, not the sort itself.
