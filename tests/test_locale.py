@@ -175,6 +175,8 @@ def test_no_user_facing_literal_escapes_the_catalogue(rel: str) -> None:
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         args = node.args if name in SHOWN_CALLS else []
+        if name == "fail" and len(args) >= 2:  # fail(key, why): the first names a TOML key, not words
+            args = args[1:]
         args = [*args, *(k.value for k in node.keywords if k.arg in SHOWN_KEYWORDS)]
         for a in args:
             text = _bare_text(a)
