@@ -64,8 +64,16 @@ def _start(s: Session, tz: tzinfo) -> str | None:
     return f"{report_day(local.date())} {local:%H:%M}"
 
 
+#: The last cost file read and its figures: the GPU-hours and yen columns read the same file in turn.
+_LAST_COST: list[Any] = [None, (None, None)]
+
+
 def _cost(s: Session) -> tuple[float | None, float | None]:
-    total, gpu_hours, _source = read_cost(s.cost_estimate)
+    doc = s.cost_estimate
+    if doc is not None and _LAST_COST[0] is doc:  # the same object (held here, so its id is not reused)
+        return _LAST_COST[1]  # type: ignore[no-any-return]
+    total, gpu_hours, _source = read_cost(doc)
+    _LAST_COST[:] = [doc, (total, gpu_hours)]
     return total, gpu_hours
 
 
