@@ -31,12 +31,10 @@ from ztbkit.money.costs import (
 )
 from ztbkit.money.energy import RunEnergy, run_energy  # noqa: F401  (re-exported: callers import them from here)
 from ztbkit.money.energy import finite_amount as _finite
-from ztbkit.money.pricing import (  # noqa: F401  (re-exported: callers import them from here)
-    COST_FILE,
-    estimate_missing_costs,
-    find_session,
-    price_session,
-)
+from ztbkit.money.pricing import COST_FILE as COST_FILE  # re-exported: callers import them from here
+from ztbkit.money.pricing import estimate_missing_costs as estimate_missing_costs
+from ztbkit.money.pricing import find_session as find_session
+from ztbkit.money.pricing import price_session as price_session
 
 if TYPE_CHECKING:
     import pandas as pd
