@@ -189,18 +189,25 @@ class SnapshotSession(Session):
 def columns_to_sessions(cols: dict[str, list[Any]], rows: Iterable[int] | None = None) -> list[Session]:
     """Sessions back from snapshot columns (all rows, or only ``rows``)."""
     out: list[Session] = []
-    for i in rows if rows is not None else range(len(cols["session_id"])):
-        s = SnapshotSession(session_id=cols["session_id"][i], folder=cols["folder"][i])
-        for name in (*_BOOLS, *_TEXTS, *_INTS, *_FLOATS):
-            setattr(s, name, cols[name][i])
-        start = cols["start_time"][i]
+    plain = [
+        (name, cols[name]) for name in (*_BOOLS, *_TEXTS, *_INTS, *_FLOATS)
+    ]  # looked up once, not per row
+    docs = [(name, cols[name]) for name in _DOCS]
+    ids, folders, starts, gate_col, issue_col = (cols[n] for n in ("session_id", "folder", "start_time", "gates",
+                                                                    "issues"))  # fmt: skip
+    for i in rows if rows is not None else range(len(ids)):
+        s = SnapshotSession(session_id=ids[i], folder=folders[i])
+        for name, col in plain:
+            setattr(s, name, col[i])
+        start = starts[i]
         s.start_time = datetime.fromisoformat(start) if start else None
-        s._texts = {name: cols[name][i] for name in _DOCS}
-        gates = cols["gates"][i]
+        s._texts = {name: col[i] for name, col in docs}
+        gates = gate_col[i]
         if gates is not None:
             doc = _loads(gates)
             s.gates = GateReport([GateResult(*r) for r in doc["results"]], doc["declared_pass"])
-        s.issues = [Problem(p, r) for p, r in _loads(cols["issues"][i])]
+        issues = issue_col[i]
+        s.issues = [] if issues == "[]" else [Problem(p, r) for p, r in _loads(issues)]
         if cols["big_ints"][i] is not None:
             for name, digits in _loads(cols["big_ints"][i]).items():
                 setattr(s, name, int(digits))

@@ -7,10 +7,12 @@ Policy (users depend on it):
   ztb.stop) has the same identity as when it was cached — on disk: type, size, ``mtime_ns`` and inode;
   on object storage: ETag (or version id) and size from the one listing — and its index.json entry
   is the same. Anything else (a new, changed, removed or replaced file) means the session is parsed.
-  Writers that replace files (as the bot and ztbkit do: new inode) are always seen; a same-size
-  rewrite in place within the file system's timestamp resolution is the one change it cannot see.
-* An identity taken within 2 s of a file's mtime is *racy* (:mod:`ztbkit.data.folderid`) and is not
-  reused: a rewrite in place in the same clock tick, same size, is read again the next time.
+  Writers that replace files (as the bot and ztbkit do: new inode) are always seen, and so is a rewrite
+  in place (nanosecond mtimes are compared). An identity taken within 2 s of a file's mtime is *racy*
+  (:mod:`ztbkit.data.folderid`) and is not reused, so a same-size rewrite in the same clock tick as the
+  read is read again the next time. The one change it cannot see is a same-size rewrite in place whose
+  mtime is then set back by hand. (Folder mtimes do not replace these checks here: every file the
+  loader reads must be looked at anyway to see a rewrite in place, and it lists no folder.)
 * The cache is a base file — the snapshot format (:mod:`ztbkit.data.snapshot`) plus an ``identity``
   column — and an append-only journal beside it (``NAME.parquet.journal``): a night appends one line per
   session it parsed (or priced) instead of rewriting 10,000 rows. When the journal outgrows a quarter of
