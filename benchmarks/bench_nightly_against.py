@@ -31,16 +31,19 @@ from gen_tree import ensure_tree
 HERE = Path(__file__).resolve().parents[1]
 NIGHT = textwrap.dedent(
     """
-    import json, sys, time
+    import json, resource, sys, time
     from ztbkit.data.loadcache import LoadCache
     from ztbkit.ops.nightly import run_nightly
     tree, out, cache = sys.argv[1:4]
+    def cpu():
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     c = LoadCache(cache)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     r = run_nightly(tree, out, date_text="2025-10-31", cache=c)
-    s = time.perf_counter() - t0
+    s, used = time.perf_counter() - t0, cpu() - c0  # CPU: this process, the report workers and kernels
     assert r.ok, [x.line() for x in r.steps if x.status != "ok"]
-    print(json.dumps({"s": s, "parsed": c.parsed}))
+    print(json.dumps({"s": s, "cpu": used, "parsed": c.parsed}))
     """
 )
 
@@ -60,26 +63,33 @@ def _night(src: Path, work: Path, variant: str, tree: Path, tag: str) -> dict[st
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def run(ref: str, repeat: int, work: Path) -> dict[str, dict[str, Any]]:
+def run(ref: str, repeat: int, work: Path, warm_only: bool = False) -> dict[str, dict[str, Any]]:
     srcs = {"before": _export(ref, work / "ref"), "after": HERE / "src"}
     trees = {v: (ensure_tree(work / f"big-{v}", 10_000), ensure_tree(work / f"small-{v}", 100)) for v in srcs}
-    res: dict[str, dict[str, Any]] = {v: {"small": [], "big": [], "parsed": []} for v in srcs}
+    res: dict[str, dict[str, Any]] = {v: {k: [] for k in ("small", "big", "parsed", "small_cpu", "big_cpu")}
+                                      for v in srcs}  # fmt: skip
     for v, src in srcs.items():
-        res[v]["cold"] = _night(src, work, v, trees[v][0], "big")["s"]
+        res[v]["cold"] = None if warm_only else _night(src, work, v, trees[v][0], "big")
     for v, src in srcs.items():  # settle: every run priced, the caches written
-        _night(src, work, v, trees[v][1], "small")
-        _night(src, work, v, trees[v][0], "big")
+        if not warm_only:
+            _night(src, work, v, trees[v][1], "small")
+            _night(src, work, v, trees[v][0], "big")
     for r in range(repeat):
         for v in list(srcs) if r % 2 == 0 else list(srcs)[::-1]:
-            res[v]["small"].append(_night(srcs[v], work, v, trees[v][1], "small")["s"])
+            small = _night(srcs[v], work, v, trees[v][1], "small")
             change_sessions(trees[v][0], 10)
             got = _night(srcs[v], work, v, trees[v][0], "big")
-            res[v]["big"].append(got["s"])
+            for key, night in (("small", small), ("big", got)):
+                res[v][key].append(night["s"])
+                res[v][f"{key}_cpu"].append(night["cpu"])
             res[v]["parsed"].append(got["parsed"])
-            print(f"round {r + 1} {v}: 100 sessions {res[v]['small'][-1]:.1f} s, 10,000 sessions {got['s']:.1f} s "
-                  f"(load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)  # fmt: skip
+            print(f"round {r + 1} {v}: 100 sessions {small['s']:.1f} s ({small['cpu']:.1f} CPU s), 10,000 sessions "
+                  f"{got['s']:.1f} s ({got['cpu']:.1f} CPU s) (load average {os.getloadavg()[0]:.1f})",
+                  file=sys.stderr, flush=True)  # fmt: skip
     for v in srcs:
-        res[v]["ratio"] = statistics.median(res[v]["big"]) / statistics.median(res[v]["small"])
+        med = {k: statistics.median(res[v][k]) for k in ("small", "big", "small_cpu", "big_cpu")}
+        res[v]["ratio"] = med["big"] / med["small"]
+        res[v]["cpu_ratio"] = med["big_cpu"] / med["small_cpu"]
     return res
 
 
@@ -90,14 +100,21 @@ def main() -> None:
     ap.add_argument(
         "--work", type=Path, default=None, help="where the trees go (default: a new temporary folder)"
     )
+    ap.add_argument(
+        "--warm-only", action="store_true", help="no cold or settling night: --work from an earlier run"
+    )
     args = ap.parse_args()
-    res = run(args.ref, args.repeat, args.work or Path(tempfile.mkdtemp(prefix="ztb-bench-against-")))
+    work = args.work or Path(tempfile.mkdtemp(prefix="ztb-bench-against-"))
+    res = run(args.ref, args.repeat, work, args.warm_only)
     for v, r in res.items():
         big, small = statistics.median(r["big"]), statistics.median(r["small"])
-        print(f"{v:<6} cold {r['cold']:.1f} s; warm 10,000 (10 changed, {max(r['parsed'])} parsed) {big:.1f} s "
-              f"against 100: {small:.1f} s -> {r['ratio']:.2f}x (target <= 1.2x); nights: "
+        cold = f"cold {r['cold']['s']:.1f} s ({r['cold']['cpu']:.1f} CPU s); " if r["cold"] else ""
+        print(f"{v:<6} {cold}warm 10,000 (10 changed, {max(r['parsed'])} parsed) {big:.1f} s against 100: "
+              f"{small:.1f} s -> {r['ratio']:.2f}x (target <= 1.2x); CPU {statistics.median(r['big_cpu']):.1f} s "
+              f"against {statistics.median(r['small_cpu']):.1f} s -> {r['cpu_ratio']:.2f}x; nights: "
               f"{', '.join(f'{x:.1f}' for x in r['big'])} / {', '.join(f'{x:.1f}' for x in r['small'])}")  # fmt: skip
-    print(f"cold: after/before {res['after']['cold'] / res['before']['cold']:.2f}")
+    if res["after"]["cold"] and res["before"]["cold"]:
+        print(f"cold: after/before {res['after']['cold']['s'] / res['before']['cold']['s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -146,9 +146,12 @@ def _lazy_doc(name: str) -> property:
         texts = getattr(self, "_texts", None)  # unset in a copy or unpickled session: all parsed
         if texts and name in texts:
             text = texts.pop(name)
-            slot.__set__(
-                self, _loads(text) if text is not None else (None if name == "cost_estimate" else {})
-            )
+            if name == "gates":  # a GateReport: most reports never look at the gates
+                slot.__set__(self, _gate_report(text))
+            else:
+                slot.__set__(
+                    self, _loads(text) if text is not None else (None if name == "cost_estimate" else {})
+                )
         return slot.__get__(self, type(self))
 
     def set_(self: SnapshotSession, value: Any) -> None:
@@ -162,7 +165,7 @@ def _lazy_doc(name: str) -> property:
 
 class SnapshotSession(Session):
     """A :class:`Session` read from a snapshot or the load cache. Its documents (summary, metrics,
-    run_metadata, cost_estimate) stay JSON text until first used: most reports read few of them, and
+    run_metadata, cost_estimate, and the gates) stay JSON text until first used: most reports read few of them, and
     parsing all of them was most of a 10,000-session notebook's load time. Equal to, and used like,
     a freshly loaded Session."""
 
@@ -174,6 +177,7 @@ class SnapshotSession(Session):
     run_metadata = _lazy_doc("run_metadata")
     cost_estimate = _lazy_doc("cost_estimate")
     hparams = _lazy_doc("hparams")
+    gates = _lazy_doc("gates")
 
     def __eq__(self, other: object) -> bool:  # as a Session: field by field, whichever class
         if not isinstance(other, Session):
@@ -184,6 +188,13 @@ class SnapshotSession(Session):
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:  # copy/pickle: the documents parsed first
         return None, {f.name: getattr(self, f.name) for f in fields(Session)}
+
+
+def _gate_report(text: str | None) -> GateReport | None:
+    if text is None:
+        return None
+    doc = _loads(text)
+    return GateReport([GateResult(*r) for r in doc["results"]], doc["declared_pass"])
 
 
 def columns_to_sessions(cols: dict[str, list[Any]], rows: Iterable[int] | None = None) -> list[Session]:
@@ -202,10 +213,7 @@ def columns_to_sessions(cols: dict[str, list[Any]], rows: Iterable[int] | None =
         start = starts[i]
         s.start_time = datetime.fromisoformat(start) if start else None
         s._texts = {name: col[i] for name, col in docs}
-        gates = gate_col[i]
-        if gates is not None:
-            doc = _loads(gates)
-            s.gates = GateReport([GateResult(*r) for r in doc["results"]], doc["declared_pass"])
+        s._texts["gates"] = gate_col[i]
         issues = issue_col[i]
         s.issues = [] if issues == "[]" else [Problem(p, r) for p, r in _loads(issues)]
         if cols["big_ints"][i] is not None:
