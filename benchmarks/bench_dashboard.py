@@ -36,7 +36,7 @@ FILTER = """(q) => {
   i.value = q; i.dispatchEvent(new Event('input')); document.body.offsetHeight; return performance.now() - t0;
 }"""
 TOTAL_ROWS = """() => document.querySelectorAll('table.ztb-sessions tbody tr').length +
-  (document.querySelector('template.ztb-more')?.content.querySelectorAll('tr').length || 0)"""
+  ((document.querySelector('script.ztb-more')?.textContent.split('<tr').length || 1) - 1)"""
 SHOW_ALL = """() => { const i = document.querySelector('input.ztb-filter'); i.value = '';
   i.dispatchEvent(new Event('input')); const t0 = performance.now();
   document.querySelector('button.ztb-all').click(); document.body.offsetHeight; return performance.now() - t0; }"""

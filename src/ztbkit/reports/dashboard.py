@@ -3,8 +3,8 @@
 The table is self-contained HTML: every value from the artifacts is HTML-escaped (a session id
 ``<script>alert(1)</script>`` shows as text), status is shown by colour, and a few lines of inline
 JavaScript sort it by a click on a column header and filter it with a text box — no CDN, works
-offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest in an inert
-``<template>``; sorting and filtering cover every row, and "Show all" shows them all. The same rows
+offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest as inert
+text, parsed on the first sort or filter; sorting and filtering cover every row, and "Show all" shows them all. The same rows
 render as a Markdown table for the ``.md`` report.
 
 Layout: the ID column is sticky and headers are compact (the full name is the header's tooltip), so
