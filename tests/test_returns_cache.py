@@ -180,3 +180,41 @@ def test_the_mount_table_names_the_file_system() -> None:
         assert mtimes_trusted(os.getcwd()) == (kind in {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs",
                                                           "zfs", "jfs", "reiserfs"})  # fmt: skip
     assert RACY_NS >= 10**9
+
+
+def test_two_nights_the_changed_session_shows_its_new_numbers_in_the_reports(
+    make_tree: MakeTree, tmp_path: Path
+) -> None:
+    """The promise end to end: two nightly runs with every cache warm; between them one session's
+    eval file and summary.json are rewritten in place keeping size and mtime second. The second night's
+    dashboard (leaderboard) and trends.csv show the new numbers."""
+    from ztbkit.data.loadcache import LoadCache
+    from ztbkit.ops.nightly import run_nightly
+
+    root = _tree(make_tree)
+    out, cache = tmp_path / "out", tmp_path / "load.parquet"
+    first = run_nightly(root, out, date_text="2025-10-31", cache=LoadCache(cache))
+    assert first.ok, [s.line() for s in first.steps]
+    day = out / "2025-10-31"
+    assert f"{_expected(A):.3f}" in (day / "dashboard.md").read_text(encoding="utf-8")
+
+    for name, old, new in (("eval_returns.json", json.dumps({"returns": A}), json.dumps({"returns": B})),
+                           ("summary.json", None, None)):  # fmt: skip
+        path = root / "s2" / name
+        st = os.stat(path)
+        if old is None:  # rl_sharpe 2.0 -> 7.0: same length
+            old = path.read_text(encoding="utf-8")
+            new = old.replace("2.0", "7.0")
+        assert path.read_text(encoding="utf-8") == old and len(new) == len(old)
+        with open(path, "r+", encoding="utf-8") as f:
+            f.write(new)
+        second = st.st_mtime_ns // 10**9 * 10**9
+        os.utime(path, ns=(st.st_atime_ns, second + (st.st_mtime_ns + 1) % 10**9))
+    again = run_nightly(root, out, date_text="2025-10-31", cache=LoadCache(cache))
+    assert again.ok, [s.line() for s in again.steps]
+    board = (day / "dashboard.md").read_text(encoding="utf-8")
+    assert f"{_expected(B):.3f}" in board and f"| s2 | {_expected(B):.3f} |" in board
+    rows = {
+        line.split(",")[0]: line for line in (day / "trends.csv").read_text(encoding="utf-8").splitlines()
+    }
+    assert ",7.0," in rows["s2"] and ",2.0," not in rows["s2"]
