@@ -3,8 +3,8 @@
 The table is self-contained HTML: every value from the artifacts is HTML-escaped (a session id
 ``<script>alert(1)</script>`` shows as text), status is shown by colour, and a few lines of inline
 JavaScript sort it by a click on a column header and filter it with a text box — no CDN, works
-offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest in an inert
-``<template>``; sorting and filtering cover every row, and "Show all" shows them all. The same rows
+offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest as inert
+text, parsed on the first sort or filter; sorting and filtering cover every row, and "Show all" shows them all. The same rows
 render as a Markdown table for the ``.md`` report.
 
 Layout: the ID column is sticky and headers are compact (the full name is the header's tooltip), so
@@ -66,8 +66,16 @@ def _start(s: Session, tz: tzinfo) -> str | None:
     return f"{report_day(local.date())} {local:%H:%M}"
 
 
+#: The last cost file read and its figures: the GPU-hours and yen columns read the same file in turn.
+_LAST_COST: list[Any] = [None, (None, None)]
+
+
 def _cost(s: Session) -> tuple[float | None, float | None]:
-    total, gpu_hours, _source = read_cost(s.cost_estimate)
+    doc = s.cost_estimate
+    if doc is not None and _LAST_COST[0] is doc:  # the same object (held here, so its id is not reused)
+        return _LAST_COST[1]  # type: ignore[no-any-return]
+    total, gpu_hours, _source = read_cost(doc)
+    _LAST_COST[:] = [doc, (total, gpu_hours)]
     return total, gpu_hours
 
 
