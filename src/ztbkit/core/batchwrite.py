@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ztbkit.core import fsio
-from ztbkit.core.errors import OutputPathError
+from ztbkit.core.errors import OutputPathError, os_reason
 
 #: Files written per flush; bounded so that open folders and temporary files stay few.
 GROUP = 256
@@ -66,7 +66,9 @@ def _write_group(group: list[tuple[int, str | os.PathLike[str], bytes]]) -> Erro
                 fd, tmp = fsio._create_temp(dir_fd, target.name)
             except OSError as exc:
                 os.close(dir_fd)
-                errors[pos] = OutputPathError(f"{target}: cannot write: {exc.strerror or exc}")
+                errors[pos] = OutputPathError(
+                    "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
+                )
                 continue
             staged.append((dir_fd, tmp, target, pos))
             try:
@@ -77,14 +79,18 @@ def _write_group(group: list[tuple[int, str | os.PathLike[str], bytes]]) -> Erro
                 with contextlib.suppress(OSError):
                     os.unlink(tmp, dir_fd=dir_fd)
                 os.close(dir_fd)
-                errors[pos] = OutputPathError(f"{target}: cannot write: {exc.strerror or exc}")
+                errors[pos] = OutputPathError(
+                    "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
+                )
         os.sync()  # every temporary file's bytes on disk before any of them takes a real name
         for k, (dir_fd, tmp, target, pos) in enumerate(staged):
             try:
                 fsio.replace_retrying(tmp, target.name, dir_fd=dir_fd, shown=target)
                 renamed.add(k)
             except OSError as exc:
-                errors[pos] = OutputPathError(f"{target}: cannot write: {exc.strerror or exc}")
+                errors[pos] = OutputPathError(
+                    "{path}: cannot write: {reason}", path=target, reason=os_reason(exc)
+                )
         os.sync()  # the renames themselves
         for k in renamed:
             fsio.remove_stale_temps(staged[k][0])

@@ -74,6 +74,10 @@ def _get(url: str, timeout: float, out: list[PingResult], conns: list[Any]) -> N
         response.read(4096)
         ok = 200 <= response.status < 300
         out.append(PingResult(ok, response.status, f"HTTP {response.status}"))
+    except TimeoutError:
+        # The socket's own timeout equals the deadline: whichever fires first, it is "no answer within
+        # the timeout" (nothing appended), never a "failed (TimeoutError)" that depends on the load.
+        pass
     except (OSError, http.client.HTTPException) as exc:
         out.append(PingResult(False, None, scrub(f"{type(exc).__name__}: {exc}", url)))
     finally:
