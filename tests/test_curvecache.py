@@ -95,6 +95,23 @@ def same_as_protobuf(path: Path) -> None:
     assert order == [(t, s, w, repr(v)) for t, s, w, v in slow.points or ()]
 
 
+def read_and_cache(folder: Path) -> Path:
+    """read_curves, then the cache file it wrote; if none was written, say everything that decides it
+    (a run in the full suite once found none here and passed alone)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = read_curves(folder, TAGS, BIG)
+    path = default_path(folder, TAGS, BIG)
+    assert path.is_file(), (
+        f"no cache at {path}: ZTB_NO_CACHE={os.environ.get('ZTB_NO_CACHE')!r} "
+        f"XDG_CACHE_HOME={os.environ.get('XDG_CACHE_HOME')!r} tags read={sorted(got)} "
+        f"files={sorted((p.name, p.stat().st_size) for p in folder.rglob('*') if p.is_file())} "
+        f"warnings={[str(w.message) for w in caught]} "
+        f"cache folder={sorted(os.listdir(path.parent)) if path.parent.is_dir() else None}"
+    )
+    return path
+
+
 def test_tensorboardx_file_decoded_as_protobuf_does(tmp_path: Path) -> None:
     from tensorboardX import SummaryWriter
 
@@ -337,8 +354,7 @@ def test_corrupt_cache_warns_once_and_is_rebuilt(tmp_path: Path, damage: str) ->
     w = SummaryWriter(str(folder), flush_secs=3600)
     write_steps(w, range(100))
     w.close()
-    read_curves(folder, TAGS, BIG)
-    cache = default_path(folder, TAGS, BIG)
+    cache = read_and_cache(folder)
     raw = cache.read_bytes()
     if damage == "garbage":
         cache.write_bytes(b"\x00not a cache\xff" * 50)
@@ -507,8 +523,7 @@ def test_caches_unused_for_30_days_are_removed_and_used_ones_kept(tmp_path: Path
         write_steps(w, range(20))
         w.close()
         folders.append(folder)
-    read_curves(folders[0], TAGS, BIG)
-    shown = default_path(folders[0], TAGS, BIG)
+    shown = read_and_cache(folders[0])
     gone = shown.parent / "0123456789abcdef.npz"  # a session no longer shown
     gone.write_bytes(shown.read_bytes())
     old = time.time() - 31 * 86_400
