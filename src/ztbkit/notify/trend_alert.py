@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.analysis.regression import DEFAULT_METRICS, TrendCheck, check_trend
-from ztbkit.core.errors import UsageError, ZtbError
+from ztbkit.core.errors import N_, UsageError, ZtbError
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.statedir import ztb_dir
@@ -91,7 +91,8 @@ class AlertLedger:
         if read is None:
             return {}
         if read.problem is not None or not isinstance(read.value, dict):
-            raise UsageError(f"{self.path}: unreadable trend-alert state ({read.problem}); move it aside")
+            raise UsageError("{path}: unreadable trend-alert state ({problem}); move it aside", path=self.path,
+                             problem=read.problem or N_("not an object"))  # fmt: skip
         alerted = read.value.get("alerted")
         return alerted if isinstance(alerted, dict) else {}
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import parse_aware
-from ztbkit.core.errors import InputFileError
+from ztbkit.core.errors import N_, InputFileError, os_reason
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.locale import _
@@ -43,10 +43,12 @@ def check_regular(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot use it: {exc.strerror or exc}") from None
+        raise InputFileError("{path}: cannot use it: {reason}", path=path, reason=os_reason(exc)) from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise InputFileError(f"{path}: is {kind}; remove it so the scheduler can use the path")
+        kind = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("not a regular file")
+        raise InputFileError(
+            "{path}: is {kind}; remove it so the scheduler can use the path", path=path, kind=kind
+        )
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -97,9 +99,9 @@ class StateStore:
         if read.ok and isinstance(read.value, dict) and isinstance(read.value.get("jobs"), dict):
             return read.value
         backup = self.path.with_name(f"{self.path.name}.unreadable")
-        problem = read.problem or f"{self.path}: 'jobs' missing or not an object"
+        problem = read.problem or _("{path}: 'jobs' missing or not an object").format(path=self.path)
         if os.path.lexists(self.path) and not stat.S_ISREG(os.lstat(self.path).st_mode):
-            raise InputFileError(f"{problem}; remove it so the scheduler can write its state")
+            raise InputFileError("{problem}; remove it so the scheduler can write its state", problem=problem)
         os.replace(self.path, backup)
         self.say(
             "warning: "
@@ -166,7 +168,9 @@ class JobLock:
         try:
             make_folders(self.dir)
         except OSError as exc:
-            raise InputFileError(f"{self.dir}: cannot make the lock folder: {exc.strerror or exc}") from None
+            raise InputFileError(
+                "{path}: cannot make the lock folder: {reason}", path=self.dir, reason=os_reason(exc)
+            ) from None
         check_regular(self.lock_path)
         check_regular(self.pid_path)
         lock = FileLock(str(self.lock_path), timeout=0)

@@ -1,0 +1,168 @@
+"""Error lines a trader reads, in Japanese, as pasted: a bad cronish job file, a bad webhook URL or
+delivery setting, a bad watch.toml path, an unreadable state file — one line naming the file and
+the key, exit 2, English by default; a webhook URL never printed whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import sh
+
+SECRET = "SECRETtoken0123456789abcdef"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """A clean environment, as cron gives: no ZTB_LANG, no LANG (so English unless --lang says)."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    return {**env, **extra}
+
+
+def _japanese(text: str) -> bool:
+    return any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in text)
+
+
+JOB = {"name": "nightly", "cron": "30 6 * * *", "ztb": ["nightly"], "timeout_sec": 7200}
+
+
+@pytest.mark.parametrize(
+    ("change", "japanese", "english"),
+    [
+        ({"timout_sec": 60},  # a misspelt key used to be ignored, and the job run with no bound
+         "jobs.json: jobs[0]: 不明なキー 'timout_sec' です（使えるキー: command, cron, interval_sec, name, "
+         "schedule, shell, template, timeout_sec, timezone, ztb）",
+         "jobs.json: jobs[0]: unknown key 'timout_sec' (known: command, cron, interval_sec, name, schedule, "
+         "shell, template, timeout_sec, timezone, ztb)"),
+        ({"cron": "61 6 * * *"},
+         "jobs.json: jobs[0]: ジョブ 'nightly': '61 6 * * *' は5項目の cron 式ではありません",
+         "jobs.json: jobs[0]: job 'nightly': '61 6 * * *' is not a 5-field cron expression"),
+        ({"cron": "0 0 31 2 *"},
+         "jobs.json: jobs[0]: ジョブ 'nightly': '0 0 31 2 *' は一度も実行されません（存在しない日付です）",
+         "jobs.json: jobs[0]: job 'nightly': '0 0 31 2 *' never fires (no such date)"),
+        ({"timeout_sec": "2h"},
+         "jobs.json: jobs[0]: ジョブ 'nightly': 'timeout_sec' は 0 より大きく 2592000 以下の秒数（数値）にしてください"
+         "（指定値: '2h'）",
+         "jobs.json: jobs[0]: job 'nightly': 'timeout_sec' must be a number of seconds, more than 0 and at most "
+         "2592000 (got '2h')"),
+        ({"cron": None, "interval_sec": 0.5},
+         "jobs.json: jobs[0]: ジョブ 'nightly': 'interval_sec' は 1 以上 31622400 以下の秒数（数値）にしてください"
+         "（指定値: 0.5）",
+         "jobs.json: jobs[0]: job 'nightly': 'interval_sec' must be a number of seconds, at least 1 and at most "
+         "31622400 (got 0.5)"),
+        ({"timezone": "Asia/Tokio"},
+         "jobs.json: jobs[0]: ジョブ 'nightly': タイムゾーン 'Asia/Tokio' は不明です",
+         "jobs.json: jobs[0]: job 'nightly': unknown time zone 'Asia/Tokio'"),
+        ({"shell": "yes"},
+         "jobs.json: jobs[0]: 'shell' は true か false にしてください（指定値: 'yes'）",
+         "jobs.json: jobs[0]: 'shell' must be true or false (got 'yes')"),
+        ({"name": "../up"},
+         "jobs.json: jobs[0]: ジョブ名 '../up' にパス区切り文字が含まれています: ジョブ名は一つのファイル名にしてください",
+         "jobs.json: jobs[0]: name '../up' contains a path separator: a job name must be a single file name"),
+        ({"ztb": None},
+         "jobs.json: jobs[0]: ジョブ 'nightly': 実行するコマンドがありません",
+         "jobs.json: jobs[0]: job 'nightly': no command to run"),
+        ({"ztb": None, "command": 42},
+         "jobs.json: jobs[0]: 'command' は文字列のリストにしてください（\"shell\": true なら文字列も可）",
+         "jobs.json: jobs[0]: 'command' must be a list of strings (or a string with \"shell\": true)"),
+    ],
+    ids=["unknown-key", "bad-cron", "no-such-date", "bad-timeout", "short-interval", "bad-zone", "bad-type",
+         "bad-name", "no-command", "bad-command"],
+)  # fmt: skip
+def test_a_bad_cronish_job_file_is_one_line_naming_file_and_key_in_the_language_chosen(
+    tmp_path: Path, change: dict[str, object], japanese: str, english: str
+) -> None:
+    job = {k: v for k, v in {**JOB, **change}.items() if v is not None}
+    (tmp_path / "jobs.json").write_text(json.dumps({"jobs": [job]}), encoding="utf-8")
+    command = "ztb cronish --config jobs.json --once --state-file state.json"
+    ja = sh(f"{command} --lang ja", _env(), tmp_path)
+    assert (ja.returncode, ja.stderr, ja.stdout) == (2, f"ztb: error: {japanese}\n", "")
+    by_env = sh(command, _env(ZTB_LANG="ja"), tmp_path)
+    assert (by_env.returncode, by_env.stderr) == (2, f"ztb: error: {japanese}\n")
+    en = sh(command, _env(), tmp_path)
+    assert (en.returncode, en.stderr, en.stdout) == (2, f"ztb: error: {english}\n", "")
+    assert not (tmp_path / "state.json").exists()  # nothing ran, nothing recorded
+
+
+def test_a_schedule_templates_json_is_still_a_valid_job_file(tmp_path: Path) -> None:
+    """The unknown-key check knows every key ``ztb schedule-template`` writes."""
+    made = sh("ztb schedule-template --template nightly --output nightly.json", _env(), tmp_path)
+    assert made.returncode == 0, made.stderr
+    done = sh("ztb cronish --config nightly.json --once --max-catchup 0 --state-file s.json --lang ja",
+              _env(), tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "error" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "url", "shown"),
+    [
+        ("--discord-webhook", f"https://discord.com:99999/api/webhooks/123/{SECRET}", "****"),
+        ("ZTB_DISCORD_WEBHOOK", f"ftp://discord.com/api/webhooks/123/{SECRET}?wait=1",
+         "ftp://discord.com/api/webhooks/123/****?****"),
+        ("SLACK_WEBHOOK_URL", f"hooks.slack.com/services/T0/B0/{SECRET}", "****"),
+    ],
+)  # fmt: skip
+def test_a_bad_webhook_url_is_said_in_japanese_with_the_url_redacted(
+    tmp_path: Path, where: str, url: str, shown: str
+) -> None:
+    (tmp_path / "state").mkdir()
+    flag = f"{where} '{url}'" if where.startswith("--") else ""
+    env = _env() if flag else _env(**{where: url})
+    done = sh(f"ztb live-status --state-dir state {flag} --lang ja", env, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"ztb: error: {where}: 有効なホストとポートを持つ http(s) の Webhook URL ではありません（{shown}）\n"
+    )
+    assert SECRET not in done.stdout + done.stderr
+    en = sh(f"ztb live-status --state-dir state {flag}", env, tmp_path)
+    assert en.returncode == 2 and SECRET not in en.stderr
+    assert (
+        en.stderr == f"ztb: error: {where}: not an http(s) webhook URL with a valid host and port ({shown})\n"
+    )
+
+
+def test_a_bad_delivery_setting_names_the_variable_in_japanese(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    env = _env(ZTB_WEBHOOK_TIMEOUT_SEC="soon")
+    command = (
+        "ztb live-status --state-dir state --discord-webhook http://127.0.0.1:9/api/webhooks/1/tok --lang ja"
+    )
+    done = sh(command, env, tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, "ztb: error: ZTB_WEBHOOK_TIMEOUT_SEC: 86400（1日）以下の正の秒数を指定してください（指定値: 'soon'）\n"
+    )  # fmt: skip
+
+
+def test_a_watch_config_that_cannot_be_read_names_it_in_japanese(tmp_path: Path) -> None:
+    (tmp_path / "watch.toml").mkdir()  # a folder where the file belongs
+    done = sh("ztb watch --once --dry-run --config watch.toml --lang ja", _env(), tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, "ztb: error: --config: watch.toml: フォルダーです。ファイルを指定してください\n"
+    )  # fmt: skip
+
+
+def test_a_scheduler_state_path_that_is_a_folder_is_refused_in_japanese(tmp_path: Path) -> None:
+    (tmp_path / "locks" / "tick.lock").mkdir(parents=True)
+    command = "ztb cronish --name tick --interval-sec 60 --once --state-file state.json --lang ja -- true"
+    done = sh(command, _env(), tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(
+        "tick.lock: フォルダーです。スケジューラーがこのパスを使えるよう削除してください"
+    ), done.stderr
+
+
+def test_an_unreadable_trend_alert_state_says_so_in_japanese(tmp_path: Path) -> None:
+    assert sh("ztb demo --out-dir demo", _env(), tmp_path).returncode == 0
+    state = tmp_path / "state" / ".ztb"
+    state.mkdir(parents=True)
+    (state / "trend-alert-state.json").write_text("[1, 2]", encoding="utf-8")
+    command = "ztb trend-alert --artifacts-dir demo/artifacts --state-dir state --dsr-below 0.99 --lang ja"
+    done = sh(command, _env(), tmp_path)  # the newest demo session is below 0.99: the ledger is read
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "ztb: error: state/.ztb/trend-alert-state.json: "
+        "トレンド通知の状態ファイルを読めません（オブジェクトではありません）。別の場所へ移してください"
+    )
