@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import parse_aware
-from ztbkit.core.errors import N_, InputFileError, os_reason
+from ztbkit.core.errors import N_, InputFileError, Reason, os_reason, shown
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.locale import _
@@ -59,19 +59,20 @@ def parse_time(value: Any) -> datetime | None:
 def entry_problem(entry: Any, now: datetime) -> str | None:
     """Why a job's state entry cannot be used, naming the key; None when it is fine."""
     if not isinstance(entry, dict):
-        return f"is {type(entry).__name__}, expected an object"
+        return Reason("is {type}, expected an object", type=type(entry).__name__)
     if "last_slot" in entry:
         slot = parse_time(entry["last_slot"])
         if slot is None:
-            return f"'last_slot' {entry['last_slot']!r} is not an ISO time with a UTC offset"
+            return Reason("{key} {value} is not an ISO time with a UTC offset", key="'last_slot'",
+                          value=repr(entry["last_slot"]))  # fmt: skip
         if slot - now > FUTURE_LIMIT:
-            return f"'last_slot' {entry['last_slot']} is in the future"
+            return Reason("{key} {value} is in the future", key="'last_slot'", value=entry["last_slot"])
     runs = entry.get("runs", 0)
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 0:
-        return f"'runs' {runs!r} is not a count"
+        return Reason("{key} {value} is not a count", key="'runs'", value=repr(runs))
     for key in ("status", "detail", "running_slot", "missed_slot", "last_start", "last_finish"):
         if key in entry and entry[key] is not None and not isinstance(entry[key], str):
-            return f"{key!r} {entry[key]!r} is not text"
+            return Reason("{key} {value} is not text", key=repr(key), value=repr(entry[key]))
     return None
 
 
@@ -124,7 +125,7 @@ class StateStore:
             atomic_write_json(aside, {"job": name, "problem": why, "entry_text": repr(entry)})
         self.say(
             f"warning: {self.path}: jobs.{name}: "
-            + _("{why}; kept in {aside}, starting this job fresh").format(why=why, aside=aside.name)
+            + _("{why}; kept in {aside}, starting this job fresh").format(why=shown(why), aside=aside.name)
         )
         del doc["jobs"][name]
         return {}, True
