@@ -86,6 +86,14 @@ def test_a_bad_cronish_job_file_is_one_line_naming_file_and_key_in_the_language_
     assert not (tmp_path / "state.json").exists()  # nothing ran, nothing recorded
 
 
+def test_a_job_file_that_is_not_json_names_the_file_in_japanese(tmp_path: Path) -> None:
+    (tmp_path / "jobs.json").write_text('{"jobs": [', encoding="utf-8")
+    done = sh("ztb cronish --config jobs.json --once --lang ja", _env(), tmp_path)
+    line = done.stderr.strip()
+    assert done.returncode == 2 and line.startswith("ztb: error: --config: jobs.json: ") and _japanese(line)
+    assert len(done.stderr.splitlines()) == 1
+
+
 def test_a_schedule_templates_json_is_still_a_valid_job_file(tmp_path: Path) -> None:
     """The unknown-key check knows every key ``ztb schedule-template`` writes."""
     made = sh("ztb schedule-template --template nightly --output nightly.json", _env(), tmp_path)
@@ -165,4 +173,137 @@ def test_an_unreadable_trend_alert_state_says_so_in_japanese(tmp_path: Path) -> 
     assert done.stderr.splitlines()[-1] == (
         "ztb: error: state/.ztb/trend-alert-state.json: "
         "トレンド通知の状態ファイルを読めません（オブジェクトではありません）。別の場所へ移してください"
+    )
+
+
+# --- why a file was skipped: the tolerant reader's reasons -----------------------------------------
+
+
+def test_the_nightlys_skipped_file_lines_are_japanese_also_from_the_load_cache(tmp_path: Path) -> None:
+    """The demo tree has a truncated summary.json and an index entry without a folder. The reasons
+    are said in Japanese, file names as they are; the second night reads them from the load cache
+    (kept as templates there), and says them in Japanese too — and in English without --lang."""
+    env = _env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert sh("ztb demo --out-dir demo", env, tmp_path).returncode == 0
+    command = "ztb nightly --artifacts-dir demo/artifacts --out-dir out --skip-notebooks"
+    want_ja = [
+        "warning: demo/artifacts/20250923T192040Z: index.json に載っていますが、フォルダーがありません",
+        "warning: demo/artifacts/20251013T130144Z/summary.json: 途中で切れた JSON です（ファイルが途中で終わっています）: "
+        "文字列が閉じていません（6 行 18 列）",
+    ]
+    want_en = [
+        "warning: demo/artifacts/20250923T192040Z: listed in index.json but the folder is missing",
+        "warning: demo/artifacts/20251013T130144Z/summary.json: truncated JSON (the file ends early): "
+        "Unterminated string starting at (line 6, column 18)",
+    ]
+    for lang, want in (("ja", want_ja), ("ja", want_ja), ("en", want_en)):  # the second and third: cached
+        done = sh(f"{command} --lang {lang}", env, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert [line for line in done.stderr.splitlines() if line.startswith("warning:")] == want
+    assert list((tmp_path / "cache").rglob("*.parquet")), "the load cache was used"
+
+
+def test_doctor_in_japanese_says_every_check_and_judges_it_as_in_english(tmp_path: Path) -> None:
+    """Same statuses, same Doctor Summary line (machine-read) and exit code in both languages: a
+    check judged on its words (the webhook check once was) would turn a WARN into a FAIL in Japanese."""
+    assert sh("ztb demo --out-dir demo", _env(), tmp_path).returncode == 0
+    command = "ztb doctor --artifacts-dir demo/artifacts --correlation-id 20251013T130144Z"
+    ja = sh(f"{command} --lang ja", _env(), tmp_path)
+    en = sh(command, _env(), tmp_path)
+    assert (ja.returncode, en.returncode) == (1, 1)
+    ja_lines, en_lines = ja.stdout.splitlines(), en.stdout.splitlines()
+    assert ja_lines[-1] == en_lines[-1] and ja_lines[-1].startswith("Doctor Summary: OK=")
+    assert [line[:7] for line in ja_lines[:-2]] == [line[:7] for line in en_lines[:-2]]  # [OK  ] [WARN] ...
+    for line in (
+        "[FAIL] validate_artifacts: 読み取れないファイル 1件：demo/artifacts/20251013T130144Z/summary.json: "
+        "途中で切れた JSON です（ファイルが途中で終わっています）: 文字列が閉じていません（6 行 18 列）",
+        "[WARN] webhook: Webhook が設定されていません（ZTB_DISCORD_WEBHOOK または SLACK_WEBHOOK_URL）",
+        "[OK  ] schedule: .ztb/cronish-state.json にスケジューラーの状態ファイルがありません",
+        "[OK  ] outbox: .ztb に送信待ちはありません",
+        "[WARN] watch_state: .ztb の状態で ztb watch が実行されたことがありません（README の「Watching the bot」）",
+        "詳細: demo/artifacts/20251013T130144Z/reports/doctor.txt",
+    ):
+        assert line in ja_lines, (line, ja.stdout)
+
+
+def test_doctor_judges_scheduler_jobs_in_japanese(tmp_path: Path) -> None:
+    ztb = tmp_path / ".ztb"
+    ztb.mkdir()
+    state = {"version": 1, "jobs": {
+        "nightly": {"status": "failed", "exit_code": 3, "last_slot": "2025-10-04T21:30:00+00:00",
+                    "schedule": {"cron": "30 6 * * *", "timezone": "Asia/Tokyo"}},
+        "odd": {"runs": -1},
+    }}  # fmt: skip
+    (ztb / "cronish-state.json").write_text(json.dumps(state), encoding="utf-8")
+    (tmp_path / "artifacts" / "r").mkdir(parents=True)
+    (tmp_path / "artifacts" / "r" / "summary.json").write_text('{"status": "stopped"}', encoding="utf-8")
+    done = sh("ztb doctor --correlation-id r --json --lang ja", _env(), tmp_path)
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    schedule = checks["schedule"]
+    assert schedule["status"] == "FAIL"
+    assert schedule["reason"].startswith("nightly: 前回の実行は failed: 終了コード 3")
+    assert ".ztb/cronish-state.json: jobs.odd: 'runs' -1 は件数ではありません" in schedule["details"]
+    assert any(d.startswith("nightly: 枠 ") and "を逃しました" in d for d in schedule["details"])
+    assert schedule["reason"].endswith("（ほか 2件。詳細を参照）")
+
+
+@pytest.mark.parametrize(
+    ("content", "japanese"),
+    [
+        (b"", "ファイルが空です"),
+        (b"\xff{}", "UTF-8 のテキストではありません（オフセット 0 のバイトが不正）"),
+        (b'{"a": 1,}', "不正な JSON です: ダブルクォートで囲んだキー名がありません（1 行 9 列）"),
+        (b"[" * 100_000, "JSON の入れ子が深すぎて読めません"),
+    ],
+)
+def test_every_reason_the_reader_gives_is_said_in_japanese_and_kept_english_underneath(
+    tmp_path: Path, content: bytes, japanese: str
+) -> None:
+    from ztbkit import locale as zl
+    from ztbkit.core.jsonread import Problem, read_json
+
+    path = tmp_path / "f.json"
+    path.write_bytes(content)
+    problem = read_json(path).problem
+    assert problem is not None
+    english = str(problem)
+    try:
+        zl.use_language("ja")
+        assert str(problem) == f"{path}: {japanese}"
+        assert str(Problem(*problem.to_json())) == f"{path}: {japanese}"  # as the cache gives it back
+        assert str(Problem(*json.loads(json.dumps(problem.to_json())))) == f"{path}: {japanese}"
+    finally:
+        zl.use_language("en")
+    assert str(problem) == english == f"{path}: {problem.reason}"  # logs and comparisons see English
+
+
+def test_a_broken_translation_still_shows_the_english_reason() -> None:
+    from ztbkit.core import errors
+
+    reason = errors.Reason("file is {size}, over the {limit} limit", size="2 MB", limit="1 MB")
+    saved = errors._translator[0]
+    errors.set_translator(lambda m: m + " {missing}")  # a translation naming a placeholder that is not there
+    try:
+        assert errors.shown(reason) == "file is 2 MB, over the 1 MB limit"
+    finally:
+        errors.set_translator(saved)
+
+
+def test_a_notepad_ansi_tariff_is_read_with_a_japanese_warning(tmp_path: Path) -> None:
+    from test_tariffs import NOTEPAD_TARIFF
+
+    (tmp_path / "tokyo.toml").write_bytes(NOTEPAD_TARIFF.replace("\n", "\r\n").encode("cp932"))
+    session = tmp_path / "artifacts" / "r"
+    session.mkdir(parents=True)
+    (session / "summary.json").write_text('{"status": "stopped"}', encoding="utf-8")
+    command = "ztb cost --correlation-id r --tariff tokyo.toml --kwh 1.2 --hours 1"
+    done = sh(f"{command} --lang ja", _env(), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "warning: tokyo.toml: UTF-8 ではないため cp932（Windows の ANSI）として読みました。"
+        "UTF-8 で保存し直すとこの警告は出なくなります"
+    )
+    en = sh(command, _env(), tmp_path)
+    assert en.stderr.splitlines()[0] == (
+        "warning: tokyo.toml: not UTF-8, read as cp932 (Windows ANSI); save it as UTF-8 to silence this"
     )
