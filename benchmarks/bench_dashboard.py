@@ -27,8 +27,8 @@ from ztbkit.reports.runner import render_notebook
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
-CLICK = """(title) => {
-  const th = Array.from(document.querySelectorAll('table.ztb-sessions th')).find(h => h.textContent.startsWith(title));
+CLICK = """([table, title]) => {
+  const th = Array.from(document.querySelectorAll(table + ' th')).find(h => h.textContent.startsWith(title));
   const t0 = performance.now(); th.click(); document.body.offsetHeight; return performance.now() - t0;
 }"""
 FILTER = """(q) => {
@@ -36,7 +36,7 @@ FILTER = """(q) => {
   i.value = q; i.dispatchEvent(new Event('input')); document.body.offsetHeight; return performance.now() - t0;
 }"""
 TOTAL_ROWS = """() => document.querySelectorAll('table.ztb-sessions tbody tr').length +
-  (document.querySelector('template.ztb-more')?.content.querySelectorAll('tr').length || 0)"""
+  ((document.querySelector('script.ztb-more')?.textContent.split('<tr').length || 1) - 1)"""
 SHOW_ALL = """() => { const i = document.querySelector('input.ztb-filter'); i.value = '';
   i.dispatchEvent(new Event('input')); const t0 = performance.now();
   document.querySelector('button.ztb-all').click(); document.body.offsetHeight; return performance.now() - t0; }"""
@@ -60,7 +60,7 @@ def run(sessions: int, data: Path, repeat: int = 3) -> dict[str, float]:
         page_file.read_text(encoding="utf-8").split("<body", 1)[0] + "<body></body></html>", encoding="utf-8"
     )
     figures: dict[str, list[float]] = {
-        k: [] for k in ("load", "empty_load", "sort_num", "sort_text", "filter", "show_all")
+        k: [] for k in ("load", "empty_load", "sort_num", "sort_text", "sort_board", "filter", "show_all")
     }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -72,8 +72,10 @@ def run(sessions: int, data: Path, repeat: int = 3) -> dict[str, float]:
             figures["load"].append(page.evaluate(LOAD))
             rows = page.evaluate(TOTAL_ROWS)
             assert rows >= sessions, rows
-            figures["sort_num"].append(page.evaluate(CLICK, "Sharpe"))
-            figures["sort_text"].append(page.evaluate(CLICK, "ID"))
+            figures["sort_num"].append(page.evaluate(CLICK, ["table.ztb-sessions", "Sharpe"]))
+            figures["sort_text"].append(page.evaluate(CLICK, ["table.ztb-sessions", "ID"]))
+            # the leaderboard (about 9,500 rows at 10,000 sessions), paged the same way
+            figures["sort_board"].append(page.evaluate(CLICK, ["table.ztb-leaderboard-table", "DSR"]))
             figures["filter"].append(page.evaluate(FILTER, "running"))
             figures["show_all"].append(page.evaluate(SHOW_ALL))
             page.close()
@@ -93,10 +95,11 @@ def main() -> None:
     )
     print(f"page load: {r['load']:.3f} s (empty styled page: {r['empty_load']:.3f} s)")
     print(
-        f"sort by Sharpe: {r['sort_num']:.3f} s, by ID: {r['sort_text']:.3f} s, filter: {r['filter']:.3f} s"
+        f"sort by Sharpe: {r['sort_num']:.3f} s, by ID: {r['sort_text']:.3f} s, filter: {r['filter']:.3f} s; "
+        f"leaderboard sort by DSR: {r['sort_board']:.3f} s"
     )
     print(f"'Show all' (every row into the page, not part of the target): {r['show_all']:.3f} s")
-    ok = r["load"] < 1 and max(r["sort_num"], r["sort_text"]) < 1
+    ok = r["load"] < 1 and max(r["sort_num"], r["sort_text"], r["sort_board"]) < 1
     print(f"target (open and sort under 1 s): {'met' if ok else 'NOT met'}")
 
 

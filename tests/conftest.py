@@ -52,6 +52,18 @@ SERIAL = (
 )  # fmt: skip
 
 
+# Modules whose tests share an expensive module-scoped fixture (reports rendered by real kernels, a
+# nightly, a fake S3 server, a demo tree): under two workers each module is one unit too, so that
+# fixture is built once rather than once on each worker (a full run on two workers built test_reports'
+# rendered reports and test_charset's world twice, 16 s and 28 s each under load). The SERIAL tests
+# among them stay serial.
+SHARED_SETUP = (
+    "test_reports.py", "test_locale_reports.py", "test_storage.py", "test_workspace.py", "test_compare_browser.py",
+    "test_demo.py", "test_snapshot.py", "test_folder_entries.py", "test_loadcache.py", "test_src_layout.py",
+    "test_charset.py",
+)  # fmt: skip
+
+
 def is_serial(nodeid: str) -> bool:
     """Whether the test ``nodeid`` (``tests/test_x.py::test_y[param]``) belongs to the serial unit."""
     path, _, name = nodeid.partition("::")
@@ -59,20 +71,78 @@ def is_serial(nodeid: str) -> bool:
     return any(where.startswith(s + "::") for s in SERIAL)
 
 
+def work_unit(nodeid: str) -> str:
+    """The xdist unit of work of the test ``nodeid``: "serial", its module (SHARED_SETUP), or itself."""
+    if is_serial(nodeid):
+        return "serial"
+    module = nodeid.partition("::")[0].rpartition("/")[2]
+    return f"module {module}" if module in SHARED_SETUP else nodeid
+
+
+DURATIONS_KEY = "ztbkit/durations"  # .pytest_cache: seconds per test id, from the runs so far
+
+
+def ordered_units(workqueue: dict[str, dict[str, bool]], durations: dict[str, float]) -> list[str]:
+    """The order in which units are handed out: the serial unit first (the wall time cannot be shorter
+    than it, so it must not start late), then the longest first by the last known durations (a long
+    test started last would leave one worker running it alone); without durations, xdist's order."""
+    known = sorted(durations.values())
+    guess = known[len(known) // 2] if known else 0.0  # a new test: the median
+
+    def length(unit: str) -> float:
+        return sum(durations.get(nodeid, guess) for nodeid in workqueue[unit])
+
+    rest = [u for u in workqueue if u != "serial"]
+    if known:
+        rest.sort(key=length, reverse=True)
+    return ["serial", *rest] if "serial" in workqueue else rest
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's scheduler for `-n N` (the default --dist load, or loadgroup): every test is its
-    own unit of work, except the SERIAL ones, which are one unit (the largest, so it starts first).
-    Decided here, from the test ids, because ``--dist loadgroup`` silently stopped grouping with
-    pytest 9.2's structured node ids (pytest-xdist issue 1386)."""
+    own unit of work, except the SERIAL ones, which are one unit, and the SHARED_SETUP modules, one
+    unit each, handed out in ``ordered_units``'s order. Decided here, from the test ids, because
+    ``--dist loadgroup`` silently stopped grouping with pytest 9.2's structured node ids
+    (pytest-xdist issue 1386)."""
     if config.getvalue("dist") not in ("load", "loadgroup"):
         return None  # --dist loadfile, loadscope, each...: as asked
     from xdist.scheduler import LoadScopeScheduling
 
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    durations = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+
     class SerialUnitScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
-            return "serial" if is_serial(nodeid) else nodeid
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the queue is complete before the first unit is handed out
+                self.ordered = True
+                for unit in ordered_units(self.workqueue, durations):
+                    self.workqueue.move_to_end(unit)
+            super()._assign_work_unit(node)
 
     return SerialUnitScheduling(config, log)
+
+
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each test's setup + call + teardown time (under xdist, the controller gets every worker's)."""
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep the durations for the next run's order (merged: a run of one file keeps the others')."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _seconds:
+        return
+    cache.set(
+        DURATIONS_KEY, {**cache.get(DURATIONS_KEY, {}), **{k: round(v, 3) for k, v in _seconds.items()}}
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -82,3 +82,35 @@ def test_interactive_curves_benchmark_runs_at_small_scale(tmp_path: Path) -> Non
 
     result = bench_interactive.run(sessions=3, tags=2, points=200, data=tmp_path, repeat=1)
     assert result["curves_kb"] > result["baseline_kb"] and result["curves_ready_ms"] > 0
+
+
+PROBE = """
+import time
+import pytest
+
+@pytest.mark.parametrize("i", range({n}))
+def test_probe(i: int) -> None:
+    time.sleep(0.3)
+"""
+
+
+def test_suite_benchmark_runs_both_ways_and_times_the_serial_unit(tmp_path: Path) -> None:
+    """A suite of 10 tests of 0.3 s, 4 of them in a SERIAL module: both runs count the same 10 passed,
+    and the serial unit's length is read from the parallel run (the 4 serial tests, one after another)."""
+    import shutil
+
+    import bench_suite
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shutil.copy(Path(__file__).with_name("conftest.py"), tests / "conftest.py")
+    (tests / "test_proc.py").write_text(PROBE.format(n=4), encoding="utf-8")  # a SERIAL module
+    (tests / "test_ids.py").write_text(PROBE.format(n=6), encoding="utf-8")
+    result = bench_suite.run([str(tests)], cwd=tmp_path, tests_dir=tests, work=tmp_path / "runs")
+    assert result["order"] == ["one_process", "parallel"]
+    for r in (result["one_process"], result["parallel"]):
+        assert (r["exit"], r["passed"], r["failed"]) == (0, 10, 0), r
+    assert result["same_tests"] and result["ratio"] > 0
+    assert result["serial_unit_tests"] == 4 and 1.2 <= result["serial_unit_s"] < result["all_tests_s"]
+    assert result["bound_s"] >= result["all_tests_s"] / 2
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["one_process.xml", "parallel.xml"]

@@ -83,18 +83,58 @@ def test_the_widgets_redraw_on_metric_session_and_tag(sweep: Path, capsys: pytes
     monkeypatch.setattr(compare_view, "display_items", lambda *items: seen.extend(map(repr, items)))
     compare_view.show_compare(str(sweep), interactive=True, curves={"enabled": False})
     [controls] = made
-    assert controls["metric"].options == ("sharpe", "dsr", "bot_dsr", "cost_per_1m_steps")
-    assert any("3 session(s) compared on DSR (trials-adjusted)" in s for s in seen)
+    # Each metric by its name and what it means; the value is the name the notebook parameter takes.
+    assert [v for _label, v in controls["metric"].options] == [
+        "sharpe",
+        "dsr",
+        "bot_dsr",
+        "cost_per_1m_steps",
+    ]
+    assert controls["metric"].label == "dsr — DSR (trials-adjusted)"
+    assert any("3 sessions compared on DSR (trials-adjusted)" in s for s in seen)
     seen.clear()
     controls["metric"].value = "cost_per_1m_steps"
     assert any("compared on Cost per 1M steps" in s for s in seen)
     seen.clear()
     controls["tag"].value = "candidate"
-    assert any("1 session(s) compared" in s for s in seen)
+    assert any("1 session compared" in s for s in seen)
     seen.clear()
     controls["tag"].value = ""
     controls["selected"].value = ("a", "b")
-    assert any("2 session(s) compared" in s for s in seen)
+    assert any("2 sessions compared" in s for s in seen)
+
+
+def test_the_widgets_and_the_report_speak_japanese(sweep: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lang="ja" (the notebook's parameter): widget labels, the metric names in the dropdown, the note,
+    headings and chart titles in Japanese; hp.<name> and session ids as they are."""
+    import ipywidgets as widgets
+
+    from ztbkit import locale as zl
+
+    monkeypatch.delenv("ZTB_HEADLESS", raising=False)
+    made: list[Any] = []
+    real = widgets.interactive_output
+    monkeypatch.setattr(widgets, "interactive_output", lambda r, c: made.append(c) or real(r, c))
+    seen: list[Any] = []
+    monkeypatch.setattr(compare_view, "display_items", lambda *items: seen.extend(items))
+    try:
+        compare_view.show_compare(str(sweep), interactive=True, curves={"enabled": False}, lang="ja")
+        [controls] = made
+        assert controls["metric"].description == "指標" and controls["tag"].description == "タグ"
+        assert controls["selected"].description == "セッション"
+        assert controls["metric"].label == "dsr — DSR（試行回数補正）"
+        texts = [getattr(i, "markdown", "") for i in seen]
+        assert any(t.startswith("3セッションをDSR（試行回数補正）で比較。") for t in texts), texts
+        assert (
+            "## 平行座標プロット\n" in texts and "## ハイパーパラメーターごとのDSR（試行回数補正）\n" in texts
+        )
+        figures = [i for i in seen if hasattr(i, "axes")]
+        titles = [ax.get_title() for f in figures for ax in f.axes]
+        assert "ハイパーパラメーター → DSR（試行回数補正）（3セッション）" in titles, titles
+        labels = [ax.get_xlabel() for f in figures for ax in f.axes if ax.get_visible()]
+        assert {"hp.lr", "hp.policy"} <= set(labels)  # hyperparameter names as the bot wrote them
+    finally:
+        zl.use_language("en")
 
 
 def test_the_dashboard_lists_the_live_run_first_with_tags_and_notes(

@@ -20,9 +20,21 @@ def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ztbkit.data.demo import build_demo
 
     out = tmp_path_factory.mktemp("big") / "tree"
-    return Path(
+    root = Path(
         build_demo(out, sessions=1000, seed=13, tb_sessions=0, with_logs=False, durable=False).artifacts_dir
     )
+    return age(root)
+
+
+def age(root: Path, ns: int = 86_400 * 10**9) -> Path:
+    """Every file and folder under ``root`` made a day older: a tree the bot wrote last night. (A file
+    modified within 2 s of a load is not trusted by the cache the next time, so it would be parsed.)"""
+    for here, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            p = os.path.join(here, name)
+            st = os.stat(p)
+            os.utime(p, ns=(st.st_atime_ns - ns, st.st_mtime_ns - ns))
+    return root
 
 
 @pytest.fixture
@@ -84,6 +96,7 @@ def test_one_changed_session_of_1000_is_the_only_one_parsed(
 def test_index_entry_change_reparses_that_session(make_tree: Any, tmp_path: Path, parses: list[str]) -> None:
     root = make_tree({"a": {"summary.json": {"global_step": 1}}, "b": {"summary.json": {"global_step": 2}}},
                      index=[{"id": "a", "status": "running"}, {"id": "b", "status": "running"}])  # fmt: skip
+    age(root)
     cache_file = tmp_path / "c.parquet"
     load_artifacts(root, cache=LoadCache(cache_file))
     parses.clear()
@@ -133,6 +146,7 @@ def test_non_utf8_folder_names_and_lone_surrogates_survive_cache_and_snapshot(tm
     (odd / "summary.json").write_text('{"global_step": 7, "status": "\\udcff"}', encoding="utf-8")
     (root / "plain").mkdir()
     (root / "plain" / "summary.json").write_text('{"global_step": 9}', encoding="utf-8")
+    age(root)
     cache = LoadCache(tmp_path / "cache.parquet")
     first = load_artifacts(root, cache=cache)
     second_cache = LoadCache(tmp_path / "cache.parquet")

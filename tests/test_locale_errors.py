@@ -307,3 +307,19 @@ def test_a_notepad_ansi_tariff_is_read_with_a_japanese_warning(tmp_path: Path) -
     assert en.stderr.splitlines()[0] == (
         "warning: tokyo.toml: not UTF-8, read as cp932 (Windows ANSI); save it as UTF-8 to silence this"
     )
+
+
+def test_trend_alerts_check_and_skipped_lines_are_japanese(tmp_path: Path) -> None:
+    """The REGRESSED/ok column stays English (log readers grep it); the numbers' words are Japanese."""
+    assert sh("ztb demo --out-dir demo", _env(), tmp_path).returncode == 0
+    command = "ztb trend-alert --artifacts-dir demo/artifacts --dry-run --metric rl_sharpe --lang ja"
+    checked = sh(command, _env(), tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert (
+        "ok        rl_sharpe: 1.969（中央値 1.901、MAD 0.118、しきい値 1.547、n=10）"
+        in checked.stdout.splitlines()
+    )
+    skipped = sh(f"{command} --window 2", _env(), tmp_path)
+    assert "スキップ：rl_sharpe: 過去の値が 2件しかありません（3件必要）" in skipped.stdout.splitlines()
+    english = sh(command.replace(" --lang ja", " --window 2"), _env(), tmp_path)
+    assert "rl_sharpe: 2 earlier value(s), need 3" in english.stdout

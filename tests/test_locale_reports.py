@@ -1,5 +1,6 @@
-"""The nightly on the demo, pasted as a user would, in Japanese and in English: the four reports and the
-Markdown in the chosen language, no missing glyph anywhere, machine-read files unchanged, and a
+"""The nightly on the demo, pasted as a user would, in Japanese and in English: the five reports, the
+index and the Markdown in the chosen language, no missing glyph anywhere (charts, and the pages' own
+text in real Chromium on this machine, which has no Japanese font), machine-read files unchanged, and a
 screenshot of every report in both languages (test-artifacts/locale/)."""
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from typing import Any
 
 import pytest
 from conftest import REPO, sh
+from glyphs import glyph_report, heading_differs_from_tofu
 
-REPORTS = ("dashboard", "trends", "budget", "cost")
+REPORTS = ("dashboard", "trends", "budget", "cost", "compare")
 SHOTS = REPO / "test-artifacts" / "locale"
 DAY = "2025-10-31"
 TITLES = {
     "ja": {"dashboard": "Zaif Trade Bot ダッシュボード", "trends": "トレンドレポート", "budget": "日次予算",
-           "cost": "コストレポート"},
+           "cost": "コストレポート", "compare": "ランの比較"},
     "en": {"dashboard": "Zaif Trade Bot Dashboard", "trends": "Trend Report", "budget": "Daily Budget",
-           "cost": "Cost Report"},
+           "cost": "Cost Report", "compare": "Compare Runs"},
 }  # fmt: skip
 
 
@@ -98,9 +100,70 @@ def test_no_glyph_is_missing_from_any_chart(nightly: dict[str, tuple[Path, Any]]
         assert any(c.get("outputs") for c in nb["cells"]), name
 
 
+def test_machine_read_files_are_the_same_bytes_in_both_languages(
+    nightly: dict[str, tuple[Path, Any]],
+) -> None:
+    """What programs read: the trends CSV and night.json (the index's record) do not change with --lang."""
+    ja, en = nightly["ja"][0], nightly["en"][0]
+    for name in ("trends.csv", "night.json"):
+        assert (ja / name).read_bytes() == (en / name).read_bytes(), name
+    step = [line for line in nightly["ja"][1].stdout.splitlines() if " index " in line]
+    assert step and "first night: nothing to compare with yet" in step[0]  # the step detail stays English
+
+
+def test_the_compare_report_and_the_index_speak_the_language(nightly: dict[str, tuple[Path, Any]]) -> None:
+    ja, en = nightly["ja"][0], nightly["en"][0]
+    page = (ja / "compare.html").read_text(encoding="utf-8")
+    for words in (
+        "平行座標プロット",
+        "ハイパーパラメーターごとの",
+        "セッションを",
+        "試行回数補正",
+        "学習曲線",
+    ):
+        assert words in page, words
+    md = (ja / "compare.md").read_text(encoding="utf-8")
+    assert md.startswith("# ランの比較") and "## 平行座標プロット" in md
+    english = (en / "compare.html").read_text(encoding="utf-8")
+    assert "Parallel coordinates" in english and not any("\u3040" <= c <= "\u30ff" for c in english)
+    assert (ja.parent / "index.md").read_text(encoding="utf-8").startswith("# 夜間レポート")
+    index = (ja.parent / "index.html").read_text(encoding="utf-8")
+    assert "<html lang='ja'>" in index and "<h1>夜間レポート</h1>" in index
+
+
+def _font_bytes(page: str) -> int:
+    import re
+
+    found = re.search(r'<style id="ztbkit-webfont">.*?</style>', page, re.S)
+    return len(found.group(0).encode()) if found else 0
+
+
+def test_japanese_pages_carry_their_glyphs_and_english_pages_are_unchanged(
+    nightly: dict[str, tuple[Path, Any]],
+) -> None:
+    """Each Japanese page embeds one small face; an English page embeds one only for the Japanese it
+    shows (the cost page names the tariff 従量電灯B), and none when it shows no Japanese at all."""
+    from ztbkit.reports.webfont import is_japanese, page_characters
+
+    sizes = {}
+    for name in REPORTS:
+        ja = (nightly["ja"][0] / f"{name}.html").read_text(encoding="utf-8")
+        en = (nightly["en"][0] / f"{name}.html").read_text(encoding="utf-8")
+        sizes[name] = (_font_bytes(ja), _font_bytes(en))
+        assert ja.count("@font-face") == 1 and 2_000 < sizes[name][0] < 120_000, (name, sizes[name])
+        japanese_in_en = any(is_japanese(c) for c in page_characters(en))
+        assert (sizes[name][1] > 0) == japanese_in_en and en.count("@font-face") <= 1, name
+        assert sizes[name][1] < sizes[name][0], name  # only the few characters it shows
+    assert sizes["compare"][1] == 0 and sizes["dashboard"][1] == 0  # nothing Japanese: the page unchanged
+    print("bytes added per page (ja, en):", sizes)
+
+
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_screenshots_of_every_report(nightly: dict[str, tuple[Path, Any]], lang: str, browser: Any) -> None:
-    """Each report opened in headless Chromium: its heading in the language, saved for people to look at."""
+    """Each report opened in headless Chromium: its heading in the language, saved for people to look at.
+    In Japanese, every Japanese character of the page's text is drawn with a real glyph in the font its
+    element uses (this machine has no Japanese font: only the embedded face can draw them), and each
+    heading as laid out differs from the same heading in tofu boxes."""
     day, _ = nightly[lang]
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -110,7 +173,18 @@ def test_screenshots_of_every_report(nightly: dict[str, tuple[Path, Any]], lang:
             assert page.title() == TITLES[lang][name]
             heading = page.inner_text("h1")
             assert heading == TITLES[lang][name], (name, heading)
+            if lang == "ja" or name == "cost":  # the English cost page names the tariff in Japanese
+                glyphs = glyph_report(page)
+                assert glyphs["checked"] > 3 and glyphs["tofu"] == [] and glyphs["same"] == [], (name, glyphs)
+            if lang == "ja":
+                assert heading_differs_from_tofu(page, "h1") and heading_differs_from_tofu(page, "h2"), name
             page.screenshot(path=str(SHOTS / f"{name}-{lang}.png"), full_page=True)
             assert (SHOTS / f"{name}-{lang}.png").stat().st_size > 10_000
+        if lang == "ja":
+            page.goto((day.parent / "index.html").as_uri())
+            glyphs = glyph_report(page)
+            assert glyphs["checked"] > 5 and glyphs["tofu"] == [], glyphs
+            assert heading_differs_from_tofu(page, "h1")
+            page.screenshot(path=str(SHOTS / "index-ja.png"), full_page=True)
     finally:
         page.close()

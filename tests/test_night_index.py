@@ -72,7 +72,7 @@ def test_three_nightlies(make_tree: MakeTree, tmp_path: Path) -> None:
     assert "[trends.csv](2025-10-03/trends.csv)" in nights[0]
     assert (
         "- New sessions: s4" in md
-        and "- Failed: s3" in md
+        and "- Failed sessions: s3" in md
         and "- Gates that stopped failing: s1:memory_rss" in md
     )
     html = (out / "index.html").read_text(encoding="utf-8")

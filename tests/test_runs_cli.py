@@ -175,3 +175,28 @@ def test_racing_notes_all_survive(pair: Path) -> None:
     notes = read_annotations(pair).notes("run_a")
     assert sorted(notes) == sorted(f"r{r}-{i}" for r in range(3) for i in range(8))
     assert not [p for p in os.listdir(notes_path(pair).parent) if p.endswith(".tmp")]
+
+
+def test_diff_note_and_tag_in_japanese_and_the_json_is_the_same_bytes(pair: Path, tmp_path: Path) -> None:
+    """Under CI's ja_JP.EUC-JP locale (no --lang): section titles and the "kept" lines in Japanese, the
+    row keys as the bot wrote them; ``--json`` byte for byte what English gives; errors one line."""
+    ja = {**_env(tmp_path), "LANG": "ja_JP.EUC-JP", "LC_ALL": "ja_JP.EUC-JP"}
+    r = sh(f"{ZTB} diff run_a run_b --artifacts-dir '{pair}'", ja, tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["A: run_a", "B: run_b"] and "設定（変更あり）：3件（同じ値 1件）" in lines
+    assert any(ln.startswith("指標：") and ln.endswith("件") for ln in lines) and "ゲート：4件" in lines
+    assert any(ln.split() == ["n_steps", "2048", "4096", "+2,048"] for ln in lines)
+    json_cmd = f"{ZTB} diff run_a run_b --json --artifacts-dir '{pair}'"
+    assert sh(json_cmd, ja, tmp_path).stdout == sh(json_cmd, _env(tmp_path), tmp_path).stdout
+    r = sh(f"{ZTB} note run_b 'vf_coef 0.5 で損失が滑らか' --artifacts-dir '{pair}'", ja, tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("保存しました：run_b のメモ 1件目"), r.stderr
+    r = sh(f"{ZTB} tag run_a live --artifacts-dir '{pair}'", ja, tmp_path)
+    assert r.stdout == "保存しました：run_a にタグ live を付けました\n"
+    r = sh(f"{ZTB} tag run_b live --artifacts-dir '{pair}'", ja, tmp_path)
+    assert r.stdout == "保存しました：run_b にタグ live を付けました（live タグを run_a から移しました）\n"
+    r = sh(f"{ZTB} tag run_b live --remove --artifacts-dir '{pair}'", ja, tmp_path)
+    assert r.stdout == "保存しました：run_b からタグ live を外しました\n"
+    r = sh(f"{ZTB} diff run_a nope --artifacts-dir '{pair}'", ja, tmp_path)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert "B nope：セッションフォルダー" in r.stderr and "がありません" in r.stderr, r.stderr

@@ -24,7 +24,9 @@ import psutil
 import pytest
 
 REPEAT = 20
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 JST = timedelta(hours=9)
+NOON = "2026-06-15 12:00:00"  # a fixed wall clock, far from any daily slot (runner(at=...))
 
 
 def job_cmd(out: Path, hold: float = 0.3, extra: str = "") -> list[str]:
@@ -49,12 +51,17 @@ def seed(d: Path, name: str, last_slot: datetime) -> Path:
     return state
 
 
-def runner(d: Path, *args: str, offset: float | None = None) -> subprocess.Popen[str]:
-    """``ztb cronish ARGS`` in folder ``d``; with ``offset``, its wall clock shifted by Debian faketime."""
+def runner(d: Path, *args: str, offset: float | None = None, at: str | None = None) -> subprocess.Popen[str]:
+    """``ztb cronish ARGS`` in folder ``d``; with ``offset``, its wall clock shifted by Debian faketime;
+    with ``at`` ("2026-06-15 12:00:00", UTC), its wall clock starts there whatever the real hour (Debian's
+    libfaketime preloaded into the runner itself: its pid is the runner's, and a faketime around the
+    whole suite does not shift it further)."""
     cmd = [sys.executable, "-m", "ztbkit", "cronish", *args]
     if offset is not None:
         cmd = ["faketime", "-f", f"{offset:+.0f}s", *cmd]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if at is not None:
+        env.update(LD_PRELOAD=LIBFAKETIME, FAKETIME=f"@{at}", TZ="UTC")
     env.pop("ZTB_DISCORD_WEBHOOK", None)
     env.pop("SLACK_WEBHOOK_URL", None)
     return subprocess.Popen(
@@ -182,21 +189,26 @@ def test_runner_in_cooldown_and_a_late_runner_run_each_slot_once(tmp_path: Path)
 
 
 def test_second_runner_names_the_lock_holder(tmp_path: Path) -> None:
-    """B starts while A's job is provably running (it waits for a file), so B must see the lock."""
+    """B starts while A's job is provably running (it waits for a file), so B must see the lock.
+
+    The three runners' wall clocks start at midday UTC of a fixed day (libfaketime): on the real clock,
+    a run in the first --grace-sec (120 s) after 00:00 UTC had yesterday's daily slot as a catch-up
+    *and* today's as due, two runs where the count below says one."""
     out, release = tmp_path / "out.txt", tmp_path / "release"
     cmd = job_cmd(out, hold=0, extra=f"while [ ! -e {release} ]; do sleep 0.05; done;")
     cfg = write_config(tmp_path, cmd, interval_sec=86400)
     seed(tmp_path, "job", datetime(2020, 1, 1, tzinfo=UTC))
-    a = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once")
+    a = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once", at=NOON)
     wait_for(lambda: "start " in text(out), "A's job to start")
-    b = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once")
+    b = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once", at=NOON)
     b_out = b.communicate(timeout=60)[0]
     release.write_text("", encoding="utf-8")
     a_out = a.communicate(timeout=60)[0]
     assert f"job: skipped: another runner (pid {a.pid}) holds its lock" in b_out, b_out
     assert b.returncode == 0 and a.returncode == 0 and sum(runs(out)[0].values()) == 1
+    assert runs(out)[0] == Counter({"2026-06-15T00:00:00+00:00": 1}), text(out)  # the fixed day's slot
     assert "died holding the lock" not in a_out + b_out  # nobody died: no takeover is claimed
-    c = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once")  # after A's clean exit
+    c = runner(tmp_path, "--config", str(cfg), "--max-catchup", "1", "--once", at=NOON)  # after A's exit
     assert "died holding the lock" not in c.communicate(timeout=60)[0]
 
 

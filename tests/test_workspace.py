@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -45,12 +46,22 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def own_project(project: Path, tmp_path: Path) -> Path:
+    """A copy of the module's project for a test that runs `ztb lab` in it: the notebooks/ it makes
+    (and the user's edit in it) must not be there when the next test, in random order, looks."""
+    root = tmp_path / "own-project"
+    shutil.copytree(project, root, symlinks=True)
+    return root
+
+
 def env_for(project: Path) -> dict[str, str]:
     return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(project), "LANG": "C.UTF-8",
             "ZTB_ROOT": str(project)}  # fmt: skip
 
 
-def test_ztb_lab_makes_the_workspace_and_keeps_a_users_edit(project: Path) -> None:
+def test_ztb_lab_makes_the_workspace_and_keeps_a_users_edit(own_project: Path) -> None:
+    project = own_project
     env = env_for(project)
     first = sh(f"{ZTB} lab --prepare-only", env, project)
     assert first.returncode == 0, first.stderr
@@ -66,8 +77,9 @@ def test_ztb_lab_makes_the_workspace_and_keeps_a_users_edit(project: Path) -> No
 
 
 def test_the_nightly_runs_the_packaged_notebook_not_the_users_saved_copy(
-    project: Path, tmp_path: Path
+    own_project: Path, tmp_path: Path
 ) -> None:
+    project = own_project
     env = env_for(project)
     assert sh(f"{ZTB} lab --prepare-only", env, project).returncode == 0
     set_interactive(project / "notebooks" / "dashboard.ipynb")  # JupyterLab's autosave

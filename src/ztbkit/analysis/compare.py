@@ -22,13 +22,15 @@ from typing import Any
 from ztbkit.analysis.leaderboard import Assumptions, Leaderboard, trials_adjusted
 from ztbkit.core.errors import UsageError
 from ztbkit.data.session import Session
+from ztbkit.locale import N_
 from ztbkit.money.budget import read_cost
 
+#: The metrics by name, each with its English label (shown translated: ``_(label)``).
 METRICS = {
-    "sharpe": "Sharpe",
-    "dsr": "DSR (trials-adjusted)",
-    "bot_dsr": "DSR (bot's own)",
-    "cost_per_1m_steps": "Cost per 1M steps (¥)",
+    "sharpe": N_("Sharpe"),
+    "dsr": N_("DSR (trials-adjusted)"),
+    "bot_dsr": N_("DSR (bot's own)"),
+    "cost_per_1m_steps": N_("Cost per 1M steps (¥)"),
 }
 _MISSING = "—"
 

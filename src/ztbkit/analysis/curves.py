@@ -5,6 +5,11 @@ Downsampling policy (so a 1M-point run plots as fast as a 1k-point one): a serie
 each bucket keeps its first, last, lowest and highest point, in step order. Every spike and dip
 survives (the min and max of each bucket are kept exactly), the first and last point of the run
 are kept, and the drawn line touches the same extremes as the full series would.
+
+Reading (:func:`read_curves`): each event file's points are first reduced by step to at most
+``max_points`` buckets of equal width with the same first/last/min/max rule (this is what the curve
+cache keeps between nights, :mod:`ztbkit.data.curvecache`), then the files merge by step and the rule
+above gives the drawn series. A run shorter than ``max_points`` steps per file is drawn from every point.
 """
 
 from __future__ import annotations
@@ -81,28 +86,30 @@ class SessionCurves:
 
 
 def read_curves(
-    folder: str | os.PathLike[str], tags: Iterable[str], max_points: int = DEFAULT_MAX_POINTS
+    folder: str | os.PathLike[str],
+    tags: Iterable[str],
+    max_points: int = DEFAULT_MAX_POINTS,
+    *,
+    cache: bool = True,
 ) -> dict[str, Series]:
     """The scalar series of ``tags`` below ``folder`` (any run inside), by step, downsampled.
 
     Several event files of one run (resumed training) merge; a step written twice keeps the last value.
+    Each file's points are first reduced to ``max_points`` step buckets (first, last, min and max of
+    each, :mod:`ztbkit.data.curvecache`) and kept in the curve cache unless ``cache`` is False or
+    ``ZTB_NO_CACHE`` is set: a later read decodes only the bytes added since.
     """
-    import numpy as np
-
-    from ztbkit.data.tensorboard import iter_points
+    from ztbkit.data.curvecache import default_path, folder_series
+    from ztbkit.data.tbcache import caching_disabled
 
     wanted = list(dict.fromkeys(tags))
-    by_tag: dict[str, dict[int, float]] = {t: {} for t in wanted}
-    for _run, tag, step, _wall, value in iter_points(folder, wanted):
-        if math.isfinite(value):
-            by_tag[tag][step] = value
-    out: dict[str, Series] = {}
-    for tag, pts in by_tag.items():
-        if pts:
-            steps = np.fromiter(sorted(pts), dtype=np.int64, count=len(pts))
-            values = np.fromiter((pts[int(s)] for s in steps), dtype=np.float64, count=len(pts))
-            out[tag] = _downsample_np(steps, values, max_points)
-    return out
+    path = default_path(folder, wanted, max_points) if cache and not caching_disabled() else None
+    found = folder_series(folder, wanted, max_points, path)
+    return {
+        tag: _downsample_np(found.series[tag][0], found.series[tag][1], max_points)
+        for tag in wanted
+        if tag in found.series
+    }
 
 
 def session_curves(s: Session, tags: Iterable[str], max_points: int = DEFAULT_MAX_POINTS) -> SessionCurves:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ztbkit.core.values import is_finite_number
 from ztbkit.data.session import Session
+from ztbkit.locale import _
 from ztbkit.money.budget import read_cost
 
 METRICS = ("global_step", "rl_sharpe", "dsr", "p_value", "rss_peak_mb", "memory_peak_mb", "steps_per_sec")
@@ -81,7 +82,10 @@ def diff_sessions(a: Session, b: Session, *, tensorboard: bool = True) -> dict[s
 
     gates: list[dict[str, str | None]] = [{"key": "verdict", "a": a.gate_verdict, "b": b.gate_verdict}]
     gates += [{"key": n, "a": status(a, n), "b": status(b, n)} for n in gate_names]
-    (cost_a, hours_a, _), (cost_b, hours_b, _) = read_cost(a.cost_estimate), read_cost(b.cost_estimate)
+    (cost_a, hours_a, _src_a), (cost_b, hours_b, _src_b) = (
+        read_cost(a.cost_estimate),
+        read_cost(b.cost_estimate),
+    )
     out: dict[str, Any] = {
         "a": a.session_id,
         "b": b.session_id,
@@ -120,15 +124,21 @@ def diff_text(d: dict[str, Any]) -> str:
     """The comparison as aligned text for a terminal (values are escaped by the caller's safe_repr)."""
     lines = [f"A: {d['a']}", f"B: {d['b']}"]
     if d["tags"]["a"] or d["tags"]["b"]:
-        lines.append(f"tags: A {', '.join(d['tags']['a']) or '—'} | B {', '.join(d['tags']['b']) or '—'}")
-    sections = [("config (changed)", d["config"]), ("metrics", d["metrics"]), ("gates", d["gates"]),
-                ("cost", d["cost"]), ("duration", d["duration"])]  # fmt: skip
+        tags_a, tags_b = ", ".join(d["tags"]["a"]) or "—", ", ".join(d["tags"]["b"]) or "—"
+        lines.append(_("tags: A {a} | B {b}").format(a=tags_a, b=tags_b))
+    # Section titles for people; the row keys (config names, metric and tag names) stay as written.
+    sections = [(_("config (changed)"), d["config"]), (_("metrics"), d["metrics"]), (_("gates"), d["gates"]),
+                (_("cost"), d["cost"]), (_("duration"), d["duration"])]  # fmt: skip
     if "tensorboard" in d:
-        sections.append(("tensorboard (latest, shared tags)", d["tensorboard"]))
-    for title, rows in sections:
+        sections.append((_("tensorboard (latest, shared tags)"), d["tensorboard"]))
+    for i, (title, rows) in enumerate(sections):
         lines.append("")
-        extra = f"; {d['config_same']} equal" if title.startswith("config") else ""
-        lines.append(f"{title}: {len(rows)}{extra}")
+        if i == 0:
+            lines.append(
+                _("{title}: {n}; {same} equal").format(title=title, n=len(rows), same=d["config_same"])
+            )
+        else:
+            lines.append(_("{title}: {n}").format(title=title, n=len(rows)))
         width = max((len(str(r["key"])) for r in rows), default=0)
         for r in rows:
             delta = _signed(r.get("diff"))

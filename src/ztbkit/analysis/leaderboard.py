@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ztbkit.analysis.returns_cache import Pending, ReturnsCache
 from ztbkit.analysis.stats import Moments, expected_max_sharpe, moments, psr
 from ztbkit.core.errors import UsageError
 from ztbkit.core.jsonread import read_json
@@ -140,25 +141,47 @@ def _returns_from_tb(folder: Path, tag: str) -> tuple[list[float], str] | None:
 
 
 def session_returns(
-    s: Session, returns_tag: str = DEFAULT_RETURNS_TAG, notes: list[str] | None = None
+    s: Session,
+    returns_tag: str = DEFAULT_RETURNS_TAG,
+    notes: list[str] | None = None,
+    cache: ReturnsCache | None = None,
 ) -> tuple[Moments, str] | None:
     """Moments of the session's evaluation return series and where it came from; None if it has none.
-    A session folder that cannot be listed is a line in ``notes``."""
+    A session folder that cannot be listed is a line in ``notes``. ``cache``: reused while the files
+    they came from are unchanged (:mod:`ztbkit.analysis.returns_cache`)."""
     if s.folder is None or not os.path.isdir(s.folder):
         return None
+    pending = None
+    if cache is not None:
+        try:
+            got = cache.lookup(s.folder, returns_tag)
+        except OSError:  # cannot be listed: the reading below says so in the notes
+            got = None
+            pending = None
+        else:
+            if not isinstance(got, Pending):
+                return got
+            pending = got
     folder = Path(s.folder)
     found = _returns_from_json(folder, notes)
     if found is not None and (m := moments(found[0])) is not None:
+        if pending is not None and cache is not None:
+            cache.store(pending, returns_tag, (m, found[1]), from_json=True)
         return m, found[1]
     # Only then the TensorBoard logs: decoding them is the slow part of a large dashboard.
+    result = None
     found = _returns_from_tb(folder, returns_tag)
     if found is not None and (m := moments(found[0])) is not None:
-        return m, found[1]
-    return None
+        result = m, found[1]
+    if pending is not None and cache is not None:
+        cache.store(pending, returns_tag, result, from_json=False)
+    return result
 
 
-def _row(s: Session, a: Assumptions, notes: list[str] | None = None) -> Row | None:
-    found = session_returns(s, a.returns_tag, notes)
+def _row(
+    s: Session, a: Assumptions, notes: list[str] | None = None, cache: ReturnsCache | None = None
+) -> Row | None:
+    found = session_returns(s, a.returns_tag, notes, cache)
     if found is not None:
         m, where = found
         return Row(
@@ -178,14 +201,29 @@ def _row(s: Session, a: Assumptions, notes: list[str] | None = None) -> Row | No
     )
 
 
-def trials_adjusted(sessions: Iterable[Session], assumptions: Assumptions = Assumptions()) -> Leaderboard:
+def trials_adjusted(
+    sessions: Iterable[Session], assumptions: Assumptions = Assumptions(), cache: ReturnsCache | bool = True
+) -> Leaderboard:
     """The leaderboard of the finished sessions with a Sharpe, best DSR first.
 
     When the Sharpes' variance is not a finite number (one Sharpe of 1e308), the board says so in a
-    note and has PSR vs 0 but no SR0 and no DSR, rather than failing the dashboard."""
+    note and has PSR vs 0 but no SR0 and no DSR, rather than failing the dashboard.
+    ``cache``: each session's return moments are reused while their files are unchanged (True: the
+    default cache file, off under ``ZTB_NO_CACHE``; False: read every series)."""
+    from ztbkit.data.tbcache import caching_disabled
+
     assumptions.check()
     unlisted: list[str] = []
-    rows = [r for s in finished_sessions(sessions) if (r := _row(s, assumptions, unlisted)) is not None]
+    store = (
+        cache
+        if isinstance(cache, ReturnsCache)
+        else (ReturnsCache() if cache and not caching_disabled() else None)
+    )
+    rows = [
+        r for s in finished_sessions(sessions) if (r := _row(s, assumptions, unlisted, store)) is not None
+    ]
+    if store is not None:
+        store.save()
     n = len(rows)
     board = Leaderboard(rows, n, None, None, assumptions)
     board.notes.extend(unlisted)

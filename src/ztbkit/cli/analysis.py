@@ -10,14 +10,17 @@ from pathlib import Path
 import click
 
 from ztbkit.cli.base import ARTIFACTS_OPT, STATE_DIR_OPT, VERBOSE_OPT, cli, fail, warn_issues
+from ztbkit.locale import _
 
 DSR_FLAGS = ("sharpe", "observations", "trials", "sharpe-variance", "skew", "kurtosis", "periods-per-year")
 
 
 def _fmt(value: float | None, periods_per_year: float) -> str:
     if value is None:
-        return "never (SR is not above the benchmark)"
-    return f"{math.ceil(value)} observations ({value / periods_per_year:.1f} years)"
+        return _("never (SR is not above the benchmark)")
+    return _("{n} observations ({years} years)").format(
+        n=f"{math.ceil(value):,}", years=f"{value / periods_per_year:.1f}"
+    )
 
 
 @cli.command("dsr")
@@ -69,13 +72,18 @@ def dsr_cmd(
     if as_json:
         click.echo(json.dumps(res.to_json(), sort_keys=True))
         return
-    click.echo(f"DSR (P[true SR > SR0]):     {res.dsr:.4f}")
-    click.echo(f"PSR vs 0:                   {res.psr_zero:.4f}")
-    click.echo(
-        f"Expected max Sharpe (SR0):  {res.expected_max_sharpe:.4f} annualised, N={trials}, V={sharpe_variance:g}"
+    from ztbkit.core.formatting import pad, text_width
+
+    max_sr = _("{value} annualised, N={trials}, V={variance}").format(
+        value=f"{res.expected_max_sharpe:.4f}", trials=trials, variance=f"{sharpe_variance:g}"
     )
-    click.echo(f"MinTRL vs SR0 (95 %):       {_fmt(res.min_track_record, periods_per_year)}")
-    click.echo(f"MinTRL vs 0 (95 %):         {_fmt(res.min_track_record_zero, periods_per_year)}")
+    rows = [(_("DSR (P[true SR > SR0])"), f"{res.dsr:.4f}"), (_("PSR vs 0"), f"{res.psr_zero:.4f}"),
+            (_("Expected max Sharpe (SR0)"), max_sr),
+            (_("MinTRL vs SR0 (95 %)"), _fmt(res.min_track_record, periods_per_year)),
+            (_("MinTRL vs 0 (95 %)"), _fmt(res.min_track_record_zero, periods_per_year))]  # fmt: skip
+    width = max(text_width(label) for label, _v in rows) + 3
+    for label, value in rows:
+        click.echo(pad(label + ":", width) + value)
 
 
 @cli.command("trend-alert")

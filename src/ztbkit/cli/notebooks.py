@@ -164,12 +164,16 @@ def lab_cmd(ctx: click.Context, folder: Path | None, prepare_only: bool) -> None
     for o in outcomes:
         if o.action != "current":
             click.echo(o.line())
-    click.echo(f"notebook workspace {target}: {workspace_summary(outcomes)}")
+    click.echo(
+        _("notebook workspace {folder}: {summary}").format(folder=target, summary=workspace_summary(outcomes))
+    )
     if prepare_only:
         return
     if importlib.util.find_spec("jupyterlab") is None:
         fail(
-            "JupyterLab is not installed in this Python: pip install 'ztbkit[lab]' (in the project: make lab)"
+            _(
+                "JupyterLab is not installed in this Python: pip install 'ztbkit[lab]' (in the project: make lab)"
+            )
         )
     args = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={target}", *ctx.args]
     if os.name == "posix" and os.geteuid() == 0 and "--allow-root" not in ctx.args:

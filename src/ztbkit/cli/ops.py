@@ -296,8 +296,10 @@ def tb_scrape(run_dir: Path, output: Path | None, cache: Path | None, no_cache: 
         click.echo(text, nl=False)
     else:
         atomic_write_text(output, text)
-        click.echo(f"wrote {output}: {len(result.runs)} run(s); read {result.files_whole} file(s) whole, "
-                   f"{result.files_incremental} incrementally, {result.files_unchanged} unchanged")  # fmt: skip
+        click.echo(_("wrote {path}: {runs} run(s); read {whole} file(s) whole, {incremental} incrementally, "
+                     "{unchanged} unchanged").format(path=output, runs=len(result.runs), whole=result.files_whole,
+                                                     incremental=result.files_incremental,
+                                                     unchanged=result.files_unchanged))  # fmt: skip
 
 
 @cli.command()
@@ -361,7 +363,12 @@ def compat(artifacts_dir: Path, state_dir: Path, config: Path | None) -> None:
       echo '{"action": "status"}' | ztb compat --state-dir /opt/bot --artifacts-dir /opt/bot/artifacts
     """
     from ztbkit.cli.compat import dumps_response, handle, read_request
+    from ztbkit.locale import use_language
 
+    # The answer is read by a program (the bot): its words are English whatever --lang, ZTB_LANG or
+    # the locale say, so it is the same bytes in every language. A ``run`` child still gets the
+    # caller's language (ZTB_LANG in its environment): its output is that command's own.
+    use_language("en")
     raw = read_request(sys.stdin.buffer)
     if isinstance(raw, str):
         response = {"success": False, "action": None, "error": raw}

@@ -11,6 +11,7 @@ import click
 
 from ztbkit.cli.base import ARTIFACTS_OPT, cli, fail
 from ztbkit.core.ids import safe_repr
+from ztbkit.locale import _
 
 if TYPE_CHECKING:
     from ztbkit.data.session import Session
@@ -25,12 +26,13 @@ def _session(artifacts_dir: Path, session_id: str, label: str, *, stats: bool = 
 
     check_component(session_id, label)
     if not os.path.isdir(artifacts_dir):
-        fail(f"--artifacts-dir: {artifacts_dir} is not a folder")
+        fail(_("--artifacts-dir: {folder} is not a folder").format(folder=artifacts_dir))
     folder = artifacts_dir / session_id
     entry = index_entry(artifacts_dir, session_id)
     if not folder.is_dir() or session_id.startswith("."):
-        fail(f"{label} {safe_repr(session_id)}: no session folder {folder}"
-             + (" (it is only listed in index.json)" if entry is not None else ""))  # fmt: skip
+        listed = _(" (it is only listed in index.json)") if entry is not None else ""
+        fail(_("{label} {id}: no session folder {folder}").format(label=label, id=safe_repr(session_id), folder=folder)
+             + listed)  # fmt: skip
     s = load_session(folder, entry) if stats else None
     if s is None:
         from ztbkit.data.session import Session
@@ -84,7 +86,10 @@ def note_cmd(session_id: str, text: str, artifacts_dir: Path) -> None:
 
     _session(artifacts_dir, session_id, "ID", stats=False)
     count = add_note(artifacts_dir, session_id, text, SYSTEM_CLOCK.now())
-    click.echo(f"kept: note {count} on {safe_repr(session_id)} in {artifacts_dir / '.ztb' / 'notes.json'}")
+    where = artifacts_dir / ".ztb" / "notes.json"
+    click.echo(
+        _("kept: note {count} on {id} in {path}").format(count=count, id=safe_repr(session_id), path=where)
+    )
 
 
 @cli.command("tag")
@@ -107,8 +112,8 @@ def tag_cmd(session_id: str, tag: str, artifacts_dir: Path, remove: bool) -> Non
 
     _session(artifacts_dir, session_id, "ID", stats=False)
     moved = set_tag(artifacts_dir, session_id, tag, remove=remove)
-    verb = "removed" if remove else "tagged"
-    line = f"kept: {verb} {safe_repr(session_id)} {tag.strip().lower()}"
+    said = _("kept: removed {id} {tag}") if remove else _("kept: tagged {id} {tag}")
+    line = said.format(id=safe_repr(session_id), tag=tag.strip().lower())
     if moved is not None:
-        line += f" (live moved from {safe_repr(moved)})"
+        line += _(" (live moved from {id})").format(id=safe_repr(moved))
     click.echo(line)

@@ -1,4 +1,5 @@
-"""Numbers and text as people read them: whole yen, and untrusted text in a Markdown table cell."""
+"""Numbers and text as people read them: whole yen, untrusted text in a Markdown table cell, and
+labels padded to line up in a terminal in any language."""
 
 from __future__ import annotations
 
@@ -25,3 +26,15 @@ def md_escape(text: str) -> str:
     Runs of whitespace, line breaks included, become one space."""
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
     return " ".join(out.split())
+
+
+def text_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: a full-width character (kanji, kana, ``（``) takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns, so Japanese labels line up too."""
+    return text + " " * max(0, width - text_width(text))

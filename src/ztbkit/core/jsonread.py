@@ -87,7 +87,9 @@ _READ_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0)
 
 
 def _size(n: int) -> Reason:
-    return Reason("{n} MB", n=f"{n / 2**20:.1f}") if n >= 2**20 else Reason("{n} bytes", n=f"{n:,}")
+    if n >= 2**20:
+        return Reason("{n} MB", n=format(n / 2**20, ".1f"))
+    return Reason("{n} bytes", n=format(n, ","))
 
 
 def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:

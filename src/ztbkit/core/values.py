@@ -146,13 +146,13 @@ def check_bounded(value: float, where: str, issues: list[Problem], file: str, *,
     """``value`` when ``low <= value`` (and ``<= high``), else None with an issue: a probability
     (dsr, p_value) outside [0, 1] or a negative size (RSS, VRAM) is treated as missing."""
     if value < low or (high is not None and value > high):
-        shown = short_repr(value)
+        shown, low_text, high_text = short_repr(value), format(low, "g"), format(high or 0, "g")
         if high is not None:
             why = Reason("{key}: {value} is outside [{low}, {high}]{what}; treated as missing", key=where,
-                         value=shown, low=f"{low:g}", high=f"{high:g}", what=what)  # fmt: skip
+                         value=shown, low=low_text, high=high_text, what=what)  # fmt: skip
         else:
             why = Reason("{key}: {value} is below {low}{what}; treated as missing", key=where, value=shown,
-                         low=f"{low:g}", what=what)  # fmt: skip
+                         low=low_text, what=what)  # fmt: skip
         issues.append(Problem(file, why))
         return None
     return value

@@ -159,13 +159,12 @@ def _index_entries(
         return {}
     entries: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(raw_entries):
+        where = f"sessions[{i}]"
         if not isinstance(entry, dict):
             issues.append(
                 Problem(
                     path,
-                    Reason(
-                        "{key}: expected an object, got {value}", key=f"sessions[{i}]", value=describe(entry)
-                    ),
+                    Reason("{key}: expected an object, got {value}", key=where, value=describe(entry)),
                 )
             )
             continue
@@ -178,7 +177,7 @@ def _index_entries(
                     path,
                     Reason(
                         "{key}: no usable 'correlation_id' or 'id' ({value})",
-                        key=f"sessions[{i}]",
+                        key=where,
                         value=describe(sid),
                     ),
                 )
@@ -190,7 +189,7 @@ def _index_entries(
                     path,
                     Reason(
                         "{key}: duplicate entry for {id}; the first one is used",
-                        key=f"sessions[{i}]",
+                        key=where,
                         id=repr(sid),
                     ),
                 )

@@ -150,9 +150,12 @@ def _lazy_doc(name: str) -> property:
         texts = getattr(self, "_texts", None)  # unset in a copy or unpickled session: all parsed
         if texts and name in texts:
             text = texts.pop(name)
-            slot.__set__(
-                self, _loads(text) if text is not None else (None if name == "cost_estimate" else {})
-            )
+            if name == "gates":  # a GateReport: most reports never look at the gates
+                slot.__set__(self, _gate_report(text))
+            else:
+                slot.__set__(
+                    self, _loads(text) if text is not None else (None if name == "cost_estimate" else {})
+                )
         return slot.__get__(self, type(self))
 
     def set_(self: SnapshotSession, value: Any) -> None:
@@ -166,7 +169,7 @@ def _lazy_doc(name: str) -> property:
 
 class SnapshotSession(Session):
     """A :class:`Session` read from a snapshot or the load cache. Its documents (summary, metrics,
-    run_metadata, cost_estimate) stay JSON text until first used: most reports read few of them, and
+    run_metadata, cost_estimate, and the gates) stay JSON text until first used: most reports read few of them, and
     parsing all of them was most of a 10,000-session notebook's load time. Equal to, and used like,
     a freshly loaded Session."""
 
@@ -178,6 +181,7 @@ class SnapshotSession(Session):
     run_metadata = _lazy_doc("run_metadata")
     cost_estimate = _lazy_doc("cost_estimate")
     hparams = _lazy_doc("hparams")
+    gates = _lazy_doc("gates")
 
     def __eq__(self, other: object) -> bool:  # as a Session: field by field, whichever class
         if not isinstance(other, Session):
@@ -190,21 +194,32 @@ class SnapshotSession(Session):
         return None, {f.name: getattr(self, f.name) for f in fields(Session)}
 
 
+def _gate_report(text: str | None) -> GateReport | None:
+    if text is None:
+        return None
+    doc = _loads(text)
+    return GateReport([GateResult(*r) for r in doc["results"]], doc["declared_pass"])
+
+
 def columns_to_sessions(cols: dict[str, list[Any]], rows: Iterable[int] | None = None) -> list[Session]:
     """Sessions back from snapshot columns (all rows, or only ``rows``)."""
     out: list[Session] = []
-    for i in rows if rows is not None else range(len(cols["session_id"])):
-        s = SnapshotSession(session_id=cols["session_id"][i], folder=cols["folder"][i])
-        for name in (*_BOOLS, *_TEXTS, *_INTS, *_FLOATS):
-            setattr(s, name, cols[name][i])
-        start = cols["start_time"][i]
+    plain = [
+        (name, cols[name]) for name in (*_BOOLS, *_TEXTS, *_INTS, *_FLOATS)
+    ]  # looked up once, not per row
+    docs = [(name, cols[name]) for name in _DOCS]
+    ids, folders, starts, gate_col, issue_col = (cols[n] for n in ("session_id", "folder", "start_time", "gates",
+                                                                    "issues"))  # fmt: skip
+    for i in rows if rows is not None else range(len(ids)):
+        s = SnapshotSession(session_id=ids[i], folder=folders[i])
+        for name, col in plain:
+            setattr(s, name, col[i])
+        start = starts[i]
         s.start_time = datetime.fromisoformat(start) if start else None
-        s._texts = {name: cols[name][i] for name in _DOCS}
-        gates = cols["gates"][i]
-        if gates is not None:
-            doc = _loads(gates)
-            s.gates = GateReport([GateResult(*r) for r in doc["results"]], doc["declared_pass"])
-        s.issues = [Problem(p, r) for p, r in _loads(cols["issues"][i])]
+        s._texts = {name: col[i] for name, col in docs}
+        s._texts["gates"] = gate_col[i]
+        issues = issue_col[i]
+        s.issues = [] if issues == "[]" else [Problem(p, r) for p, r in _loads(issues)]
         if cols["big_ints"][i] is not None:
             for name, digits in _loads(cols["big_ints"][i]).items():
                 setattr(s, name, int(digits))

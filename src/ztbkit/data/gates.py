@@ -91,12 +91,13 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
     if isinstance(gates, list):
         for i, g in enumerate(gates):
             if not isinstance(g, dict):
+                where = f"gates[{i}]"
                 issues.append(
                     Problem(
                         file,
                         Reason(
                             "{key}: expected an object, got {value}",
-                            key=f"gates[{i}]",
+                            key=where,
                             value=type(g).__name__,
                         ),
                     )
@@ -120,7 +121,7 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
                         file,
                         Reason(
                             "{key}: expected an object, got {value}",
-                            key=f"gate_results.{name}",
+                            key="gate_results." + name,
                             value=type(g).__name__,
                         ),
                     )
@@ -134,10 +135,9 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
         for i, line in enumerate(doc["reasons"]):
             m = _REASON_LINE.match(line) if isinstance(line, str) else None
             if m is None:
+                where = f"reasons[{i}]"
                 issues.append(
-                    Problem(
-                        file, Reason("{key}: not of the form 'FAIL: <gate> - <reason>'", key=f"reasons[{i}]")
-                    )
+                    Problem(file, Reason("{key}: not of the form 'FAIL: <gate> - <reason>'", key=where))
                 )
                 continue
             report.results.append(_result(m.group(2), m.group(1), m.group(3), f"reasons[{i}]", file, issues))

@@ -7,21 +7,32 @@ Policy (users depend on it):
   ztb.stop) has the same identity as when it was cached — on disk: type, size, ``mtime_ns`` and inode;
   on object storage: ETag (or version id) and size from the one listing — and its index.json entry
   is the same. Anything else (a new, changed, removed or replaced file) means the session is parsed.
-  Writers that replace files (as the bot and ztbkit do: new inode) are always seen; a same-size
-  rewrite in place within the file system's timestamp resolution is the one change it cannot see.
-* The cache file is the snapshot format (:mod:`ztbkit.data.snapshot`) plus an ``identity`` column. It is
-  valid only for the same tree, time zone, schema version and parser code (a fingerprint of the loader
-  modules); a corrupted, foreign or mismatched cache is ignored with a :class:`SnapshotWarning` and
-  rebuilt — never used to produce a report.
+  Writers that replace files (as the bot and ztbkit do: new inode) are always seen, and so is a rewrite
+  in place (nanosecond mtimes are compared). An identity taken within 2 s of a file's mtime is *racy*
+  (:mod:`ztbkit.data.folderid`) and is not reused, so a same-size rewrite in the same clock tick as the
+  read is read again the next time. The one change it cannot see is a same-size rewrite in place whose
+  mtime is then set back by hand. (Folder mtimes do not replace these checks here: every file the
+  loader reads must be looked at anyway to see a rewrite in place, and it lists no folder.)
+* The cache is a base file — the snapshot format (:mod:`ztbkit.data.snapshot`) plus an ``identity``
+  column — and an append-only journal beside it (``NAME.parquet.journal``): a night appends one line per
+  session it parsed (or priced) instead of rewriting 10,000 rows. When the journal outgrows a quarter of
+  the tree (at least :data:`COMPACT_MIN` lines) the base is rewritten atomically with a new generation,
+  and the journal of the old one is ignored. A run killed mid-append leaves a torn last line, which is
+  skipped (that session is parsed again); nothing else is lost.
+* It is valid only for the same tree, time zone, schema version and parser code (a fingerprint of the
+  loader modules); a corrupted, foreign or mismatched cache is ignored with a :class:`SnapshotWarning` and
+  rebuilt — never used to produce a report. A journal line of the wrong shape is skipped.
 * It lives in ``$XDG_CACHE_HOME/ztbkit/load/`` (default ``~/.cache``), one file per tree; deleting it is
   always safe (the next run is a cold one).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import secrets
 import stat
 import warnings
 from collections.abc import Mapping
@@ -29,20 +40,26 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ztbkit.core.errors import ZtbError
 from ztbkit.core.fsio import atomic_write_bytes
 from ztbkit.data.columns import (
     SCHEMA_VERSION,
     SnapshotWarning,
+    _dumps,
+    _loads,
     columns_to_sessions,
     read_parquet,
     sessions_to_columns,
     utf8_ok,
 )
+from ztbkit.data.folderid import RACY_NS, now_ns
 from ztbkit.data.storage import SESSION_FILES, RemoteTree, redact
 
 if TYPE_CHECKING:
     from ztbkit.data.session import Session
 
+#: A journal longer than this many lines (and a quarter of the tree) is folded into a new base file.
+COMPACT_MIN = 1000
 _FILES = tuple(name.replace("/", os.sep) for name in (*SESSION_FILES, "ztb.stop"))
 #: The loader's own code, relative to the package: a change to any of them invalidates the cache.
 _PARSER_MODULES = (
@@ -110,6 +127,10 @@ class LoadCache:
         self._clean: dict[str, tuple[Session, Any, int]] = {}
         self._remote: RemoteTree | None = None
         self._meta: dict[str, Any] = {}
+        self._racy: set[str] = set()  # folders with a file modified within a clock tick of the read
+        self._generation = ""  # the base file's; journal lines of another generation are ignored
+        self._journaled = 0  # journal lines applied
+        self._taken = 0
         self.reused = 0
         self.parsed = 0
 
@@ -119,6 +140,8 @@ class LoadCache:
         self._remote = remote
         self._meta = {"version": SCHEMA_VERSION, "root": root, "tz": str(tz), "parser": _parser_fingerprint()}
         self._rows, self._cols, self._idents, self._clean = {}, {}, {}, {}
+        self._racy, self._generation, self._journaled = set(), "", 0
+        self._taken = now_ns()  # identities taken from now on: a file modified after this is racy
         got = read_parquet(self.path, "load cache") if self.path.exists() else None
         if got is not None:
             cols, meta = got
@@ -127,13 +150,15 @@ class LoadCache:
                               "ztbkit version", SnapshotWarning, stacklevel=3)  # fmt: skip
             else:
                 self._cols = cols
+                self._generation = str(meta.get("generation") or "")
                 self._rows = {f: i for i, f in enumerate(cols["folder"]) if f is not None}
+                self._replay(journal_path(self.path))
         if remote is not None:
             sep = os.sep
             remote.skip = {
                 name for name in remote.folders
                 if (i := self._rows.get(f"{root}{sep}{name}")) is not None
-                and json.loads(self._cols["identity"][i])[0] == remote.identity(f"{root}{sep}{name}")
+                and _stored_files(self._cols["identity"][i]) == remote.identity(f"{root}{sep}{name}")
             }  # fmt: skip
 
     def get(self, folder: str, entry: Mapping[str, Any] | None) -> Session | None:
@@ -141,6 +166,8 @@ class LoadCache:
         files = self._remote.identity(folder) if self._remote is not None else local_identity(folder)
         ident = _identity_text([files, entry])
         self._idents[folder] = ident
+        if self._remote is None and any(f is not None and f[2] >= self._taken - RACY_NS for f in files):
+            self._racy.add(folder)  # changed within a clock tick of this read: not trusted next time
         i = self._rows.get(folder)
         if i is not None and self._cols["identity"][i] == ident:
             self.reused += 1
@@ -166,26 +193,138 @@ class LoadCache:
             for name, col in new.items()
         }
 
-    def save(self, sessions: list[Session]) -> None:
-        """Write the cache for the sessions just loaded (best effort: a cache that cannot be written
-        only means the next run parses everything)."""
-        from ztbkit.data.columns import to_parquet_bytes
+    def _replay(self, path: Path) -> None:
+        """Apply the journal's lines of this base's generation (torn or foreign lines are skipped)."""
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return
+        names = set(self._cols)
+        for line in data.split(b"\n"):
+            try:
+                rec = _loads(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue  # a torn last line (a run killed mid-append), or not ours
+            if not (isinstance(rec, dict) and rec.get("g") == self._generation and self._generation):
+                continue
+            row = rec.get("row")
+            if not (isinstance(row, dict) and set(row) == names and _row_ok(row)):
+                continue
+            for name, col in self._cols.items():
+                col.append(row[name])
+            self._rows[row["folder"]] = len(self._cols["folder"]) - 1
+            self._journaled += 1
 
+    def save(self, sessions: list[Session]) -> None:
+        """Record the sessions just loaded (best effort: a cache that cannot be written only means the
+        next run parses everything): the ones parsed or priced since are appended to the journal; the
+        whole base is rewritten only on a first run or when the journal has grown (see above)."""
         # A folder whose name is not UTF-8 (kept as surrogates) cannot go into Parquet: parsed every run.
         kept = [
             s for s in sessions if s.folder is not None and s.folder in self._idents and utf8_ok(s.folder)
         ]
+        if self.path is None:
+            return
+        changed = [s for s in kept if not self._is_clean(s)]
+        if self._generation and self._journaled + len(changed) <= max(COMPACT_MIN, len(kept) // 4):
+            self._append(changed)
+        else:
+            self._rewrite(kept)
+
+    def _is_clean(self, s: Session) -> bool:
+        hit = self._clean.get(s.folder or "")
+        return hit is not None and hit[0] is s and hit[1] is s.cost_estimate and s.folder not in self._racy
+
+    def _identity_of(self, s: Session) -> str:
+        return "racy" if s.folder in self._racy else self._idents[s.folder or ""]
+
+    def _append(self, changed: list[Session]) -> None:
+        if not changed:
+            return
+        try:
+            cols = self.columns_for(changed)
+            lines = [
+                _dumps({"g": self._generation, "row": {**{n: c[k] for n, c in cols.items()},
+                                                        "identity": self._identity_of(s)}})
+                for k, s in enumerate(changed)
+            ]  # fmt: skip
+            data = ("\n".join(lines) + "\n").encode("utf-8")
+        except (ValueError, TypeError) as exc:
+            warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
+            return
+        path = journal_path(self.path or Path())
+        try:
+            append_line_block(path, data)
+        except OSError as exc:
+            warnings.warn(f"load cache {path} not written: {exc}", SnapshotWarning, stacklevel=3)
+
+    def _rewrite(self, kept: list[Session]) -> None:
+        from ztbkit.data.columns import to_parquet_bytes
+
+        meta = {**self._meta, "generation": secrets.token_hex(8)}
         try:
             cols = self.columns_for(kept)
-            data = to_parquet_bytes(
-                cols, self._meta, extra={"identity": [self._idents[s.folder or ""] for s in kept]}
-            )
+            data = to_parquet_bytes(cols, meta, extra={"identity": [self._identity_of(s) for s in kept]})
         except ValueError as exc:  # UnicodeEncodeError and pyarrow's ArrowInvalid among them
             warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
             return
-        if self.path is None:
-            return
+        assert self.path is not None
         try:
             atomic_write_bytes(self.path, data, durable=False)
-        except OSError as exc:
+        except (OSError, ZtbError) as exc:
             warnings.warn(f"load cache {self.path} not written: {exc}", SnapshotWarning, stacklevel=3)
+            return
+        # The old journal belongs to the old generation (ignored if this removal never happens).
+        with contextlib.suppress(OSError):
+            os.unlink(journal_path(self.path))
+
+
+def _stored_files(identity: Any) -> Any:
+    try:
+        return json.loads(identity)[0]
+    except (ValueError, TypeError, IndexError, KeyError):  # "racy", or not ours
+        return None
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def append_line_block(path: Path, data: bytes) -> None:
+    """Append ``data`` (whole lines) in one write. A torn tail left by a killed run is cut back to its last
+    complete line first, so the new lines never continue a broken one."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            tail = (
+                os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20))) if hasattr(os, "pread") else b"\n"
+            )
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                os.ftruncate(fd, size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail)))
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+#: Column kinds a journal line must have (the base file's Parquet schema checks its own).
+def _row_ok(row: dict[str, Any]) -> bool:
+    from ztbkit.data.columns import _BOOLS, _FLOATS, _INTS
+
+    if not isinstance(row.get("folder"), str) or not isinstance(row.get("session_id"), str):
+        return False
+    for name, value in row.items():
+        if value is None:
+            continue
+        if name in _BOOLS:
+            ok = isinstance(value, bool)
+        elif name in _INTS:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif name in _FLOATS:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            return False
+    return True

@@ -241,9 +241,34 @@ def iter_points(
                     yield run, tag, step, wall, value
             continue
         for f in files:
-            scan = scan_file(f, keep_points=True, tags=wanted)
-            for tag, step, wall, value in scan.points or ():
-                yield run, tag, step, wall, value
+            yield from _file_points(run, f, wanted)
+
+
+def _file_points(
+    run: str, path: Path, wanted: list[str] | None
+) -> Iterator[tuple[str, str, int, float, float]]:
+    """One file's points in file order, decoded into arrays first (:mod:`ztbkit.data.tb_series`)."""
+    import numpy as np
+
+    from ztbkit.data.tb_series import read_file
+
+    scan = read_file(path, 0, set(wanted) if wanted is not None else None)
+    if (
+        scan.order_tags is None
+        or scan.order_steps is None
+        or scan.order_walls is None
+        or scan.order_values is None
+    ):
+        return
+    ids, steps, walls, values = scan.order_tags, scan.order_steps, scan.order_walls, scan.order_values
+    if wanted is not None:
+        keep = np.isin(ids, [i for i, t in enumerate(scan.tags) if t in wanted])
+        ids, steps, walls, values = ids[keep], steps[keep], walls[keep], values[keep]
+    names = scan.tags
+    for i, step, wall, value in zip(
+        ids.tolist(), steps.tolist(), walls.tolist(), values.tolist(), strict=True
+    ):
+        yield run, names[i], step, wall, value
 
 
 def scalars_frame(run_dir: str | os.PathLike[str], tags: Iterable[str] | None = None) -> pd.DataFrame:

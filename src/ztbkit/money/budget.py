@@ -1,7 +1,7 @@
 """Cost files in the artifact tree, and the daily budget rollup.
 
-* :func:`price_session` prices one session and writes ``<id>/reports/cost_estimate.json``
-  (atomically), so the dashboard and the budget find it.
+* :func:`price_session` (:mod:`ztbkit.money.pricing`) prices one session and writes
+  ``<id>/reports/cost_estimate.json`` (atomically), so the dashboard and the budget find it.
 * :func:`budget_runs` reads every session's cost file in either shape — ztbkit's own
   (``costs.total_jpy``) or the flat ``{"total_cost_jpy", "gpu_hours"}`` — and a session without one
   is *not estimated*, never silently ¥0.
@@ -15,102 +15,29 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
-from ztbkit.core.errors import ArtifactsNotFoundError, UsageError
 from ztbkit.core.formatting import md_escape, yen
-from ztbkit.core.fsio import atomic_write_json, atomic_write_text
+from ztbkit.core.fsio import atomic_write_text
 from ztbkit.core.values import amount_problem
 from ztbkit.data.artifacts import ArtifactTree
-from ztbkit.data.session import Session, load_session
+from ztbkit.data.session import Session
 from ztbkit.locale import _
 from ztbkit.locale.numbers import amount, report_day
 from ztbkit.money.costs import (
-    CostEstimate,
-    CostUnavailableError,
     Rates,
-    derive_inputs,
-    estimate_cost,
     resolve_rates,
 )
 from ztbkit.money.energy import RunEnergy, run_energy  # noqa: F401  (re-exported: callers import them from here)
 from ztbkit.money.energy import finite_amount as _finite
-from ztbkit.money.tariffs import TariffError, load_tariff
+from ztbkit.money.pricing import COST_FILE as COST_FILE  # re-exported: callers import them from here
+from ztbkit.money.pricing import estimate_missing_costs as estimate_missing_costs
+from ztbkit.money.pricing import find_session as find_session
+from ztbkit.money.pricing import price_session as price_session
 
 if TYPE_CHECKING:
     import pandas as pd
-
-COST_FILE = os.path.join("reports", "cost_estimate.json")
-
-
-def find_session(artifacts_dir: str | os.PathLike[str], correlation_id: str) -> Session:
-    """Load one session by id; ArtifactsNotFoundError (exit 2) names the folder when it is missing."""
-    folder = Path(artifacts_dir) / correlation_id
-    if not folder.is_dir():
-        raise ArtifactsNotFoundError(_("--correlation-id: no session folder {folder}").format(folder=folder))
-    return load_session(folder)
-
-
-def _session_fps(session: Session, folder: Path) -> float | None:
-    """TensorBoard's latest time/fps from the session's tb/ or tensorboard/ folder — read only when
-    nothing cheaper gives steps per second."""
-    tb_latest = session.metrics.get("tb_latest")
-    if session.steps_per_sec or (isinstance(tb_latest, dict) and tb_latest.get("time/fps")):
-        return None
-    from ztbkit.data.tensorboard import scrape
-
-    values = [
-        point[2]
-        for sub in ("tb", "tensorboard")
-        if (folder / sub).is_dir()
-        for tags in scrape(folder / sub, tags=["time/fps"]).runs.values()
-        if (point := tags.get("time/fps")) is not None
-    ]
-    return max(values) if values else None
-
-
-def price_session(
-    session: Session,
-    rates: Rates,
-    *,
-    hours: float | None = None,
-    kwh: float | None = None,
-    gpu_watts: float | None = None,
-    household_kwh: float = 0.0,
-    clock: Clock = SYSTEM_CLOCK,
-    write: bool = True,
-) -> CostEstimate:
-    """Price a session and (unless ``write=False``) write its reports/cost_estimate.json.
-
-    Raises CostUnavailableError (exit 1) when it has neither run_metadata.json nor summary.json, or
-    no duration.
-    """
-    folder = session.path
-    if folder is None:
-        raise CostUnavailableError(
-            "session {session} has no folder: nothing to price", session=repr(session.session_id)
-        )
-    if not (folder / "run_metadata.json").is_file() and not (folder / "summary.json").is_file():
-        raise CostUnavailableError(
-            "{metadata} and {summary} are both missing: nothing to price",
-            metadata=folder / "run_metadata.json",
-            summary=folder / "summary.json",
-        )
-    inputs = derive_inputs(
-        session, hours=hours, kwh=kwh, gpu_watts=gpu_watts, tb_fps=_session_fps(session, folder)
-    )
-    estimate = estimate_cost(
-        inputs, rates, load_tariff(rates.tariff), household_kwh=household_kwh, generated_at=clock.now()
-    )
-    if write:
-        from ztbkit.core.ids import check_inside
-
-        # A session is a direct child of the artifacts folder (its id is one path component).
-        atomic_write_json(check_inside(folder / COST_FILE, folder.parent), estimate.to_dict())
-        session.cost_estimate = estimate.to_dict()
-    return estimate
 
 
 @dataclass(slots=True)
@@ -322,34 +249,6 @@ def budget_dataframe(runs: Iterable[BudgetRun]) -> pd.DataFrame:
         columns=["session_id", "day", "status", "cost_jpy", "gpu_hours", "global_step", "cost_per_1m_steps_jpy",
                  "estimated"],
     )  # fmt: skip
-
-
-def estimate_missing_costs(
-    sessions: Iterable[Session],
-    rates: Rates,
-    *,
-    clock: Clock = SYSTEM_CLOCK,
-) -> list[tuple[str, str]]:
-    """Estimate sessions with no cost file, or whose file ztbkit wrote while the run was still going.
-
-    Files from other tools (the flat shape) are left alone. Returns (session id, reason) for the
-    sessions that could not be priced, including those whose figures are not finite numbers: one such
-    session never stops the budget of the others.
-    """
-    load_tariff(rates.tariff)  # a bad tariff is the user's setting: it stops the budget (exit 2) up front
-    skipped = []
-    for s in sessions:
-        if not s.on_disk:
-            continue
-        ours = bool(s.cost_estimate) and s.cost_estimate.get("generator") == "ztbkit"  # type: ignore[union-attr]
-        stale = ours and s.status == "running"
-        if s.cost_estimate and not stale:
-            continue
-        try:
-            price_session(s, rates, clock=clock)
-        except (CostUnavailableError, UsageError, TariffError) as exc:  # figures past the largest float
-            skipped.append((s.session_id, str(exc)))
-    return skipped
 
 
 @dataclass(slots=True)

@@ -12,7 +12,10 @@ Policy (users depend on it):
   of every cost estimate now minus the yen then: what was recorded since the night before), **gates**
   that started or stopped failing (``session:gate``), and the **alerts sent** by the nightly's
   trend-alert step.
-* The nightly's summary line says the same in one line (:func:`summary_line`).
+* The nightly's summary line says the same in one line (:func:`summary_line`): always in English, the
+  shape docs/FORMATS.md gives (log readers match it). The index pages are for people: they speak the
+  run's language (``--lang``, ``ZTB_LANG``, the locale), and a Japanese page carries the glyphs it uses
+  (:mod:`ztbkit.reports.webfont`).
 * A ``night.json`` that cannot be read is skipped (its night is listed without changes); the index
   files are written atomically.
 
@@ -32,6 +35,7 @@ from typing import Any
 from ztbkit.core.fsio import atomic_write_json, atomic_write_text
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.data.session import Session
+from ztbkit.locale import N_, _, current_language, ngettext
 from ztbkit.money.budget import read_cost
 
 NIGHT_FILE = "night.json"
@@ -44,7 +48,7 @@ def night_record(day: str, sessions: Sequence[Session], reports: Sequence[str], 
     for s in sessions:
         if not s.on_disk:
             continue
-        total, _, _ = read_cost(s.cost_estimate)
+        total, _hours, _source = read_cost(s.cost_estimate)
         rows[s.session_id] = {
             "status": s.status,
             "rl_sharpe": s.rl_sharpe,
@@ -114,13 +118,27 @@ def _num(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}"
 
 
+#: The one-line summary; English in the step line (FORMATS.md), translated on the index pages.
+SUMMARY = N_("since {since}: {new} new, {finished} finished, {failed} failed; best Sharpe {sharpe0} → {sharpe1}, "
+             "DSR {dsr0} → {dsr1}; cost of the day {cost}; gates {started} started failing, {stopped} stopped; "
+             "{alerts} alert(s) sent")  # fmt: skip
+
+
+def _summary(c: Changes, template: str) -> str:
+    return template.format(since=c.since, new=len(c.new), finished=len(c.finished), failed=len(c.failed),
+                           sharpe0=_num(c.best_sharpe[0]), sharpe1=_num(c.best_sharpe[1]), dsr0=_num(c.best_dsr[0]),
+                           dsr1=_num(c.best_dsr[1]), cost=f"¥{c.cost_jpy:,.0f}", started=len(c.gates_started),
+                           stopped=len(c.gates_stopped), alerts=len(c.alerts))  # fmt: skip
+
+
 def summary_line(c: Changes) -> str:
-    """The changes in one line (the nightly prints it; machine-stable order of fields)."""
-    return (f"since {c.since}: {len(c.new)} new, {len(c.finished)} finished, {len(c.failed)} failed; "
-            f"best Sharpe {_num(c.best_sharpe[0])} → {_num(c.best_sharpe[1])}, "
-            f"DSR {_num(c.best_dsr[0])} → {_num(c.best_dsr[1])}; cost of the day ¥{c.cost_jpy:,.0f}; "
-            f"gates {len(c.gates_started)} started failing, {len(c.gates_stopped)} stopped; "
-            f"{len(c.alerts)} alert(s) sent")  # fmt: skip
+    """The changes in one line (the nightly prints it; machine-stable order of fields, English)."""
+    return _summary(c, SUMMARY)
+
+
+def summary_text(c: Changes) -> str:
+    """The same line in the run's language, for the index pages."""
+    return _summary(c, _(SUMMARY))
 
 
 def read_nights(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -139,45 +157,62 @@ def read_nights(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def _lists(c: Changes) -> list[tuple[str, list[str]]]:
-    return [("New sessions", c.new), ("Finished", c.finished), ("Failed", c.failed),
-            ("Gates that started failing", c.gates_started), ("Gates that stopped failing", c.gates_stopped),
-            ("Alerts sent", c.alerts)]  # fmt: skip
+    return [(_("New sessions"), c.new), (_("Finished"), c.finished), (_("Failed sessions"), c.failed),
+            (_("Gates that started failing"), c.gates_started), (_("Gates that stopped failing"), c.gates_stopped),
+            (_("Alerts sent"), c.alerts)]  # fmt: skip
+
+
+def _item(title: str, items: Sequence[str]) -> str:
+    return _("{title}: {items}").format(title=title, items=", ".join(items) if items else _("none"))
+
+
+def _night(n: dict[str, Any], links: str) -> str:
+    count = len(n["sessions"])
+    sessions = ngettext("{n} session", "{n} sessions", count).format(n=count)
+    return _("({sessions}): {links}").format(sessions=sessions, links=links or _("no reports"))
 
 
 def index_markdown(nights: Sequence[dict[str, Any]], c: Changes | None) -> str:
-    lines = ["# Nightly reports", ""]
+    title = _("Nightly reports")
+    lines = [f"# {title}", ""]
     if c is not None:
-        lines += [f"## {nights[-1]['date']}: what changed {summary_line(c)}", ""]
-        for title, items in _lists(c):
-            lines.append(f"- {title}: {', '.join(items) if items else 'none'}")
+        changed = _("{date}: what changed").format(date=nights[-1]["date"])
+        lines += [f"## {changed} {summary_text(c)}", ""]
+        lines += [f"- {_item(title, items)}" for title, items in _lists(c)]
         lines.append("")
-    lines += ["## Nights", ""]
+    nights_title = _("Nights")
+    lines += [f"## {nights_title}", ""]
     for n in reversed(nights):
         links = " · ".join(f"[{r}]({n['date']}/{r})" for r in n.get("reports", []))
-        lines.append(f"- **{n['date']}** ({len(n['sessions'])} sessions): {links or 'no reports'}")
+        lines.append(f"- **{n['date']}** {_night(n, links)}")
     return "\n".join(lines) + "\n"
 
 
 def index_html(nights: Sequence[dict[str, Any]], c: Changes | None) -> str:
+    from ztbkit.reports.webfont import FONT_STACK, with_page_font
+
     e = html.escape
-    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Nightly reports</title>",
-             "<style>body{font-family:system-ui,sans-serif;max-width:70em;margin:1em auto;padding:0 1em}"
+    title = e(_("Nightly reports"))
+    parts = [f"<!DOCTYPE html><html lang='{current_language()}'><head><meta charset='utf-8'><title>{title}</title>",
+             f"<style>body{{font-family:{FONT_STACK};max-width:70em;margin:1em auto;padding:0 1em}}"
              "li{margin:.2em 0}.changes{background:#f3f4f6;padding:.5em 1em;border-radius:6px}</style>",
-             "</head><body><h1>Nightly reports</h1>"]  # fmt: skip
+             f"</head><body><h1>{title}</h1>"]  # fmt: skip
     if c is not None:
-        parts.append(f"<section class='changes' id='changes'><h2>{e(nights[-1]['date'])}: what changed</h2>"
-                     f"<p class='summary'>{e(summary_line(c))}</p><ul>")  # fmt: skip
-        for title, items in _lists(c):
-            parts.append(f"<li>{e(title)}: {e(', '.join(items)) if items else 'none'}</li>")
+        changed = _("{date}: what changed").format(date=nights[-1]["date"])
+        parts.append(f"<section class='changes' id='changes'><h2>{e(changed)}</h2>"
+                     f"<p class='summary'>{e(summary_text(c))}</p><ul>")  # fmt: skip
+        parts += [f"<li>{e(_item(title, items))}</li>" for title, items in _lists(c)]
         parts.append("</ul></section>")
-    parts.append("<h2>Nights</h2><ul id='nights'>")
+    nights_title = _("Nights")
+    parts.append(f"<h2>{e(nights_title)}</h2><ul id='nights'>")
     for n in reversed(nights):
         links = " · ".join(f"<a href='{e(n['date'])}/{e(r)}'>{e(r)}</a>" for r in n.get("reports", []))
-        parts.append(
-            f"<li><b>{e(n['date'])}</b> ({len(n['sessions'])} sessions): {links or 'no reports'}</li>"
-        )
+        count = len(n["sessions"])
+        sessions = ngettext("{n} session", "{n} sessions", count).format(n=count)
+        tail = _("({sessions}): {links}").format(sessions=e(sessions), links=links or e(_("no reports")))
+        parts.append(f"<li><b>{e(n['date'])}</b> {tail}</li>")
     parts.append("</ul></body></html>\n")
-    return "".join(parts)
+    return with_page_font("".join(parts))
 
 
 def write_night_and_index(out_dir: str | os.PathLike[str], record: dict[str, Any]) -> Changes | None:

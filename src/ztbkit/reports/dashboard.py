@@ -3,8 +3,8 @@
 The table is self-contained HTML: every value from the artifacts is HTML-escaped (a session id
 ``<script>alert(1)</script>`` shows as text), status is shown by colour, and a few lines of inline
 JavaScript sort it by a click on a column header and filter it with a text box — no CDN, works
-offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest in an inert
-``<template>``; sorting and filtering cover every row, and "Show all" shows them all. The same rows
+offline. Large tables keep the first :data:`ztbkit.reports.tables.PAGE_ROWS` rows in the page and the rest as inert
+text, parsed on the first sort or filter; sorting and filtering cover every row, and "Show all" shows them all. The same rows
 render as a Markdown table for the ``.md`` report.
 
 Layout: the ID column is sticky and headers are compact (the full name is the header's tooltip), so
@@ -41,6 +41,8 @@ STATUS_CLASSES = ("running", "stopped", "failed", "missing", "unknown")
 BAR_WORDS = (N_("Filter sessions…"), N_("Filter sessions"), N_("Show all"))
 #: The same words for the catalogue: a status is shown translated (``_(status)``), kept as the class name.
 STATUS_WORDS = (N_("running"), N_("stopped"), N_("failed"), N_("missing"), N_("unknown"))
+#: A gate verdict's words (``none``: no gates file) likewise: shown translated, kept as the class name.
+VERDICT_WORDS = (N_("pass"), N_("fail"), N_("none"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,16 @@ def _start(s: Session, tz: tzinfo) -> str | None:
     return f"{report_day(local.date())} {local:%H:%M}"
 
 
+#: The last cost file read and its figures: the GPU-hours and yen columns read the same file in turn.
+_LAST_COST: list[Any] = [None, (None, None)]
+
+
 def _cost(s: Session) -> tuple[float | None, float | None]:
-    total, gpu_hours, _source = read_cost(s.cost_estimate)
+    doc = s.cost_estimate
+    if doc is not None and _LAST_COST[0] is doc:  # the same object (held here, so its id is not reused)
+        return _LAST_COST[1]  # type: ignore[no-any-return]
+    total, gpu_hours, _source = read_cost(doc)
+    _LAST_COST[:] = [doc, (total, gpu_hours)]
     return total, gpu_hours
 
 
@@ -87,7 +97,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(N_("Sharpe (bot summary)"), "num", lambda s, tz: s.rl_sharpe, _num("{:.3f}"), N_("Sharpe (bot)")),
     Column("DSR", "num", lambda s, tz: s.dsr, _num("{:.3f}")),
     Column(N_("p-value"), "num", lambda s, tz: s.p_value, _num("{:.4f}")),
-    Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, str),
+    Column(N_("Gates"), "text", lambda s, tz: s.gate_verdict, lambda v: _(str(v))),
     Column(N_("VRAM peak (MB)"), "num", lambda s, tz: s.memory_peak_mb, _num("{:,.0f}"), N_("VRAM MB")),
     Column(N_("RSS peak (MB)"), "num", lambda s, tz: s.rss_peak_mb, _num("{:,.0f}"), N_("RSS MB")),
     # The user's own words (ztb tag / ztb note): the filter box finds them like any other cell.
@@ -118,7 +128,7 @@ def _cell(col: Column, value: Any) -> str:
         status = value if value in STATUS_CLASSES else "unknown"
         return f'<td><span class="st st-{status}">{html.escape(_(str(value)))}</span></td>'
     if col.title == "Gates":
-        return f'<td class="g-{html.escape(str(value))}">{html.escape(str(value))}</td>'
+        return f'<td class="g-{html.escape(str(value))}">{html.escape(_(str(value)))}</td>'
     if col.kind == "num":
         raw = "" if value is None else repr(value)
         return f'<td{cls} data-v="{html.escape(raw)}">{shown}</td>'

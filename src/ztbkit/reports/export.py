@@ -8,6 +8,7 @@ from typing import Any
 
 from ztbkit.core.fsio import atomic_write_bytes, atomic_write_text
 from ztbkit.locale import current_language
+from ztbkit.reports.webfont import with_page_font
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -66,6 +67,7 @@ def export(nb_path: Path, out_dir: Path, stem: str, title: str, formats: Sequenc
             **common,
         )  # <html lang="ja"> for a Japanese report: browsers then pick Japanese glyph forms
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+        body = with_page_font(body)  # the Japanese glyphs the page uses, embedded (no tofu anywhere)
         written.append(str(atomic_write_text(out_dir / f"{stem}.html", body)))
     if "md" in formats:
         from traitlets.config import Config

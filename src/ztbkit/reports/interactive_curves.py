@@ -26,6 +26,8 @@ from functools import cache
 from pathlib import Path
 
 from ztbkit.analysis.curves import SessionCurves, _downsample_np
+from ztbkit.locale import _
+from ztbkit.reports.webfont import FONT_STACK
 
 STATIC = Path(__file__).resolve().parent / "static"
 UPLOT_VERSION = "1.6.32"
@@ -63,14 +65,17 @@ def _series_json(curves: Sequence[SessionCurves], tags: Sequence[str], highlight
     return json.dumps(out, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
 
 
-_CSS = """
-.ztb-curves{font-family:system-ui,sans-serif;font-size:12px}
+_CSS = (
+    f".ztb-curves{{font-family:{FONT_STACK};font-size:12px}}"
+    ".ztb-curves input{font-family:inherit}"
+    """
 .ztb-curves .ztb-cbar{display:flex;gap:1.2em;align-items:center;margin:.3em 0}
 .ztb-curves .ztb-cgrid{display:flex;flex-wrap:wrap;gap:10px}
 .ztb-curves .ztb-chart h4{margin:.2em 0;font-size:12px}
 .ztb-curves .u-legend{font-size:11px;text-align:left}
 .ztb-curves .u-legend .u-series{cursor:pointer}
 """
+)
 
 _JS = """
 (function(){
@@ -94,7 +99,7 @@ _JS = """
       var runs=data[tag], tables=runs.map(function(r){return [r.x, ema(r.y,w)];});
       var aligned=uPlot.join(tables);
       if(log){ for(var s=1;s<aligned.length;s++){ aligned[s]=aligned[s].map(function(v){return v!==null&&v>0?v:null;}); } }
-      var series=[{label:"step"}].concat(runs.map(function(r,i){
+      var series=[{label:%(step)s}].concat(runs.map(function(r,i){
         return {label:r.name, stroke:r.hl?"#000":palette[i%%palette.length], width:r.hl?2.5:1.2,
                 spanGaps:true, show:!hidden[r.name], points:{show:false}};}));
       var box=document.createElement("div"); box.className="ztb-chart"; box.setAttribute("data-tag",tag);
@@ -121,24 +126,28 @@ def curves_html(
     tags: Sequence[str],
     highlight: str | None = None,
     fallback_png: bytes | None = None,
-    alt: str = "learning curves",
+    alt: str = "",
 ) -> str:
     """The interactive charts of ``curves`` (one per tag that any run has) as self-contained HTML."""
     js, css = uplot_assets()
+    log_y, smoothing = html.escape(_("log y")), html.escape(_("smoothing"))
+    how = html.escape(_("drag to zoom, double-click to reset, click a run in a legend to hide it"))
+    step = json.dumps(_("step"), ensure_ascii=False).replace("<", "\\u003c")  # the x series' legend name
     uid = f"ztb-curves-{next(_ids)}"
     img = ""
     if fallback_png is not None:
         src = base64.b64encode(fallback_png).decode("ascii")
-        img = f'<div class="ztb-fallback"><img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{src}"></div>'
+        shown = html.escape(alt or _("learning curves"), quote=True)
+        img = f'<div class="ztb-fallback"><img alt="{shown}" src="data:image/png;base64,{src}"></div>'
     return (
         f'<div class="ztb-curves" id="{html.escape(uid)}"><style>{css}{_CSS}</style>'
-        '<div class="ztb-cbar"><label><input type="checkbox" class="ztb-log"> log y</label>'
-        '<label>smoothing <input type="range" class="ztb-smooth" min="0" max="0.99" step="0.01" value="0">'
-        ' <span class="ztb-smooth-v">0.00</span></label>'
-        "<span>drag to zoom, double-click to reset, click a run in a legend to hide it</span></div>"
+        f'<div class="ztb-cbar"><label><input type="checkbox" class="ztb-log"> {log_y}</label>'
+        f'<label>{smoothing} <input type="range" class="ztb-smooth" min="0" max="0.99" step="0.01" '
+        'value="0"> <span class="ztb-smooth-v">0.00</span></label>'
+        f"<span>{how}</span></div>"
         f'<div class="ztb-cgrid"></div>{img}'
         f'<script type="application/json" class="ztb-data">{_series_json(curves, tags, highlight)}</script>'
-        f"<script>{js}</script><script>{_JS % {'id': uid}}</script></div>"
+        f"<script>{js}</script><script>{_JS % {'id': uid, 'step': step}}</script></div>"
     )
 
 

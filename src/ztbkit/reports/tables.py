@@ -1,7 +1,8 @@
 """Paged tables: sortable, filterable HTML tables that open fast at any size.
 
-Every cell is escaped by the caller; the first :data:`PAGE_ROWS` rows are in the page and the rest in
-an inert ``<template>``. A few lines of inline JavaScript sort by a click on a column header and
+Every cell is escaped by the caller; the first :data:`PAGE_ROWS` rows are in the page and the rest are
+inert text (``<script type="text/html">``) that the browser does not parse until the first sort, filter
+or "Show all" needs them. A few lines of inline JavaScript sort by a click on a column header and
 filter with a text box over every row — no CDN, works offline; "Show all" shows them all. The
 dashboard's session table and the leaderboard are both made here, in the page's language.
 """
@@ -14,12 +15,16 @@ import re
 from collections.abc import Sequence
 
 from ztbkit.locale import _
+from ztbkit.reports.webfont import FONT_STACK
 
 _ids = itertools.count(1)
 
 # Selectors are specific enough to beat JupyterLab's table rules (table-layout: fixed, right-aligned cells).
-_CSS = """
-.ztb-dash{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",sans-serif;font-size:13px}
+_CSS = (
+    f".ztb-dash{{font-family:{FONT_STACK};font-size:13px}}"
+    # Form controls do not inherit the page's font: without this the filter's Japanese placeholder is tofu.
+    ".ztb-dash input,.ztb-dash button{font-family:inherit}"
+    """
 .ztb-dash .ztb-bar{display:flex;gap:1em;align-items:center;margin:.5em 0}
 .ztb-dash input.ztb-filter{padding:.3em .5em;min-width:18em;font-size:13px}
 .ztb-dash .ztb-scroll{overflow:auto;max-height:70vh;max-width:100%;border:1px solid #e5e7eb}
@@ -46,8 +51,9 @@ _CSS = """
 .ztb-dash .tag-live{background:#15803d;border-color:#15803d;color:#fff;font-weight:600}
 .ztb-dash .tag-discard{color:#9ca3af;text-decoration:line-through}
 """
+)
 
-#: Rows in the DOM at once. The rest wait, parsed but inert, in a <template>: laying out 10,000
+#: Rows in the DOM at once. The rest wait as unparsed text until a sort or filter needs them: laying out 10,000
 #: table rows on every sort is what makes a big table slow, not the sort itself.
 PAGE_ROWS = 500
 
@@ -57,11 +63,19 @@ _JS = """
 (function(){
   var root=document.getElementById("%(id)s"); if(!root) return;
   var table=root.querySelector("table"), tbody=table.tBodies[0], heads=table.tHead.rows[0].cells;
-  var more=root.querySelector("template.ztb-more"), count=root.querySelector(".ztb-count");
+  var more=root.querySelector("script.ztb-more"), count=root.querySelector(".ztb-count");
   var button=root.querySelector("button.ztb-all"), input=root.querySelector("input.ztb-filter");
-  var rows=Array.prototype.slice.call(tbody.rows);
-  if(more) rows=rows.concat(Array.prototype.slice.call(more.content.querySelectorAll("tr")));
-  var text=rows.map(function(r){return r.textContent.toLowerCase();});
+  var rows=Array.prototype.slice.call(tbody.rows), total=%(total)d, text=null, order=null;
+  // The rows past the first page are text until the first sort, filter or "Show all" needs them:
+  // parsing them (most of a 10,000-row page's bytes) is what made the page slow to open.
+  function ensure(){
+    if(text) return;
+    if(more){var t=document.createElement("template");
+      t.innerHTML="<table><tbody>"+more.textContent+"</tbody></table>";
+      rows=rows.concat(Array.prototype.slice.call(t.content.querySelectorAll("tr"))); more=null;}
+    total=rows.length; order=rows.map(function(r,i){return i;});
+    text=rows.map(function(r){return r.textContent.toLowerCase();});
+  }
   var points=[];  // [svg element, row index] for every chart point linked to a table row
   Array.prototype.forEach.call(root.querySelectorAll("figure[data-series]"),function(f){
     var series=JSON.parse(f.getAttribute("data-series"));
@@ -71,8 +85,13 @@ _JS = """
       series[gid].forEach(function(row,k){ if(els[k]) points.push([els[k],row]); });
     });
   });
-  var order=rows.map(function(r,i){return i;}), page=%(page)d, showAll=false;
+  var page=%(page)d, showAll=false;
+  function label(q,n,nh){
+    count.textContent=(n<nh?%(showing)s:"")+(q?%(match)s:%(all)s);
+    button.hidden=n>=nh;
+  }
   function render(){
+    ensure();
     var q=input.value.trim().toLowerCase(), hits=[], frag=document.createDocumentFragment();
     var hit=new Uint8Array(rows.length);
     for(var k=0;k<order.length;k++){var i=order[k]; if(!q||text[i].indexOf(q)>=0){hits.push(i); hit[i]=1;}}
@@ -80,12 +99,11 @@ _JS = """
     var n=showAll?hits.length:Math.min(page,hits.length);
     for(var j=0;j<n;j++) frag.appendChild(rows[hits[j]]);
     tbody.textContent=""; tbody.appendChild(frag);
-    var label=q?%(match)s:%(all)s;
-    count.textContent=(n<hits.length?%(showing)s:"")+label;
-    button.hidden=n>=hits.length;
+    label(q,n,hits.length);
   }
   Array.prototype.forEach.call(heads,function(th,col){
     th.addEventListener("click",function(){
+      ensure();
       var asc=th.getAttribute("aria-sort")!=="ascending", num=th.classList.contains("num");
       Array.prototype.forEach.call(heads,function(h){h.removeAttribute("aria-sort");});
       th.setAttribute("aria-sort",asc?"ascending":"descending");
@@ -99,7 +117,7 @@ _JS = """
   });
   input.addEventListener("input",render);
   button.addEventListener("click",function(){showAll=true; render();});
-  render();
+  label("",Math.min(page,total),total);  // the page as written: the first rows, in their order
 })();
 """
 
@@ -129,7 +147,7 @@ def _js_words(noun: str = "sessions") -> dict[str, str]:
 
     def expr(template: str) -> str:  # "{hits} of {rows}" → "" + hits.length + " of " + rows.length + ""
         parts = re.split(r"\{(hits|rows|n)\}", template)
-        js = {"hits": "hits.length", "rows": "rows.length", "n": "n"}
+        js = {"hits": "nh", "rows": "total", "n": "n"}
         return "+".join(json.dumps(p) if i % 2 == 0 else js[p] for i, p in enumerate(parts))
 
     words = _table_words(noun)
@@ -145,12 +163,16 @@ def paged_table_html(
     after: str = "",
 ) -> str:
     """A sortable, filterable table of ``rows`` (``<tr>`` HTML, already escaped) under the header cells
-    ``head``: the first :data:`PAGE_ROWS` rows in the page, the rest in an inert ``<template>``.
+    ``head``: the first :data:`PAGE_ROWS` rows in the page, the rest as inert text (a
+    ``<script type="text/html">``) parsed on the first sort, filter or "Show all".
     Header cells with class ``num`` sort numerically (by a cell's ``data-v``, else its text; blanks
     last). Sorting and the filter box cover every row; "Show all" puts them all in the page."""
     uid = f"ztb-dash-{next(_ids)}"
     shown, rest = "".join(rows[:PAGE_ROWS]), "".join(rows[PAGE_ROWS:])
-    more = f'<template class="ztb-more"><table><tbody>{rest}</tbody></table></template>' if rest else ""
+    # Inert text, not markup the browser parses on load: a script block of an unknown type. Cells are
+    # escaped by the callers, so "</script" cannot occur in them; were it ever to, it is broken up.
+    rest = re.sub(r"</(script)", r"<\\/\1", rest, flags=re.IGNORECASE)
+    more = f'<script type="text/html" class="ztb-more">{rest}</script>' if rest else ""
     css = (
         _CSS if table_class == "ztb-sessions" else _CSS.replace("table.ztb-sessions", f"table.{table_class}")
     )
@@ -163,5 +185,5 @@ def paged_table_html(
         f'<button type="button" class="ztb-all" hidden>{show_all}</button></div>'
         f'<div class="ztb-scroll"><table class="{table_class}"><thead><tr>{head}</tr></thead><tbody>{shown}'
         f"</tbody></table></div>{more}{after}"
-        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS, **_js_words(noun)}}</script></div>"
+        f"<script>{_JS % {'id': uid, 'page': PAGE_ROWS, 'total': len(rows), **_js_words(noun)}}</script></div>"
     )

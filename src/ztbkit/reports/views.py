@@ -62,7 +62,7 @@ def show_dashboard(artifacts_dir: str = "", *, interactive: bool = False, title:
             [s for s in sessions if picked(s.session_id, selected) and in_range(s, start, end)]
         )
         counts = {st: sum(s.status == st for s in chosen) for st in dash.STATUS_CLASSES}
-        summary = ", ".join(f"{n} {_(st)}" for st, n in counts.items() if n)
+        summary = _(", ").join(f"{n} {_(st)}" for st, n in counts.items() if n)
         failing = sum(s.gate_verdict == "fail" for s in chosen)
         display_items(
             note(

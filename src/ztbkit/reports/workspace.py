@@ -22,6 +22,7 @@ from pathlib import Path
 from ztbkit.core.errors import OutputPathError
 from ztbkit.core.fsio import atomic_write_bytes, atomic_write_json, prepare_output_dir
 from ztbkit.core.jsonread import read_json_if_exists
+from ztbkit.locale import _
 from ztbkit.reports.notebooks import NOTEBOOKS, find_notebook
 
 MANIFEST = ".ztb-notebooks.json"
@@ -37,10 +38,10 @@ class CopyOutcome:
 
     def line(self) -> str:
         why = {
-            "created": "created",
-            "refreshed": "refreshed to this ztbkit's version",
-            "current": "up to date",
-            "kept": "kept: you edited it (the nightly still runs the packaged copy)",
+            "created": _("created"),
+            "refreshed": _("refreshed to this ztbkit's version"),
+            "current": _("up to date"),
+            "kept": _("kept: you edited it (the nightly still runs the packaged copy)"),
         }[self.action]
         return f"{self.path.name}: {why}"
 
@@ -93,7 +94,8 @@ def refresh_workspace(folder: str | os.PathLike[str]) -> list[CopyOutcome]:
 
 def workspace_summary(outcomes: list[CopyOutcome]) -> str:
     """One line: how many copies were made, refreshed, kept."""
-    words = {"created": "created", "refreshed": "refreshed", "current": "up to date", "kept": "kept"}
-    counts = {w: sum(o.action == a for o in outcomes) for a, w in words.items()}
-    parts = [f"{n} {w}" for w, n in counts.items() if n]
-    return ", ".join(parts) or "no notebooks"
+    words = {"created": _("{n} created"), "refreshed": _("{n} refreshed"), "current": _("{n} up to date"),
+             "kept": _("{n} kept")}  # fmt: skip
+    counts = {a: sum(o.action == a for o in outcomes) for a in words}
+    parts = [words[a].format(n=n) for a, n in counts.items() if n]
+    return _(", ").join(parts) or _("no notebooks")
