@@ -323,3 +323,39 @@ def test_trend_alerts_check_and_skipped_lines_are_japanese(tmp_path: Path) -> No
     assert "スキップ：rl_sharpe: 過去の値が 2件しかありません（3件必要）" in skipped.stdout.splitlines()
     english = sh(command.replace(" --lang ja", " --window 2"), _env(), tmp_path)
     assert "rl_sharpe: 2 earlier value(s), need 3" in english.stdout
+
+
+# --- the guard: a reason written as bare English would never be translated ---------------------------
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ztbkit"
+LAYERS = ("core", "data", "money", "analysis", "ops", "schedule", "notify", "watch")
+
+
+def bare_reasons(source: str, rel: str) -> list[str]:
+    """``Problem(path, <literal words or an f-string>)`` calls: the reason must be a ``Reason`` (or a
+    value that already is one), else it shows in English in every language."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Problem" and len(node.args) >= 2:
+            why = node.args[1]
+            if isinstance(why, ast.JoinedStr) or (
+                isinstance(why, ast.Constant) and isinstance(why.value, str)
+            ):
+                found.append(f"{rel}:{node.lineno}: {ast.unparse(why)[:70]}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for layer in LAYERS for p in (PACKAGE / layer).rglob("*.py")),
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_no_skipped_file_reason_is_bare_english(path: Path) -> None:
+    assert bare_reasons(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE))) == []
+
+
+def test_the_reason_check_can_fail() -> None:
+    src = 'Problem(p, f"cannot read {x}")\nProblem(p, "gone")\nProblem(p, Reason("gone"))\nProblem(p, why)\n'
+    assert [line.split(":")[1] for line in bare_reasons(src, "m.py")] == ["1", "2"]
