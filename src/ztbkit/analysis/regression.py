@@ -98,22 +98,24 @@ def check_trend(
     newest, earlier = done[-1], done[:-1]
     result = TrendCheck(newest.session_id)
     if now is not None:
-        result.skipped += [f"{s.session_id}: start time {s.start_time.isoformat()} is in the future; ordered as "
-                           "unknown" for s in done if s.start_time is not None and s.start_time > now]  # fmt: skip
+        result.skipped += [_("{id}: start time {start} is in the future; ordered as unknown").format(
+            id=s.session_id, start=s.start_time.isoformat()) for s in done
+            if s.start_time is not None and s.start_time > now]  # fmt: skip
     for metric in dict.fromkeys(metrics):
         value = _value(newest, metric)
         if value is None:
-            result.skipped.append(f"{metric}: the newest session has no value")
+            result.skipped.append(_("{metric}: the newest session has no value").format(metric=metric))
             continue
         base = [(s.session_id, v) for s in earlier if (v := _value(s, metric)) is not None][-window:]
         if len(base) < MIN_BASELINE:
-            result.skipped.append(f"{metric}: {len(base)} earlier value(s), need {MIN_BASELINE}")
+            result.skipped.append(_("{metric}: {n} earlier value(s), need {need}").format(
+                metric=metric, n=len(base), need=MIN_BASELINE))  # fmt: skip
             continue
         med, mad = median_mad([v for _, v in base])
         threshold = med - mad_k * mad
         if not math.isfinite(threshold):  # finite values as far apart as ±1e308: no verdict, not "ok"
-            result.skipped.append(f"{metric}: the baseline's spread is not a finite number (MAD {mad:g}); "
-                                  "not judged")  # fmt: skip
+            result.skipped.append(_("{metric}: the baseline's spread is not a finite number (MAD {mad}); not judged")
+                                  .format(metric=metric, mad=f"{mad:g}"))  # fmt: skip
             continue
         result.checks.append(MetricCheck(metric, value, med, mad, threshold, tuple(i for i, _ in base)))
     if dsr_below is not None:
@@ -125,8 +127,8 @@ def _check_dsr(done: Sequence[Session], result: TrendCheck, dsr_below: float) ->
     board = trials_adjusted(done)
     row = next((r for r in board.rows if r.session_id == result.session_id), None)
     if row is None or row.dsr is None or board.sr0 is None:
-        why = "; ".join(board.notes) if row is None or row.dsr is None else "no SR0"
-        result.skipped.append(f"trials-adjusted DSR: not available ({why})")
+        why = "; ".join(board.notes) if row is None or row.dsr is None else _("no SR0")
+        result.skipped.append(_("trials-adjusted DSR: not available ({why})").format(why=why))
         return
     detail = _("{dsr} < {below} (N={n} trials, SR0 {sr0}, Sharpe {sharpe} from {source})").format(
         dsr=f"{row.dsr:.3f}", below=f"{dsr_below:g}", n=board.trials, sr0=f"{board.sr0:.3f}",

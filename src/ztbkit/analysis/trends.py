@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
-from ztbkit.core.errors import InputFileError
+from ztbkit.core.errors import InputFileError, Reason
 from ztbkit.core.fsio import atomic_write_text
 from ztbkit.core.jsonread import Problem, open_regular
 from ztbkit.data.session import Session
@@ -88,10 +88,18 @@ def _parse_cell(text: str, where: str, issues: list[Problem], path: str) -> Numb
         try:
             value = float(text)
         except ValueError:
-            issues.append(Problem(path, f"{where}: {text!r} is not a number; left blank"))
+            issues.append(
+                Problem(
+                    path, Reason("{key}: {value} is not a number; left blank", key=where, value=repr(text))
+                )
+            )
             return None
     if isinstance(value, float) and not math.isfinite(value):
-        issues.append(Problem(path, f"{where}: {text!r} is not a finite number; left blank"))
+        issues.append(
+            Problem(
+                path, Reason("{key}: {value} is not a finite number; left blank", key=where, value=repr(text))
+            )
+        )
         return None
     return value
 
@@ -118,7 +126,11 @@ def read_trends_csv(path: str | os.PathLike[str]) -> TrendTable:
             issues: list[Problem] = []
             missing = [m for m in METRICS if m not in cols]
             if missing:
-                issues.append(Problem(p, f"no column {', '.join(missing)}; those sections will be empty"))
+                issues.append(
+                    Problem(
+                        p, Reason("no column {names}; those sections will be empty", names=", ".join(missing))
+                    )
+                )
             rows = []
             for lineno, record in enumerate(reader, start=2):
                 if not record or not record[0].strip():

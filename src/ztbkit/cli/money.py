@@ -16,6 +16,7 @@ from ztbkit.cli.base import (
     warn_issues,
     yen,
 )
+from ztbkit.core.errors import shown
 from ztbkit.core.ids import safe_repr
 from ztbkit.locale import _
 
@@ -89,7 +90,7 @@ def cost(correlation_id: str, artifacts_dir: Path, gpu_rate: str | None, kwh_rat
         household_kwh=parse_rate(household_kwh, "--household-kwh"),
     )
     if estimate.tariff.note:
-        click.echo(f"warning: {estimate.tariff.note}", err=True)
+        click.echo(f"warning: {shown(estimate.tariff.note)}", err=True)
     text = json.dumps(estimate.to_dict(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         click.echo(text, nl=False)
@@ -143,5 +144,7 @@ def budget(
         result = write_budget(tree, local, only=only, estimate_missing=estimate_missing)
     warn_issues(tree.all_issues(), verbose)
     for sid, why in result.skipped:
-        click.echo(safe_repr(f"warning: {sid}: not estimated: {why}"), err=True)
-    click.echo(f"wrote {redact(str(out))}: {result.line()}")
+        click.echo(
+            safe_repr(f"warning: {sid}: " + _("not estimated: {why}").format(why=shown(why))), err=True
+        )
+    click.echo(_("wrote {path}: {summary}").format(path=redact(str(out)), summary=result.line()))

@@ -335,7 +335,7 @@ def doctor(
     else:
         for check in report.checks:
             click.echo(check.line())
-        click.echo(f"details: {report.report_path}")
+        click.echo(_("details: {path}").format(path=report.report_path))
         click.echo(report.summary_line())
     sys.exit(1 if report.counts()["FAIL"] else 0)
 

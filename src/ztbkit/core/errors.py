@@ -12,6 +12,11 @@ Messages in the reader's language: an error is raised with an English template a
 filled in (files, flags, values) are never translated. This layer imports nothing above it, so
 :mod:`ztbkit.locale` installs the lookup (:func:`set_translator`) when it is imported; until then,
 and for a template the catalogue lacks, the English text is shown.
+
+Warnings are not errors but are read the same way: why a file was skipped is a :class:`Reason`
+(a ``str`` holding the English sentence, plus its template and values), said in the reader's
+language by :func:`shown` (``Problem.__str__`` calls it). Code that compares or logs the reason
+keeps seeing English, whatever the language.
 """
 
 from __future__ import annotations
@@ -56,6 +61,65 @@ def os_reason(exc: OSError) -> Text:
     return Text(exc.strerror or str(exc) or type(exc).__name__)
 
 
+class Reason(str):
+    """Why something is wrong, as a template and its values: the text is the English sentence (what
+    logs, caches and comparisons see); :func:`shown` gives it in the reader's language.
+
+    For the warnings a person reads off a long run (``skipped FILE: REASON``): the reason is made
+    where the problem is found, before anyone knows who reads it, and said when printed.
+    ``Reason("file is {size}, over the {limit} limit", size=..., limit=...)``."""
+
+    __slots__ = ("template", "values")
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, /, **values: Any) -> Reason:
+        self = super().__new__(cls, template.format(**values) if values else template)
+        self.template, self.values = template, values
+        return self
+
+    def to_json(self) -> list[Any]:
+        """``[template, {name: value}, [names of values that are words]]``: JSON that
+        :meth:`from_json` turns back into the same reason (for the load cache and snapshots)."""
+        words = [k for k, v in self.values.items() if isinstance(v, Text | Reason)]
+        return [self.template, {k: _plain(v) for k, v in self.values.items()}, words]
+
+    @classmethod
+    def from_json(cls, data: Any) -> str:
+        """The reason :meth:`to_json` wrote; a plain string (an older cache) stays as it is."""
+        if isinstance(data, str):
+            return data
+        template, values, words = data
+        return cls(template, **{k: _word(v) if k in words else v for k, v in values.items()})
+
+
+def _word(data: Any) -> str:
+    return Text(data) if isinstance(data, str) else Reason.from_json(data)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Reason):
+        return value.to_json()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def shown(text: str) -> str:
+    """``text`` in the reader's language: a :class:`Reason` or a :class:`Text` from the catalogue,
+    anything else as it is. A broken translation shows the English text."""
+    translate = _translator[0]
+    try:
+        if isinstance(text, Reason):
+            if not text.values:
+                return translate(text.template)
+            values = {k: shown(v) if isinstance(v, str) else v for k, v in text.values.items()}
+            return translate(text.template).format(**values)
+        return translate(text) if isinstance(text, Text) else text
+    except Exception:  # a bad ZTB_LANG, a broken translation: the reason itself must still show
+        return str.__str__(text)
+
+
 def set_translator(translate: Callable[[str], str]) -> None:
     """Look error templates up with ``translate`` from now on (:mod:`ztbkit.locale` installs its ``_``)."""
     _translator[0] = translate
@@ -80,7 +144,7 @@ class ZtbError(Exception):
         translate = _translator[0]
         try:
             text = translate(self.template) if self.template else self.template
-            values = {k: translate(v) if isinstance(v, Text) else v for k, v in self.values.items()}
+            values = {k: shown(v) if isinstance(v, str) else v for k, v in self.values.items()}
             return text.format(**values) if values else text
         except Exception:  # a bad ZTB_LANG, a broken translation: the error itself must still show
             return str(self.args[0]) if self.args else self.template

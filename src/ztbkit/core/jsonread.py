@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from ztbkit.core.errors import N_, InputFileError, os_reason
+from ztbkit.core.errors import N_, InputFileError, Reason, Text, os_reason, shown
 
 #: JSON files larger than this are reported as too large instead of parsed.
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -34,6 +34,13 @@ _BOM = b"\xef\xbb\xbf"
 #: in UTF-8 (so not in a written file, nor in a Jupyter message).
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+#: Why the standard library's JSON reader stopped, in its words: the catalogue translates these.
+JSON_REASONS = (
+    N_("Expecting value"), N_("Expecting property name enclosed in double quotes"),
+    N_("Expecting ',' delimiter"), N_("Expecting ':' delimiter"), N_("Unterminated string starting at"),
+    N_("Invalid control character at"), N_("Invalid \\escape"), N_("Invalid \\uXXXX escape"), N_("Extra data"),
+    N_("Illegal trailing comma before end of object"), N_("Illegal trailing comma before end of array"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +48,22 @@ class Problem:
     """Something wrong with one file: where, and why, in words a user can act on."""
 
     path: str
+    #: English; a :class:`~ztbkit.core.errors.Reason` is said in the reader's language by ``str()``.
     reason: str
 
+    def __post_init__(self) -> None:
+        reason: Any = self.reason
+        if not isinstance(reason, str):  # a reason as the load cache keeps it (Reason.to_json)
+            object.__setattr__(self, "reason", Reason.from_json(reason))
+
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{self.path}: {shown(self.reason)}"
+
+    def to_json(self) -> list[Any]:
+        """``[path, reason]`` as JSON; ``Problem(*it)`` is this problem again, its reason still said in
+        the reader's language (a :class:`~ztbkit.core.errors.Reason` is kept as its template and values)."""
+        reason = self.reason
+        return [self.path, reason.to_json() if isinstance(reason, Reason) else reason]
 
 
 @dataclass(slots=True)  # not frozen: constructed once per file read, and frozen __init__ is slow
@@ -67,8 +86,10 @@ _NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
 _READ_FLAGS = os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0)
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+def _size(n: int) -> Reason:
+    if n >= 2**20:
+        return Reason("{n} MB", n=format(n / 2**20, ".1f"))
+    return Reason("{n} bytes", n=format(n, ","))
 
 
 def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
@@ -78,14 +99,15 @@ def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return Problem(path, f"cannot read: {exc.strerror or exc}")
+        return Problem(path, Reason("cannot read: {reason}", reason=os_reason(exc)))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            return Problem(path, f"is {kind}, expected a file")
+            kind = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("not a regular file")
+            return Problem(path, Reason("is {kind}, expected a file", kind=kind))
         if st.st_size > max_bytes:
-            return Problem(path, f"file is {_size(st.st_size)}, over the {_size(max_bytes)} limit")
+            return Problem(path, Reason("file is {size}, over the {limit} limit", size=_size(st.st_size),
+                                        limit=_size(max_bytes)))  # fmt: skip
         # One read of size+1 bytes is the usual whole story. Anything else (a short read, as network
         # shares give, or a file that grew meanwhile) reads on to the end, within the size limit.
         data = os.read(fd, st.st_size + 1)
@@ -96,10 +118,12 @@ def _read_regular(path: str, max_bytes: int) -> bytes | Problem | None:
             chunks.append(chunk)
             total += len(chunk)
         if total > max_bytes:
-            return Problem(path, f"file grew past the {_size(max_bytes)} limit while being read")
+            return Problem(
+                path, Reason("file grew past the {limit} limit while being read", limit=_size(max_bytes))
+            )
         return b"".join(chunks)
     except OSError as exc:
-        return Problem(path, f"cannot read: {exc.strerror or exc}")
+        return Problem(path, Reason("cannot read: {reason}", reason=os_reason(exc)))
     finally:
         os.close(fd)
 
@@ -150,7 +174,9 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_JSON
     half a UTF-16 pair, alone, reads as U+FFFD (the lone surrogate could not be written or shown).
     """
     result = read_json_if_exists(path, max_bytes=max_bytes)
-    return result if result is not None else JsonRead(None, Problem(os.fspath(path), "file not found"))
+    return (
+        result if result is not None else JsonRead(None, Problem(os.fspath(path), Reason("file not found")))
+    )
 
 
 def read_json_if_exists(
@@ -226,23 +252,31 @@ def _parse_json_stdlib(data: bytes, path: str) -> JsonRead:
     if data.startswith(_BOM):
         data = data[3:]
     if not data or data.isspace():
-        return JsonRead(None, Problem(path, "file is empty"))
+        return JsonRead(None, Problem(path, Reason("file is empty")))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return JsonRead(None, Problem(path, f"not UTF-8 text (bad byte at offset {exc.start})"))
+        return JsonRead(
+            None, Problem(path, Reason("not UTF-8 text (bad byte at offset {offset})", offset=exc.start))
+        )
     duplicates: dict[str, None] = {}
     try:
         value = json.loads(text, object_pairs_hook=_recording(duplicates))
     except json.JSONDecodeError as exc:
         # A writer killed mid-write leaves a prefix: the error sits at the end, or in a string never closed.
         truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-        what = "truncated JSON (the file ends early)" if truncated else "invalid JSON"
-        return JsonRead(None, Problem(path, f"{what}: {exc.msg} (line {exc.lineno}, column {exc.colno})"))
+        where = {"why": Text(exc.msg), "line": exc.lineno, "column": exc.colno}  # the why: JSON_REASONS
+        if truncated:
+            reason = Reason(
+                "truncated JSON (the file ends early): {why} (line {line}, column {column})", **where
+            )
+        else:
+            reason = Reason("invalid JSON: {why} (line {line}, column {column})", **where)
+        return JsonRead(None, Problem(path, reason))
     except RecursionError:
-        return JsonRead(None, Problem(path, "JSON nested too deeply to read"))
+        return JsonRead(None, Problem(path, Reason("JSON nested too deeply to read")))
     except ValueError as exc:  # Python's int-string limit: an integer of more than 4300 digits
-        return JsonRead(None, Problem(path, f"invalid JSON: {_first_line(exc)}"))
+        return JsonRead(None, Problem(path, Reason("invalid JSON: {why}", why=_first_line(exc))))
     if _SURROGATE_ESCAPE.search(text):  # orjson refuses a lone one; Python's reader keeps it as is
         value = _without_lone_surrogates(value)
     return JsonRead(value, duplicates=tuple(duplicates))

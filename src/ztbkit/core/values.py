@@ -13,6 +13,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeGuard
 
 from ztbkit.core.clock import default_tz
+from ztbkit.core.errors import Reason
 from ztbkit.core.jsonread import Problem
 
 FLOAT_MAX = int(sys.float_info.max)
@@ -42,13 +43,17 @@ def check_number(value: Any, where: str, issues: list[Problem], file: str) -> fl
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        issues.append(Problem(file, f"{where}: expected a number, got {describe(value)}"))
+        issues.append(
+            Problem(file, Reason("{key}: expected a number, got {value}", key=where, value=describe(value)))
+        )
         return None
     if isinstance(value, int) and not -FLOAT_MAX <= value <= FLOAT_MAX:
-        issues.append(Problem(file, f"{where}: {describe(value)} is too large for a float"))
+        issues.append(
+            Problem(file, Reason("{key}: {value} is too large for a float", key=where, value=describe(value)))
+        )
         return None
     if isinstance(value, float) and not math.isfinite(value):
-        issues.append(Problem(file, f"{where}: {value} is not a finite number"))
+        issues.append(Problem(file, Reason("{key}: {value} is not a finite number", key=where, value=value)))
         return None
     return value
 
@@ -60,11 +65,15 @@ def check_count(value: Any, where: str, issues: list[Problem], file: str) -> int
         return None
     if isinstance(num, float):
         if not num.is_integer():
-            issues.append(Problem(file, f"{where}: expected a whole number, got {num}"))
+            issues.append(
+                Problem(file, Reason("{key}: expected a whole number, got {value}", key=where, value=num))
+            )
             return None
         num = int(num)
     if num < 0:
-        issues.append(Problem(file, f"{where}: expected a non-negative number, got {num}"))
+        issues.append(
+            Problem(file, Reason("{key}: expected a non-negative number, got {value}", key=where, value=num))
+        )
         return None
     return num
 
@@ -122,12 +131,13 @@ def amount_problem(value: Any, key: str) -> str | None:
         return None
     unit, ceiling = AMOUNT_LIMITS.get(key, ("", math.inf))
     if not is_finite_number(value):
-        return f"{key}: {describe(value)} is not a finite number; not estimated"
+        return Reason("{key}: {value} is not a finite number; not estimated", key=key, value=describe(value))
     if value < 0:
-        return f"{key}: {short_repr(value)} is negative; not estimated"
+        return Reason("{key}: {value} is negative; not estimated", key=key, value=short_repr(value))
     if value > ceiling:
         limit = f"¥{ceiling:,.0f}" if unit == "¥" else f"{ceiling:,.0f} {unit}"
-        return f"{key}: {short_repr(value)} is above the ceiling of {limit} per run; not estimated"
+        return Reason("{key}: {value} is above the ceiling of {limit} per run; not estimated", key=key,
+                      value=short_repr(value), limit=limit)  # fmt: skip
     return None
 
 
@@ -136,7 +146,13 @@ def check_bounded(value: float, where: str, issues: list[Problem], file: str, *,
     """``value`` when ``low <= value`` (and ``<= high``), else None with an issue: a probability
     (dsr, p_value) outside [0, 1] or a negative size (RSS, VRAM) is treated as missing."""
     if value < low or (high is not None and value > high):
-        span = f"outside [{low:g}, {high:g}]" if high is not None else f"below {low:g}"
-        issues.append(Problem(file, f"{where}: {short_repr(value)} is {span}{what}; treated as missing"))
+        shown, low_text, high_text = short_repr(value), format(low, "g"), format(high or 0, "g")
+        if high is not None:
+            why = Reason("{key}: {value} is outside [{low}, {high}]{what}; treated as missing", key=where,
+                         value=shown, low=low_text, high=high_text, what=what)  # fmt: skip
+        else:
+            why = Reason("{key}: {value} is below {low}{what}; treated as missing", key=where, value=shown,
+                         low=low_text, what=what)  # fmt: skip
+        issues.append(Problem(file, why))
         return None
     return value

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.clock import default_tz
-from ztbkit.core.errors import ArtifactsNotFoundError, os_reason
+from ztbkit.core.errors import ArtifactsNotFoundError, Reason, os_reason
 from ztbkit.core.jsonread import Problem, read_json_if_exists
 from ztbkit.core.values import describe
 from ztbkit.data.session import INDEX_FILE, Session, finish_session, load_session
@@ -132,8 +132,10 @@ def _index_entries(
         issues.append(read.problem)
         return {}
     if read.duplicates:
-        issues.append(Problem(path, f"duplicate key {', '.join(map(repr, read.duplicates[:5]))} in one object; "
-                                    "the last value is used"))  # fmt: skip
+        keys = ", ".join(map(repr, read.duplicates[:5]))
+        issues.append(
+            Problem(path, Reason("duplicate key {keys} in one object; the last value is used", keys=keys))
+        )
     doc = read.value
     best: set[str] = set()
     if isinstance(doc, dict) and isinstance(doc.get("sessions"), list):
@@ -144,29 +146,54 @@ def _index_entries(
         raw_entries = doc
     else:
         what = (
-            f"object with keys {', '.join(sorted(map(str, doc))[:6])}"
+            Reason("object with keys {keys}", keys=", ".join(sorted(map(str, doc))[:6]))
             if isinstance(doc, dict)
             else type(doc).__name__
         )
         issues.append(
-            Problem(path, f"unknown index shape ({what}); expected a list or {{'sessions': [...]}}")
+            Problem(
+                path,
+                Reason("unknown index shape ({what}); expected a list or {{'sessions': [...]}}", what=what),
+            )
         )
         return {}
     entries: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(raw_entries):
+        where = f"sessions[{i}]"
         if not isinstance(entry, dict):
-            issues.append(Problem(path, f"sessions[{i}]: expected an object, got {describe(entry)}"))
+            issues.append(
+                Problem(
+                    path,
+                    Reason("{key}: expected an object, got {value}", key=where, value=describe(entry)),
+                )
+            )
             continue
         sid = entry.get("correlation_id", entry.get("id"))
         if isinstance(sid, int) and not isinstance(sid, bool):
             sid = str(sid)
         if not isinstance(sid, str) or not sid.strip():
             issues.append(
-                Problem(path, f"sessions[{i}]: no usable 'correlation_id' or 'id' ({describe(sid)})")
+                Problem(
+                    path,
+                    Reason(
+                        "{key}: no usable 'correlation_id' or 'id' ({value})",
+                        key=where,
+                        value=describe(sid),
+                    ),
+                )
             )
             continue
         if sid in entries:
-            issues.append(Problem(path, f"sessions[{i}]: duplicate entry for {sid!r}; the first one is used"))
+            issues.append(
+                Problem(
+                    path,
+                    Reason(
+                        "{key}: duplicate entry for {id}; the first one is used",
+                        key=where,
+                        id=repr(sid),
+                    ),
+                )
+            )
             continue
         entries[sid] = entry if sid not in best else {**entry, "is_best": True}
     return entries
@@ -201,7 +228,10 @@ def _session_folders(root: str, issues: list[Problem]) -> list[str]:
                 names.append(entry.name)
         except OSError as exc:  # ELOOP, EACCES on the link's target, ENOENT raced
             issues.append(
-                Problem(entry.path, f"cannot follow this folder entry: {exc.strerror or exc}; skipped")
+                Problem(
+                    entry.path,
+                    Reason("cannot follow this folder entry: {reason}; skipped", reason=os_reason(exc)),
+                )
             )
     return sorted(names)
 
@@ -261,7 +291,7 @@ def load_artifacts(
             ghost.status = "missing"
             ghost.issues = [Problem(os.path.join(root_s, p.path), p.reason) for p in issues]
             ghost.issues.append(
-                Problem(os.path.join(root_s, sid), "listed in index.json but the folder is missing")
+                Problem(os.path.join(root_s, sid), Reason("listed in index.json but the folder is missing"))
             )
             sessions.append(ghost)
     sessions.sort(key=lambda s: s.session_id)

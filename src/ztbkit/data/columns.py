@@ -29,6 +29,9 @@ issues                    string      JSON ``[[path, reason], ...]``
 big_ints                  string      JSON ``{column: "digits"}`` for integers past 64 bits; else null
 ========================  ==========  ========================================================
 
+A reason is text, or a translated one as ``[template, values, words]``
+(:meth:`ztbkit.core.errors.Reason.to_json`), so a cached warning is still said in the reader's language.
+
 File metadata key ``ztbkit.snapshot`` holds JSON ``{"version", "root", "issues"}`` (tree-level
 problems). A file that cannot be read, or whose version or root differs, is ignored with a warning
 and the caller loads the tree itself: a snapshot can make a report faster, never wrong.
@@ -48,7 +51,8 @@ from ztbkit.core.jsonread import Problem
 from ztbkit.data.gates import GateReport, GateResult
 from ztbkit.data.session import Session
 
-SCHEMA_VERSION = 2
+#: 3: a reason in ``issues`` may be a translated one (``[template, values, words]``), which version 2 could not read.
+SCHEMA_VERSION = 3
 META_KEY = b"ztbkit.snapshot"
 
 _BOOLS = ("on_disk", "in_index", "stopped", "is_best")
@@ -134,7 +138,7 @@ def sessions_to_columns(sessions: Sequence[Session]) -> dict[str, list[Any]]:
     for name in _DOCS:
         cols[name] = [None if getattr(s, name) is None else _dumps(getattr(s, name)) for s in sessions]
     cols["gates"] = [_gates(s.gates) for s in sessions]
-    cols["issues"] = [_dumps([[p.path, p.reason] for p in s.issues]) for s in sessions]
+    cols["issues"] = [_dumps([p.to_json() for p in s.issues]) for s in sessions]
     return cols
 
 

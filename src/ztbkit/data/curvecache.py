@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ztbkit.core.errors import ZtbError
+from ztbkit.core.errors import Reason, ZtbError, os_reason
 from ztbkit.core.fsio import atomic_write_bytes
 from ztbkit.core.jsonread import Problem, open_regular
 from ztbkit.data.tb_events import masked_crc
@@ -258,10 +258,10 @@ def file_identity(path: Path, problems: list[Problem]) -> os.stat_result | None:
     try:
         st = path.stat()
     except OSError as exc:
-        problems.append(Problem(str(path), f"cannot read: {exc.strerror or exc}"))
+        problems.append(Problem(str(path), Reason("cannot read: {reason}", reason=os_reason(exc))))
         return None
     if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read forever
-        problems.append(Problem(str(path), "not a regular file; skipped"))
+        problems.append(Problem(str(path), Reason("not a regular file; skipped")))
         return None
     return st
 

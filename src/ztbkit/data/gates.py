@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ztbkit.core.errors import Reason
 from ztbkit.core.jsonread import Problem
 
 CRITICAL_GATES = frozenset({"memory_rss", "no_dup_steps"})
@@ -66,7 +67,11 @@ def _result(
     gate_name = _text(name) or where
     status = raw_status.strip().lower() if isinstance(raw_status, str) else None
     if status not in STATUSES:
-        issues.append(Problem(file, f"{where}: status {raw_status!r} is not pass/fail/skip"))
+        issues.append(
+            Problem(
+                file, Reason("{key}: status {value} is not pass/fail/skip", key=where, value=repr(raw_status))
+            )
+        )
         status = "unknown"
     text = reason if reason is None or type(reason) is str else str(reason)
     critical = gate_name in CRITICAL_GATES or (text is not None and "critical" in text.lower())
@@ -77,7 +82,7 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
     """Parse a gates document; problems are appended to ``issues`` (never raised)."""
     report = GateReport()
     if not isinstance(doc, dict):
-        issues.append(Problem(file, f"expected a JSON object, got {type(doc).__name__}"))
+        issues.append(Problem(file, Reason("expected a JSON object, got {type}", type=type(doc).__name__)))
         return report
     if isinstance(doc.get("pass"), bool):
         report.declared_pass = doc["pass"]
@@ -86,7 +91,17 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
     if isinstance(gates, list):
         for i, g in enumerate(gates):
             if not isinstance(g, dict):
-                issues.append(Problem(file, f"gates[{i}]: expected an object, got {type(g).__name__}"))
+                where = f"gates[{i}]"
+                issues.append(
+                    Problem(
+                        file,
+                        Reason(
+                            "{key}: expected an object, got {value}",
+                            key=where,
+                            value=type(g).__name__,
+                        ),
+                    )
+                )
                 continue
             report.results.append(
                 _result(
@@ -102,7 +117,14 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
         for name, g in gate_results.items():
             if not isinstance(g, dict):
                 issues.append(
-                    Problem(file, f"gate_results.{name}: expected an object, got {type(g).__name__}")
+                    Problem(
+                        file,
+                        Reason(
+                            "{key}: expected an object, got {value}",
+                            key="gate_results." + name,
+                            value=type(g).__name__,
+                        ),
+                    )
                 )
                 continue
             report.results.append(
@@ -113,14 +135,19 @@ def parse_gates(doc: Any, file: str, issues: list[Problem]) -> GateReport:
         for i, line in enumerate(doc["reasons"]):
             m = _REASON_LINE.match(line) if isinstance(line, str) else None
             if m is None:
-                issues.append(Problem(file, f"reasons[{i}]: not of the form 'FAIL: <gate> - <reason>'"))
+                where = f"reasons[{i}]"
+                issues.append(
+                    Problem(file, Reason("{key}: not of the form 'FAIL: <gate> - <reason>'", key=where))
+                )
                 continue
             report.results.append(_result(m.group(2), m.group(1), m.group(3), f"reasons[{i}]", file, issues))
     elif "gates" in doc or "gate_results" in doc:
         key = "gates" if "gates" in doc else "gate_results"
         if doc[key] not in ({}, [], None):
-            issues.append(Problem(file, f"{key}: unexpected type {type(doc[key]).__name__}"))
+            issues.append(
+                Problem(file, Reason("{key}: unexpected type {type}", key=key, type=type(doc[key]).__name__))
+            )
     elif report.declared_pass is None and doc:
         keys = ", ".join(sorted(map(str, doc))[:6])
-        issues.append(Problem(file, f"unknown gates shape (keys: {keys})"))
+        issues.append(Problem(file, Reason("unknown gates shape (keys: {keys})", keys=keys)))
     return report

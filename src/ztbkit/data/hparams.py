@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ztbkit.core.errors import Reason, os_reason
 from ztbkit.core.jsonread import Problem
 
 #: Bytes read from the start of each event file: the hparams summary is written when training starts
@@ -162,7 +163,7 @@ def tb_hparams_file(path: str, problems: list[Problem] | None = None) -> dict[st
             data = fh.read(TB_HEAD_BYTES)
     except OSError as exc:
         if problems is not None:
-            problems.append(Problem(path, f"cannot read: {exc.strerror or exc}"))
+            problems.append(Problem(path, Reason("cannot read: {reason}", reason=os_reason(exc))))
         return {}
     out: dict[str, Scalar] = {}
     pos = 0
@@ -188,7 +189,7 @@ def tb_hparams_file(path: str, problems: list[Problem] | None = None) -> dict[st
                 plugin = plugin_hparams_pb2.HParamsPluginData.FromString(meta.content)
             except Exception:
                 if problems is not None:
-                    problems.append(Problem(path, "undecodable hparams summary; skipped"))
+                    problems.append(Problem(path, Reason("undecodable hparams summary; skipped")))
                 continue
             for name, v in plugin.session_start_info.hparams.items():
                 out[str(name)] = _value_of(v)

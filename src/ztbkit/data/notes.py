@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ztbkit.core.errors import InputFileError, UsageError
+from ztbkit.core.errors import InputFileError, Reason, UsageError
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import Problem, read_json_if_exists
 
@@ -78,7 +78,9 @@ def read_annotations(root: str | os.PathLike[str]) -> Annotations:
         return Annotations(problem=read.problem)
     doc = read.value
     if not isinstance(doc, dict) or not isinstance(doc.get("sessions", {}), dict):
-        return Annotations(problem=Problem(str(path), 'expected {"sessions": {...}}; notes and tags ignored'))
+        return Annotations(
+            problem=Problem(str(path), Reason('expected {"sessions": {...}}; notes and tags ignored'))
+        )
     sessions = {str(k): v for k, v in doc.get("sessions", {}).items() if isinstance(v, dict)}
     extra = {k: v for k, v in doc.items() if k not in ("version", "sessions")}
     return Annotations(sessions=sessions, extra=extra)

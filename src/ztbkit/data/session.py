@@ -21,6 +21,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core.errors import N_, Reason
 from ztbkit.core.jsonread import JsonRead, Problem, read_json_if_exists
 from ztbkit.core.values import (
     FLOAT_MAX,
@@ -100,7 +101,8 @@ def _as_object(read: JsonRead | None, file: str, issues: list[Problem]) -> dict[
         return {}
     warn_duplicates(read, file, issues)
     if not isinstance(read.value, dict):
-        issues.append(Problem(file, f"expected a JSON object, got {type(read.value).__name__}"))
+        why = Reason("expected a JSON object, got {type}", type=type(read.value).__name__)
+        issues.append(Problem(file, why))
         return {}
     return read.value
 
@@ -109,7 +111,8 @@ def warn_duplicates(read: JsonRead, file: str, issues: list[Problem]) -> None:
     """A warning naming the file and each key given twice in one object (the last value is used)."""
     if read.duplicates:
         keys = ", ".join(repr(k) for k in read.duplicates[:5]) + (" ..." if len(read.duplicates) > 5 else "")
-        issues.append(Problem(file, f"duplicate key {keys} in one object; the last value is used"))
+        why = Reason("duplicate key {keys} in one object; the last value is used", keys=keys)
+        issues.append(Problem(file, why))
 
 
 def classify_run_metadata(doc: Mapping[str, Any]) -> str:
@@ -155,7 +158,8 @@ def _derive_duration(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
         label = f"{parent}.{key}" if parent else key
         num = check_number(value, label, issues, file)
         if num is not None and num < 0:
-            issues.append(Problem(file, f"{label}: expected a non-negative number, got {num}"))
+            why = Reason("{key}: expected a non-negative number, got {value}", key=label, value=num)  # fmt: skip
+            issues.append(Problem(file, why))
         elif num is not None and num > 0:
             s.duration_seconds, s.duration_source = float(num) * scale, f"{file}:{label}"
             return
@@ -169,9 +173,9 @@ def _derive_rates(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
     if progress is not None and progress.get("steps_per_sec") is not None:
         num = check_number(progress["steps_per_sec"], "progress.steps_per_sec", issues, "summary.json")
         if num is not None and num < 0:
-            issues.append(
-                Problem("summary.json", f"progress.steps_per_sec: expected a positive number, got {num}")
-            )
+            key = "progress.steps_per_sec"
+            why = Reason("{key}: expected a positive number, got {value}", key=key, value=num)
+            issues.append(Problem("summary.json", why))
         elif num is not None and num > 0:
             s.steps_per_sec = float(num)
     met = scopes.get(("metrics.json", ""))
@@ -191,7 +195,8 @@ def _derive_rates(s: Session, scopes: Scopes, issues: list[Problem]) -> None:
 def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
     """The largest valid number of a metrics.json peaks list; bad elements are reported and skipped."""
     if not isinstance(values, list):
-        issues.append(Problem("metrics.json", f"{key}: expected a list of numbers, got {describe(values)}"))
+        why = Reason("{key}: expected a list of numbers, got {value}", key=key, value=describe(values))  # fmt: skip
+        issues.append(Problem("metrics.json", why))
         return None
     try:
         if all(type(v) in (int, float) and 0 <= v <= FLOAT_MAX for v in values):  # the common case
@@ -202,7 +207,7 @@ def _peak(values: Any, key: str, issues: list[Problem]) -> float | None:
         v
         for i, v in enumerate(values)
         if (num := check_number(v, f"{key}[{i}]", issues, "metrics.json")) is not None
-        and check_bounded(num, f"{key}[{i}]", issues, "metrics.json", what=" (a size)") is not None
+        and check_bounded(num, f"{key}[{i}]", issues, "metrics.json", what=N_(" (a size)")) is not None
     ]
     return float(max(good)) if good else None
 
@@ -212,7 +217,8 @@ def _apply_run_metadata(s: Session, rm: dict[str, Any], issues: list[Problem]) -
     s.run_metadata_shape = shape = classify_run_metadata(rm)
     if shape == "unknown":
         keys = ", ".join(sorted(map(str, rm))[:8]) or "none"
-        issues.append(Problem("run_metadata.json", f"unknown shape (keys: {keys}); its values are not used"))
+        why = Reason("unknown shape (keys: {keys}); its values are not used", keys=keys)  # fmt: skip
+        issues.append(Problem("run_metadata.json", why))
         return
     if shape == "stub":
         return
@@ -227,7 +233,8 @@ def _status(entry: Mapping[str, Any] | None, issues: list[Problem]) -> str:
         return "unknown"
     raw = entry["status"]
     if not isinstance(raw, str) or not raw.strip():
-        issues.append(Problem(INDEX_FILE, f"status: expected text, got {describe(raw)}"))
+        why = Reason("{key}: expected text, got {value}", key="status", value=describe(raw))  # fmt: skip
+        issues.append(Problem(INDEX_FILE, why))
         return "unknown"
     return raw.strip().lower()
 
@@ -247,7 +254,7 @@ def finish_session(
         s.start_time = parse_timestamp(value, tz)
         if s.start_time is not None:
             break
-        issues.append(Problem(file, f"{key}: not a timestamp: {describe(value)}"))
+        issues.append(Problem(file, Reason("{key}: not a timestamp: {value}", key=key, value=describe(value))))  # fmt: skip
     else:
         if s.start_time is None:
             s.start_time = _timestamp_from_id(s.session_id, tz)
@@ -258,7 +265,8 @@ def finish_session(
         if is_finite_number(value):
             s.eta = f"{value:g}s"
             break
-        issues.append(Problem(file, f"{key}: expected text or seconds, got {describe(value)}"))
+        why = Reason("{key}: expected text or seconds, got {value}", key=key, value=describe(value))
+        issues.append(Problem(file, why))
     _derive_rates(s, scopes, issues)
     _derive_duration(s, scopes, issues)
     s.status = _status(docs.get(INDEX_FILE), issues)
@@ -319,7 +327,7 @@ def load_session(
     s = Session(session_id=shown, folder=folder, in_index=index_entry is not None)
     issues: list[Problem] = []
     if shown != name:  # still listed: its files are read through the real (undecodable) name
-        issues.append(Problem(".", f"folder name is not valid UTF-8; shown as {shown!r}"))
+        issues.append(Problem(".", Reason("folder name is not valid UTF-8; shown as {name}", name=repr(shown))))  # fmt: skip
     docs: dict[str, dict[str, Any]] = {}
     if index_entry is not None:
         docs[INDEX_FILE] = dict(index_entry)

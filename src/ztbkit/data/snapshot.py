@@ -42,7 +42,7 @@ def write_snapshot(
     meta = {
         "version": SCHEMA_VERSION,
         "root": root_key(root),
-        "issues": [[p.path, p.reason] for p in tree.issues],
+        "issues": [p.to_json() for p in tree.issues],
     }
     return atomic_write_bytes(
         path, to_parquet_bytes(columns or sessions_to_columns(tree.sessions), meta), durable=False

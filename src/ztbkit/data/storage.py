@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ztbkit.core.errors import ArtifactsNotFoundError, UsageError, ZtbError
+from ztbkit.core.errors import N_, ArtifactsNotFoundError, Reason, UsageError, ZtbError
 from ztbkit.core.fsio import atomic_write_bytes, make_folders
 from ztbkit.core.jsonread import DEFAULT_MAX_JSON_BYTES, JsonRead, Problem, parse_json_bytes
 
@@ -160,10 +160,10 @@ def fetch_many(
 
 def _problem_from(exc: BaseException, url: str) -> Problem:
     if isinstance(exc, FileNotFoundError):
-        return Problem(url, "listed, but gone when read (deleted meanwhile?)")
+        return Problem(url, Reason("listed, but gone when read (deleted meanwhile?)"))
     if isinstance(exc, PermissionError):
-        return Problem(url, "cannot read: permission denied")
-    return Problem(url, f"cannot read: {type(exc).__name__}: {exc}")
+        return Problem(url, Reason("cannot read: {reason}", reason=N_("Permission denied")))
+    return Problem(url, Reason("cannot read: {reason}", reason=described(exc)))  # the backend's own words
 
 
 class RemoteTree:
@@ -227,8 +227,9 @@ class RemoteTree:
             url = f"{self.url}/{rel}"
             size = self.listing[rel].get("size")
             if isinstance(size, int) and size > self.max_bytes:
-                self._reads[rel] = JsonRead(None, Problem(url, f"object is {size:,} bytes, over the "
-                                                              f"{self.max_bytes:,}-byte limit"))  # fmt: skip
+                shown, limit = format(size, ","), format(self.max_bytes, ",")
+                why = Reason("object is {size} bytes, over the {limit}-byte limit", size=shown, limit=limit)
+                self._reads[rel] = JsonRead(None, Problem(url, why))
             else:
                 todo.append(rel)
         results = fetch_many(self.fs, [f"{self._root}/{rel}" for rel in todo])
@@ -253,7 +254,7 @@ class RemoteTree:
         if rel in self._reads:
             return self._reads[rel]
         if rel in self._dirs:
-            return JsonRead(None, Problem(path, "is a folder, expected a file"))
+            return JsonRead(None, Problem(path, Reason("is {kind}, expected a file", kind=N_("a folder"))))
         if rel in self.listing:  # listed but not prefetched: fetch it now
             self.fetch([rel])
             return self._reads[rel]

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ztbkit.core.errors import ZtbError
+from ztbkit.core.errors import Reason, ZtbError, os_reason
 from ztbkit.core.jsonread import Problem, open_regular
 
 #: Reads at least this big are split over worker processes.
@@ -126,7 +126,7 @@ def scan_file(
         size = os.path.getsize(p)
     except OSError as exc:
         scan = FileScan(start, plugins=dict(plugins or {}))
-        scan.problems.append(Problem(p, f"cannot read: {exc.strerror or exc}"))
+        scan.problems.append(Problem(p, Reason("cannot read: {reason}", reason=os_reason(exc))))
         return scan
     jobs = min(workers or os.cpu_count() or 1, 8, max(1, (size - start) // (PARALLEL_MIN_BYTES // 2)))
     if not keep_points and jobs > 1 and size - start >= PARALLEL_MIN_BYTES:
@@ -140,7 +140,7 @@ def scan_file(
         scan.problems.append(Problem(p, str(exc).removeprefix(f"{p}: ")))
         return scan
     except OSError as exc:
-        scan.problems.append(Problem(p, f"cannot read: {exc.strerror or exc}"))
+        scan.problems.append(Problem(p, Reason("cannot read: {reason}", reason=os_reason(exc))))
         return scan
     scan.bytes_read = len(data)
     _scan_buffer(data, 0, len(data), start, p, scan, wanted)
@@ -258,17 +258,25 @@ def _scan_buffer(
             if (((h >> 15) | (h << 17)) + 0xA282EAD8) & 0xFFFFFFFF != length_crc:
                 # The framing is lost here: find the next record whose length and data both check out.
                 nxt = _resync(data, pos + 1, n, crc)
-                where = f"offset {base + nxt}" if nxt is not None else "the end of the file"
-                scan.problems.append(
-                    Problem(p, f"corrupt record length at offset {base + pos}; skipped to {where}")
-                )
+                at = base + pos
+                if nxt is None:
+                    why = Reason(
+                        "corrupt record length at offset {at}; skipped to the end of the file", at=at
+                    )
+                else:
+                    why = Reason(
+                        "corrupt record length at offset {at}; skipped to offset {to}", at=at, to=base + nxt
+                    )
+                scan.problems.append(Problem(p, why))
                 if nxt is None:
                     pos = n
                     break
                 pos = nxt
                 continue
             if end <= n:
-                scan.problems.append(Problem(p, f"corrupt record at offset {base + pos} (bad CRC); skipped"))
+                scan.problems.append(
+                    Problem(p, Reason("corrupt record at offset {at} (bad CRC); skipped", at=base + pos))
+                )
                 pos = end
                 continue
             break  # a sound length past the end: the last record is still being written
@@ -276,7 +284,9 @@ def _scan_buffer(
         try:
             event = from_string(payload)
         except Exception:  # protobuf's DecodeError type differs between its backends
-            scan.problems.append(Problem(p, f"undecodable record at offset {base + record_at}; skipped"))
+            scan.problems.append(
+                Problem(p, Reason("undecodable record at offset {at}; skipped", at=base + record_at))
+            )
             continue
         values = event.summary.value
         if not values:
@@ -284,7 +294,14 @@ def _scan_buffer(
         step, wall = event.step, event.wall_time
         if not math.isfinite(wall):  # it orders points and goes into the cache, which is strict JSON
             scan.problems.append(
-                Problem(p, f"wall_time {wall} at offset {base + record_at} is not finite; skipped")
+                Problem(
+                    p,
+                    Reason(
+                        "wall_time {wall} at offset {at} is not finite; skipped",
+                        wall=wall,
+                        at=base + record_at,
+                    ),
+                )
             )
             continue
         for value in values:

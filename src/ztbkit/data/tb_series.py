@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ztbkit.core.errors import Reason, os_reason
 from ztbkit.core.jsonread import Problem
 from ztbkit.data.tb_events import FileScan, _scalar, _scan_buffer
 
@@ -346,15 +347,18 @@ def _slow(data: Any, starts: list[int], lengths: list[int], recs: list[int], pat
         try:
             event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
         except Exception:  # protobuf's DecodeError type differs between its backends
-            scan.problems.append(Problem(path, f"undecodable record at offset {base + at}; skipped"))
+            scan.problems.append(
+                Problem(path, Reason("undecodable record at offset {at}; skipped", at=base + at))
+            )
             continue
         values = event.summary.value
         if not values:
             continue
         if not math.isfinite(event.wall_time):
-            scan.problems.append(
-                Problem(path, f"wall_time {event.wall_time} at offset {base + at} is not finite; skipped")
+            why = Reason(
+                "wall_time {wall} at offset {at} is not finite; skipped", wall=event.wall_time, at=base + at
             )
+            scan.problems.append(Problem(path, why))
             continue
         for k, value in enumerate(values):
             found = _scalar(value, plugins)
@@ -387,7 +391,6 @@ def read_file(path: str | os.PathLike[str], start: int, wanted: set[str] | None,
             start, plugins=dict(plugins or {}), problems=[Problem(p, str(exc).removeprefix(f"{p}: "))]
         )
     except OSError as exc:
-        return SeriesScan(
-            start, plugins=dict(plugins or {}), problems=[Problem(p, f"cannot read: {exc.strerror or exc}")]
-        )
+        why = Reason("cannot read: {reason}", reason=os_reason(exc))
+        return SeriesScan(start, plugins=dict(plugins or {}), problems=[Problem(p, why)])
     return read_series(data, p, start, wanted, plugins)

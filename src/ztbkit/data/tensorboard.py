@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ztbkit.core.errors import ArtifactsNotFoundError
+from ztbkit.core.errors import ArtifactsNotFoundError, Reason, os_reason
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import Problem, open_regular, read_json, read_json_if_exists
 from ztbkit.core.values import is_finite_number
@@ -59,7 +59,10 @@ def find_runs(
     def unlistable(exc: OSError) -> None:
         if problems is not None and exc.filename is not None:
             problems.append(
-                Problem(os.fsdecode(exc.filename), f"cannot list this folder: {exc.strerror or exc}; skipped")
+                Problem(
+                    os.fsdecode(exc.filename),
+                    Reason("cannot list this folder: {reason}; skipped", reason=os_reason(exc)),
+                )
             )
 
     for folder, dirs, files in os.walk(root, onerror=unlistable):
@@ -151,12 +154,12 @@ def _classify(entry: dict[str, Any] | None, path: Path, st: os.stat_result) -> s
 def _summary_scalars(path: Path, problems: list[Problem]) -> dict[str, Point]:
     read = read_json(path)
     if not read.ok or not isinstance(read.value, dict):
-        problems.append(read.problem or Problem(str(path), "expected a JSON object of tag: number"))
+        problems.append(read.problem or Problem(str(path), Reason("expected a JSON object of tag: number")))
         return {}
     out = {}
     for tag, value in read.value.items():
         if not is_finite_number(value):
-            problems.append(Problem(str(path), f"{tag}: not a finite number; left out"))
+            problems.append(Problem(str(path), Reason("{tag}: not a finite number; left out", tag=tag)))
             continue
         out[str(tag)] = (-1, 0.0, float(value))
     return out
@@ -191,10 +194,12 @@ def scrape(
             try:
                 st = f.stat()
             except OSError as exc:
-                result.problems.append(Problem(str(f), f"cannot read: {exc.strerror or exc}"))
+                result.problems.append(
+                    Problem(str(f), Reason("cannot read: {reason}", reason=os_reason(exc)))
+                )
                 continue
             if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read forever
-                result.problems.append(Problem(str(f), "not a regular file; skipped"))
+                result.problems.append(Problem(str(f), Reason("not a regular file; skipped")))
                 continue
             entry = _valid_entry(old.get(key))
             kind = _classify(entry, f, st)

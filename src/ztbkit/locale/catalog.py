@@ -29,7 +29,9 @@ from ztbkit.locale import DOMAIN, LOCALE_DIR
 
 PACKAGE_DIR = LOCALE_DIR.parent
 #: The functions whose string arguments are messages (Babel's keyword spec: name → argument indexes).
-KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "lazy": None}
+#: ``Reason`` (:mod:`ztbkit.core.errors`) is a template too: why a file was skipped, said when shown.
+KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "lazy": None,
+                            "Reason": None}  # fmt: skip
 #: ztbkit's error classes: the first argument of each is a message (a literal template whose
 #: {placeholders} are its keyword arguments); tests/test_cli_language.py checks the list is complete.
 #: (AllowListError is not here: its first argument is a rule's name, not words.)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ztbkit.core.errors import N_
+
 if TYPE_CHECKING:
     from ztbkit.notify.alert import Alert, Field
     from ztbkit.notify.delivery import DeliveryResult, Policy, deliver
@@ -48,6 +50,11 @@ def payload_for(service: str, alert: Alert) -> dict[str, Any]:
     return discord.build_payload(alert) if service == "discord" else slack.build_payload(alert)
 
 
+#: Why :func:`check_configuration` is not ok when nothing is configured (a WARN for ``ztb doctor``,
+#: whatever the language the reason is said in).
+NO_WEBHOOK = N_("no webhook configured (ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL)")
+
+
 def check_configuration(env: Any = None) -> tuple[bool, str]:
     """Validate the webhook configuration without posting: (ok, one-line reason, URL redacted)."""
     from ztbkit.core.errors import UsageError
@@ -61,7 +68,7 @@ def check_configuration(env: Any = None) -> tuple[bool, str]:
     except UsageError as exc:
         return False, str(exc)
     if hook is None:
-        return False, _("no webhook configured (ZTB_DISCORD_WEBHOOK or SLACK_WEBHOOK_URL)")
+        return False, _(NO_WEBHOOK)
     payload = payload_for(
         hook.service, Alert(_("ztbkit configuration check"), "INFO", _("dry run: nothing is posted"))
     )

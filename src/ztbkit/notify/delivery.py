@@ -63,9 +63,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not math.isfinite(value) or value <= 0 or value > MAX_SECONDS:
-        raise UsageError(
-            f"{name}: expected a positive number of seconds, at most {MAX_SECONDS} (a day), got {raw[:40]!r}"
-        )
+        raise UsageError("{name}: expected a positive number of seconds, at most {most} (a day), got {value}",
+                         name=name, most=MAX_SECONDS, value=repr(raw[:40]))  # fmt: skip
     return value
 
 

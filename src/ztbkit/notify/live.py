@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ztbkit.core.errors import Reason
 from ztbkit.core.formatting import yen
 from ztbkit.core.fsio import atomic_write_json
 from ztbkit.core.jsonread import Problem, read_json, read_json_if_exists
@@ -58,7 +59,7 @@ def load_live_state(state_dir: str | os.PathLike[str]) -> LiveState:
         if read.problem is not None:
             out.problems.append(read.problem)
         elif not isinstance(read.value, dict):
-            out.problems.append(Problem(str(Path(state_dir) / name), "expected a JSON object"))
+            out.problems.append(Problem(str(Path(state_dir) / name), Reason("expected a JSON object")))
         else:
             setattr(out, attr, read.value)
     if out.stats is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.analysis.regression import DEFAULT_METRICS, TrendCheck, check_trend
-from ztbkit.core.errors import UsageError, ZtbError
+from ztbkit.core.errors import N_, UsageError, ZtbError
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.core.statedir import ztb_dir
@@ -91,7 +91,8 @@ class AlertLedger:
         if read is None:
             return {}
         if read.problem is not None or not isinstance(read.value, dict):
-            raise UsageError(f"{self.path}: unreadable trend-alert state ({read.problem}); move it aside")
+            raise UsageError("{path}: unreadable trend-alert state ({problem}); move it aside", path=self.path,
+                             problem=read.problem or N_("not an object"))  # fmt: skip
         alerted = read.value.get("alerted")
         return alerted if isinstance(alerted, dict) else {}
 
@@ -186,16 +187,19 @@ def run_trend_alert(
     if check is None:
         return TrendOutcome("nothing", ["SKIP: " + _("no finished session to check")])
     lines = [_("skipped {what}").format(what=s) for s in check.skipped]
+    # The REGRESSED/ok column stays English in every language, like the OK:/SKIP: prefixes (log readers).
     lines += [
         f"{'REGRESSED' if c.regressed else 'ok':<9} {c.metric}: "
         + (
-            f"{c.value:.4g} vs threshold {c.threshold:g} (N={len(c.baseline)})"
+            _("{value} vs threshold {threshold} (N={n})").format(
+                value=f"{c.value:.4g}", threshold=f"{c.threshold:g}", n=len(c.baseline))
             if c.detail
-            else f"{c.value:.4g} vs median {c.median:.4g}, MAD {c.mad:.4g}, "
-            f"threshold {c.threshold:.4g} (n={len(c.baseline)})"
+            else _("{value} vs median {median}, MAD {mad}, threshold {threshold} (n={n})").format(
+                value=f"{c.value:.4g}", median=f"{c.median:.4g}", mad=f"{c.mad:.4g}",
+                threshold=f"{c.threshold:.4g}", n=len(c.baseline))
         )
         for c in check.checks
-    ]
+    ]  # fmt: skip
     alert = regression_alert(
         check, dashboard_link(artifacts_dir, check.session_id, environ), mad_k=mad_k, now=now
     )

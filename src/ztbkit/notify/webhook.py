@@ -142,7 +142,8 @@ def _check(url: str, source: str) -> str:
     url = url.strip()
     where = _host_port(url)
     if where is None or where[0] not in ("http", "https"):
-        raise UsageError(f"{source}: not an http(s) webhook URL with a valid host and port ({redact(url)})")
+        raise UsageError("{source}: not an http(s) webhook URL with a valid host and port ({url})", source=source,
+                         url=redact(url))  # fmt: skip
     return url
 
 

@@ -64,12 +64,13 @@ def kernel_starts(ctx: Context) -> Check:
 
 
 def webhook_configured(ctx: Context) -> Check:
-    from ztbkit.notify import check_configuration
+    from ztbkit.notify import NO_WEBHOOK, check_configuration
 
     ok, why = check_configuration()
     if ok:
         return Check("webhook", "OK", why + _(" (not posted)"))
-    return Check("webhook", "WARN" if why.startswith("no webhook") else "FAIL", why)
+    # Judged on the message id, not its words: the same status (and Doctor Summary) in every language.
+    return Check("webhook", "WARN" if why == _(NO_WEBHOOK) else "FAIL", why)
 
 
 def scheduler_state(ctx: Context) -> Check:
@@ -89,10 +90,13 @@ def scheduler_state(ctx: Context) -> Check:
     for name, j in jobs.items():
         finished = parse_timestamp(j.get("last_finish")) if isinstance(j, dict) else None
         age = now - finished if finished else None
-        details.append(
-            _("{name}: {status} exit {code} finished {age} ago").format(
-                name=name, status=j.get("status", "?"), code=j.get("exit_code"), age=age or _("never"))
-        )  # fmt: skip
+        status_code = {"name": name, "status": j.get("status", "?"), "code": j.get("exit_code")}
+        if age is None:
+            details.append(_("{name}: {status} exit {code}, never finished").format(**status_code))
+        else:
+            details.append(
+                _("{name}: {status} exit {code} finished {age} ago").format(age=age, **status_code)
+            )
         if isinstance(j, dict) and j.get("status") in (
             "failed",
             "timeout",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ztbkit.analysis.trends import write_trends_csv, write_trends_markdown
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, report_date
-from ztbkit.core.errors import ZtbError
+from ztbkit.core.errors import Reason, ZtbError
 from ztbkit.core.fsio import prepare_output_dir
 from ztbkit.core.jsonread import Problem
 from ztbkit.data.artifacts import ArtifactTree, load_artifacts
@@ -138,7 +138,9 @@ def run_nightly(
         out = day_dir / "budget_daily.md"
         # A tree on object storage is read-only to ztbkit: unpriced runs are listed, not priced there.
         budget_result = write_budget(tree, out, estimate_missing=not is_remote(artifacts_dir), clock=clock)
-        result.issues.extend(Problem(sid, f"not estimated: {why}") for sid, why in budget_result.skipped)
+        result.issues.extend(
+            Problem(sid, Reason("not estimated: {why}", why=why)) for sid, why in budget_result.skipped
+        )
         return out, budget_result.line()
 
     _run_step(result, "trends.csv", trends_csv)

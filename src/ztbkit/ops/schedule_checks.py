@@ -25,6 +25,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ztbkit.core.errors import shown
+from ztbkit.locale import _
 from ztbkit.ops.checks import Check, Context
 
 LATE = timedelta(minutes=15)  # cron ticks every 10 min: a slot this late may still be starting
@@ -49,7 +51,9 @@ def _job_from(name: str, entry: dict[str, Any]) -> Any:
 
 def _ago(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
-    return f"{hours:.1f} h" if hours >= 1 else f"{delta.total_seconds() / 60:.0f} min"
+    if hours >= 1:
+        return _("{n} h").format(n=f"{hours:.1f}")
+    return _("{n} min").format(n=f"{delta.total_seconds() / 60:.0f}")
 
 
 def _judge(name: str, entry: dict[str, Any], now: datetime) -> tuple[str, list[str]]:
@@ -68,30 +72,34 @@ def _judge(name: str, entry: dict[str, Any], now: datetime) -> tuple[str, list[s
 
     status = entry.get("status")
     if status in ("failed", "timeout", "error", "interrupted"):
-        say("FAIL", f"last run {status}: {entry.get('detail') or 'exit ' + str(entry.get('exit_code'))}")
+        detail = entry.get("detail") or _("exit {code}").format(code=entry.get("exit_code"))
+        say("FAIL", _("last run {status}: {detail}").format(status=status, detail=detail))
     elif status == "cancelled":
-        say("WARN", f"last run cancelled (slot {entry.get('missed_slot', '?')} waits to be made up)")
+        say("WARN", _("last run cancelled (slot {slot} waits to be made up)").format(
+            slot=entry.get("missed_slot", "?")))  # fmt: skip
     stop = entry.get("stop_file")
     if isinstance(stop, str) and os.path.lexists(stop):
-        say("FAIL", f"the kill file {stop} is present: no job runs until it is removed")
+        say("FAIL", _("the kill file {path} is present: no job runs until it is removed").format(path=stop))
     job = _job_from(name, entry)
     started = parse_time(entry.get("last_start"))
     if status == "running" and started is not None:
         took = now - started
         limit = job.timeout_sec if job is not None else None
         if limit is not None and took > timedelta(seconds=limit + 60):
-            say("FAIL", f"running for {_ago(took)}, past its {limit:g} s timeout (is its runner alive?)")
+            say("FAIL", _("running for {took}, past its {limit} s timeout (is its runner alive?)").format(
+                took=_ago(took), limit=f"{limit:g}"))  # fmt: skip
         elif limit is None and took > HUNG_NO_TIMEOUT:
-            say("WARN", f"running for {_ago(took)} with no timeout (--timeout-sec)")
+            say("WARN", _("running for {took} with no timeout (--timeout-sec)").format(took=_ago(took)))
     if job is not None:
         due = job.prev_slot(now - LATE)
         ok_slot = parse_time(entry.get("last_ok_slot"))
         running_it = status == "running" and parse_time(entry.get("running_slot")) == due
         if (ok_slot is None or ok_slot < due) and not running_it:
-            last = ok_slot.isoformat() if ok_slot else "never"
-            say("WARN", f"missed slot {due.isoformat()}: no successful run for it (last success: {last})")
-    if not lines:
-        lines.append(f"{name}: {status or 'never run'}, on time")
+            last = ok_slot.isoformat() if ok_slot else _("never")
+            say("WARN", _("missed slot {slot}: no successful run for it (last success: {last})").format(
+                slot=due.isoformat(), last=last))  # fmt: skip
+    if not lines:  # worst stays OK: the one line says the job is on time
+        lines.append(_("{name}: {status}, on time").format(name=name, status=status or _("never run")))
     return worst, lines
 
 
@@ -106,28 +114,33 @@ def scheduler_schedule(ctx: Context) -> Check:
         p.name for p in path.parent.glob(f"{path.name}.*") if p.name.endswith((".bad.json", ".unreadable"))
     )
     if read is None:
-        return Check("schedule", "WARN" if aside else "OK", f"no scheduler state at {path}", aside)
+        return Check("schedule", "WARN" if aside else "OK", _("no scheduler state at {path}").format(path=path),
+                     aside)  # fmt: skip
     if not read.ok or not isinstance(read.value, dict) or not isinstance(read.value.get("jobs"), dict):
-        return Check("schedule", "FAIL", str(read.problem or f"{path}: 'jobs' missing or not an object"))
+        missing = _("{path}: 'jobs' missing or not an object").format(path=path)
+        return Check("schedule", "FAIL", str(read.problem or missing))
     now = ctx.clock.now()
-    worst, details = "OK", []
+    worst, details, bad = "OK", [], []
     for name, entry in read.value["jobs"].items():
         why = entry_problem(entry, now)
         if why is not None:
             worst = "WARN" if worst == "OK" else worst
-            details.append(f"{path}: jobs.{name}: {why}")
+            details.append(f"{path}: jobs.{name}: {shown(why)}")
+            bad.append(details[-1])
             continue
         status, lines = _judge(str(name), entry, now)
         details += lines
+        bad += lines if status != "OK" else []
         if ("OK", "WARN", "FAIL").index(status) > ("OK", "WARN", "FAIL").index(worst):
             worst = status
     if aside:
         worst = "WARN" if worst == "OK" else worst
-        details += [f"set aside next to the state file: {a}" for a in aside]
-    bad = [d for d in details if not d.endswith(", on time")]
-    reason = bad[0] if bad else f"{len(read.value['jobs'])} job(s) on time"
-    return Check("schedule", worst, reason + (f" (+{len(bad) - 1} more; see details)" if len(bad) > 1 else ""),
-                 details)  # fmt: skip
+        details += [_("set aside next to the state file: {name}").format(name=a) for a in aside]
+        bad += details[-len(aside) :]
+    jobs = len(read.value["jobs"])
+    reason = bad[0] if bad else _("{n} job(s) on time").format(n=jobs)
+    more = _(" (+{n} more; see details)").format(n=len(bad) - 1) if len(bad) > 1 else ""
+    return Check("schedule", worst, reason + more, details)
 
 
 def outbox_backlog(ctx: Context) -> Check:
@@ -139,23 +152,27 @@ def outbox_backlog(ctx: Context) -> Check:
 
     folder = ztb_dir(None)
     if not anything_waiting(folder) and not (folder / "ztb-outbox-dead.jsonl").is_file():
-        return Check("outbox", "OK", f"nothing waiting in {folder}")
+        return Check("outbox", "OK", _("nothing waiting in {folder}").format(folder=folder))
     try:
         outbox = Outbox(folder)
         waiting = outbox.pending()
     except (OutboxError, OSError) as exc:
-        return Check("outbox", "FAIL", f"{folder}: cannot read the outbox ({exc})")
+        return Check(
+            "outbox", "FAIL", _("{folder}: cannot read the outbox ({error})").format(folder=folder, error=exc)
+        )
     dead = outbox.dead_path
     dead_count = sum(1 for ln in dead.read_bytes().split(b"\n") if ln.strip()) if dead.is_file() else 0
     if not waiting:
         if dead_count:
-            return Check("outbox", "WARN", f"{dead_count} alert(s) refused for good in {dead}")
-        return Check("outbox", "OK", f"nothing waiting in {folder}")
+            return Check("outbox", "WARN", _("{n} alert(s) refused for good in {path}").format(n=dead_count,
+                                                                                          path=dead))  # fmt: skip
+        return Check("outbox", "OK", _("nothing waiting in {folder}").format(folder=folder))
     oldest = parse_time(waiting[0].get("created_at"))
     age = ctx.clock.now() - oldest if oldest else None
     level = "FAIL" if age is not None and age > OUTBOX_OLD else "WARN"
-    reason = (f"{len(waiting)} alert(s) waiting in {outbox.path}, the oldest for {_ago(age) if age else '?'}"
-              f" (last error: {waiting[0].get('last_error') or 'not tried yet'}); `ztb notify --flush-outbox`")  # fmt: skip
+    reason = _("{n} alert(s) waiting in {path}, the oldest for {age} (last error: {error}); "
+               "`ztb notify --flush-outbox`").format(n=len(waiting), path=outbox.path, age=_ago(age) if age else "?",
+                                                     error=waiting[0].get("last_error") or _("not tried yet"))  # fmt: skip
     return Check(
         "outbox",
         level,

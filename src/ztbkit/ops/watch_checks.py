@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ztbkit.core.clock import default_tz
 from ztbkit.core.errors import ZtbError
+from ztbkit.locale import _
 from ztbkit.ops.checks import Check, Context
 from ztbkit.watch.lifecycle import STATE_FILE, load_state
 from ztbkit.watch.silences import load_silences
@@ -25,7 +26,9 @@ def watch_state(ctx: Context) -> Check:
         return Check(
             "watch_state",
             "WARN",
-            f"ztb watch has never run with state in {ztb_dir} (README: Watching the bot)",
+            _("ztb watch has never run with state in {folder} (README: Watching the bot)").format(
+                folder=ztb_dir
+            ),
         )
     details: list[str] = []
     problems: list[str] = []
@@ -35,35 +38,50 @@ def watch_state(ctx: Context) -> Check:
     age = (now - datetime.fromisoformat(last)).total_seconds() if isinstance(last, str) else None
     interval = state.get("interval_sec") or 60
     if age is None or age > max(STALE_SEC, 3 * float(interval)):
-        problems.append("last evaluation " + (f"{age / 60:.0f} min ago" if age is not None else "unknown"))
+        problems.append(
+            _("last evaluation {n} min ago").format(n=f"{age / 60:.0f}")
+            if age is not None
+            else _("last evaluation unknown")
+        )
     firing = [
         a for a in state["alerts"].values() if a.get("state") == "firing" and a.get("rule") != "watchdog"
     ]
     for a in firing:
-        details.append(f"firing: {a['rule']} · {a['subject']}: {str(a.get('summary', ''))[:120]}"
-                       + (f" (silenced by {a['silenced']})" if a.get("silenced") else ""))  # fmt: skip
+        details.append(_("firing: {rule} · {subject}: {summary}").format(
+            rule=a["rule"], subject=a["subject"], summary=str(a.get("summary", ""))[:120])
+            + (_(" (silenced by {id})").format(id=a["silenced"]) if a.get("silenced") else ""))  # fmt: skip
     if firing:
-        problems.append(f"{len(firing)} alert(s) firing")
+        problems.append(_("{n} alert(s) firing").format(n=len(firing)))
     if state["outgoing"]:
-        problems.append(f"{len(state['outgoing'])} message(s) kept with no webhook to send them to")
+        problems.append(
+            _("{n} message(s) kept with no webhook to send them to").format(n=len(state["outgoing"]))
+        )
     try:
         silences = [s for s in load_silences(ztb_dir) if s.active(now)]
     except ZtbError as exc:
         problems.append(str(exc))
         silences = []
-    details += [f"silence {s.id}: {s.matcher} until {s.ends} {s.comment}".rstrip() for s in silences]
+    details += [
+        _("silence {id}: {matcher} until {ends} {comment}").format(id=s.id, matcher=s.matcher, ends=s.ends,
+                                                                   comment=s.comment).rstrip()
+        for s in silences
+    ]  # fmt: skip
     beat = state.get("heartbeat")
     if isinstance(beat, dict):
-        details.append(f"last heartbeat {beat.get('at')}: {beat.get('detail')}")
+        details.append(
+            _("last heartbeat {at}: {detail}").format(at=beat.get("at"), detail=beat.get("detail"))
+        )
         if not beat.get("ok"):
-            problems.append("the last heartbeat ping did not get through")
+            problems.append(_("the last heartbeat ping did not get through"))
     else:
-        details.append("no heartbeat configured ([heartbeat] url): nobody outside notices a dark PC")
+        details.append(_("no heartbeat configured ([heartbeat] url): nobody outside notices a dark PC"))
     when = (
         f"{datetime.fromisoformat(last).astimezone(default_tz()):%Y-%m-%d %H:%M:%S}"
         if isinstance(last, str)
         else "?"
     )
-    reason = f"last evaluation {when} JST, {len(firing)} firing, {len(silences)} silence(s)"
-    return Check("watch_state", "WARN" if problems else "OK", reason + (f": {'; '.join(problems)}" if problems else ""),
-                 details)  # fmt: skip
+    reason = _("last evaluation {when} JST, {firing} firing, {silences} silence(s)").format(
+        when=when, firing=len(firing), silences=len(silences))  # fmt: skip
+    if problems:
+        reason = _("{reason}: {problems}").format(reason=reason, problems="; ".join(problems))
+    return Check("watch_state", "WARN" if problems else "OK", reason, details)

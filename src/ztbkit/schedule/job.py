@@ -5,10 +5,10 @@ Policy (users depend on it):
 * A cron job's slots come from croniter in the job's time zone (default Asia/Tokyo, DST safe); an
   interval job's slots are multiples of the interval since the Unix epoch, so they do not drift
   across restarts.
-* Every value is checked when the job is built: a wrong type or an absurd number is one line naming
-  the file and key (exit 2), never a traceback mid-run. Intervals are 1 s to 366 days, timeouts
-  up to 30 days; a job name is one path component (``ztbkit.core.ids``), so its lock, pid file and log
-  stay inside the state folder.
+* Every value is checked when the job is built: a wrong type, an absurd number or an unknown
+  (misspelt) key is one line naming the file and key (exit 2), never a traceback mid-run. Intervals
+  are 1 s to 366 days, timeouts up to 30 days; a job name is one path component
+  (``ztbkit.core.ids``), so its lock, pid file and log stay inside the state folder.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ztbkit.core.clock import DEFAULT_TZ_NAME
-from ztbkit.core.errors import InputFileError, UsageError
+from ztbkit.core.errors import N_, InputFileError, UsageError
 from ztbkit.core.ids import problem_with_component, safe_repr
 from ztbkit.core.jsonread import read_json
 from ztbkit.core.values import is_finite_number
@@ -31,18 +31,26 @@ from ztbkit.schedule.state import parse_time
 
 MAX_INTERVAL_SEC = 366 * 86400
 MAX_TIMEOUT_SEC = 30 * 86400
+#: The keys a job object may have (a schedule template's JSON is one: ``template``, ``schedule``...).
+JOB_KEYS = frozenset({"name", "template", "schedule", "cron", "interval_sec", "timezone", "timeout_sec",
+                      "command", "ztb", "shell"})  # fmt: skip
 
 
-def _seconds(value: Any, key: str, lowest: float, highest: float, *, strict_low: bool = False) -> float:
-    """``value`` as seconds, or UsageError naming ``key``: numbers only (no strings, no bools)."""
+def _seconds(
+    value: Any, job: str, key: str, lowest: float, highest: float, *, strict_low: bool = False
+) -> float:
+    """``value`` as seconds, or UsageError naming the job and ``key``: numbers only (no strings, no bools)."""
     ok = is_finite_number(value)
     if ok:
         ok = (value > lowest if strict_low else value >= lowest) and value <= highest
     if not ok:
-        low = f"more than {lowest:g}" if strict_low else f"at least {lowest:g}"
-        raise UsageError(
-            f"{key} must be a number of seconds, {low} and at most {highest:.0f} (got {value!r})"
-        )
+        values = {"job": repr(job), "key": repr(key), "low": f"{lowest:g}", "high": f"{highest:.0f}",
+                  "value": repr(value)}  # fmt: skip
+        if strict_low:
+            raise UsageError("job {job}: {key} must be a number of seconds, more than {low} and at most "
+                             "{high} (got {value})", **values)  # fmt: skip
+        raise UsageError("job {job}: {key} must be a number of seconds, at least {low} and at most "
+                         "{high} (got {value})", **values)  # fmt: skip
     return float(value)
 
 
@@ -57,44 +65,48 @@ class Job:
     shell: bool = False
 
     def __post_init__(self) -> None:
-        why = problem_with_component(self.name) if isinstance(self.name, str) else "is not text"
+        why = problem_with_component(self.name) if isinstance(self.name, str) else N_("is not text")
         if why is not None:
-            raise UsageError(
-                f"name {safe_repr(str(self.name))!r} {why}: a job name must be a single file name"
-            )
+            raise UsageError("name {name} {why}: a job name must be a single file name",
+                             name=repr(safe_repr(str(self.name))), why=why)  # fmt: skip
+        job = repr(self.name)
         if (self.cron is None) == (self.interval_sec is None):
-            raise UsageError(f"job {self.name!r}: give exactly one of a cron expression or an interval")
+            raise UsageError("job {job}: give exactly one of a cron expression or an interval", job=job)
         if self.cron is not None:
             from croniter import croniter
 
             if not isinstance(self.cron, str):
-                raise UsageError(
-                    f"job {self.name!r}: 'cron' must be text like \"0 9 * * *\" (got {self.cron!r})"
-                )
+                raise UsageError('job {job}: \'cron\' must be text like "0 9 * * *" (got {value})',
+                                 job=job, value=repr(self.cron))  # fmt: skip
             if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
-                raise UsageError(f"job {self.name!r}: {self.cron!r} is not a 5-field cron expression")
+                raise UsageError(
+                    "job {job}: {cron} is not a 5-field cron expression", job=job, cron=repr(self.cron)
+                )
             from croniter import CroniterBadDateError
 
             try:  # "0 0 31 2 *" parses, but has no date: refuse it now, not with a traceback mid-run
                 it = croniter(self.cron, datetime(2026, 1, 1, tzinfo=UTC))
                 it.get_next(datetime), it.get_prev(datetime)
             except CroniterBadDateError:
-                raise UsageError(f"job {self.name!r}: {self.cron!r} never fires (no such date)") from None
+                raise UsageError(
+                    "job {job}: {cron} never fires (no such date)", job=job, cron=repr(self.cron)
+                ) from None
         if self.interval_sec is not None:
             number = isinstance(self.interval_sec, int | float) and not isinstance(self.interval_sec, bool)
             if number and self.interval_sec <= 0:
-                raise UsageError(f"job {self.name!r}: the interval must be positive, got {self.interval_sec}")
-            _seconds(self.interval_sec, f"job {self.name!r}: 'interval_sec'", 1, MAX_INTERVAL_SEC)
+                raise UsageError("job {job}: the interval must be positive, got {value}", job=job,
+                                 value=self.interval_sec)  # fmt: skip
+            _seconds(self.interval_sec, self.name, "interval_sec", 1, MAX_INTERVAL_SEC)
         if self.timeout_sec is not None:
-            _seconds(
-                self.timeout_sec, f"job {self.name!r}: 'timeout_sec'", 0, MAX_TIMEOUT_SEC, strict_low=True
-            )
+            _seconds(self.timeout_sec, self.name, "timeout_sec", 0, MAX_TIMEOUT_SEC, strict_low=True)
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise UsageError(f"job {self.name!r}: unknown time zone {self.timezone!r}") from None
+            raise UsageError(
+                "job {job}: unknown time zone {zone}", job=job, zone=repr(self.timezone)
+            ) from None
         if not self.command:
-            raise UsageError(f"job {self.name!r}: no command to run")
+            raise UsageError("job {job}: no command to run", job=job)
 
     def describe(self) -> dict[str, Any]:
         """The schedule as the state file keeps it, so ``ztb doctor`` can judge the job by its own
@@ -165,11 +177,18 @@ def _job_from(
     from ztbkit.schedule.templates import get_template
 
     if not isinstance(doc, Mapping):
-        raise InputFileError(f"{where}: a job must be an object")
+        raise InputFileError("{where}: a job must be an object", where=where)
+    if unknown := sorted(set(doc) - JOB_KEYS, key=str):
+        # A misspelt key ("timout_sec") would otherwise be ignored and the job run without its bound.
+        raise InputFileError("{where}: unknown key {key} (known: {known})", where=where, key=repr(unknown[0]),
+                             known=", ".join(sorted(JOB_KEYS)))  # fmt: skip
     for key, kind in (("name", str), ("template", str), ("timezone", str), ("cron", str), ("shell", bool)):
         if key in doc and not isinstance(doc[key], kind):
-            raise InputFileError(f"{where}: {key!r} must be {'true or false' if kind is bool else 'text'} "
-                                 f"(got {doc[key]!r})")  # fmt: skip
+            if kind is bool:
+                raise InputFileError("{where}: {key} must be true or false (got {value})", where=where,
+                                     key=repr(key), value=repr(doc[key]))  # fmt: skip
+            raise InputFileError("{where}: {key} must be text (got {value})", where=where, key=repr(key),
+                                 value=repr(doc[key]))  # fmt: skip
     name = doc.get("name") or doc.get("template") or "job"
     raw_sched = doc.get("schedule")
     sched: Mapping[str, Any] = raw_sched if isinstance(raw_sched, Mapping) else {}
@@ -188,9 +207,8 @@ def _job_from(
     if isinstance(cmd, list) and all(isinstance(c, str) for c in cmd):
         cmd = tuple(cmd)
     elif not (isinstance(cmd, str) and shell) and not isinstance(cmd, tuple):
-        raise InputFileError(
-            f"{where}: 'command' must be a list of strings (or a string with \"shell\": true)"
-        )
+        raise InputFileError('{where}: \'command\' must be a list of strings (or a string with "shell": true)',
+                             where=where)  # fmt: skip
     try:
         return Job(
             name=str(name), command=cmd, cron=cron, interval_sec=doc.get("interval_sec"),
@@ -198,22 +216,22 @@ def _job_from(
             timeout_sec=timeout, shell=bool(shell),
         )  # fmt: skip
     except UsageError as exc:
-        raise InputFileError(f"{where}: {exc}") from None
+        raise InputFileError("{where}: {error}", where=where, error=exc) from None
 
 
 def load_jobs(path: str | os.PathLike[str], command: tuple[str, ...] = (), **defaults: Any) -> list[Job]:
     """Jobs from a config file: ``{"jobs": [...]}``, or a single job — a schedule template's JSON works."""
     read = read_json(path)
     if not read.ok:
-        raise InputFileError(f"--config: {read.problem}")
+        raise InputFileError("--config: {problem}", problem=read.problem)
     doc = read.value
     if isinstance(doc, dict) and isinstance(doc.get("jobs"), list):
         if not doc["jobs"]:
-            raise InputFileError(f"{path}: 'jobs' is empty")
+            raise InputFileError("{path}: 'jobs' is empty", path=path)
         return [_job_from(j, f"{path}: jobs[{i}]", command, defaults) for i, j in enumerate(doc["jobs"])]
     if isinstance(doc, dict):
         return [_job_from(doc, str(path), command, defaults)]
-    raise InputFileError(f'{path}: expected a job object or {{"jobs": [...]}}')
+    raise InputFileError('{path}: expected a job object or {{"jobs": [...]}}', path=path)
 
 
 @dataclass(slots=True)

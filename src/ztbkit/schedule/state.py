@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.clock import parse_aware
-from ztbkit.core.errors import InputFileError
+from ztbkit.core.errors import N_, InputFileError, Reason, os_reason, shown
 from ztbkit.core.fsio import atomic_write_json, make_folders
 from ztbkit.core.jsonread import read_json_if_exists
 from ztbkit.locale import _
@@ -43,10 +43,12 @@ def check_regular(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot use it: {exc.strerror or exc}") from None
+        raise InputFileError("{path}: cannot use it: {reason}", path=path, reason=os_reason(exc)) from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise InputFileError(f"{path}: is {kind}; remove it so the scheduler can use the path")
+        kind = N_("a folder") if stat.S_ISDIR(st.st_mode) else N_("not a regular file")
+        raise InputFileError(
+            "{path}: is {kind}; remove it so the scheduler can use the path", path=path, kind=kind
+        )
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -57,19 +59,20 @@ def parse_time(value: Any) -> datetime | None:
 def entry_problem(entry: Any, now: datetime) -> str | None:
     """Why a job's state entry cannot be used, naming the key; None when it is fine."""
     if not isinstance(entry, dict):
-        return f"is {type(entry).__name__}, expected an object"
+        return Reason("is {type}, expected an object", type=type(entry).__name__)
     if "last_slot" in entry:
         slot = parse_time(entry["last_slot"])
         if slot is None:
-            return f"'last_slot' {entry['last_slot']!r} is not an ISO time with a UTC offset"
+            return Reason("{key} {value} is not an ISO time with a UTC offset", key="'last_slot'",
+                          value=repr(entry["last_slot"]))  # fmt: skip
         if slot - now > FUTURE_LIMIT:
-            return f"'last_slot' {entry['last_slot']} is in the future"
+            return Reason("{key} {value} is in the future", key="'last_slot'", value=entry["last_slot"])
     runs = entry.get("runs", 0)
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 0:
-        return f"'runs' {runs!r} is not a count"
+        return Reason("{key} {value} is not a count", key="'runs'", value=repr(runs))
     for key in ("status", "detail", "running_slot", "missed_slot", "last_start", "last_finish"):
         if key in entry and entry[key] is not None and not isinstance(entry[key], str):
-            return f"{key!r} {entry[key]!r} is not text"
+            return Reason("{key} {value} is not text", key=repr(key), value=repr(entry[key]))
     return None
 
 
@@ -97,9 +100,9 @@ class StateStore:
         if read.ok and isinstance(read.value, dict) and isinstance(read.value.get("jobs"), dict):
             return read.value
         backup = self.path.with_name(f"{self.path.name}.unreadable")
-        problem = read.problem or f"{self.path}: 'jobs' missing or not an object"
+        problem = read.problem or _("{path}: 'jobs' missing or not an object").format(path=self.path)
         if os.path.lexists(self.path) and not stat.S_ISREG(os.lstat(self.path).st_mode):
-            raise InputFileError(f"{problem}; remove it so the scheduler can write its state")
+            raise InputFileError("{problem}; remove it so the scheduler can write its state", problem=problem)
         os.replace(self.path, backup)
         self.say(
             "warning: "
@@ -122,7 +125,7 @@ class StateStore:
             atomic_write_json(aside, {"job": name, "problem": why, "entry_text": repr(entry)})
         self.say(
             f"warning: {self.path}: jobs.{name}: "
-            + _("{why}; kept in {aside}, starting this job fresh").format(why=why, aside=aside.name)
+            + _("{why}; kept in {aside}, starting this job fresh").format(why=shown(why), aside=aside.name)
         )
         del doc["jobs"][name]
         return {}, True
@@ -166,7 +169,9 @@ class JobLock:
         try:
             make_folders(self.dir)
         except OSError as exc:
-            raise InputFileError(f"{self.dir}: cannot make the lock folder: {exc.strerror or exc}") from None
+            raise InputFileError(
+                "{path}: cannot make the lock folder: {reason}", path=self.dir, reason=os_reason(exc)
+            ) from None
         check_regular(self.lock_path)
         check_regular(self.pid_path)
         lock = FileLock(str(self.lock_path), timeout=0)

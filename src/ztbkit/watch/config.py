@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ztbkit.core.errors import UsageError, ZtbError
+from ztbkit.core.errors import UsageError, ZtbError, os_reason
 from ztbkit.core.jsonread import open_regular
 from ztbkit.core.statedir import ztb_dir
 from ztbkit.locale import _
@@ -91,7 +91,7 @@ class _Reader:
         self.doc, self.source, self.base = doc, source, base
 
     def fail(self, key: str, why: str) -> UsageError:
-        return UsageError(f"{self.source}: {key}: {why}")
+        return UsageError("{source}: {key}: {why}", source=self.source, key=key, why=why)
 
     def table(self, name: str, allowed: set[str]) -> dict[str, Any]:
         value = self.doc.get(name, {})
@@ -199,7 +199,7 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
         except FileNotFoundError:
             raise UsageError("--config: {path} does not exist", path=path) from None
         except ZtbError as exc:  # a folder, a FIFO, no permission: open_regular names the path
-            raise UsageError(f"--config: {exc}") from None
+            raise UsageError("--config: {error}", error=exc) from None
         except UnicodeDecodeError as exc:
             raise UsageError(
                 "--config: {path} is not UTF-8 text (byte {byte}); save it as UTF-8",
@@ -212,7 +212,7 @@ def load_config(path: Path | None, state_dir: Path) -> WatchConfig:
                 "--config: {path} is not valid TOML: {reason}", path=path, reason=reason
             ) from None
         except OSError as exc:
-            raise UsageError(f"--config: {path}: {exc.strerror or exc}") from None
+            raise UsageError("--config: {path}: {reason}", path=path, reason=os_reason(exc)) from None
         source, base = str(path), path.parent.absolute()
     r = _Reader(doc, source, base)
     if unknown := sorted(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ztbkit.core.charset import LEGACY_ENCODING, decode_text
-from ztbkit.core.errors import ZtbError, os_reason
+from ztbkit.core.errors import N_, Reason, ZtbError, os_reason
 from ztbkit.core.jsonread import open_regular
 from ztbkit.core.values import is_finite_number, short_repr
 
@@ -196,12 +196,10 @@ def _read_tariff_file(path: Path) -> tuple[str, str]:
             encoding=LEGACY_ENCODING,
             offset=exc.start,
         ) from None
-    note = (
-        f"{path}: not UTF-8, read as {legacy} (Windows ANSI); save it as UTF-8 to silence this"
-        if legacy
-        else ""
-    )
-    return text, note
+    if not legacy:
+        return text, ""
+    return text, Reason("{path}: not UTF-8, read as {encoding} (Windows ANSI); save it as UTF-8 to silence this",
+                        path=path, encoding=legacy)  # fmt: skip
 
 
 def load_tariff(name_or_path: str) -> Tariff:
@@ -227,7 +225,7 @@ def load_tariff(name_or_path: str) -> Tariff:
     try:
         doc = tomllib.loads(text)
     except (ValueError, RecursionError) as exc:  # TOMLDecodeError, a 4300+ digit integer, deep nesting
-        reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
+        reason = str(exc).splitlines()[0] if str(exc) else N_("nested too deeply")
         raise TariffError("{where}: invalid TOML: {reason}", where=where, reason=reason) from None
     tariff = parse_tariff(doc, where)
     return replace(tariff, note=note) if note else tariff
