@@ -29,13 +29,13 @@ def _take(fd: int) -> bool:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:  # held by another process (Windows says EACCES or EDEADLOCK)
             return False
-        return True
-    import fcntl
+    else:
+        import fcntl
 
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:  # EWOULDBLOCK: held by another process; any other error is raised
-        return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # EWOULDBLOCK: held by another process; any other error is raised
+            return False
     return True
 
 
@@ -45,10 +45,10 @@ def _release(fd: int) -> None:
 
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
+    else:
+        import fcntl
 
-    fcntl.flock(fd, fcntl.LOCK_UN)
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
