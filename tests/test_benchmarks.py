@@ -63,10 +63,13 @@ def test_idle_benchmark_counts_what_the_idle_tick_imports(tmp_path: Path) -> Non
     import bench_idle
 
     result = bench_idle.run(callgrind=False, work=tmp_path)
-    assert result["idle_tick_heavy"] == []
+    assert result["idle_tick_heavy"] == [] and result["idle_watch_heavy"] == []
     assert isinstance(result["idle_tick_modules"], int) and isinstance(result["ztb_help_modules"], int)
     assert result["idle_tick_modules"] > result["ztb_help_modules"]  # the tick does more than --help
+    assert isinstance(result["idle_watch_modules"], int)
+    assert result["idle_watch_modules"] > result["ztb_help_modules"]
     assert (tmp_path / "state.json").is_file()  # the tick ran and kept its state there
+    assert (tmp_path / ".ztb" / "watch-state.json").is_file() and result["watch_sent_idle"] == 0
 
 
 def test_compare_benchmark_runs_at_small_scale(tmp_path: Path) -> None:

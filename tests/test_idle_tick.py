@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 HEAVY = (
     "requests",
     "urllib3",
@@ -54,20 +56,24 @@ def imported(stderr: str) -> set[str]:
     return {m.group(1).strip() for m in re.finditer(r"^import time:[^|]*\|[^|]*\|\s*(\S+)", stderr, re.M)}
 
 
-def test_an_idle_tick_imports_nothing_heavy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("webhook", [False, True], ids=["no-webhook", "webhook-configured"])
+def test_an_idle_tick_imports_nothing_heavy(tmp_path: Path, hook_server: Any, webhook: bool) -> None:
+    """With a webhook configured too: somewhere to send is no reason to load the sending half."""
     state = tmp_path / "state" / "cronish.json"
     tick = (f"ztb cronish --interval-sec 3600 --max-catchup 1 --once --state-file {shlex.quote(str(state))} "
             "-- touch ran.marker")  # fmt: skip
+    hook = {"ZTB_DISCORD_WEBHOOK": hook_server.url()} if webhook else {}
     seed_due_slot(state)
-    first = sh(tick, clean_env(), tmp_path)
+    first = sh(tick, clean_env(**hook), tmp_path)
     assert first.returncode == 0 and (tmp_path / "ran.marker").exists(), first.stderr  # a slot was due
     (tmp_path / "ran.marker").unlink()
-    idle = sh(tick, clean_env(PYTHONPROFILEIMPORTTIME="1"), tmp_path)
+    idle = sh(tick, clean_env(PYTHONPROFILEIMPORTTIME="1", **hook), tmp_path)
     assert idle.returncode == 0, idle.stderr
     assert not (tmp_path / "ran.marker").exists()  # nothing was due: this tick was idle
     modules = imported(idle.stderr)
     assert {"ztbkit.schedule.runner", "ztbkit.notify.webhook"} <= modules  # the log is read right
     assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
+    assert hook_server.seen == []  # nothing failed: nothing was sent
 
 
 def test_a_failed_run_on_a_tick_still_sends_its_alert(tmp_path: Path, hook_server: Any) -> None:

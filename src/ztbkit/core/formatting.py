@@ -4,7 +4,6 @@ labels padded to line up in a terminal in any language."""
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
 
 
 def yen(amount: float) -> str:
@@ -17,6 +16,8 @@ def yen(amount: float) -> str:
         return "¥—"
     if math.isinf(amount):
         return "-¥∞" if amount < 0 else "¥∞"
+    from decimal import ROUND_HALF_UP, Decimal  # on first use: an idle `ztb watch` shows no yen
+
     whole = int(Decimal(str(amount)).to_integral_value(rounding=ROUND_HALF_UP))
     return f"-¥{-whole:,}" if whole < 0 else f"¥{whole:,}"
 

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ztbkit.core.errors import Reason
 from ztbkit.core.formatting import yen
@@ -26,7 +26,9 @@ from ztbkit.core.jsonread import Problem, read_json, read_json_if_exists
 from ztbkit.core.statedir import ztb_dir
 from ztbkit.core.values import check_count, check_number
 from ztbkit.locale import _, lazy
-from ztbkit.notify.alert import Alert, Field
+
+if TYPE_CHECKING:  # the embed is built only by status_alert: ztb watch reads the files without it
+    from ztbkit.notify.alert import Alert, Field
 
 #: English as FORMATS.md gives it (and every field name below); with --lang ja the same embed in Japanese.
 TITLE = lazy("🤖 Live Bot Status Snapshot")
@@ -100,6 +102,8 @@ def _lines(pairs: list[tuple[str, Any]]) -> str:
 
 
 def status_fields(live: LiveState) -> list[Field]:
+    from ztbkit.notify.alert import Field
+
     fields = []
     if live.state is not None:
         s = live.state
@@ -136,6 +140,8 @@ def status_fields(live: LiveState) -> list[Field]:
 
 
 def status_alert(live: LiveState, state_dir: str | os.PathLike[str], *, now: datetime | None = None) -> Alert:
+    from ztbkit.notify.alert import Alert
+
     fields = status_fields(live)
     missing = [n for n, v in zip(FILES, (live.state, live.config, live.stats), strict=True) if v is None]
     footer = "ztbkit live-status" + (

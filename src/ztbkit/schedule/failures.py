@@ -41,10 +41,11 @@ def _sender(state_dir: Path, say: Say) -> Callable[[Any], str] | None:
     if hook is None:
         return None
 
-    from ztbkit.notify import Outbox, OutboxError, payload_for, send_with_outbox
-    from ztbkit.notify.delivery import result_line
-
     def send(alert: Any) -> str:
+        # Imported here, not above: a configured webhook is no reason for an idle tick to load requests.
+        from ztbkit.notify import Outbox, OutboxError, payload_for, send_with_outbox
+        from ztbkit.notify.delivery import result_line
+
         try:
             outbox: Outbox | None = Outbox(state_dir, warn=lambda m: say(f"warning: {m}"))
         except OutboxError as exc:
@@ -63,9 +64,10 @@ def failure_notifier(
     send = _sender(state_dir, say)
     if send is None:
         return None
-    from ztbkit.notify import Alert, Field
 
     def push(job: Job, record: RunRecord) -> None:
+        from ztbkit.notify import Alert, Field
+
         log = str((log_dir / f"{job.name}.log") if log_dir is not None else f"{job.name}.log")
         level = "WARN" if record.status == "cancelled" else "ERROR"
         alert = Alert(_("Scheduled job {job} {status}").format(job=job.name, status=_(record.status)), level,

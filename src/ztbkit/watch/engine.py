@@ -16,6 +16,7 @@ Nothing heavy is imported (no requests, pandas, matplotlib) unless there is some
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 
 from ztbkit.core.clock import SYSTEM_CLOCK, Clock, default_tz
 from ztbkit.core.fsio import make_folders
+from ztbkit.core.trylock import try_lock
 from ztbkit.locale import N_, _
 from ztbkit.watch.config import INFO, URGENT, WatchConfig
 from ztbkit.watch.lifecycle import advance, load_state, log_events, save_state
@@ -128,10 +130,12 @@ def _hand_over(cfg: WatchConfig, state: dict[str, Any], say: Say) -> list[dict[s
 
 def _deliver(cfg: WatchConfig, say: Say) -> tuple[bool, bool]:
     """Flush the outbox when anything waits: (everything delivered, something refused for good)."""
-    from ztbkit.notify.outbox import OUTBOX_FILE, SPOOL_DIR, Outbox
+    from ztbkit.notify.waiting import anything_waiting
 
-    if not (cfg.ztb_dir / OUTBOX_FILE).exists() and not (cfg.ztb_dir / SPOOL_DIR).is_dir():
+    if not anything_waiting(cfg.ztb_dir):  # an emptied queue is no reason to load the outbox's lock
         return True, False
+    from ztbkit.notify.outbox import Outbox
+
     outbox = Outbox(cfg.ztb_dir, warn=lambda m: say(WARNING + str(m)))
     if not outbox.pending():
         return True, False
@@ -154,10 +158,10 @@ def _deliver(cfg: WatchConfig, say: Say) -> tuple[bool, bool]:
 
 
 def _heartbeat(cfg: WatchConfig, state: dict[str, Any], healthy: bool, now: datetime, say: Say) -> bool:
-    from ztbkit.notify.heartbeat import ping
-
     if not cfg.heartbeat_url:
         return True
+    from ztbkit.notify.heartbeat import ping  # socket, threading, http.client: only when there is a URL
+
     result = ping(cfg.heartbeat_url, "" if healthy else "fail", timeout=cfg.heartbeat_timeout_sec)
     state["heartbeat"] = {
         "at": now.isoformat(),
@@ -188,16 +192,13 @@ def evaluate_once(cfg: WatchConfig, *, clock: Clock = SYSTEM_CLOCK, say: Say = p
 
 
 def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_sec: float | None) -> Outcome:
-    from filelock import FileLock, Timeout
-
     from ztbkit.core.errors import InputFileError
 
     out = Outcome()
     make_folders(cfg.ztb_dir)
-    lock = FileLock(str(cfg.ztb_dir / "watch.lock"), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
+    lock = contextlib.ExitStack()  # try_lock, not filelock: its import alone is a tenth of `ztb --help`
+    if not lock.enter_context(try_lock(cfg.ztb_dir / "watch.lock")):
+        lock.close()
         say(_("skipped: another ztb watch is evaluating right now (its messages are its own)"))
         out.skipped = True
         return out
@@ -265,7 +266,7 @@ def _evaluate(cfg: WatchConfig, clock: Clock, say: Say, dry_run: bool, interval_
         out.exit_code = 0 if all_delivered and beat_ok and not refused and not state["outgoing"] else 1
         return out
     finally:
-        lock.release()
+        lock.close()
 
 
 def watch_loop(cfg: WatchConfig, interval_sec: float, *, clock: Clock = SYSTEM_CLOCK, say: Say = print,

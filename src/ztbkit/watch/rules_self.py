@@ -84,10 +84,12 @@ def _scheduler(cfg: WatchConfig, now: datetime, memory: dict[str, Any], out: Fin
 
 
 def _outbox(cfg: WatchConfig, now: datetime, out: Findings) -> None:
-    from ztbkit.notify.outbox import OUTBOX_FILE, SPOOL_DIR, Outbox, OutboxError
+    from ztbkit.notify.waiting import anything_waiting
 
-    if not (cfg.ztb_dir / OUTBOX_FILE).exists() and not (cfg.ztb_dir / SPOOL_DIR).is_dir():
+    if not anything_waiting(cfg.ztb_dir):  # nothing queued or spooled: no backlog (and no filelock import)
         return
+    from ztbkit.notify.outbox import Outbox, OutboxError
+
     try:
         waiting = Outbox(cfg.ztb_dir).pending()
     except OutboxError as exc:
