@@ -156,6 +156,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _check_environment_left_clean() -> Iterator[None]:
+    """A test leaves the process's environment as it found it (monkeypatch undoes its own changes).
+
+    Why: xdist runs hundreds of tests in one worker process; a variable one test sets and keeps
+    (``ZTB_NO_CACHE=1`` from an in-process benchmark once did) silently changes every later test on
+    that worker. The leak is undone and the leaking test fails, named, instead of a stranger later.
+    Its name sorts before every other autouse fixture here on purpose: pytest sets them up in name
+    order, so this one is set up first and torn down last, after monkeypatch has undone its work."""
+    before = dict(os.environ)
+    yield
+    changed = sorted(
+        k
+        for k in before.keys() | os.environ.keys()
+        if before.get(k) != os.environ.get(k) and (k.startswith(("ZTB_", "XDG_", "LC_")) or k in _WATCHED_ENV)
+    )
+    if changed:
+        for k in changed:
+            if k in before:
+                os.environ[k] = before[k]
+            else:
+                del os.environ[k]
+        pytest.fail(
+            f"the test left os.environ changed: {', '.join(changed)} (use monkeypatch)", pytrace=False
+        )
+
+
+#: Besides ZTB_*, XDG_* and LC_*: what changes ztbkit's behaviour (libraries that set their own
+#: variables on import, such as moto's or Jupyter's, are left alone).
+_WATCHED_ENV = {"HOME", "LANG", "LANGUAGE", "TZ", "PATH", "PYTHONIOENCODING", "MPLCONFIGDIR"}
+
+
+@pytest.fixture(autouse=True)
 def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests speak English unless they ask for Japanese (``ZTB_LANG=ja``, ``--lang ja``, ``lang="ja"``).
 

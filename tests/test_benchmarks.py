@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import bench_load
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _script_environment() -> Iterator[None]:
+    """The benchmarks are scripts: they set what their process needs (a cache folder, the cache off
+    for a measurement) and exit. Run in-process here, that is undone after each one."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
 
 
 def test_load_benchmark_runs_at_small_scale(tmp_path: Path) -> None:

@@ -169,3 +169,36 @@ def test_the_next_run_starts_the_test_that_took_longest_first(tmp_path: Path) ->
     )
     assert saved["tests/test_order.py::test_order[6]"] >= 1.5
     assert starts[0] >= 4 and starts[1] <= 1, starts  # last (or nearly) the first time, first the next
+
+
+LEAKY = """
+import os
+
+def test_leaks() -> None:
+    os.environ["ZTB_NO_CACHE"] = "1"  # the in-process benchmark's mistake
+
+def test_after() -> None:
+    assert "ZTB_NO_CACHE" not in os.environ
+"""
+
+
+def test_a_test_that_leaves_an_environment_variable_set_fails_named_and_the_next_is_unharmed(
+    tmp_path: Path,
+) -> None:
+    """One worker runs many tests in one process: a ZTB_/XDG_/locale variable a test sets and keeps
+    would change every later test there (it once turned the curve cache off for half a worker)."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    (tests / "test_leaky.py").write_text(LEAKY, encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         str(tests), "-rE"],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "ZTB_SHARED_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=300, encoding="utf-8",
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "2 passed, 1 error" in r.stdout, r.stdout
+    assert (
+        "ERROR tests/test_leaky.py::test_leaks" in r.stdout and "ZTB_NO_CACHE (use monkeypatch)" in r.stdout
+    )
