@@ -247,3 +247,21 @@ def test_a_dripping_heartbeat_server_leaves_no_thread_or_socket_behind() -> None
         assert left == [], f"{len(left)} ping thread(s) still reading the dripping server"
     finally:
         drip.close()
+
+
+def test_a_wait_longer_than_a_year_is_refused_not_a_rule_that_never_fires(tmp_path: Path) -> None:
+    """`for_sec = 1e308` was accepted: that rule could then never fire, silence nobody asked for."""
+    env = env_for("http://127.0.0.1:9/api/webhooks/1/x")
+    cases = {
+        "for.toml": ("[rules.live_stale]\nfor_sec = 1e308\n", "[rules.live_stale] for_sec"),
+        "stale.toml": ("[live]\nstale_after_sec = 1e12\n", "[live] stale_after_sec"),
+        "job.toml": ("[scheduler.jobs]\nnightly = 40000000\n", "[scheduler.jobs] nightly"),
+    }
+    for name, (text, key) in cases.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        r = sh(f"ztb watch --once --dry-run --config {name}", env, tmp_path, timeout=60)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (name, r.stderr)
+        assert key in r.stderr and "more than a year" in r.stderr, (name, r.stderr)
+    (tmp_path / "year.toml").write_text("[rules.live_stale]\nfor_sec = 31622400\n", encoding="utf-8")
+    r = sh("ztb watch --once --dry-run --config year.toml", env, tmp_path, timeout=60)
+    assert "more than a year" not in r.stderr and r.returncode != 2, r.stderr  # 366 days is allowed

@@ -47,6 +47,10 @@ EVENTS = frozenset({"live_config_changed", "training_failed", "training_finished
 MAX_CONFIG_BYTES = 1 << 20  # a watch.toml is a few hundred bytes; more is not one
 
 
+#: The longest duration watch.toml takes (366 days, in seconds).
+MAX_SECONDS = 366 * 86_400
+
+
 @dataclass(frozen=True, slots=True)
 class RuleConfig:
     severity: str
@@ -107,6 +111,9 @@ class _Reader:
     def number(
         self, table: dict[str, Any], section: str, key: str, default: float, minimum: float = 0
     ) -> float:
+        """A finite number >= ``minimum``; a duration (``*_sec``, a ``[scheduler.jobs]`` entry) is at
+        most :data:`MAX_SECONDS`: a rule that waits longer than a year can never fire, which is
+        silence the user did not ask for (``for_sec = 1e308`` was accepted)."""
         value = table.get(key, default)
         if (
             isinstance(value, bool)
@@ -118,6 +125,13 @@ class _Reader:
                 f"[{section}] {key}",
                 _("expected a number >= {minimum}, got {value}").format(
                     minimum=f"{minimum:g}", value=repr(value)
+                ),
+            )
+        if (key.endswith("_sec") or section == "scheduler.jobs") and value > MAX_SECONDS:
+            raise self.fail(
+                f"[{section}] {key}",
+                _("{value} seconds is more than a year: that alert could never fire").format(
+                    value=repr(value)
                 ),
             )
         return float(value)
