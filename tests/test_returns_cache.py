@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,7 @@ def test_a_rewrite_with_its_mtime_put_back_exactly_is_seen(make_tree: MakeTree, 
     assert _sharpes(root)["s2"][0] == pytest.approx(_expected(A))
     path = root / "s2" / "eval_returns.json"
     before = os.stat(path)
+    time.sleep(0.02)  # ctime has a coarse clock (a few ms): the rewrite must fall in a later tick
     if how == "touch-r":
         with open(path, "r+", encoding="utf-8") as f:
             f.write(json.dumps({"returns": B}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,7 @@ def test_incremental_cache_sees_a_same_size_rewrite_with_its_mtime_put_back(tmp_
     cache = tmp_path / "cache.json"
     assert scrape(tmp_path / "runs", cache=cache).runs["live"]["loss"][:3:2] == (49, 1.0)
     st = f.stat()
+    time.sleep(0.02)  # ctime has a coarse clock (a few ms): the rewrite must fall in a later tick
     new = b"".join(frame(tf2_event(s, "loss", 2.0, first=s == 0)) for s in range(50))
     assert len(new) == st.st_size
     if how == "touch-r":
