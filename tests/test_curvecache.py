@@ -568,3 +568,47 @@ def test_tag_grouping_without_the_hash_gives_the_same_tags(tmp_path: Path) -> No
     got_b = [names_b.get(i) for i in b.tolist()]
     want = [blob[s : s + n] for s, n in zip(at, ln, strict=True)]
     assert got_a == got_b == [w if w != b"\xff\xfe" else None for w in want]
+
+
+def _events(values: list[float]) -> bytes:
+    """An event file with one scalar per step and fixed wall times: same length whatever the values."""
+    from tensorboardX.proto import event_pb2, summary_pb2
+
+    out = [frame(event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString())]
+    for step, v in enumerate(values):
+        value = summary_pb2.Summary.Value(tag=TAGS[0], simple_value=v)
+        out.append(frame(event_pb2.Event(wall_time=1.7e9 + step, step=step,
+                                         summary=summary_pb2.Summary(value=[value])).SerializeToString()))  # fmt: skip
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("how", ["in-place", "cp-p"])
+def test_same_size_rewrite_with_mtime_restored_is_read_again(tmp_path: Path, how: str) -> None:
+    """A file rewritten to the same size past its first 4 KiB, its mtime put back (``touch -r``, or
+    ``cp -p`` of an older copy over it: same inode): size, mtime and inode all match, yet the numbers
+    changed. The change time (ctime) cannot be put back, so the next read is a whole one."""
+    folder = tmp_path / "tb"
+    folder.mkdir()
+    path = folder / "events.out.tfevents.1700000000.host"
+    old = [float(i) for i in range(400)]
+    new = old[:300] + [-1.0] * 100
+    older, newer = _events(old), _events(new)
+    assert len(older) == len(newer) and older[:4096] == newer[:4096] and older != newer
+    path.write_bytes(older)
+    first = read_curves(folder, TAGS, BIG)
+    assert [float(v) for v in first[TAGS[0]][1]] == old
+    st = path.stat()
+    time.sleep(0.02)  # ctime has a coarse clock (a few ms): the rewrite must fall in a later tick
+    if how == "in-place":
+        with open(path, "r+b") as fh:
+            fh.write(newer)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:
+        backup = tmp_path / "backup"
+        backup.write_bytes(newer)
+        os.utime(backup, ns=(st.st_atime_ns, st.st_mtime_ns))
+        subprocess.run(["cp", "-p", str(backup), str(path)], check=True)
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    got = as_lists(read_curves(folder, TAGS, BIG))
+    assert got == _cold(folder) and got[TAGS[0]][1] == new

@@ -74,6 +74,33 @@ def test_an_in_place_rewrite_keeping_size_and_mtime_second_is_seen(make_tree: An
     assert got["s05"][0] == 777 and cache.parsed == 1
 
 
+@pytest.mark.parametrize("how", ["touch-r", "cp-p"])
+def test_a_rewrite_with_its_mtime_put_back_exactly_is_seen(make_tree: Any, tmp_path: Path, how: str) -> None:
+    """Same size, same mtime to the nanosecond, same inode (``touch -r``, or ``cp -p`` of an older copy
+    over the file), other numbers: the change time, which cannot be put back, tells."""
+    root, cache_file = _tree(make_tree), tmp_path / "c.parquet"
+    _load(root, cache_file)
+    path = root / "s05" / "summary.json"
+    st = os.stat(path)
+    time.sleep(0.02)  # ctime has a coarse clock (a few ms): the rewrite must fall in a later tick
+    old = path.read_text(encoding="utf-8")
+    new = old.replace("105", "777")
+    assert len(new) == len(old) and new != old
+    if how == "touch-r":
+        with open(path, "r+", encoding="utf-8") as f:
+            f.write(new)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:
+        backup = tmp_path / "backup.json"
+        backup.write_text(new, encoding="utf-8")
+        os.utime(backup, ns=(st.st_atime_ns, st.st_mtime_ns))
+        subprocess.run(["cp", "-p", str(backup), str(path)], check=True)
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    got, cache = _load(root, cache_file)
+    assert got["s05"][0] == 777 and cache.parsed == 1
+
+
 def test_a_rewrite_in_the_same_clock_tick_as_the_read_is_seen_next_night(
     make_tree: Any, tmp_path: Path
 ) -> None:

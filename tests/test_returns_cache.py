@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,37 @@ def test_an_in_place_rewrite_keeping_size_and_mtime_second_is_seen(make_tree: Ma
     got = _sharpes(root, cache)
     assert got["s2"][0] == pytest.approx(_expected(B)) != pytest.approx(_expected(A))
     assert got["s1"] == first["s1"] and cache.misses == 1 and cache.hits == 3  # s4 has no series: cached too
+
+
+@pytest.mark.parametrize("how", ["touch-r", "cp-p"])
+def test_a_rewrite_with_its_mtime_put_back_exactly_is_seen(make_tree: MakeTree, how: str) -> None:
+    """Size, mtime (to the nanosecond) and inode all as before — ``touch -r``, or ``cp -p`` of an older
+    copy over the file — yet the returns changed: the change time, which cannot be put back, tells."""
+    import subprocess
+
+    root = _tree(make_tree)
+    assert _sharpes(root)["s2"][0] == pytest.approx(_expected(A))
+    path = root / "s2" / "eval_returns.json"
+    before = os.stat(path)
+    time.sleep(0.02)  # ctime has a coarse clock (a few ms): the rewrite must fall in a later tick
+    if how == "touch-r":
+        with open(path, "r+", encoding="utf-8") as f:
+            f.write(json.dumps({"returns": B}))
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    else:
+        backup = root / "backup.json"
+        backup.write_text(json.dumps({"returns": B}), encoding="utf-8")
+        os.utime(backup, ns=(before.st_atime_ns, before.st_mtime_ns))
+        subprocess.run(["cp", "-p", str(backup), str(path)], check=True)
+        backup.unlink()
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    assert _sharpes(root)["s2"][0] == pytest.approx(_expected(B))
+    assert _sharpes(root, False)["s2"][0] == pytest.approx(_expected(B))
 
 
 def test_a_file_changed_within_the_racy_window_is_read_again_even_with_the_same_identity(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +201,33 @@ def test_incremental_cache(tmp_path: Path) -> None:
     )  # rewritten, longer
     rewritten = scrape(tmp_path / "runs", cache=cache)
     assert rewritten.files_whole == 1 and rewritten.runs["live"]["loss"][:3:2] == (39, 7.0) and data
+
+
+@pytest.mark.parametrize("how", ["touch-r", "renamed-over"])
+def test_incremental_cache_sees_a_same_size_rewrite_with_its_mtime_put_back(tmp_path: Path, how: str) -> None:
+    """Same size and mtime to the nanosecond as the cached file, other values: rewritten in place and
+    ``touch -r``'d, or another file with that mtime renamed over it (``mv``, ``rsync -a``). Read again."""
+    run = tmp_path / "runs" / "live"
+    run.mkdir(parents=True)
+    f = run / "events.out.tfevents.1.h.1.0"
+    f.write_bytes(b"".join(frame(tf2_event(s, "loss", 1.0, first=s == 0)) for s in range(50)))
+    cache = tmp_path / "cache.json"
+    assert scrape(tmp_path / "runs", cache=cache).runs["live"]["loss"][:3:2] == (49, 1.0)
+    st = f.stat()
+    time.sleep(0.02)  # ctime has a coarse clock (a few ms): the rewrite must fall in a later tick
+    new = b"".join(frame(tf2_event(s, "loss", 2.0, first=s == 0)) for s in range(50))
+    assert len(new) == st.st_size
+    if how == "touch-r":
+        with open(f, "r+b") as fh:
+            fh.write(new)
+    else:
+        other = tmp_path / "other"
+        other.write_bytes(new)
+        os.replace(other, f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (f.stat().st_size, f.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    again = scrape(tmp_path / "runs", cache=cache)
+    assert again.files_whole == 1 and again.runs["live"]["loss"][:3:2] == (49, 2.0)
 
 
 def test_real_fixture_logs_match_event_accumulator(bot_fixtures: Path) -> None:

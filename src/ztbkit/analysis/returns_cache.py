@@ -4,7 +4,7 @@ Policy (users depend on it):
 
 * A session's moments (from its ``eval_*.json`` series, else its TensorBoard returns tag; see
   :mod:`ztbkit.analysis.leaderboard`) are reused only when the session folder holds the same
-  ``eval_*.json`` names, each with the same identity (size, ``mtime_ns``, inode), the returns tag is the
+  ``eval_*.json`` names, each with the same identity (size, ``mtime_ns``, inode, ``ctime_ns``), the returns tag is the
   same and — when they did not come from an ``eval_*.json`` — every file under ``tb/`` and
   ``tensorboard/`` has the same identity too. Identities are taken before the files are read, and one
   taken within 2 s of a file's mtime is not kept (:mod:`ztbkit.data.folderid`): a file changed again

@@ -7,10 +7,12 @@ Policy (users depend on it):
   its first, last, lowest and highest point, the way the curves downsample (every spike and dip
   survives). A file with fewer distinct steps than ``buckets`` keeps every point. NaN and infinite
   values are not kept (the curves do not draw them); a step written twice keeps its last value. Also
-  kept: the file's identity (size, ``mtime_ns``, inode, a CRC32C of its first 4 KiB), the offset
+  kept: the file's identity (size, ``mtime_ns``, inode, ``ctime_ns``, a CRC32C of its first 4 KiB), the offset
   after its last whole record and the plugin each tag was named with. At most ``4 × buckets`` points
   (16 bytes each) per file and tag, whatever the length of the run.
-* **On a later read**: a file with the same size, ``mtime_ns`` and inode is not opened. A file that
+* **On a later read**: a file with the same size, ``mtime_ns``, inode and ``ctime_ns`` is not opened (the
+  change time because an mtime can be put back — ``touch -r``, ``cp -p`` or ``rsync -a`` of an older
+  copy over the file — and a change time cannot: such a file is read again). A file that
   grew (same inode, same first 4 KiB) is read from the kept offset only: a record still being
   written at the end stays unread until it is whole. A file that shrank, was replaced (another
   inode) or whose first 4 KiB changed is read again from zero, and so is a grown file whose new
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     Ints = npt.NDArray[np.int64]
     Floats = npt.NDArray[np.float64]
 
-VERSION = 1
+VERSION = 2  # 2: ctime_ns in the identity
 #: A cache no night has read for this many days is removed (its session is no longer shown).
 PRUNE_DAYS = 30
 HEAD_BYTES = 4096
@@ -129,6 +131,7 @@ class FileEntry:
     size: int
     mtime_ns: int
     ino: int
+    ctime_ns: int
     head_len: int
     head_crc: int
     offset: int
@@ -172,7 +175,7 @@ def load(path: Path, folder: str, tags: list[str], buckets: int) -> dict[str, Fi
 def _entry(doc: dict[str, Any], steps: Any, values: Any, buckets: int) -> FileEntry:
     import numpy as np
 
-    ints = ("size", "mtime_ns", "ino", "head_len", "head_crc", "offset")
+    ints = ("size", "mtime_ns", "ino", "ctime_ns", "head_len", "head_crc", "offset")
     if not all(type(doc[k]) is int for k in ints) or not 0 <= doc["offset"] <= doc["size"]:
         raise ValueError("a file entry of the wrong shape")
     plugins = doc["plugins"]
@@ -207,7 +210,7 @@ def save(path: Path, folder: str, tags: list[str], buckets: int, entries: dict[s
             steps.append(s)
             values.append(v)
             at += len(s)
-        files[name] = {"size": e.size, "mtime_ns": e.mtime_ns, "ino": e.ino, "head_len": e.head_len,
+        files[name] = {"size": e.size, "mtime_ns": e.mtime_ns, "ino": e.ino, "ctime_ns": e.ctime_ns, "head_len": e.head_len,
                        "head_crc": e.head_crc, "offset": e.offset, "plugins": e.plugins, "series": series}  # fmt: skip
     meta = {"version": VERSION, "code": fingerprint(), "folder": os.path.realpath(folder), "tags": sorted(tags),
             "buckets": buckets, "files": files}  # fmt: skip
@@ -288,7 +291,7 @@ def _read(path: Path, st: os.stat_result, prev: FileEntry | None, wanted: list[s
     start = prev.offset if prev is not None else 0
     scan = read_file(path, start, set(wanted), prev.plugins if prev is not None else None)
     head_len = min(st.st_size, HEAD_BYTES)
-    entry = FileEntry(st.st_size, st.st_mtime_ns, st.st_ino, head_len, head_crc(path, head_len), scan.offset,
+    entry = FileEntry(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, head_len, head_crc(path, head_len), scan.offset,
                       plugins=scan.plugins)  # fmt: skip
     empty: tuple[Any, Any, int] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), 0)
     for tag in wanted:
@@ -338,10 +341,11 @@ def folder_series(folder: str | os.PathLike[str], tags: list[str], buckets: int,
             if st is None:
                 continue
             prev = old.get(name)
-            if prev is not None and (st.st_size, st.st_mtime_ns, st.st_ino) == (
+            if prev is not None and (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns) == (
                 prev.size,
                 prev.mtime_ns,
                 prev.ino,
+                prev.ctime_ns,
             ):
                 entry = prev
                 out.files_unchanged += 1

@@ -3,7 +3,9 @@ in for listing it.
 
 Policy (the caches built on it depend on it):
 
-* A file's identity is ``[size, mtime_ns, inode]`` (``None``: absent). A change that keeps size and
+* A file's identity is ``[size, mtime_ns, inode, ctime_ns]`` (``None``: absent). The change time is
+  there because an mtime can be put back exactly (``touch -r``, ``cp -p`` or ``rsync -a`` of an older
+  copy over the file) and a change time cannot. A change that keeps size and
   mtime *second* is still seen (nanoseconds are compared); a rewrite in place within one tick of the
   file system's clock is not, so an identity taken less than :data:`RACY_NS` after the file's mtime is
   *racy* and must not be trusted later (the next run looks again) — git's "racily clean" rule.
@@ -31,12 +33,12 @@ TRUSTED_FS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs",
 
 
 def file_identity(path: str) -> list[int] | None:
-    """``[size, mtime_ns, inode]`` of ``path`` (links followed); None when it is absent or unreadable."""
+    """``[size, mtime_ns, inode, ctime_ns]`` of ``path`` (links followed); None when absent or unreadable."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
 def now_ns() -> int:

@@ -4,14 +4,16 @@ Policy (users depend on it):
 
 * A session is reused from the cache only when every file the loader reads in its folder
   (summary.json, metrics.json, run_metadata.json, reports/gates.json, reports/cost_estimate.json,
-  ztb.stop) has the same identity as when it was cached — on disk: type, size, ``mtime_ns`` and inode;
+  ztb.stop) has the same identity as when it was cached — on disk: type, size, ``mtime_ns``, inode and
+  ``ctime_ns``;
   on object storage: ETag (or version id) and size from the one listing — and its index.json entry
   is the same. Anything else (a new, changed, removed or replaced file) means the session is parsed.
   Writers that replace files (as the bot and ztbkit do: new inode) are always seen, and so is a rewrite
   in place (nanosecond mtimes are compared). An identity taken within 2 s of a file's mtime is *racy*
   (:mod:`ztbkit.data.folderid`) and is not reused, so a same-size rewrite in the same clock tick as the
-  read is read again the next time. The one change it cannot see is a same-size rewrite in place whose
-  mtime is then set back by hand. (Folder mtimes do not replace these checks here: every file the
+  read is read again the next time. A same-size rewrite whose mtime is then put back exactly
+  (``touch -r``, ``cp -p`` or ``rsync -a`` of an older copy over the file) is seen by its change time,
+  which cannot be put back. (Folder mtimes do not replace these checks here: every file the
   loader reads must be looked at anyway to see a rewrite in place, and it lists no folder.)
 * The cache is a base file — the snapshot format (:mod:`ztbkit.data.snapshot`) plus an ``identity``
   column — and an append-only journal beside it (``NAME.parquet.journal``): a night appends one line per
@@ -99,7 +101,7 @@ def _identity_text(value: Any) -> str:
 
 
 def local_identity(folder: str) -> list[Any]:
-    """[type, size, mtime_ns, inode] of each file the loader reads in ``folder`` (None: absent)."""
+    """[type, size, mtime_ns, inode, ctime_ns] of each file the loader reads in ``folder`` (None: absent)."""
     out: list[Any] = []
     base = folder + os.sep
     for name in _FILES:
@@ -108,7 +110,7 @@ def local_identity(folder: str) -> list[Any]:
         except OSError:
             out.append(None)
             continue
-        out.append([stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, st.st_ino])
+        out.append([stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns])
     return out
 
 

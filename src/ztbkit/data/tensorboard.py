@@ -15,9 +15,11 @@ Policy (users depend on it):
   skipped; after a corrupt length field (the framing is lost) reading resumes at the next offset where
   a record's length and data both pass their CRC32C, and the skip is reported.
 * Big reads (16 MB and more) are split over worker processes; the result equals a serial read.
-* **Incremental**: a cache remembers per file its size, mtime, the offset after the last whole
-  record, a CRC of its first bytes and the latest value per tag; a re-scrape reads only new bytes.
-  A file that shrank or whose first bytes changed is read again whole.
+* **Incremental**: a cache remembers per file its size, mtime, inode, change time (ctime), the offset
+  after the last whole record, a CRC of its first bytes and the latest value per tag; a re-scrape
+  reads only new bytes. A file that shrank, was replaced (another inode) or whose first bytes changed
+  is read again whole, and so is one whose mtime was put back (``touch -r``, ``cp -p``): its ctime
+  cannot be.
 """
 
 from __future__ import annotations
@@ -144,9 +146,12 @@ def _classify(entry: dict[str, Any] | None, path: Path, st: os.stat_result) -> s
     """new | unchanged (nothing to read) | grown (read the new tail) | changed (read it whole)."""
     if not entry:
         return "new"
-    if st.st_size == entry["size"] and st.st_mtime_ns == entry["mtime_ns"]:
+    # ino/ctime_ns: absent from caches written before them, which then never count as unchanged
+    same = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    if same == (entry["size"], entry["mtime_ns"], entry.get("ino"), entry.get("ctime_ns")):
         return "unchanged"
-    if st.st_size < entry["size"] or _head_crc(path, entry["head_len"]) != entry["head_crc"]:
+    replaced = entry.get("ino", st.st_ino) != st.st_ino
+    if st.st_size < entry["size"] or replaced or _head_crc(path, entry["head_len"]) != entry["head_crc"]:
         return "changed"
     return "grown"
 
@@ -219,7 +224,8 @@ def scrape(
                     if newer(latest.get(t), point):
                         latest[t] = point
                 head_len = min(st.st_size, HEAD_BYTES)
-                new_cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "offset": scan.offset,
+                new_cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino,
+                                  "ctime_ns": st.st_ctime_ns, "offset": scan.offset,
                                   "head_len": head_len, "head_crc": _head_crc(f, head_len),
                                   "latest": {t: _cacheable(p) for t, p in latest.items()},
                                   "plugins": scan.plugins}  # fmt: skip
