@@ -165,6 +165,24 @@ def test_every_japanese_help_screen_fits_the_terminal(width: int) -> None:
     assert over == [] and orphans == []
 
 
+@pytest.mark.parametrize("columns", [40, 50, 54])
+def test_narrow_terminal_japanese_help_keeps_line_break_rules(columns: int) -> None:
+    """On a narrow terminal (a split tmux pane: click's floor is 50 columns, the option column leaves
+    16) a long narrow word fills a line; the 。 or 、 after it must still not start the next line,
+    and an opening （ must not be left alone at the end of one (ぶら下げ instead)."""
+    bad = []
+    for path in _all_commands(cli):
+        out = CliRunner().invoke(
+            cli, [*path, "--help", "--lang", "ja"], terminal_width=columns, prog_name="ztb"
+        )
+        assert out.exit_code == 0, path
+        for line in out.output.splitlines():
+            text = line.strip()
+            if text[:1] in ("、", "。", "）", "」") or text[-1:] in ("（", "「"):
+                bad.append(f"{' '.join(path)}: {line}")
+    assert bad == []
+
+
 def test_english_help_is_exactly_clicks() -> None:
     """The translating command changes nothing in English: the same screen as a plain click command."""
     CliRunner().invoke(cli, ["budget", "--help", "--lang", "ja"], prog_name="ztb")  # caches nothing Japanese

@@ -245,6 +245,28 @@ def test_the_budget_says_what_is_out_of_pocket_and_what_is_notional(make_tree: M
     assert "\n## 2025/10/01(水)\n" in md and "| 2025/10/01(水) | 2 |" in md  # days as Japanese write them
 
 
+def test_the_budget_says_a_runs_status_in_japanese(make_tree: MakeTree) -> None:
+    """The 状態 column read "stopped"/"failed" in the Japanese budget (the dashboard translates them);
+    a status the bot invents stays as written."""
+    from ztbkit.data.artifacts import load_artifacts
+    from ztbkit.money.budget import budget_markdown, budget_runs, rollup
+
+    runs = {"stopped": "a", "failed": "b", "running": "c", "paused-by-hand": "d"}
+    root = make_tree({sid: {"run_metadata.json": {"start_time": "2025-10-01T09:00:00+09:00"},
+                            "reports/cost_estimate.json": REFERENCE_COST} for sid in runs.values()},
+                     index={"sessions": [{"correlation_id": i, "status": st} for st, i in runs.items()]})  # fmt: skip
+    days = rollup(budget_runs(load_artifacts(root).sessions))
+    zl.use_language("ja")
+    rows = [
+        line
+        for line in budget_markdown(days).splitlines()
+        if line.startswith(("| a ", "| b ", "| c ", "| d "))
+    ]
+    assert [row.split(" | ")[1] for row in sorted(rows)] == ["停止", "失敗", "実行中", "paused-by-hand"]
+    zl.use_language("en")
+    assert "| a | stopped |" in budget_markdown(days)
+
+
 def test_the_cost_page_names_a_run_without_a_month_and_bills_no_month(
     make_tree: MakeTree, capsys: Any
 ) -> None:

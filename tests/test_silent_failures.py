@@ -586,3 +586,28 @@ def test_case5_a_state_folder_made_read_only_sends_new_alerts_and_never_repeats_
         assert "1 delivered" in f.stdout and "Traceback" not in f.stderr, f.stdout + f.stderr
     finally:
         subprocess.run(["umount", str(state)], check=False)
+
+
+def test_trend_alert_without_an_outbox_says_so_in_japanese(
+    make_tree: MakeTree, hook_server: FakeHook, tmp_path: Path
+) -> None:
+    """The alert still goes out when the outbox cannot be made (a file stands where its spool folder
+    goes); the warning that says so is all Japanese under --lang ja (it used to end in English:
+    "; sending the alert without the outbox")."""
+    sharpes = [1.0, 1.1, 0.9, 1.05, 1.0, 0.2]
+    sessions = {f"run-{i:02d}": {"summary.json": {"rl_sharpe": v, "dsr": 0.5}} for i, v in enumerate(sharpes)}
+    index = [{"correlation_id": sid, "created_at": f"2025-10-{i + 1:02d}T00:00:00+09:00", "status": "stopped"}
+             for i, sid in enumerate(sessions)]  # fmt: skip
+    root = make_tree(sessions, index={"sessions": index})
+    state = tmp_path / "state"
+    (state / ".ztb").mkdir(parents=True)
+    (state / ".ztb" / "ztb-outbox.spool").write_text("not a folder", encoding="utf-8")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ZTB_DISCORD_WEBHOOK": hook_server.url()}
+    argv = [*ZTB, "trend-alert", "--artifacts-dir", str(root), "--state-dir", str(state), "--lang", "ja"]
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    out = r.stdout + r.stderr
+    warning = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert r.returncode == 0, out
+    assert hook_server.titles == ["成績の悪化：run-05"], out
+    assert warning and "送信待ちキューを使わずに通知を送ります" in warning[0] and "sending" not in out, out
+    assert TOKEN not in out

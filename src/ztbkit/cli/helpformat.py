@@ -44,8 +44,9 @@ def is_wide(text: str) -> bool:
 def wrap_wide(text: str, width: int) -> list[str]:
     """``text`` (one paragraph) as lines of at most ``width`` columns, broken between any two wide
     characters or at spaces. A line never starts with :data:`NO_LINE_START` nor ends with
-    :data:`NO_LINE_END`: the character before moves down with it (追い出し). A narrow word longer than
-    a line gets a line of its own."""
+    :data:`NO_LINE_END`: the character before moves down with it (追い出し); where nothing can move
+    (a narrow word alone on its line), the closing mark hangs past the edge (ぶら下げ). A narrow word
+    longer than a line gets a line of its own."""
     lines: list[list[str]] = []
     line: list[str] = []
     used = 0  # columns taken by ``line``
@@ -60,15 +61,23 @@ def wrap_wide(text: str, width: int) -> list[str]:
             line.append(token)
             used += size
             continue
-        moved = [token]
+        moved, kept = [token], list(line)
         # Move tokens down while the break would fall before a closing mark or after an opening one
         # (a space is a break of its own: it is dropped, not moved).
-        while line and line[-1] == " ":
-            line.pop()
-        while len(line) > 1 and (moved[0][0] in NO_LINE_START or line[-1][-1] in NO_LINE_END):
-            moved.insert(0, line.pop())
-            while line and line[-1] == " ":
-                line.pop()
+        while kept and kept[-1] == " ":
+            kept.pop()
+        while len(kept) > 1 and (moved[0][0] in NO_LINE_START or kept[-1][-1] in NO_LINE_END):
+            moved.insert(0, kept.pop())
+            while kept and kept[-1] == " ":
+                kept.pop()
+        if moved[0][0] in NO_LINE_START or all(t[-1] in NO_LINE_END for t in kept):
+            # No legal break (the line is one long word, or only an opening bracket would stay): the
+            # token hangs past the edge instead (ぶら下げ) rather than start a line with 。 or leave a
+            # lone （ behind.
+            line.append(token)
+            used += size
+            continue
+        line = kept
         lines.append(line)
         line, used = moved, sum(map(width_of, moved))
     if line:

@@ -23,7 +23,7 @@ from ztbkit.core.fsio import atomic_write_text
 from ztbkit.core.values import amount_problem
 from ztbkit.data.artifacts import ArtifactTree
 from ztbkit.data.session import Session
-from ztbkit.locale import _
+from ztbkit.locale import N_, _
 from ztbkit.locale.numbers import amount, report_day
 from ztbkit.money.costs import (
     Rates,
@@ -171,6 +171,16 @@ def rollup(runs: Iterable[BudgetRun], only: date | None = None) -> list[BudgetDa
     return ordered
 
 
+#: The bot's statuses a person reads translated in the 状態 column (the dashboard's words); any
+#: other status is shown as the bot wrote it.
+STATUS_WORDS = {"running": N_("running"), "stopped": N_("stopped"), "failed": N_("failed")}
+
+
+def status_word(status: str) -> str:
+    """A run's status as the reader's language says it."""
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
+
+
 def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: datetime | None = None) -> str:
     """The daily budget report: per-day totals, per-run lines, and a grand total, in the current
     language (:mod:`ztbkit.locale`); under the total, out of pocket apart from notional (:func:`money_lines`)."""
@@ -218,12 +228,13 @@ def budget_markdown(days: list[BudgetDay], *, only: date | None = None, now: dat
                 gh = f"{r.gpu_hours:.2f}" if r.gpu_hours is not None else "—"
                 per = yen(r.cost_per_million_steps) if r.cost_per_million_steps is not None else "—"
                 lines.append(
-                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | {gh} | {yen(r.cost_jpy or 0)} | {per} |"
+                    f"| {md_escape(r.session_id)} | {md_escape(status_word(r.status))} | {gh} "
+                    f"| {yen(r.cost_jpy or 0)} | {per} |"
                 )
             else:
                 why = f" ({md_escape(r.problem)})" if r.problem else ""
                 lines.append(
-                    f"| {md_escape(r.session_id)} | {md_escape(r.status)} | — | {not_estimated}{why} | — |"
+                    f"| {md_escape(r.session_id)} | {md_escape(status_word(r.status))} | — | {not_estimated}{why} | — |"
                 )
     return "\n".join(lines) + "\n"
 

@@ -140,7 +140,7 @@ def send_alert(
     try:
         outbox: Outbox | None = Outbox(ztb_dir(state_dir), warn=lambda m: lines.append(f"warning: {m}"))
     except OutboxError as exc:  # a read-only or full state folder: the alert still goes out
-        lines.append(f"warning: {exc}; sending the alert without the outbox")
+        lines.append("warning: " + _("{problem}; sending the alert without the outbox").format(problem=exc))
         outbox = None
     report = send_with_outbox(hook, payload_for(hook.service, alert), outbox)
     lines += [f"outbox {e.get('id', '?')[:8]}: {result_line(r, hook)}" for e, r in report.flushed]
