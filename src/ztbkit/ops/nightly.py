@@ -224,5 +224,5 @@ def _run_notebooks(
         return
     for r in reports:
         out = Path(r.outputs[0]) if r.outputs else None
-        detail = r.error or f"{r.seconds:.1f} s, + .md and .ipynb"
+        detail = r.error or _("{seconds} s, + .md and .ipynb").format(seconds=f"{r.seconds:.1f}")
         result.steps.append(StepResult(f"{r.name}.html", "ok" if r.status == "ok" else "failed", out, detail))
