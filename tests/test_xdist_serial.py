@@ -29,6 +29,23 @@ def test_probe(i: int, request: pytest.FixtureRequest) -> None:
 """
 
 
+def sandbox(tmp_path: Path) -> Path:
+    """A tests folder with the project's real conftest.py, for a pytest run of probe modules."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    return tests
+
+
+def run_pytest(tmp_path: Path, tests: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest on ``tests`` in a clean environment (``env`` added), as a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *args, str(tests)],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "ZTB_SHARED_DIR": str(tmp_path), **env},
+        capture_output=True, text=True, timeout=300, encoding="utf-8",
+    )  # fmt: skip
+
+
 def test_serial_ids_are_recognised() -> None:
     assert is_serial("tests/test_proc.py::test_popen_kwargs_per_platform")
     assert is_serial("tests/test_reports.py::test_parallel_kernel_starts_never_collide")
@@ -38,19 +55,13 @@ def test_serial_ids_are_recognised() -> None:
 
 
 def test_the_serial_tests_run_one_at_a_time_on_one_worker_and_the_rest_is_shared(tmp_path: Path) -> None:
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    tests = sandbox(tmp_path)
     # Two serial modules (by name, from SERIAL) and two ordinary ones.
     for module, n in (("test_proc", 4), ("test_schedule_races", 4), ("test_ids", 6), ("test_stats", 6)):
         (tests / f"{module}.py").write_text(PROBE.format(n=n, module=module), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider", "-p", "randomly", str(tests)],
-        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PROBE_OUT": str(out), "ZTB_SHARED_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=300, encoding="utf-8",
-    )  # fmt: skip
+    r = run_pytest(tmp_path, tests, "-n", "2", "-p", "no:cacheprovider", "-p", "randomly", PROBE_OUT=str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     runs = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json")]
     assert len(runs) == 20
@@ -89,20 +100,14 @@ def test_a_module_sharing_costly_setup_builds_it_once_and_the_serial_unit_starts
     """Two SHARED_SETUP modules of 10 tests each, larger than the serial unit (4 tests): each module's
     fixture is built once (its tests on one worker), and the serial unit is still handed out in the
     first round (by size alone it would wait for both modules)."""
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    tests = sandbox(tmp_path)
     (tests / "test_proc.py").write_text(PROBE.format(n=4, module="test_proc"), encoding="utf-8")
     (tests / "test_ids.py").write_text(PROBE.format(n=4, module="test_ids"), encoding="utf-8")
     for module in ("test_reports", "test_storage"):  # both in SHARED_SETUP
         (tests / f"{module}.py").write_text(SHARED.format(n=10, module=module), encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider", "-p", "randomly", str(tests)],
-        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PROBE_OUT": str(out), "ZTB_SHARED_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=300, encoding="utf-8",
-    )  # fmt: skip
+    r = run_pytest(tmp_path, tests, "-n", "2", "-p", "no:cacheprovider", "-p", "randomly", PROBE_OUT=str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     built = sorted(p.name.rpartition("-")[0] for p in out.glob("built-*"))
     assert built == ["built-test_reports", "built-test_storage"], built  # once each, not once per worker
@@ -147,20 +152,13 @@ def test_order(i: int, request: pytest.FixtureRequest) -> None:
 def test_the_next_run_starts_the_test_that_took_longest_first(tmp_path: Path) -> None:
     """A run keeps each test's duration in .pytest_cache; the next run hands the long test out in the
     first round instead of last (where one worker would run it alone at the end)."""
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    tests = sandbox(tmp_path)
     (tests / "test_order.py").write_text(LONG, encoding="utf-8")
-    env = {"PATH": "/usr/bin:/bin", "ZTB_SHARED_DIR": str(tmp_path)}
     starts = []
     for run in ("first", "second"):
         out = tmp_path / run
         out.mkdir()
-        r = subprocess.run(
-            [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:randomly", str(tests)],
-            cwd=tmp_path, env={**env, "PROBE_OUT": str(out)}, capture_output=True, text=True, timeout=300,
-            encoding="utf-8",
-        )  # fmt: skip
+        r = run_pytest(tmp_path, tests, "-n", "2", "-p", "no:randomly", PROBE_OUT=str(out))
         assert r.returncode == 0, r.stdout + r.stderr
         runs = {x["i"]: x for x in (json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json"))}
         starts.append(sorted(runs, key=lambda i: runs[i]["start"]).index(6))  # how many started before it
@@ -187,16 +185,9 @@ def test_a_test_that_leaves_an_environment_variable_set_fails_named_and_the_next
 ) -> None:
     """One worker runs many tests in one process: a ZTB_/XDG_/locale variable a test sets and keeps
     would change every later test there (it once turned the curve cache off for half a worker)."""
-    tests = tmp_path / "tests"
-    tests.mkdir()
-    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    tests = sandbox(tmp_path)
     (tests / "test_leaky.py").write_text(LEAKY, encoding="utf-8")
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         str(tests), "-rE"],
-        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "ZTB_SHARED_DIR": str(tmp_path)},
-        capture_output=True, text=True, timeout=300, encoding="utf-8",
-    )  # fmt: skip
+    r = run_pytest(tmp_path, tests, "-p", "no:cacheprovider", "-p", "no:randomly", "-rE")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "2 passed, 1 error" in r.stdout, r.stdout
     assert (
